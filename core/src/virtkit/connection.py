@@ -1,0 +1,377 @@
+"""Opening connections and the :class:`Connection` handle.
+
+``virtkit.open(uri)`` resolves the URI (default, aliases), loads exactly the driver its scheme names,
+builds the connection's plugin manager (the driver plus every cross-cutting plugin), and opens it.
+:meth:`Connection.call` is the one dispatch point: it refuses changes on a read-only connection,
+raises NO_SUPPORT for a hook the driver lacks, and turns anything but a VirtError that escapes a
+driver into INTERNAL_ERROR naming the driver and the operation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from . import registry
+from .config import load_config, resolve_alias
+from .driver import DriverContext
+from .errors import ErrorCode, VirtError, invalid_arg, no_support
+from .events import EventBus
+from .hookspecs import MODULES, PREFIX, PROJECT, readonly_ops
+from .records import DomainSummary, Event, NodeInfo
+from .states import DomainState
+from .uri import URI, parse_uri
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .domain import Domain
+
+log = logging.getLogger("virtkit")
+
+REMOTE_SCHEME = "remote"
+FALLBACK_URI = "test:///default"
+
+
+def default_uri() -> str:
+    """``VIRTKIT_DEFAULT_URI``, else the configuration's ``uri_default``, else a probe of the
+    installed drivers: a local hypervisor driver that can run here first, ``test:///default``
+    last."""
+    env = os.environ.get("VIRTKIT_DEFAULT_URI")
+    if env:
+        return env
+    configured = load_config().uri_default
+    if configured:
+        return configured
+    for entry in registry.drivers():
+        if entry.broken or entry.scheme in ("test", REMOTE_SCHEME):
+            continue
+        found = _probe(entry.scheme)
+        if found:
+            return found
+    return FALLBACK_URI
+
+
+def _probe(scheme: str) -> str | None:
+    import pluggy
+
+    cls = registry.load_driver(scheme)
+    pm = pluggy.PluginManager(PROJECT)
+    for module in MODULES:
+        pm.add_hookspecs(module)
+    context = DriverContext(parse_uri(f"{scheme}:///system"), True, lambda _ev: None)
+    try:
+        pm.register(cls(context))
+        result: str | None = pm.hook.virtkit_connect_probe()
+    except VirtError:
+        return None
+    except Exception:
+        log.exception("driver '%s' failed while probing", scheme)
+        return None
+    return result
+
+
+def resolve_uri(name: str | None) -> str:
+    """The URI text to open for what the user gave: None (the default), an alias, or a URI."""
+    if name is None or name == "":
+        name = default_uri()
+    if "://" not in name:
+        target = resolve_alias(name, load_config())
+        if target is None:
+            raise invalid_arg(f"no connection URI or alias '{name}' (aliases come from the "
+                              f"uri_aliases list of the configuration file)")
+        return target
+    return name
+
+
+def open(uri: str | None = None, read_only: bool = False) -> Connection:  # noqa: A001
+    """Open a connection to the hypervisor that ``uri`` names (None: the default URI).
+
+    :raises VirtError: INVALID_ARG for a malformed URI or unknown alias; NO_CONNECT when no driver
+        serves the scheme, the driver fails to load, or the driver cannot connect.
+    """
+    text = resolve_uri(uri)
+    parsed = parse_uri(text)
+    scheme = REMOTE_SCHEME if parsed.is_remote else parsed.driver
+    driver_cls = registry.load_driver(scheme)
+    return Connection(text, parsed, read_only, driver_cls, registry.plugin_classes())
+
+
+class Connection:
+    """An open connection: one driver instance and the cross-cutting plugins that wrap it."""
+
+    def __init__(
+        self,
+        uri_text: str,
+        uri: URI,
+        read_only: bool,
+        driver_cls: Any,
+        plugin_classes: tuple[Any, ...] = (),
+    ) -> None:
+        import pluggy
+
+        self._uri_text = uri_text
+        self.parsed_uri = uri
+        self.read_only = read_only
+        self.events = EventBus()
+        self._closed = False
+        self._lock = threading.Lock()
+        self.driver_name: str = getattr(driver_cls, "name", uri.driver)
+        self._readonly_ops = readonly_ops()
+        pm = pluggy.PluginManager(PROJECT)
+        for module in MODULES:
+            pm.add_hookspecs(module)
+        context = DriverContext(uri, read_only, self.events.emit)
+        try:
+            self.driver = driver_cls(context)
+        except VirtError:
+            raise
+        except Exception as exc:
+            raise VirtError(
+                ErrorCode.NO_CONNECT,
+                f"driver '{self.driver_name}' failed to start for '{uri_text}': "
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
+        pm.register(self.driver, name=f"driver:{self.driver_name}")
+        self._implemented = frozenset(h.name for h in pm.get_hookcallers(self.driver) or ())
+        for cls in plugin_classes:
+            plugin = cls(context)
+            if getattr(plugin, "active", True):
+                pm.register(plugin)
+        self._pm: pluggy.PluginManager = pm
+        self._hook = pm.hook
+        self.call("connect_open", uri=uri_text, read_only=read_only)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def implements(self, op: str) -> bool:
+        """Whether the driver has a hookimpl for ``op`` (``"domain_suspend"``)."""
+        return PREFIX + op in self._implemented
+
+    def call(self, op: str, /, **kwargs: Any) -> Any:
+        """Call hook ``virtkit_<op>`` on this connection's driver (through every wrapper)."""
+        name = PREFIX + op
+        if self._closed:
+            raise VirtError(ErrorCode.INVALID_CONN, f"invalid connection pointer in {op}: "
+                            f"the connection to '{self._uri_text}' is closed")
+        if self.read_only and name not in self._readonly_ops:
+            raise VirtError(
+                ErrorCode.OPERATION_DENIED,
+                f"operation forbidden: read only access prevents {op}",
+            )
+        if name not in self._implemented:
+            raise no_support(op, self.driver_name)
+        try:
+            return getattr(self._hook, name)(**kwargs)
+        except VirtError:
+            raise
+        except Exception as exc:
+            log.exception("driver '%s' failed in %s", self.driver_name, op)
+            raise VirtError(
+                ErrorCode.INTERNAL_ERROR,
+                f"internal error: driver '{self.driver_name}' failed in {op}: "
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
+
+    # -- the connection itself ----------------------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        return self._uri_text
+
+    def close(self) -> None:
+        """Close the connection; further calls raise INVALID_CONN. Closing twice is harmless."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.call("connect_close")
+            except VirtError as exc:
+                if exc.code != ErrorCode.NO_SUPPORT:
+                    log.warning("closing '%s': %s", self._uri_text, exc.message)
+            finally:
+                self._closed = True
+                self.events.close()
+
+    def is_alive(self) -> bool:
+        return not self._closed
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        ro = ", read_only" if self.read_only else ""
+        return f"<virtkit.Connection {self._uri_text!r}{ro}>"
+
+    # -- host ---------------------------------------------------------------------------------
+
+    def get_capabilities(self) -> str:
+        result: str = self.call("connect_get_capabilities")
+        return result
+
+    def get_domain_capabilities(
+        self,
+        emulator: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
+    ) -> str:
+        result: str = self.call(
+            "connect_get_domain_capabilities",
+            emulator=emulator, arch=arch, machine=machine, virttype=virttype,
+        )
+        return result
+
+    def get_hostname(self) -> str:
+        result: str = self.call("connect_get_hostname")
+        return result
+
+    def get_version(self) -> int:
+        result: int = self.call("connect_get_version")
+        return result
+
+    def get_lib_version(self) -> int:
+        from .version import lib_version
+
+        return lib_version()
+
+    def get_type(self) -> str:
+        return self.driver_name
+
+    def node_info(self) -> NodeInfo:
+        result: NodeInfo = self.call("node_get_info")
+        return result
+
+    def node_free_memory(self) -> int:
+        result: int = self.call("node_get_free_memory")
+        return result
+
+    def node_cells_free_memory(self, start_cell: int = 0, max_cells: int = 1) -> list[int]:
+        if start_cell < 0 or max_cells < 1:
+            raise invalid_arg(f"cells {start_cell}..+{max_cells} is not a valid range")
+        result: list[int] = self.call(
+            "node_get_cells_free_memory", start_cell=start_cell, max_cells=max_cells
+        )
+        return result
+
+    # -- domains ------------------------------------------------------------------------------
+
+    def _domain(self, ref: Any) -> Domain:
+        from .domain import Domain
+
+        return Domain(self, ref)
+
+    def list_domains(
+        self,
+        *,
+        active: bool | None = None,
+        persistent: bool | None = None,
+        autostart: bool | None = None,
+        managed_save: bool | None = None,
+        has_snapshot: bool | None = None,
+        states: tuple[DomainState, ...] | None = None,
+    ) -> list[Domain]:
+        """Domains matching every filter given (libvirt's listAllDomains with its flags).
+
+        ``active=True`` only running ones, ``False`` only inactive; ``persistent``, ``autostart``,
+        ``managed_save``, ``has_snapshot`` likewise; ``states`` keeps those in the given states.
+        Active domains come first by id, then inactive ones by name.
+        """
+        summaries: list[DomainSummary] = self.call("domain_list")
+        picked = [
+            s
+            for s in summaries
+            if (active is None or s.active == active)
+            and (persistent is None or s.persistent == persistent)
+            and (autostart is None or s.autostart == autostart)
+            and (managed_save is None or s.managed_save == managed_save)
+            and (has_snapshot is None or (s.snapshots > 0) == has_snapshot)
+            and (states is None or s.state in states)
+        ]
+        picked.sort(key=lambda s: (not s.active, s.ref.id if s.active else 0, s.ref.name))
+        return [self._domain(s.ref) for s in picked]
+
+    def list_domain_summaries(self) -> list[DomainSummary]:
+        """Every domain's list entry in one call (what ``list_domains`` filters)."""
+        result: list[DomainSummary] = self.call("domain_list")
+        return result
+
+    def lookup_by_name(self, name: str) -> Domain:
+        if not isinstance(name, str) or not name:
+            raise invalid_arg("a domain name must be a non-empty string")
+        return self._domain(self.call("domain_lookup_by_name", name=name))
+
+    def lookup_by_uuid(self, uuid: str) -> Domain:
+        return self._domain(self.call("domain_lookup_by_uuid", uuid=_canonical_uuid(uuid)))
+
+    def lookup_by_id(self, id: int) -> Domain:
+        if not isinstance(id, int) or id < 0:
+            raise invalid_arg(f"domain id {id!r} must be a non-negative integer")
+        return self._domain(self.call("domain_lookup_by_id", id=id))
+
+    def define_xml(self, xml: str, validate: bool = False) -> Domain:
+        return self._domain(self.call("domain_define_xml", xml=_text(xml), validate=validate))
+
+    def create_xml(self, xml: str, paused: bool = False, validate: bool = False) -> Domain:
+        return self._domain(
+            self.call("domain_create_xml", xml=_text(xml), paused=paused, validate=validate)
+        )
+
+    def restore(self, path: str, xml: str | None = None, start_state: str | None = None) -> Domain:
+        _start_state(start_state)
+        return self._domain(
+            self.call("domain_restore", path=os.fspath(path), xml=xml, start_state=start_state)
+        )
+
+    # -- events -------------------------------------------------------------------------------
+
+    def event_register(
+        self, kind: str, callback: Callable[[Event], Any], obj: Any = None
+    ) -> int:
+        """Call ``callback(event)`` for events of ``kind`` (``domain-lifecycle``,
+        ``domain-reboot``, ``network-lifecycle``, ``pool-lifecycle``), optionally only those of
+        ``obj`` (a Domain, Network or StoragePool handle). Returns an id for
+        :meth:`event_deregister`."""
+        match = None
+        if obj is not None:
+            uuid = obj.uuid
+            match = lambda ev: getattr(ev.obj, "uuid", None) == uuid  # noqa: E731
+        return self.events.register(kind, callback, match)
+
+    def event_deregister(self, callback_id: int) -> None:
+        self.events.deregister(callback_id)
+
+    def event_stream(self, kind: str) -> AsyncIterator[Event]:
+        """The asyncio form: ``async for event in conn.event_stream("domain-lifecycle")``."""
+        return self.events.stream(kind)
+
+
+def _text(xml: object) -> str:
+    if isinstance(xml, bytes):
+        try:
+            return xml.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise VirtError(ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}") from None
+    if not isinstance(xml, str):
+        raise invalid_arg(f"an XML document must be a string, not {type(xml).__name__}")
+    return xml
+
+
+def _start_state(value: str | None) -> None:
+    if value not in (None, "running", "paused"):
+        raise invalid_arg(f"start state must be 'running' or 'paused', not {value!r}")
+
+
+def _canonical_uuid(text: str) -> str:
+    import uuid as uuidlib
+
+    try:
+        return str(uuidlib.UUID(text))
+    except (ValueError, TypeError, AttributeError):
+        raise invalid_arg(f"'{text}' is not a valid uuid") from None

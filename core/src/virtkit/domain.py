@@ -1,0 +1,221 @@
+"""The :class:`Domain` handle: an identity and typed calls to its connection's driver."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from .errors import ErrorCode, VirtError, invalid_arg
+from .records import DomainInfo, DomainRef, DomainSummary, InterfaceAddress, JobInfo
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
+
+
+class Domain:
+    """A domain on one connection. ``name`` and ``uuid`` are fixed; ``id`` asks the driver."""
+
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: DomainRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    @property
+    def ref(self) -> DomainRef:
+        return self._ref
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    @property
+    def id(self) -> int:
+        """The id while active (> 0), -1 while inactive; asks the driver."""
+        return self.summary().ref.id
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Domain) and other._ref.uuid == self._ref.uuid
+
+    def __hash__(self) -> int:
+        return hash(self._ref.uuid)
+
+    def __repr__(self) -> str:
+        return f"<virtkit.Domain {self._ref.name!r} {self._ref.uuid}>"
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        return self._conn.call(op, dom=self._ref, **kwargs)
+
+    def _update(self, ref: DomainRef | None) -> None:
+        if ref is not None:
+            self._ref = ref
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def create(self, paused: bool = False, force_boot: bool = False) -> None:
+        """Start the domain (virsh start)."""
+        self._update(self._call("domain_create", paused=paused, force_boot=force_boot))
+
+    def shutdown(self, mode: str | None = None) -> None:
+        if mode is not None and mode not in SHUTDOWN_MODES:
+            raise invalid_arg(f"unknown shutdown mode '{mode}' (known: {', '.join(SHUTDOWN_MODES)})")
+        self._call("domain_shutdown", mode=mode)
+
+    def reboot(self, mode: str | None = None) -> None:
+        if mode is not None and mode not in SHUTDOWN_MODES:
+            raise invalid_arg(f"unknown reboot mode '{mode}' (known: {', '.join(SHUTDOWN_MODES)})")
+        self._call("domain_reboot", mode=mode)
+
+    def reset(self) -> None:
+        self._call("domain_reset")
+
+    def destroy(self, graceful: bool = False) -> None:
+        self._call("domain_destroy", graceful=graceful)
+        self._ref = DomainRef(self._ref.name, self._ref.uuid, -1)
+
+    def suspend(self) -> None:
+        self._call("domain_suspend")
+
+    def resume(self) -> None:
+        self._call("domain_resume")
+
+    def save(self, path: str, xml: str | None = None, start_state: str | None = None) -> None:
+        _check_start_state(start_state)
+        self._call("domain_save", path=os.fspath(path), xml=xml, start_state=start_state)
+
+    def managed_save(self, start_state: str | None = None) -> None:
+        _check_start_state(start_state)
+        self._call("domain_managed_save", start_state=start_state)
+
+    def managed_save_remove(self) -> None:
+        self._call("domain_managed_save_remove")
+
+    def has_managed_save_image(self) -> bool:
+        return self.summary().managed_save
+
+    def undefine(
+        self, managed_save: bool = False, snapshots_metadata: bool = False, nvram: bool = False
+    ) -> None:
+        self._call(
+            "domain_undefine",
+            managed_save=managed_save,
+            snapshots_metadata=snapshots_metadata,
+            nvram=nvram,
+        )
+
+    # -- information --------------------------------------------------------------------------
+
+    def summary(self) -> DomainSummary:
+        result: DomainSummary = self._call("domain_get_summary")
+        return result
+
+    def info(self) -> DomainInfo:
+        result: DomainInfo = self._call("domain_get_info")
+        return result
+
+    def state(self) -> tuple[int, int]:
+        """(state, reason), numbers of :class:`virtkit.states.DomainState` and its reasons."""
+        st = self._call("domain_get_state")
+        return (st.state, st.reason)
+
+    def is_active(self) -> bool:
+        return self.summary().active
+
+    def is_persistent(self) -> bool:
+        return self.summary().persistent
+
+    def xml_desc(self, inactive: bool = False, security_info: bool = False) -> str:
+        if security_info and self._conn.read_only:
+            raise VirtError(
+                ErrorCode.OPERATION_DENIED,
+                "operation forbidden: virDomainGetXMLDesc with secure flag on a read only "
+                "connection",
+            )
+        result: str = self._call("domain_get_xml", inactive=inactive, security_info=security_info)
+        return result
+
+    @property
+    def autostart(self) -> bool:
+        result: bool = self._call("domain_get_autostart")
+        return result
+
+    def set_autostart(self, autostart: bool) -> None:
+        self._call("domain_set_autostart", autostart=bool(autostart))
+
+    # -- devices and resources ----------------------------------------------------------------
+
+    def attach_device(self, xml: str, live: bool = False, config: bool = False) -> None:
+        self._call("domain_attach_device", xml=xml, live=live, config=config)
+
+    def detach_device(self, xml: str, live: bool = False, config: bool = False) -> None:
+        self._call("domain_detach_device", xml=xml, live=live, config=config)
+
+    def update_device(
+        self, xml: str, live: bool = False, config: bool = False, force: bool = False
+    ) -> None:
+        self._call("domain_update_device", xml=xml, live=live, config=config, force=force)
+
+    def set_memory(
+        self, kib: int, live: bool = False, config: bool = False, maximum: bool = False
+    ) -> None:
+        if not isinstance(kib, int) or kib < 1:
+            raise invalid_arg(f"memory size {kib!r} KiB for domain '{self.name}' must be >= 1")
+        self._call("domain_set_memory", kib=kib, live=live, config=config, maximum=maximum)
+
+    def set_max_memory(self, kib: int) -> None:
+        self.set_memory(kib, config=True, maximum=True)
+
+    def set_vcpus(
+        self, count: int, live: bool = False, config: bool = False, maximum: bool = False
+    ) -> None:
+        if not isinstance(count, int) or count < 1:
+            raise invalid_arg(f"vcpu count {count!r} for domain '{self.name}' must be >= 1")
+        self._call("domain_set_vcpus", count=count, live=live, config=config, maximum=maximum)
+
+    def vcpus_count(self, live: bool = False, config: bool = False, maximum: bool = False) -> int:
+        result: int = self._call("domain_get_vcpus_count", live=live, config=config, maximum=maximum)
+        return result
+
+    # -- guest data, statistics, jobs ---------------------------------------------------------
+
+    def interface_addresses(self, source: str = "lease") -> list[InterfaceAddress]:
+        if source not in ("lease", "agent", "arp"):
+            raise invalid_arg(f"unknown address source '{source}' (lease, agent, arp)")
+        result: list[InterfaceAddress] = self._call("domain_interface_addresses", source=source)
+        return result
+
+    def block_stats(self, device: str) -> dict[str, int]:
+        result: dict[str, int] = self._call("domain_block_stats", device=device)
+        return result
+
+    def interface_stats(self, device: str) -> dict[str, int]:
+        result: dict[str, int] = self._call("domain_interface_stats", device=device)
+        return result
+
+    def memory_stats(self) -> dict[str, int]:
+        result: dict[str, int] = self._call("domain_memory_stats")
+        return result
+
+    def job_info(self) -> JobInfo:
+        result: JobInfo = self._call("domain_get_job_info")
+        return result
+
+    def abort_job(self) -> None:
+        self._call("domain_abort_job")
+
+
+def _check_start_state(value: str | None) -> None:
+    if value not in (None, "running", "paused"):
+        raise invalid_arg(f"start state must be 'running' or 'paused', not {value!r}")

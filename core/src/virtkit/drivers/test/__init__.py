@@ -1,0 +1,5 @@
+"""The in-memory test driver (scheme ``test``)."""
+
+from .driver import TestDriver
+
+__all__ = ["TestDriver"]

@@ -1,0 +1,460 @@
+"""The in-memory ``test`` driver: libvirt's test driver semantics, no hypervisor needed.
+
+``test:///default`` is one shared state per process, preloaded with a running domain ``test``.
+Every state change goes through :func:`virtkit.states.transition`; shutdown completes at once.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from ...driver import Driver, DriverContext
+from ...errors import ErrorCode, ErrorDomain, VirtError
+from ...hookspecs import hookimpl
+from ...records import (
+    DomainInfo,
+    DomainRef,
+    DomainStateInfo,
+    DomainSummary,
+    Event,
+    NodeInfo,
+)
+from ...states import DomainState, DomainStatus, Op, Transition, transition
+from ...store import atomic_write
+from .domxml import DomainDef, parse_domain, with_id
+from .node import TestDomain, TestNode, shared_default_node
+
+SAVE_MAGIC = b"VirtkitTestSave\n"
+SAVE_VERSION = 1
+
+
+def _failed(message: str) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_FAILED, message, ErrorDomain.TEST)
+
+
+def _invalid(message: str) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_INVALID, message, ErrorDomain.TEST)
+
+
+class TestDriver(Driver):
+    """Driver for ``test:///default`` and ``test:///ABSOLUTE/PATH.xml``."""
+
+    __test__ = False  # not a pytest class
+    name = "test"
+    error_domain = ErrorDomain.TEST
+    capabilities: dict[str, Any] = {"shutdown_modes": ["acpi", "agent", "initctl", "signal",
+                                                       "paravirt"]}
+
+    def __init__(self, context: DriverContext) -> None:
+        super().__init__(context)
+        self.node: TestNode | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @hookimpl
+    def virtkit_connect_probe(self) -> str | None:
+        return None  # the core falls back to test:///default itself
+
+    @hookimpl
+    def virtkit_connect_open(self, uri: str, read_only: bool) -> bool:
+        path = self.context.uri.path
+        if path in ("/default", ""):
+            node = shared_default_node()
+        elif path.startswith("/") and path.endswith(".xml"):
+            from .nodefile import load_node_file
+
+            node = load_node_file(Path(path))
+        else:
+            raise VirtError(
+                ErrorCode.NO_CONNECT,
+                f"the test driver serves test:///default or test:///ABSOLUTE/PATH.xml, "
+                f"not '{uri}'",
+                ErrorDomain.TEST,
+            )
+        node.subscribe(self, self.context.emit)
+        self.node = node
+        return True
+
+    @hookimpl
+    def virtkit_connect_close(self) -> bool:
+        if self.node is not None:
+            self.node.unsubscribe(self)
+        return True
+
+    @property
+    def _node(self) -> TestNode:
+        assert self.node is not None
+        return self.node
+
+    @hookimpl
+    def virtkit_connect_get_hostname(self) -> str:
+        return self._node.hostname or socket.gethostname()
+
+    @hookimpl
+    def virtkit_connect_get_version(self) -> int:
+        return 2
+
+    @hookimpl
+    def virtkit_connect_get_capabilities(self) -> str:
+        info = self._node.info
+        return (
+            "<capabilities>\n  <host>\n    <cpu>\n      <arch>" + info.model + "</arch>\n"
+            f"      <topology sockets='{info.sockets}' cores='{info.cores}' "
+            f"threads='{info.threads}'/>\n    </cpu>\n  </host>\n"
+            "  <guest>\n    <os_type>hvm</os_type>\n    <arch name='i686'>\n"
+            "      <wordsize>32</wordsize>\n      <emulator>/usr/bin/test-hv</emulator>\n"
+            "      <domain type='test'/>\n    </arch>\n  </guest>\n</capabilities>\n"
+        )
+
+    @hookimpl
+    def virtkit_node_get_info(self) -> NodeInfo:
+        return self._node.info
+
+    @hookimpl
+    def virtkit_node_get_free_memory(self) -> int:
+        node = self._node
+        with node.lock:
+            used = sum(d.memory for d in node.domains.values() if d.id > 0)
+        return max(node.info.memory - used, 0) * 1024
+
+    @hookimpl
+    def virtkit_node_get_cells_free_memory(self, start_cell: int, max_cells: int) -> list[int]:
+        cells = self._node.info.nodes
+        if start_cell >= cells:
+            raise VirtError(
+                ErrorCode.INVALID_ARG,
+                f"invalid argument: start cell {start_cell} out of range (0-{cells - 1})",
+                ErrorDomain.TEST,
+            )
+        per_cell = self.virtkit_node_get_free_memory() // cells
+        return [per_cell] * min(max_cells, cells - start_cell)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _apply(self, dom: TestDomain, t: Transition) -> None:
+        """Store the transition's outcome and emit its events (caller holds the lock)."""
+        node = self._node
+        was_active = dom.status.active
+        if t.status is None:
+            if was_active:
+                node.deactivate(dom)
+            node.remove(dom)
+        else:
+            dom.status = t.status
+            if t.status.active and not was_active:
+                node.activate(dom)
+            elif was_active and not t.status.active:
+                node.deactivate(dom)
+        ref = dom.ref
+        for event_type, detail in t.events:
+            node.emit(Event("domain-lifecycle", ref, int(event_type), int(detail)))
+        if t.reboot:
+            node.emit(Event("domain-reboot", ref))
+
+    def _place(self, definition: DomainDef, existing: TestDomain | None) -> TestDomain:
+        """``existing``, or a new inactive domain added to the node for ``definition``."""
+        if existing is not None:
+            return existing
+        dom = TestDomain(definition, None, DomainStatus(persistent=False))
+        self._node.add(dom)
+        return dom
+
+    def _op(self, ref: DomainRef, op: Op, **flags: bool) -> TestDomain:
+        node = self._node
+        with node.lock:
+            dom = node.find(ref)
+            self._apply(dom, transition(op, dom.name, dom.status, **flags))
+            return dom
+
+    def _summary(self, dom: TestDomain) -> DomainSummary:
+        return DomainSummary(
+            dom.ref,
+            int(dom.status.state),
+            int(dom.status.reason),
+            dom.status.persistent,
+            dom.autostart,
+            dom.status.has_managed_save,
+            0,
+        )
+
+    # -- listing and lookup -------------------------------------------------------------------
+
+    @hookimpl
+    def virtkit_domain_list(self) -> list[DomainSummary]:
+        node = self._node
+        with node.lock:
+            return [self._summary(d) for d in node.domains.values()]
+
+    @hookimpl
+    def virtkit_domain_lookup_by_name(self, name: str) -> DomainRef:
+        node = self._node
+        with node.lock:
+            return node.by_name(name).ref
+
+    @hookimpl
+    def virtkit_domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
+        node = self._node
+        with node.lock:
+            dom = node.domains.get(uuid)
+            if dom is None:
+                from ...errors import no_domain
+
+                raise no_domain(uuid=uuid)
+            return dom.ref
+
+    @hookimpl
+    def virtkit_domain_lookup_by_id(self, id: int) -> DomainRef:
+        node = self._node
+        with node.lock:
+            uuid = node.ids.get(id)
+            if uuid is None:
+                from ...errors import no_domain
+
+                raise no_domain(id=id)
+            return node.domains[uuid].ref
+
+    # -- definition ---------------------------------------------------------------------------
+
+    def _check_unique(self, new: DomainDef) -> TestDomain | None:
+        """The existing domain ``new`` redefines, or None; refuses a name/uuid clash."""
+        node = self._node
+        by_uuid = node.domains.get(new.uuid)
+        by_name_uuid = node.names.get(new.name)
+        if by_uuid is not None and by_uuid.name != new.name:
+            raise _failed(
+                f"domain '{by_uuid.name}' is already defined with uuid {new.uuid}"
+            )
+        if by_name_uuid is not None and by_name_uuid != new.uuid:
+            raise _failed(
+                f"domain '{new.name}' already exists with uuid {by_name_uuid}"
+            )
+        return by_uuid
+
+    def _validate(self, xml: str) -> None:
+        from ...xml.schema import validate
+
+        validate(xml, "domain")
+
+    @hookimpl
+    def virtkit_domain_define_xml(self, xml: str, validate: bool) -> DomainRef:
+        if validate:
+            self._validate(xml)
+        new = parse_domain(xml)
+        node = self._node
+        with node.lock:
+            existing = self._check_unique(new)
+            t = transition(Op.DEFINE, new.name, None if existing is None else existing.status)
+            dom = self._place(new, existing)
+            dom.definition = new
+            self._apply(dom, t)
+            return dom.ref
+
+    @hookimpl
+    def virtkit_domain_create_xml(self, xml: str, paused: bool, validate: bool) -> DomainRef:
+        if validate:
+            self._validate(xml)
+        new = parse_domain(xml)
+        node = self._node
+        with node.lock:
+            existing = self._check_unique(new)
+            if existing is not None and existing.status.active:
+                raise _invalid(f"domain '{new.name}' is already active")
+            t = transition(
+                Op.CREATE_XML, new.name, None if existing is None else existing.status,
+                paused=paused,
+            )
+            dom = self._place(new, existing)
+            self._apply(dom, t)
+            dom.live = new
+            return dom.ref
+
+    @hookimpl
+    def virtkit_domain_undefine(
+        self, dom: DomainRef, managed_save: bool, snapshots_metadata: bool, nvram: bool
+    ) -> bool:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            if d.status.has_managed_save and not managed_save and d.status.persistent:
+                raise _invalid(
+                    f"domain '{d.name}' has a managed save image; "
+                    f"use the managed_save flag to remove it too"
+                )
+            self._apply(d, transition(Op.UNDEFINE, d.name, d.status))
+            return True
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @hookimpl
+    def virtkit_domain_create(self, dom: DomainRef, paused: bool, force_boot: bool) -> DomainRef:
+        return self._op(dom, Op.CREATE, paused=paused, force_boot=force_boot).ref
+
+    @hookimpl
+    def virtkit_domain_shutdown(self, dom: DomainRef, mode: str | None) -> bool:
+        self._op(dom, Op.SHUTDOWN)
+        return True
+
+    @hookimpl
+    def virtkit_domain_reboot(self, dom: DomainRef, mode: str | None) -> bool:
+        self._op(dom, Op.REBOOT)
+        return True
+
+    @hookimpl
+    def virtkit_domain_reset(self, dom: DomainRef) -> bool:
+        self._op(dom, Op.RESET)
+        return True
+
+    @hookimpl
+    def virtkit_domain_destroy(self, dom: DomainRef, graceful: bool) -> bool:
+        self._op(dom, Op.DESTROY)
+        return True
+
+    @hookimpl
+    def virtkit_domain_suspend(self, dom: DomainRef) -> bool:
+        self._op(dom, Op.SUSPEND)
+        return True
+
+    @hookimpl
+    def virtkit_domain_resume(self, dom: DomainRef) -> bool:
+        self._op(dom, Op.RESUME)
+        return True
+
+    @hookimpl
+    def virtkit_domain_managed_save(self, dom: DomainRef, start_state: str | None) -> bool:
+        self._op(dom, Op.MANAGED_SAVE)
+        return True
+
+    @hookimpl
+    def virtkit_domain_managed_save_remove(self, dom: DomainRef) -> bool:
+        self._op(dom, Op.MANAGED_SAVE_REMOVE)
+        return True
+
+    @hookimpl
+    def virtkit_domain_save(
+        self, dom: DomainRef, path: str, xml: str | None, start_state: str | None
+    ) -> bool:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            t = transition(Op.SAVE, d.name, d.status)
+            definition = d.current if xml is None else parse_domain(xml)
+            if (definition.name, definition.uuid) != (d.name, d.uuid):
+                raise _invalid(f"the XML given for saving domain '{d.name}' names another domain")
+            paused = d.status.state == DomainState.PAUSED
+            record = {
+                "version": SAVE_VERSION,
+                "driver": "test",
+                "xml": definition.xml,
+                "paused": paused if start_state is None else start_state == "paused",
+                "memory": d.memory,
+            }
+            data = SAVE_MAGIC + json.dumps(record).encode()
+            try:
+                atomic_write(Path(path), data, 0o600)
+            except OSError as exc:
+                raise VirtError(
+                    ErrorCode.SYSTEM_ERROR,
+                    f"cannot write save image '{path}' of domain '{d.name}': {exc.strerror}",
+                    ErrorDomain.TEST,
+                ) from None
+            self._apply(d, t)
+            return True
+
+    @hookimpl
+    def virtkit_domain_restore(
+        self, path: str, xml: str | None, start_state: str | None
+    ) -> DomainRef:
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(64 * 1024 * 1024 + 1)
+        except OSError as exc:
+            raise VirtError(
+                ErrorCode.SYSTEM_ERROR,
+                f"cannot read save image '{path}': {exc.strerror}",
+                ErrorDomain.TEST,
+            ) from None
+        if not raw.startswith(SAVE_MAGIC):
+            raise _invalid(f"'{path}' is not a save image of the test driver")
+        try:
+            record = json.loads(raw[len(SAVE_MAGIC):])
+            if record.get("version") != SAVE_VERSION or record.get("driver") != "test":
+                raise ValueError("unknown version")
+            saved = parse_domain(record["xml"])
+            paused = bool(record["paused"])
+            memory = int(record["memory"])
+        except (ValueError, KeyError, TypeError, VirtError):
+            raise _invalid(f"save image '{path}' is corrupt or of an unknown version") from None
+        definition = saved if xml is None else parse_domain(xml)
+        if (definition.name, definition.uuid) != (saved.name, saved.uuid):
+            raise _invalid(f"the XML given to restore '{path}' names another domain")
+        if start_state is not None:
+            paused = start_state == "paused"
+        node = self._node
+        with node.lock:
+            existing = self._check_unique(definition)
+            t = transition(
+                Op.RESTORE, definition.name, None if existing is None else existing.status,
+                paused=paused,
+            )
+            d = self._place(definition, existing)
+            self._apply(d, t)
+            d.live = definition
+            d.memory = memory
+            return d.ref
+
+    # -- information --------------------------------------------------------------------------
+
+    @hookimpl
+    def virtkit_domain_get_summary(self, dom: DomainRef) -> DomainSummary:
+        node = self._node
+        with node.lock:
+            return self._summary(node.find(dom))
+
+    @hookimpl
+    def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            cur = d.current
+            return DomainInfo(
+                int(d.status.state),
+                cur.memory,
+                d.memory if d.status.active else cur.current_memory,
+                cur.vcpus,
+                d.cpu_time,
+            )
+
+    @hookimpl
+    def virtkit_domain_get_state(self, dom: DomainRef) -> DomainStateInfo:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            return DomainStateInfo(int(d.status.state), int(d.status.reason))
+
+    @hookimpl
+    def virtkit_domain_get_xml(self, dom: DomainRef, inactive: bool, security_info: bool) -> str:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            if inactive:
+                return d.definition.xml
+            return with_id(d.current.xml, d.id)
+
+    @hookimpl
+    def virtkit_domain_get_autostart(self, dom: DomainRef) -> bool:
+        node = self._node
+        with node.lock:
+            return node.find(dom).autostart
+
+    @hookimpl
+    def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> bool:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            if not d.status.persistent:
+                raise _invalid(f"cannot set autostart for transient domain '{d.name}'")
+            d.autostart = autostart
+            return True

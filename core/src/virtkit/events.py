@@ -1,0 +1,146 @@
+"""Event delivery: callbacks per event kind, in order, from any thread.
+
+Drivers emit :class:`~virtkit.records.Event` records into a connection's :class:`EventBus` from
+whatever thread they run in. A single delivery thread per bus hands them to the registered
+callbacks in the order they were emitted, so a callback may call back into the API without
+deadlocking the driver that emitted. A callback that raises is logged and delivery goes on.
+:meth:`EventBus.stream` is the asyncio form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from .errors import ErrorCode, VirtError
+from .records import Event
+
+log = logging.getLogger("virtkit.events")
+
+KINDS = ("domain-lifecycle", "domain-reboot", "network-lifecycle", "pool-lifecycle")
+
+Callback = Callable[[Event], Any]
+
+_STOP = object()
+
+
+class EventBus:
+    """Register and deregister callbacks per event kind; deliver emitted events in order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: dict[int, tuple[str, Callback, Callable[[Event], bool] | None]] = {}
+        self._ids = itertools.count(1)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
+
+    # -- registration ------------------------------------------------------------------------
+
+    def register(
+        self,
+        kind: str,
+        callback: Callback,
+        match: Callable[[Event], bool] | None = None,
+    ) -> int:
+        """Call ``callback(event)`` for each event of ``kind``; returns an id for deregister.
+
+        ``match`` narrows delivery (for example to one domain).
+        """
+        if kind not in KINDS:
+            raise VirtError(
+                ErrorCode.INVALID_ARG,
+                f"invalid argument: unknown event kind '{kind}' (known: {', '.join(KINDS)})",
+            )
+        with self._lock:
+            cid = next(self._ids)
+            self._callbacks[cid] = (kind, callback, match)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="virtkit-events", daemon=True
+                )
+                self._thread.start()
+        return cid
+
+    def deregister(self, callback_id: int) -> None:
+        with self._lock:
+            if self._callbacks.pop(callback_id, None) is None:
+                raise VirtError(
+                    ErrorCode.INVALID_ARG,
+                    f"invalid argument: no event callback with id {callback_id}",
+                )
+
+    @property
+    def has_callbacks(self) -> bool:
+        return bool(self._callbacks)
+
+    # -- emission and delivery ---------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for delivery; returns at once. Safe from any thread."""
+        if not self._callbacks:
+            return
+        with self._lock:
+            self._pending += 1
+        self._queue.put(event)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Block until every event emitted so far has been delivered; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        """Stop the delivery thread after the events already queued."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._callbacks.clear()
+        if thread is not None:
+            self._queue.put(_STOP)
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            with self._lock:
+                targets = [
+                    (cb, match)
+                    for kind, cb, match in self._callbacks.values()
+                    if kind == item.kind
+                ]
+            for cb, match in targets:
+                try:
+                    if match is None or match(item):
+                        cb(item)
+                except Exception:
+                    log.exception("event callback %r failed on %r", cb, item)
+            with self._idle:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.notify_all()
+
+    # -- asyncio ------------------------------------------------------------------------------
+
+    async def stream(
+        self, kind: str, match: Callable[[Event], bool] | None = None
+    ) -> AsyncIterator[Event]:
+        """Yield events of ``kind`` in the running asyncio loop until the iterator is closed."""
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[Event] = asyncio.Queue()
+        cid = self.register(kind, lambda ev: loop.call_soon_threadsafe(inbox.put_nowait, ev), match)
+        try:
+            while True:
+                yield await inbox.get()
+        finally:
+            try:
+                self.deregister(cid)
+            except VirtError:
+                pass

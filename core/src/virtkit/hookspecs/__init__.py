@@ -1,0 +1,39 @@
+"""The hook specifications every driver implements (pluggy project ``virtkit``).
+
+Modules group them by object: :mod:`.connection` (connection and host node), :mod:`.domain`,
+:mod:`.storage`, :mod:`.network` (virtual networks and host interfaces) and :mod:`.streams`.
+Each spec's docstring states its arguments, result, errors and state change; the driver guide
+(docs/hooks.md) lists them all.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from . import connection, domain, network, storage, streams
+from .markers import PROJECT, hookimpl, hookspec, is_readonly, spec
+
+MODULES: tuple[ModuleType, ...] = (connection, domain, storage, network, streams)
+PREFIX = "virtkit_"
+
+__all__ = ["MODULES", "PREFIX", "PROJECT", "all_specs", "hookimpl", "hookspec", "readonly_ops", "spec"]
+
+
+@functools.cache
+def all_specs() -> dict[str, Callable[..., Any]]:
+    """Every hookspec function by its hook name (``virtkit_domain_suspend``...)."""
+    found: dict[str, Callable[..., Any]] = {}
+    for module in MODULES:
+        for name, value in vars(module).items():
+            if name.startswith(PREFIX) and callable(value):
+                found[name] = value
+    return found
+
+
+@functools.cache
+def readonly_ops() -> frozenset[str]:
+    """Hook names a read-only connection may call."""
+    return frozenset(name for name, fn in all_specs().items() if is_readonly(fn))

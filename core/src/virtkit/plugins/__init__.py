@@ -1,0 +1,1 @@
+"""Cross-cutting plugins shipped with core (entry-point group ``virtkit.plugins``)."""

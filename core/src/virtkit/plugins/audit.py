@@ -1,0 +1,89 @@
+"""The audit log: who did what to which object, and how it ended.
+
+Active when ``VIRTKIT_AUDIT_LOG`` names a file. Each operation that changes anything appends one
+JSON line: time, user and uid, process, connection URI, operation, the object (its identity
+record: name, uuid...), and the outcome (``ok``, or the error's code and message). Set
+``VIRTKIT_AUDIT_READS=1`` to record read-only operations too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from ..driver import DriverContext
+from ..errors import VirtError
+from ..hookspecs import PREFIX, readonly_ops
+from ..records import to_plain
+from .wrap import Around, wrap_every_hook
+
+_OBJECT_ARGS = ("dom", "net", "pool", "vol", "iface", "source")
+_NAME_ARGS = ("name", "uuid", "id", "key", "path", "mac")
+
+
+def _user() -> tuple[int, str]:
+    uid = os.getuid()
+    try:
+        import pwd
+
+        return uid, pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        return uid, str(uid)
+
+
+@wrap_every_hook
+class AuditLog:
+    """Records operations to the file named by ``VIRTKIT_AUDIT_LOG``."""
+
+    def __init__(self, context: DriverContext) -> None:
+        self.path = os.environ.get("VIRTKIT_AUDIT_LOG") or None
+        self.active = self.path is not None
+        self.reads = os.environ.get("VIRTKIT_AUDIT_READS") == "1"
+        self.uri = str(context.uri)
+        self.uid, self.user = _user()
+        self._readonly = readonly_ops()
+
+    def around(self, op: str, args: dict[str, Any]) -> Around:
+        if not self.reads and PREFIX + op in self._readonly:
+            return (yield)
+        try:
+            result = yield
+        except VirtError as exc:
+            self.record(op, args, None, {"code": exc.code.name, "message": exc.message})
+            raise
+        except Exception as exc:
+            self.record(op, args, None, {"code": "INTERNAL_ERROR", "message": str(exc)})
+            raise
+        self.record(op, args, result, None)
+        return result
+
+    def record(
+        self, op: str, args: dict[str, Any], result: Any, error: dict[str, str] | None
+    ) -> None:
+        obj = next((args[k] for k in _OBJECT_ARGS if args.get(k) is not None), None)
+        if obj is None and hasattr(result, "uuid"):
+            obj = result  # define/create: the object exists only in the result
+        if obj is None:
+            obj = {k: args[k] for k in _NAME_ARGS if args.get(k) is not None} or None
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            + f".{int(time.time() * 1000) % 1000:03d}Z",
+            "user": self.user,
+            "uid": self.uid,
+            "pid": os.getpid(),
+            "uri": self.uri,
+            "op": op,
+            "object": to_plain(obj),
+            "outcome": "ok" if error is None else "error",
+        }
+        if error is not None:
+            entry["error"] = error
+        line = (json.dumps(entry, sort_keys=True) + "\n").encode()
+        assert self.path is not None
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)

@@ -1,0 +1,297 @@
+"""Plain-data records that cross the hook boundary.
+
+Every hook argument and result is plain data: str, int, float, bool, bytes, None, lists, dicts and
+the attrs records below. Each record has a stable dict form (:func:`to_plain` / :func:`from_plain`)
+so the remote driver forwards any hook without per-hook code. Object handles cross as identity
+records (name, uuid, id), never as live objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import attrs
+
+_RECORDS: dict[str, type[Any]] = {}
+
+
+_T = TypeVar("_T")
+
+
+def record(cls: type[_T]) -> type[_T]:
+    """Register a frozen attrs class for the plain-data form (use below ``@attrs.frozen``)."""
+    if not attrs.has(cls):
+        raise TypeError(f"{cls.__name__} must be an attrs class")
+    _RECORDS[cls.__name__] = cls
+    return cls
+
+
+# -- identities -----------------------------------------------------------------------------------
+
+
+@record
+@attrs.frozen
+class DomainRef:
+    """A domain's identity: name, uuid (canonical 36-character form) and id (-1 when inactive)."""
+
+    name: str
+    uuid: str
+    id: int = -1
+
+
+@record
+@attrs.frozen
+class NetworkRef:
+    name: str
+    uuid: str
+
+
+@record
+@attrs.frozen
+class PoolRef:
+    name: str
+    uuid: str
+
+
+@record
+@attrs.frozen
+class VolumeRef:
+    """A storage volume's identity: its pool's name, its name, its key and its path."""
+
+    pool: str
+    name: str
+    key: str
+    path: str
+
+
+@record
+@attrs.frozen
+class InterfaceRef:
+    name: str
+    mac: str
+
+
+@record
+@attrs.frozen
+class SnapshotRef:
+    domain: DomainRef
+    name: str
+
+
+# -- information ----------------------------------------------------------------------------------
+
+
+@record
+@attrs.frozen
+class DomainInfo:
+    """As libvirt's virDomainGetInfo: state, max memory and memory in KiB, vcpus, cpu time in ns."""
+
+    state: int
+    max_mem: int
+    memory: int
+    nr_virt_cpu: int
+    cpu_time: int
+
+
+@record
+@attrs.frozen
+class DomainStateInfo:
+    state: int
+    reason: int
+
+
+@record
+@attrs.frozen
+class NodeInfo:
+    """As libvirt's virNodeGetInfo: memory in KiB, mhz, NUMA nodes, sockets, cores, threads."""
+
+    model: str
+    memory: int
+    cpus: int
+    mhz: int
+    nodes: int
+    sockets: int
+    cores: int
+    threads: int
+
+
+@record
+@attrs.frozen
+class PoolInfo:
+    """state (0 inactive, 1 building, 2 running, 3 degraded, 4 inaccessible), bytes."""
+
+    state: int
+    capacity: int
+    allocation: int
+    available: int
+
+
+@record
+@attrs.frozen
+class VolumeInfo:
+    """type (0 file, 1 block, 2 dir, 3 network, 4 netdir, 5 ploop), bytes."""
+
+    type: int
+    capacity: int
+    allocation: int
+
+
+@record
+@attrs.frozen
+class JobInfo:
+    """type (0 none, 1 bounded, 2 unbounded, 3 completed, 4 failed, 5 cancelled), progress."""
+
+    type: int
+    time_elapsed_ms: int = 0
+    data_total: int = 0
+    data_processed: int = 0
+    data_remaining: int = 0
+    operation: str = ""
+
+
+@record
+@attrs.frozen
+class DhcpLease:
+    iface: str
+    expiry_time: int
+    mac: str
+    ip_type: int
+    ipaddr: str
+    prefix: int
+    hostname: str | None = None
+    client_id: str | None = None
+
+
+@record
+@attrs.frozen
+class InterfaceAddress:
+    name: str
+    hwaddr: str
+    addrs: list[dict[str, Any]]
+
+
+@record
+@attrs.frozen
+class Event:
+    """An event on its way to callbacks.
+
+    ``kind`` is ``domain-lifecycle``, ``domain-reboot``, ``network-lifecycle`` or
+    ``pool-lifecycle``; ``obj`` is the identity record of the object; ``event`` and ``detail``
+    are libvirt's numbers for lifecycle kinds.
+    """
+
+    kind: str
+    obj: Any
+    event: int = 0
+    detail: int = 0
+
+
+@record
+@attrs.frozen
+class Version:
+    major: int
+    minor: int
+    release: int
+
+    def as_int(self) -> int:
+        """libvirt's encoding: major * 1,000,000 + minor * 1,000 + release."""
+        return self.major * 1_000_000 + self.minor * 1_000 + self.release
+
+
+# -- list entries: what a listing returns, so filters need no further calls -----------------------
+
+
+@record
+@attrs.frozen
+class DomainSummary:
+    ref: DomainRef
+    state: int
+    reason: int
+    persistent: bool
+    autostart: bool = False
+    managed_save: bool = False
+    snapshots: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.ref.id != -1
+
+
+@record
+@attrs.frozen
+class NetworkSummary:
+    ref: NetworkRef
+    active: bool
+    persistent: bool
+    autostart: bool = False
+    bridge: str = ""
+
+
+@record
+@attrs.frozen
+class PoolSummary:
+    ref: PoolRef
+    active: bool
+    persistent: bool
+    autostart: bool = False
+
+
+@record
+@attrs.frozen
+class InterfaceSummary:
+    ref: InterfaceRef
+    active: bool
+
+
+@record
+@attrs.frozen
+class SnapshotSummary:
+    ref: SnapshotRef
+    parent: str | None
+    state: str
+    creation_time: int
+    current: bool = False
+    children: int = 0
+
+
+# -- the plain-data form --------------------------------------------------------------------------
+
+
+def to_plain(value: Any) -> Any:
+    """Turn a hook argument or result into JSON-like data; records become tagged dicts."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, bytes):
+        return {"__bytes__": value.hex()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    cls = type(value)
+    if _RECORDS.get(cls.__name__) is cls:
+        out: dict[str, Any] = {"__record__": cls.__name__}
+        for field in attrs.fields(cls):
+            out[field.name] = to_plain(getattr(value, field.name))
+        return out
+    raise TypeError(f"{cls.__name__} is not plain data and cannot cross a hook boundary")
+
+
+def from_plain(value: Any) -> Any:
+    """Inverse of :func:`to_plain`."""
+    if isinstance(value, list):
+        return [from_plain(v) for v in value]
+    if isinstance(value, dict):
+        if "__bytes__" in value and len(value) == 1:
+            return bytes.fromhex(value["__bytes__"])
+        tag = value.get("__record__")
+        if tag is not None:
+            cls = _RECORDS.get(tag)
+            if cls is None:
+                raise ValueError(f"unknown record type {tag!r}")
+            return cls(**{k: from_plain(v) for k, v in value.items() if k != "__record__"})
+        return {k: from_plain(v) for k, v in value.items()}
+    return value
+
+
+def record_types() -> dict[str, type[Any]]:
+    return dict(_RECORDS)

@@ -1,0 +1,185 @@
+"""Finding drivers and cross-cutting plugins through entry points (stevedore).
+
+Drivers live in the entry-point group ``virtkit.drivers``, named by URI scheme; cross-cutting
+plugins (audit log, access control, metrics) in ``virtkit.plugins``. Opening a connection loads
+only the driver its scheme names. A driver that fails to import is an error naming its
+distribution and the cause when it is asked for, and shows as broken in :func:`drivers`; two
+distributions claiming one scheme is an error naming both. ``VIRTKIT_DRIVERS`` (a comma-separated
+list of schemes) restricts which drivers load at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import ErrorCode, VirtError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+DRIVER_GROUP = "virtkit.drivers"
+PLUGIN_GROUP = "virtkit.plugins"
+
+
+@attrs.frozen
+class DriverEntry:
+    """One installed driver: its scheme, where it comes from, and why it is broken (if it is)."""
+
+    scheme: str
+    target: str
+    distribution: str | None
+    version: str | None
+    error: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None
+
+    @property
+    def origin(self) -> str:
+        if self.distribution is None:
+            return f"'{self.target}'"
+        return f"distribution '{self.distribution}' {self.version or ''}".rstrip()
+
+
+def _allowed(scheme: str) -> bool:
+    only = os.environ.get("VIRTKIT_DRIVERS")
+    if not only:
+        return True
+    return scheme in {s.strip() for s in only.split(",") if s.strip()}
+
+
+def _entry_points(group: str) -> list[EntryPoint]:
+    from stevedore import ExtensionManager
+
+    # stevedore keeps the entry-point list in a file cache keyed on sys.path, so a CLI start does
+    # not rescan every installed distribution.
+    return list(ExtensionManager.ENTRY_POINT_CACHE.get(group) or _scan(group))
+
+
+def _scan(group: str) -> list[EntryPoint]:
+    from stevedore import ExtensionManager, _cache
+
+    eps = list(_cache.get_group_all(group))
+    ExtensionManager.ENTRY_POINT_CACHE[group] = eps
+    return eps
+
+
+@functools.cache
+def _distribution_of(group: str, name: str, value: str) -> tuple[str | None, str | None]:
+    """The distribution (name, version) that declares an entry point; read only when needed."""
+    from importlib.metadata import distributions
+
+    for dist in distributions():
+        for ep in dist.entry_points:
+            if ep.group == group and ep.name == name and ep.value == value:
+                return dist.metadata["Name"], dist.version
+    return None, None
+
+
+def _entry(ep: EntryPoint, error: str | None = None) -> DriverEntry:
+    dist, version = _distribution_of(ep.group, ep.name, ep.value)
+    return DriverEntry(ep.name, ep.value, dist, version, error)
+
+
+def _claims(scheme: str) -> list[EntryPoint]:
+    seen: dict[str, EntryPoint] = {}
+    for ep in _entry_points(DRIVER_GROUP):
+        if ep.name == scheme:
+            seen.setdefault(ep.value, ep)
+    return list(seen.values())
+
+
+def _conflict(scheme: str, claims: list[EntryPoint]) -> VirtError:
+    who = " and ".join(_entry(ep).origin for ep in claims)
+    return VirtError(
+        ErrorCode.INTERNAL_ERROR,
+        f"driver scheme '{scheme}' is claimed by more than one installed driver: {who}; "
+        f"uninstall one of them",
+    )
+
+
+def _load(ep: EntryPoint) -> Any:
+    try:
+        return ep.load()
+    except Exception as exc:  # an import error, a syntax error, anything a plugin may raise
+        entry = _entry(ep)
+        raise VirtError(
+            ErrorCode.NO_CONNECT,
+            f"driver '{ep.name}' from {entry.origin} failed to load: "
+            f"{type(exc).__name__}: {exc}",
+        ) from exc
+
+
+@functools.cache
+def load_driver(scheme: str) -> Any:
+    """The driver class for ``scheme``: loads that one entry point and no other.
+
+    :raises VirtError: NO_CONNECT when no driver claims the scheme (or ``VIRTKIT_DRIVERS``
+        excludes it) or when it fails to import (naming its distribution and the cause);
+        INTERNAL_ERROR when two distributions claim it.
+    """
+    claims = _claims(scheme) if _allowed(scheme) else []
+    if not claims:
+        hint = " (excluded by VIRTKIT_DRIVERS)" if not _allowed(scheme) else ""
+        raise VirtError(
+            ErrorCode.NO_CONNECT,
+            f"no connection driver available for scheme '{scheme}'{hint}",
+        )
+    if len(claims) > 1:
+        raise _conflict(scheme, claims)
+    return _load(claims[0])
+
+
+def drivers() -> list[DriverEntry]:
+    """Every installed driver, loading each to find the broken ones; sorted by scheme."""
+    by_scheme: dict[str, list[EntryPoint]] = {}
+    for ep in _entry_points(DRIVER_GROUP):
+        if _allowed(ep.name):
+            claims = by_scheme.setdefault(ep.name, [])
+            if all(c.value != ep.value for c in claims):
+                claims.append(ep)
+    out: list[DriverEntry] = []
+    for scheme in sorted(by_scheme):
+        claims = by_scheme[scheme]
+        if len(claims) > 1:
+            message = _conflict(scheme, claims).message
+            out.extend(_entry(ep, message) for ep in claims)
+            continue
+        try:
+            _load(claims[0])
+        except VirtError as exc:
+            out.append(_entry(claims[0], exc.message))
+        else:
+            out.append(_entry(claims[0]))
+    return out
+
+
+@functools.cache
+def plugin_classes() -> tuple[Any, ...]:
+    """Cross-cutting plugin classes (``virtkit.plugins``); ``VIRTKIT_PLUGINS`` restricts them.
+
+    A plugin that fails to load is an error naming it: a missing audit plugin must not pass
+    unnoticed.
+    """
+    only = os.environ.get("VIRTKIT_PLUGINS")
+    wanted = None if only is None else {s.strip() for s in only.split(",") if s.strip()}
+    found = []
+    for ep in sorted(_entry_points(PLUGIN_GROUP), key=lambda e: e.name):
+        if wanted is None or ep.name in wanted:
+            found.append(_load(ep))
+    return tuple(found)
+
+
+def clear_caches() -> None:
+    """Forget loaded entry points (tests that install a distribution at run time)."""
+    from stevedore import ExtensionManager
+
+    ExtensionManager.ENTRY_POINT_CACHE.clear()
+    load_driver.cache_clear()
+    plugin_classes.cache_clear()
+    _distribution_of.cache_clear()

@@ -1,0 +1,168 @@
+"""The state store: persistent definitions and runtime status as files, never half written.
+
+Every write goes to a temporary file in the same directory, is fsynced, renamed over the old file,
+and the directory is fsynced; a crash at any point leaves the old file or the new one. A lock file
+serialises writers across processes (``fcntl.flock``), so two processes using the same driver state
+do not lose each other's work: take :meth:`StateStore.locked` around a read-check-write sequence.
+
+Locations, as libvirt's:
+
+- ``DRIVER:///system``: definitions under ``/var/lib/virtkit/DRIVER``, status under
+  ``/run/virtkit/DRIVER``;
+- ``DRIVER:///session``: definitions under ``$XDG_CONFIG_HOME/virtkit/DRIVER``, status under
+  ``$XDG_RUNTIME_DIR/virtkit/DRIVER`` (falling back to ``$XDG_CACHE_HOME/virtkit/run/DRIVER``).
+
+``VIRTKIT_STATE_ROOT`` moves both under one directory (tests and unprivileged experiments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from .errors import ErrorCode, VirtError
+
+_NAME = re.compile(r"^[^/\x00]{1,255}$")
+
+
+@attrs.frozen
+class StateDirs:
+    config: Path
+    run: Path
+
+
+def state_dirs(driver: str, instance: str) -> StateDirs:
+    """Where ``driver``'s ``system`` or ``session`` instance keeps its state."""
+    root = os.environ.get("VIRTKIT_STATE_ROOT")
+    if root:
+        base = Path(root) / instance / driver
+        return StateDirs(base / "config", base / "run")
+    if instance == "system":
+        return StateDirs(Path("/var/lib/virtkit") / driver, Path("/run/virtkit") / driver)
+    home = os.path.expanduser("~")
+    cfg = Path(os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"))
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    run = (
+        Path(runtime) / "virtkit" / driver
+        if runtime
+        else Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"))
+        / "virtkit"
+        / "run"
+        / driver
+    )
+    return StateDirs(cfg / "virtkit" / driver, run)
+
+
+def check_name(name: str, what: str = "object") -> str:
+    """Refuse names that could escape a directory: '/', NUL, '.', '..', empty, too long."""
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: invalid {what} name {name!r}")
+    return name
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old content or the new."""
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class StateStore:
+    """Files of one kind of record (``domains``, ``networks``...) for one driver instance.
+
+    ``write(kind, name, data)``, ``read(kind, name)``, ``names(kind)``, ``delete(kind, name)``.
+    Names are checked with :func:`check_name`; files are ``ROOT/KIND/NAME.SUFFIX``.
+    """
+
+    def __init__(self, root: Path, suffix: str = ".xml") -> None:
+        self.root = Path(root)
+        self.suffix = suffix
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._thread_lock = threading.RLock()
+        self._lock_depth = 0
+        self._lock_fd = -1
+
+    def _path(self, kind: str, name: str) -> Path:
+        check_name(kind, "record kind")
+        return self.root / kind / (check_name(name) + self.suffix)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (threads of this process and other processes) for a sequence."""
+        with self._thread_lock:
+            if self._lock_depth == 0:
+                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_fd = fd
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    os.close(self._lock_fd)
+                    self._lock_fd = -1
+
+    def write(self, kind: str, name: str, data: bytes) -> None:
+        path = self._path(kind, name)
+        with self.locked():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(path, data)
+
+    def read(self, kind: str, name: str) -> bytes | None:
+        try:
+            return self._path(kind, name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def names(self, kind: str) -> list[str]:
+        directory = self.root / check_name(kind, "record kind")
+        try:
+            entries = os.listdir(directory)
+        except FileNotFoundError:
+            return []
+        n = len(self.suffix)
+        return sorted(e[:-n] for e in entries if e.endswith(self.suffix))
+
+    def delete(self, kind: str, name: str) -> bool:
+        path = self._path(kind, name)
+        with self.locked():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            _fsync_dir(path.parent)
+            return True

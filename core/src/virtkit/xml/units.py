@@ -1,0 +1,84 @@
+"""Scaled integers as libvirt reads them: ``<memory unit='MiB'>512</memory>``.
+
+libvirt's ``virScaleInteger`` rules, kept exactly:
+
+* no unit: the element's default scale (KiB for domain memory, bytes for storage sizes);
+* ``b``, ``byte``, ``bytes``: 1 (any case);
+* one letter ``k m g t p e`` or that letter followed by ``iB``: powers of 1024 (any case);
+* that letter followed by ``B`` (``KB``, ``MB``, ...): powers of 1000 (any case);
+* anything else: refused. Values are non-negative decimal integers; a value whose scaled form
+  exceeds the limit is refused.
+
+Domain memory is kept in KiB, rounded *up* to a whole KiB (libvirt's ``VIR_DIV_UP``); storage
+sizes are kept in bytes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KIB",
+    "MEMORY_LIMIT",
+    "SIZE_LIMIT",
+    "UnitError",
+    "parse_uint",
+    "scale_factor",
+    "scale_integer",
+    "to_kib",
+]
+
+KIB = 1024
+#: libvirt's bound for domain memory in bytes on 64-bit hosts (``LLONG_MAX``).
+MEMORY_LIMIT = 2**63 - 1
+#: libvirt's bound for storage sizes in bytes (``ULLONG_MAX``).
+SIZE_LIMIT = 2**64 - 1
+
+_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
+
+
+class UnitError(ValueError):
+    """A unit or value libvirt would refuse; the message says why."""
+
+
+def scale_factor(unit: str | None, default: int) -> int:
+    """The multiplier for ``unit`` (``None`` or empty: ``default``)."""
+    if not unit:
+        return default
+    low = unit.lower()
+    if low in ("b", "byte", "bytes"):
+        return 1
+    power = _POWERS.get(low[0])
+    if power is not None:
+        rest = low[1:]
+        if rest == "" or rest == "ib":
+            return 1024**power
+        if rest == "b":
+            return 1000**power
+    raise UnitError(f"unknown unit '{unit}'")
+
+
+def parse_uint(value: str | None) -> int:
+    """A non-negative decimal integer as libvirt's ``virStrToLong_ullp`` accepts it."""
+    if value is None:
+        raise UnitError("missing value")
+    s = value.strip()
+    if s.startswith("+"):
+        s = s[1:]
+    if not s.isdigit() or not s.isascii():
+        if s.startswith("-") and s[1:].isdigit():
+            raise UnitError(f"negative value '{value}'")
+        raise UnitError(f"invalid value '{value}': expected a non-negative integer")
+    return int(s)
+
+
+def scale_integer(value: str | None, unit: str | None, default: int, limit: int) -> int:
+    """``value`` scaled by ``unit`` to a number of bytes, refusing it above ``limit``."""
+    number = parse_uint(value)
+    scale = scale_factor(unit, default)
+    if number and number > limit // scale:
+        raise UnitError(f"value too large: {number}{unit or ''}")
+    return number * scale
+
+
+def to_kib(value: str | None, unit: str | None, limit: int = MEMORY_LIMIT) -> int:
+    """Memory as libvirt's ``virDomainParseMemory`` keeps it: KiB, rounded up."""
+    return -(-scale_integer(value, unit, KIB, limit) // KIB)

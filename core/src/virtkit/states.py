@@ -426,7 +426,9 @@ def _start(
 
 
 def _revert(op: Op, status: DomainStatus) -> Transition:
+    """Reverting discards a managed-save image: it belongs to a state that no longer exists."""
     S = DomainState
+    status = attrs.evolve(status, has_managed_save=False)
     events: list[tuple[EventType, int]] = []
     if op is Op.REVERT_SHUTOFF:
         if status.active:

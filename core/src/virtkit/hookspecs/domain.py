@@ -499,6 +499,8 @@ def virtkit_migrate_finish(
     """Destination, phase 4: start the received guest, or discard it when ``cancelled``.
 
     :return: the domain's identity, or None when cancelled.
+    :raises VirtError: OPERATION_FAILED when the guest cannot be started here (the source
+        then resumes it in confirm).
     :state: destination RUNNING/MIGRATED, event STARTED/MIGRATED (persistent with
         ``persistent``).
     """
@@ -510,6 +512,7 @@ def virtkit_migrate_confirm(
 ) -> bool | None:
     """Source, phase 5: end the source guest, or resume it when the migration was cancelled.
 
+    :raises VirtError: NO_DOMAIN; OPERATION_FAILED when the source guest cannot be ended.
     :state: source SHUTOFF/MIGRATED, event STOPPED/MIGRATED (undefined with
         ``undefine_source``); cancelled: RUNNING/MIGRATION_CANCELED.
     """
@@ -576,6 +579,7 @@ def virtkit_domain_get_job_info(dom: DomainRef) -> JobInfo | None:
     """Progress of the domain's current (or last completed) job.
 
     :return: a :class:`~virtkit.records.JobInfo`; type 0 (none) when no job ever ran.
+    :raises VirtError: NO_DOMAIN.
     :state: none.
     """
 

@@ -17,6 +17,7 @@ from .markers import spec
 def virtkit_network_list() -> list[NetworkSummary] | None:
     """Every network: identity, active, persistent, autostart, bridge name.
 
+    :raises: nothing.
     :state: none.
     """
 
@@ -90,6 +91,7 @@ def virtkit_network_undefine(net: NetworkRef) -> bool | None:
 def virtkit_network_get_xml(net: NetworkRef, inactive: bool) -> str | None:
     """The network's ``<network>`` document (``inactive``: the persistent definition).
 
+    :raises VirtError: NO_NETWORK.
     :state: none.
     """
 
@@ -98,6 +100,7 @@ def virtkit_network_get_xml(net: NetworkRef, inactive: bool) -> str | None:
 def virtkit_network_get_autostart(net: NetworkRef) -> bool | None:
     """Whether the network starts with the driver.
 
+    :raises VirtError: NO_NETWORK.
     :state: none.
     """
 
@@ -127,6 +130,7 @@ def virtkit_network_get_dhcp_leases(net: NetworkRef, mac: str | None) -> list[Dh
 def virtkit_interface_list() -> list[InterfaceSummary] | None:
     """Every host interface: identity and whether it is up.
 
+    :raises: nothing.
     :state: none.
     """
 
@@ -189,5 +193,6 @@ def virtkit_interface_undefine(iface: InterfaceRef) -> bool | None:
 def virtkit_interface_get_xml(iface: InterfaceRef, inactive: bool) -> str | None:
     """The interface's ``<interface>`` document.
 
+    :raises VirtError: NO_INTERFACE.
     :state: none.
     """

@@ -122,6 +122,7 @@ def virtkit_pool_refresh(pool: PoolRef) -> bool | None:
 def virtkit_pool_get_info(pool: PoolRef) -> PoolInfo | None:
     """State, capacity, allocation and available bytes.
 
+    :raises VirtError: NO_STORAGE_POOL.
     :state: none.
     """
 
@@ -130,6 +131,7 @@ def virtkit_pool_get_info(pool: PoolRef) -> PoolInfo | None:
 def virtkit_pool_get_xml(pool: PoolRef, inactive: bool) -> str | None:
     """The pool's ``<pool>`` document (``inactive``: the persistent definition).
 
+    :raises VirtError: NO_STORAGE_POOL.
     :state: none.
     """
 
@@ -138,6 +140,7 @@ def virtkit_pool_get_xml(pool: PoolRef, inactive: bool) -> str | None:
 def virtkit_pool_get_autostart(pool: PoolRef) -> bool | None:
     """Whether the pool starts with the driver.
 
+    :raises VirtError: NO_STORAGE_POOL.
     :state: none.
     """
 
@@ -214,6 +217,7 @@ def virtkit_vol_clone(pool: PoolRef, xml: str, source: VolumeRef) -> VolumeRef |
 def virtkit_vol_delete(vol: VolumeRef) -> bool | None:
     """Delete a volume and its data.
 
+    :raises VirtError: NO_STORAGE_VOL; OPERATION_INVALID when its pool is inactive.
     :state: gone; the pool's allocation shrinks.
     """
 
@@ -263,6 +267,7 @@ def virtkit_vol_download(vol: VolumeRef, offset: int, length: int) -> int | None
 def virtkit_vol_get_info(vol: VolumeRef) -> VolumeInfo | None:
     """Type, capacity and allocation in bytes.
 
+    :raises VirtError: NO_STORAGE_VOL.
     :state: none.
     """
 
@@ -271,5 +276,6 @@ def virtkit_vol_get_info(vol: VolumeRef) -> VolumeInfo | None:
 def virtkit_vol_get_xml(vol: VolumeRef) -> str | None:
     """The volume's ``<volume>`` document.
 
+    :raises VirtError: NO_STORAGE_VOL.
     :state: none.
     """

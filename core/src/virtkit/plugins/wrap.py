@@ -18,19 +18,19 @@ _C = TypeVar("_C", bound=type)
 
 Around = Generator[None, Any, Any]
 
-_POK = inspect.Parameter.POSITIONAL_OR_KEYWORD
-
-
 def _make(hook: str, argnames: tuple[str, ...]) -> Callable[..., Any]:
+    # pluggy reads a hookimpl's argument names from its code object, so the wrapper is compiled
+    # with the spec's own parameter names (which come from our hookspecs, never from input).
     op = hook[len(PREFIX) :]
-
-    def wrapper(self: Any, *args: Any) -> Any:
-        return (yield from self.around(op, dict(zip(argnames, args))))
-
-    params = [inspect.Parameter("self", _POK)] + [inspect.Parameter(a, _POK) for a in argnames]
-    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    wrapper.__name__ = wrapper.__qualname__ = hook
-    return hookimpl(wrapper=True)(wrapper)
+    params = "".join(f", {a}" for a in argnames)
+    args = ", ".join(f"{a!r}: {a}" for a in argnames)
+    source = (
+        f"def {hook}(self{params}):\n"
+        f"    return (yield from self.around({op!r}, {{{args}}}))\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<virtkit wrapper {hook}>", "exec"), namespace)
+    return hookimpl(wrapper=True)(namespace[hook])  # type: ignore[no-any-return]
 
 
 def wrap_every_hook(cls: _C) -> _C:

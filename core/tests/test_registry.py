@@ -1,0 +1,173 @@
+"""Driver discovery: out-of-tree drivers, broken ones, conflicts, restriction, NO_SUPPORT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import virtkit
+from virtkit.errors import ErrorCode, VirtError
+
+HELLO = '''
+from virtkit.driver import Driver
+from virtkit.hookspecs import hookimpl
+from virtkit.records import DomainRef, DomainSummary
+from virtkit.errors import no_domain
+
+class HelloDriver(Driver):
+    name = "hello"
+
+    @hookimpl
+    def virtkit_connect_open(self, uri, read_only):
+        return True
+
+    @hookimpl
+    def virtkit_domain_list(self):
+        return [DomainSummary(DomainRef("greeter", "1f0e3dad-9990-4a5e-8f0e-3dad99904a5e", 7), 1, 1, True)]
+
+    @hookimpl
+    def virtkit_domain_lookup_by_name(self, name):
+        if name != "greeter":
+            raise no_domain(name)
+        return DomainRef("greeter", "1f0e3dad-9990-4a5e-8f0e-3dad99904a5e", 7)
+'''
+
+
+def _package(root: Path, dist: str, module: str, source: str, scheme: str, target: str) -> Path:
+    pkg = root / dist
+    pkg.mkdir()
+    (pkg / f"{module}.py").write_text(source)
+    (pkg / "pyproject.toml").write_text(textwrap.dedent(f"""
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "{dist}"
+        version = "1.2.3"
+        dependencies = []
+
+        [project.entry-points."virtkit.drivers"]
+        {scheme} = "{target}"
+
+        [tool.setuptools]
+        py-modules = ["{module}"]
+    """))
+    return pkg
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Out-of-tree drivers, pip-installed into a directory the test's Python then uses."""
+    root = tmp_path_factory.mktemp("drivers")
+    hello = _package(root, "virtkit-hello", "hello_driver", HELLO, "hello", "hello_driver:HelloDriver")
+    broken = _package(root, "virtkit-broken", "broken_driver",
+                      "import libhello_backend_that_is_missing\n", "broken", "broken_driver:Driver")
+    rival = _package(root, "virtkit-rival", "rival_driver",
+                     HELLO.replace("HelloDriver", "RivalDriver"), "greet", "rival_driver:RivalDriver")
+    twin = _package(root, "virtkit-twin", "twin_driver",
+                    HELLO.replace("HelloDriver", "TwinDriver"), "greet", "twin_driver:TwinDriver")
+    target = root / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(hello), str(broken), str(rival), str(twin)],
+        check=True, timeout=300,
+    )
+    return target
+
+
+def _run(site: Path, code: str, **env: str) -> dict:
+    full = dict(os.environ, PYTHONPATH=str(site), **env)
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+PROBE = """
+    import json, virtkit
+    def attempt(fn):
+        try:
+            return {"ok": fn()}
+        except virtkit.VirtError as e:
+            return {"code": e.code.name, "message": e.message}
+"""
+
+
+def test_out_of_tree_driver_is_found_and_used(site: Path) -> None:
+    result = _run(site, PROBE + """
+    c = virtkit.open("hello:///anything")
+    dom = c.lookup_by_name("greeter")
+    print(json.dumps({
+        "names": [d.name for d in c.list_domains()],
+        "id": dom.ref.id,
+        "suspend": attempt(dom.suspend),
+        "drivers": {d.scheme: [d.distribution, d.version, d.error] for d in virtkit.drivers()},
+    }))
+    """)
+    assert result["names"] == ["greeter"]
+    assert result["id"] == 7
+    assert result["suspend"]["code"] == "NO_SUPPORT"
+    assert "domain_suspend" in result["suspend"]["message"]
+    assert "'hello'" in result["suspend"]["message"]
+    assert result["drivers"]["hello"] == ["virtkit-hello", "1.2.3", None]
+    assert result["drivers"]["test"][0] == "virtkit"
+
+
+def test_broken_driver_names_its_distribution_and_cause(site: Path) -> None:
+    result = _run(site, PROBE + """
+    entries = {d.scheme: d for d in virtkit.drivers()}
+    print(json.dumps({
+        "open": attempt(lambda: virtkit.open("broken:///x")),
+        "listed": entries["broken"].broken,
+        "error": entries["broken"].error,
+        "others_fine": not entries["hello"].broken,
+    }))
+    """)
+    assert result["open"]["code"] == "NO_CONNECT"
+    msg = result["open"]["message"]
+    assert "virtkit-broken" in msg and "libhello_backend_that_is_missing" in msg
+    assert result["listed"] is True
+    assert "ModuleNotFoundError" in result["error"]
+    assert result["others_fine"] is True
+
+
+def test_two_distributions_claiming_one_scheme(site: Path) -> None:
+    result = _run(site, PROBE + """
+    entries = [d for d in virtkit.drivers() if d.scheme == "greet"]
+    print(json.dumps({
+        "open": attempt(lambda: virtkit.open("greet:///x")),
+        "listed": [[d.distribution, d.broken] for d in entries],
+    }))
+    """)
+    assert result["open"]["code"] == "INTERNAL_ERROR"
+    assert "virtkit-rival" in result["open"]["message"]
+    assert "virtkit-twin" in result["open"]["message"]
+    assert sorted(result["listed"]) == [["virtkit-rival", True], ["virtkit-twin", True]]
+
+
+def test_environment_restricts_drivers(site: Path) -> None:
+    result = _run(site, PROBE + """
+    print(json.dumps({
+        "schemes": [d.scheme for d in virtkit.drivers()],
+        "hello": attempt(lambda: virtkit.open("hello:///x")),
+        "test": attempt(lambda: virtkit.open("test:///default").uri),
+    }))
+    """, VIRTKIT_DRIVERS="test")
+    assert result["schemes"] == ["test"]
+    assert result["hello"]["code"] == "NO_CONNECT"
+    assert "excluded by VIRTKIT_DRIVERS" in result["hello"]["message"]
+    assert result["test"] == {"ok": "test:///default"}
+
+
+def test_unknown_scheme() -> None:
+    with pytest.raises(VirtError) as info:
+        virtkit.open("nosuchhypervisor:///system")
+    assert info.value.code == ErrorCode.NO_CONNECT
+    assert "'nosuchhypervisor'" in info.value.message

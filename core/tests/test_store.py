@@ -1,0 +1,148 @@
+"""The state store: atomic writes, the lock, and the two fault tests of the issue."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from virtkit.errors import ErrorCode, VirtError
+from virtkit.store import StateStore, atomic_write, check_name, state_dirs
+
+
+def test_write_read_list_delete(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.write("domains", "web1", b"<domain/>")
+    store.write("domains", "db", b"<domain>2</domain>")
+    assert store.read("domains", "web1") == b"<domain/>"
+    assert store.names("domains") == ["db", "web1"]
+    assert store.delete("domains", "db")
+    assert not store.delete("domains", "db")
+    assert store.read("domains", "db") is None
+    assert store.names("nothing") == []
+    assert oct((tmp_path / "domains" / "web1.xml").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "../etc", "x\x00y", "n" * 256])
+def test_names_that_escape_are_refused(tmp_path: Path, name: str) -> None:
+    store = StateStore(tmp_path)
+    store.write("domains", "keep", b"kept")
+    with pytest.raises(VirtError) as info:
+        store.write("domains", name, b"evil")
+    assert info.value.code == ErrorCode.INVALID_ARG
+    assert store.names("domains") == ["keep"]
+    assert store.read("domains", "keep") == b"kept"
+    assert not any(p.name == "evil" for p in tmp_path.rglob("*"))
+
+
+def test_check_name_allows_ordinary_names() -> None:
+    assert check_name("web-1.example_2 (copy)") == "web-1.example_2 (copy)"
+
+
+def test_state_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("VIRTKIT_STATE_ROOT", raising=False)
+    assert str(state_dirs("qemu", "system").config) == "/var/lib/virtkit/qemu"
+    assert str(state_dirs("qemu", "system").run) == "/run/virtkit/qemu"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "rt"))
+    dirs = state_dirs("qemu", "session")
+    assert dirs.config == tmp_path / "cfg" / "virtkit" / "qemu"
+    assert dirs.run == tmp_path / "rt" / "virtkit" / "qemu"
+    monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path / "root"))
+    assert state_dirs("lxc", "system").config == tmp_path / "root" / "system" / "lxc" / "config"
+
+
+def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "d.xml"
+    atomic_write(target, b"old")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.xml"]
+
+
+_KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from virtkit.store import StateStore
+
+    store = StateStore(Path(sys.argv[1]))
+    real_replace = os.replace
+
+    def die_before_rename(src, dst):
+        # the new content is written and fsynced into the temporary file; die now
+        assert Path(src).read_bytes() == b"<domain>new</domain>"
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    os.replace = die_before_rename
+    store.write("domains", "web1", b"<domain>new</domain>")
+    """
+)
+
+
+def test_kill_between_write_and_rename_leaves_the_old_file(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.write("domains", "web1", b"<domain>old</domain>")
+    proc = subprocess.run([sys.executable, "-c", _KILLER, str(tmp_path)], timeout=60)
+    assert proc.returncode == -9
+    assert store.read("domains", "web1") == b"<domain>old</domain>"
+    assert store.names("domains") == ["web1"]
+    # the lock held by the killed process was released by the kernel
+    store.write("domains", "web1", b"<domain>newer</domain>")
+    assert store.read("domains", "web1") == b"<domain>newer</domain>"
+
+
+_DEFINER = textwrap.dedent(
+    """
+    import json, sys, uuid
+    from pathlib import Path
+    from virtkit.store import StateStore
+
+    store = StateStore(Path(sys.argv[1]))
+    me = sys.argv[2]
+    won = []
+    for i in range(150):
+        # every process tries the same names with its own uuid: exactly one may define each,
+        # and the shared index must list every name defined by anyone
+        name = f"dom{i}"
+        with store.locked():
+            if store.read("domains", name) is None:
+                store.write("domains", name, json.dumps({"owner": me, "uuid": str(uuid.uuid4())}).encode())
+                index = json.loads(store.read("index", "all") or b"[]")
+                index.append(name)
+                store.write("index", "all", json.dumps(index).encode())
+                won.append(name)
+    print(json.dumps(won))
+    """
+)
+
+
+def test_two_processes_defining_at_once_lose_nothing(tmp_path: Path) -> None:
+    import json
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _DEFINER, str(tmp_path), who],
+                         stdout=subprocess.PIPE, text=True)
+        for who in ("a", "b")
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    won_a, won_b = (set(json.loads(o)) for o in outs)
+    assert not won_a & won_b, "no name was defined twice"
+    assert won_a | won_b == {f"dom{i}" for i in range(150)}
+    store = StateStore(tmp_path)
+    index = json.loads(store.read("index", "all") or b"[]")
+    assert sorted(index) == sorted(won_a | won_b), "no update of the shared index was lost"
+    for name in index:
+        owner = json.loads(store.read("domains", name) or b"{}")["owner"]
+        assert name in (won_a if owner == "a" else won_b)

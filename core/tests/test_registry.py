@@ -62,6 +62,15 @@ def _package(root: Path, dist: str, module: str, source: str, scheme: str, targe
     return pkg
 
 
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "driver-guide.md"
+
+
+def _guide_blocks(lang: str) -> list[str]:
+    import re
+
+    return re.findall(rf"```{lang}\n(.*?)```", GUIDE.read_text(), re.S)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Out-of-tree drivers, pip-installed into a directory the test's Python then uses."""
@@ -73,10 +82,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      HELLO.replace("HelloDriver", "RivalDriver"), "greet", "rival_driver:RivalDriver")
     twin = _package(root, "virtkit-twin", "twin_driver",
                     HELLO.replace("HelloDriver", "TwinDriver"), "greet", "twin_driver:TwinDriver")
+    pets = _package(root, "virtkit-pets", "pets_driver", _guide_blocks("python")[0], "pets",
+                    "pets_driver:PetsDriver")
     target = root / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(hello), str(broken), str(rival), str(twin)],
+         "--target", str(target), str(hello), str(broken), str(rival), str(twin), str(pets)],
         check=True, timeout=300,
     )
     return target
@@ -171,3 +182,17 @@ def test_unknown_scheme() -> None:
         virtkit.open("nosuchhypervisor:///system")
     assert info.value.code == ErrorCode.NO_CONNECT
     assert "'nosuchhypervisor'" in info.value.message
+
+
+def test_the_driver_guide_example_works_as_written(site: Path) -> None:
+    usage = _guide_blocks("python")[1]
+    usage = usage.replace("dom.suspend()", "print(attempt(dom.suspend))")
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(PROBE) + usage],
+                         env=dict(os.environ, PYTHONPATH=str(site)),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "(1, 1)"
+    assert "NO_SUPPORT" in lines[1] and "domain_suspend" in lines[1] and "'pets'" in lines[1]
+    toml = _guide_blocks("toml")[0]
+    assert 'pets = "pets_driver:PetsDriver"' in toml

@@ -1,6 +1,7 @@
 """Opening connections and the :class:`Connection` handle.
 
-``virtkit.open(uri)`` resolves the URI (default, aliases), loads exactly the driver its scheme names,
+``virtkit.open(uri)`` resolves the URI (default, aliases), loads exactly the driver its scheme
+names,
 builds the connection's plugin manager (the driver plus every cross-cutting plugin), and opens it.
 :meth:`Connection.call` is the one dispatch point: it refuses changes on a read-only connection,
 raises NO_SUPPORT for a hook the driver lacks, and turns anything but a VirtError that escapes a
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import registry
 from .config import load_config, resolve_alias
+from .connection_objects import ObjectsMixin
 from .driver import DriverContext
 from .errors import ErrorCode, VirtError, invalid_arg, no_support
 from .events import EventBus
@@ -100,7 +102,7 @@ def open(uri: str | None = None, read_only: bool = False) -> Connection:  # noqa
     return Connection(text, parsed, read_only, driver_cls, registry.plugin_classes())
 
 
-class Connection:
+class Connection(ObjectsMixin):
     """An open connection: one driver instance and the cross-cutting plugins that wrap it."""
 
     def __init__(
@@ -357,7 +359,9 @@ def _text(xml: object) -> str:
         try:
             return xml.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise VirtError(ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}") from None
+            raise VirtError(
+                ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}"
+            ) from None
     if not isinstance(xml, str):
         raise invalid_arg(f"an XML document must be a string, not {type(xml).__name__}")
     return xml

@@ -70,7 +70,9 @@ class Domain:
 
     def shutdown(self, mode: str | None = None) -> None:
         if mode is not None and mode not in SHUTDOWN_MODES:
-            raise invalid_arg(f"unknown shutdown mode '{mode}' (known: {', '.join(SHUTDOWN_MODES)})")
+            raise invalid_arg(
+                f"unknown shutdown mode '{mode}' (known: {', '.join(SHUTDOWN_MODES)})"
+            )
         self._call("domain_shutdown", mode=mode)
 
     def reboot(self, mode: str | None = None) -> None:
@@ -185,7 +187,9 @@ class Domain:
         self._call("domain_set_vcpus", count=count, live=live, config=config, maximum=maximum)
 
     def vcpus_count(self, live: bool = False, config: bool = False, maximum: bool = False) -> int:
-        result: int = self._call("domain_get_vcpus_count", live=live, config=config, maximum=maximum)
+        result: int = self._call(
+            "domain_get_vcpus_count", live=live, config=config, maximum=maximum
+        )
         return result
 
     # -- guest data, statistics, jobs ---------------------------------------------------------

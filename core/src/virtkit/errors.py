@@ -240,7 +240,9 @@ def no_support(operation: str, driver: str) -> VirtError:
     )
 
 
-def no_domain(name: str | None = None, *, uuid: str | None = None, id: int | None = None) -> VirtError:
+def no_domain(
+    name: str | None = None, *, uuid: str | None = None, id: int | None = None
+) -> VirtError:
     if name is not None:
         what = f"no domain with matching name '{name}'"
     elif uuid is not None:

@@ -23,7 +23,7 @@ def record(cls: type[_T]) -> type[_T]:
     if not attrs.has(cls):
         raise TypeError(f"{cls.__name__} must be an attrs class")
     _RECORDS[cls.__name__] = cls
-    return cls
+    return cls  # type: ignore[return-value]  # attrs.has narrows to AttrsInstance
 
 
 # -- identities -----------------------------------------------------------------------------------

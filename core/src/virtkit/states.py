@@ -358,7 +358,7 @@ def transition(
     if op is Op.SHUTDOWN:
         t = _stopped(status, ShutoffReason.SHUTDOWN, StoppedDetail.SHUTDOWN)
         return attrs.evolve(
-            t, events=((EventType.SHUTDOWN, ShutdownDetail.FINISHED),) + t.events
+            t, events=((EventType.SHUTDOWN, ShutdownDetail.FINISHED), *t.events)
         )
     if op is Op.DESTROY:
         return _stopped(status, ShutoffReason.DESTROYED, StoppedDetail.DESTROYED)

@@ -19,7 +19,9 @@ from .markers import PROJECT, hookimpl, hookspec, is_readonly, spec
 MODULES: tuple[ModuleType, ...] = (connection, domain, storage, network, streams)
 PREFIX = "virtkit_"
 
-__all__ = ["MODULES", "PREFIX", "PROJECT", "all_specs", "hookimpl", "hookspec", "readonly_ops", "spec"]
+__all__ = [
+    "MODULES", "PREFIX", "PROJECT", "all_specs", "hookimpl", "hookspec", "readonly_ops", "spec",
+]
 
 
 @functools.cache

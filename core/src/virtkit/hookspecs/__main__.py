@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 import sys
 
-from . import MODULES, is_readonly
+from . import MODULES
+from .markers import is_readonly
 
 
 def reference() -> str:

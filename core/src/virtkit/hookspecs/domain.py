@@ -459,7 +459,9 @@ def virtkit_snapshot_delete(
 
 
 @spec(readonly=False)
-def virtkit_migrate_begin(dom: DomainRef, xml: str | None, params: dict[str, Any]) -> dict[str, Any] | None:
+def virtkit_migrate_begin(
+    dom: DomainRef, xml: str | None, params: dict[str, Any]
+) -> dict[str, Any] | None:
     """Source, phase 1: describe the guest for the destination.
 
     :param params: migration parameters (``live``, ``persistent``, ``undefine_source``,
@@ -471,7 +473,9 @@ def virtkit_migrate_begin(dom: DomainRef, xml: str | None, params: dict[str, Any
 
 
 @spec(readonly=False)
-def virtkit_migrate_prepare(xml: str, cookie: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | None:
+def virtkit_migrate_prepare(
+    xml: str, cookie: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any] | None:
     """Destination, phase 2: make ready to receive the guest.
 
     :return: ``{"uri": str, "cookie": dict}`` telling the source where to send.
@@ -534,7 +538,9 @@ def virtkit_domain_open_console(dom: DomainRef, device: str | None, force: bool)
 
 
 @spec(readonly=True)
-def virtkit_domain_interface_addresses(dom: DomainRef, source: str) -> list[InterfaceAddress] | None:
+def virtkit_domain_interface_addresses(
+    dom: DomainRef, source: str
+) -> list[InterfaceAddress] | None:
     """The guest's interface addresses.
 
     :param source: ``lease`` (the DHCP server's leases), ``agent`` (guest agent) or ``arp``.

@@ -51,10 +51,11 @@ def parse_domain(text: str) -> DomainDef:
         raise xml_error(f"domain <name>: invalid domain name '{name}'")
     uuid_el = root.find("uuid")
     if uuid_el is None:
+        name_el = root.find("name")
         uuid_el = etree.Element("uuid")
-        root.insert(1 if root.find("name") is not None else 0, uuid_el)
+        root.insert(0 if name_el is None else root.index(name_el) + 1, uuid_el)
         uuid_el.text = str(uuidlib.uuid4())
-        uuid_el.tail = root.find("name").tail if root.find("name") is not None else None
+        uuid_el.tail = None if name_el is None else name_el.tail
     try:
         uuid = str(uuidlib.UUID((uuid_el.text or "").strip()))
     except ValueError:
@@ -80,7 +81,8 @@ def parse_domain(text: str) -> DomainDef:
             raise xml_error(f"domain <vcpu>: invalid vcpu count '{vcpu_el.text}'") from None
         if max_vcpus < 1 or not 1 <= vcpus <= max_vcpus:
             raise xml_error(f"domain <vcpu>: invalid vcpu count {vcpus} of {max_vcpus}")
-    root.attrib.pop("id", None)
+    if "id" in root.attrib:
+        del root.attrib["id"]
     xml = etree.tostring(root, encoding="unicode")
     return DomainDef(name, uuid, memory, current, vcpus, max_vcpus, xml)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ...driver import Driver, DriverContext
 from ...errors import ErrorCode, ErrorDomain, VirtError
@@ -45,8 +45,9 @@ class TestDriver(Driver):
     __test__ = False  # not a pytest class
     name = "test"
     error_domain = ErrorDomain.TEST
-    capabilities: dict[str, Any] = {"shutdown_modes": ["acpi", "agent", "initctl", "signal",
-                                                       "paravirt"]}
+    capabilities: ClassVar[dict[str, Any]] = {
+        "shutdown_modes": ["acpi", "agent", "initctl", "signal", "paravirt"],
+    }
 
     def __init__(self, context: DriverContext) -> None:
         super().__init__(context)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from importlib.metadata import distribution, requires
+
+import pytest
+
+import virtkit
+import virtkit_vmware
+
+
+def test_installs_alone_with_core() -> None:
+    assert virtkit_vmware.__version__ == distribution("virtkit-vmware").version
+    assert requires("virtkit-vmware") == ["virtkit<0.2,>=0.1"]
+
+
+def test_registers_no_scheme_until_it_has_a_driver() -> None:
+    eps = distribution("virtkit-vmware").entry_points
+    assert [ep for ep in eps if ep.group == "virtkit.drivers"] == []
+    with pytest.raises(virtkit.VirtError) as info:
+        virtkit.open("vmware:///system")
+    assert info.value.code == virtkit.ErrorCode.NO_CONNECT
+    assert "'vmware'" in info.value.message

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from importlib.metadata import distribution, requires
+
+import pytest
+
+import virtkit
+import virtkit_xen
+
+
+def test_installs_alone_with_core() -> None:
+    assert virtkit_xen.__version__ == distribution("virtkit-xen").version
+    assert requires("virtkit-xen") == ["virtkit<0.2,>=0.1"]
+
+
+def test_registers_no_scheme_until_it_has_a_driver() -> None:
+    eps = distribution("virtkit-xen").entry_points
+    assert [ep for ep in eps if ep.group == "virtkit.drivers"] == []
+    with pytest.raises(virtkit.VirtError) as info:
+        virtkit.open("xen:///system")
+    assert info.value.code == virtkit.ErrorCode.NO_CONNECT
+    assert "'xen'" in info.value.message

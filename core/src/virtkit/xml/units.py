@@ -32,7 +32,8 @@ MEMORY_LIMIT = 2**63 - 1
 #: libvirt's bound for storage sizes in bytes (``ULLONG_MAX``).
 SIZE_LIMIT = 2**64 - 1
 
-_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
+_BINARY: dict[str, int] = {c: 1024 ** (i + 1) for i, c in enumerate("kmgtpe")}
+_DECIMAL: dict[str, int] = {c: 1000 ** (i + 1) for i, c in enumerate("kmgtpe")}
 
 
 class UnitError(ValueError):
@@ -46,13 +47,13 @@ def scale_factor(unit: str | None, default: int) -> int:
     low = unit.lower()
     if low in ("b", "byte", "bytes"):
         return 1
-    power = _POWERS.get(low[0])
-    if power is not None:
+    first = low[0]
+    if first in _BINARY:
         rest = low[1:]
         if rest == "" or rest == "ib":
-            return 1024**power
+            return _BINARY[first]
         if rest == "b":
-            return 1000**power
+            return _DECIMAL[first]
     raise UnitError(f"unknown unit '{unit}'")
 
 

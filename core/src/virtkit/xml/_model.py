@@ -1,0 +1,626 @@
+"""The declarative machinery behind every virtkit XML model.
+
+A model is an ``attrs.frozen(kw_only=True)`` class whose fields say, through the helpers below,
+where they live in the XML: an attribute (:func:`attr`), the element's own text (:func:`text`),
+a child's text (:func:`child_text`), an empty flag element (:func:`flag`), a child model
+(:func:`child`), repeated children (:func:`children`, :func:`child_texts`), a scaled integer
+(:func:`unit`, :func:`unit_text`) or verbatim XML (:func:`raw`). One compiled plan per class
+drives parsing, formatting, the generated RelaxNG schemas and the test strategies.
+
+Elements and attributes a model does not know are not dropped silently: parsing records each as
+an XPath in ``ParseContext.ignored``; the model's ``from_xml`` exposes them (see docs/xml.md).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+from lxml import etree
+
+from virtkit.xml.parser import parse_document, xml_error
+from virtkit.xml.units import MEMORY_LIMIT, UnitError, scale_integer
+
+__all__ = [
+    "Conv",
+    "Model",
+    "ParseContext",
+    "attr",
+    "child",
+    "child_text",
+    "child_texts",
+    "children",
+    "flag",
+    "format_model",
+    "parse_model",
+    "raw",
+    "text",
+    "unit",
+    "unit_text",
+]
+
+M = TypeVar("M", bound="Model")
+
+# Field kinds.
+ATTR = 1
+TEXT = 2
+CHILD_TEXT = 3
+FLAG = 4
+CHILD = 5
+CHILDREN = 6
+CHILD_TEXTS = 7
+RAW = 8
+UNIT = 9
+UNIT_TEXT = 10
+
+_KEY = "virtkit.xml"
+
+
+@attrs.frozen
+class Conv:
+    """How a string in the XML becomes a Python value and back. ``kind`` names it for the
+    generated schema and for test strategies."""
+
+    kind: str
+    parse: Callable[[str], Any]
+    format: Callable[[Any], str]
+
+
+def _parse_int(s: str) -> int:
+    s2 = s.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", s2):
+        raise ValueError("expected an integer")
+    return int(s2)
+
+
+def _parse_uint(s: str) -> int:
+    s2 = s.strip()
+    if not s2.isdigit() or not s2.isascii():
+        raise ValueError("expected a non-negative integer")
+    return int(s2)
+
+
+def _parse_yesno(s: str) -> bool:
+    if s == "yes":
+        return True
+    if s == "no":
+        return False
+    raise ValueError("expected 'yes' or 'no'")
+
+
+def _parse_onoff(s: str) -> bool:
+    if s == "on":
+        return True
+    if s == "off":
+        return False
+    raise ValueError("expected 'on' or 'off'")
+
+
+_UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
+_MAC_RE = re.compile(r"[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}")
+
+
+def _parse_uuid(s: str) -> str:
+    s2 = s.strip()
+    if not _UUID_RE.fullmatch(s2):
+        raise ValueError("expected a UUID such as 4dea22b3-1d52-d8f3-2516-782e98ab3fa0")
+    h = s2.replace("-", "").lower()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _parse_mac(s: str) -> str:
+    s2 = s.strip()
+    if not _MAC_RE.fullmatch(s2):
+        raise ValueError("expected a MAC address such as 52:54:00:12:34:56")
+    return ":".join(f"{int(p, 16):02x}" for p in s2.split(":"))
+
+
+def _ident(s: str) -> str:
+    return s
+
+
+def _str(v: Any) -> str:
+    return str(v)
+
+
+STR = Conv("str", _ident, _ident)
+NAME = Conv("name", _ident, _ident)  # object names: no '/', no leading '.'
+PATH = Conv("path", _ident, _ident)  # absolute paths
+DEV = Conv("dev", _ident, _ident)  # device names such as vda, eth0, virbr0
+HOST = Conv("host", _ident, _ident)  # host names or addresses
+IP = Conv("ip", _ident, _ident)  # IPv4 / IPv6 addresses
+HEX = Conv("hex", _ident, _ident)  # 0x-prefixed or decimal address parts, kept verbatim
+INT = Conv("int", _parse_int, _str)
+UINT = Conv("uint", _parse_uint, _str)
+YESNO = Conv("yesno", _parse_yesno, lambda v: "yes" if v else "no")
+ONOFF = Conv("onoff", _parse_onoff, lambda v: "on" if v else "off")
+UUID = Conv("uuid", _parse_uuid, _ident)
+MAC = Conv("mac", _parse_mac, _ident)
+
+
+@attrs.frozen
+class Spec:
+    kind: int
+    xml: str | None
+    conv: Conv | None = None
+    cls: Any = None
+    choices: tuple[str, ...] | None = None
+    required: bool = False
+    default_scale: int = 1024
+    store_scale: int = 1024
+    out_unit: str = "KiB"
+    limit: int = MEMORY_LIMIT
+
+
+def _field(spec: Spec, default: Any, required: bool) -> Any:
+    if required:
+        return attrs.field(metadata={_KEY: spec})
+    if default is _EMPTY_TUPLE:
+        return attrs.field(default=(), metadata={_KEY: spec}, converter=tuple)
+    return attrs.field(default=default, metadata={_KEY: spec})
+
+
+_EMPTY_TUPLE = object()
+
+
+def attr(
+    xml: str | None = None,
+    conv: Conv = STR,
+    *,
+    choices: Iterable[str] | None = None,
+    required: bool = False,
+    default: Any = None,
+) -> Any:
+    """An XML attribute of the element."""
+    ch = tuple(choices) if choices is not None else None
+    return _field(Spec(ATTR, xml, conv, choices=ch, required=required), default, required)
+
+
+def text(conv: Conv = STR, *, choices: Iterable[str] | None = None, required: bool = False) -> Any:
+    """The element's own text."""
+    ch = tuple(choices) if choices is not None else None
+    return _field(Spec(TEXT, None, conv, choices=ch, required=required), None, required)
+
+
+def child_text(
+    xml: str | None = None,
+    conv: Conv = STR,
+    *,
+    choices: Iterable[str] | None = None,
+    required: bool = False,
+) -> Any:
+    """The text of a child element: ``<name>web1</name>``."""
+    ch = tuple(choices) if choices is not None else None
+    return _field(Spec(CHILD_TEXT, xml, conv, choices=ch, required=required), None, required)
+
+
+def flag(xml: str | None = None) -> Any:
+    """An empty child element whose presence is the value: ``<readonly/>``."""
+    return _field(Spec(FLAG, xml), False, False)
+
+
+def child(cls: Any, xml: str | None = None, *, required: bool = False) -> Any:
+    """A child element described by model ``cls`` (or its name, for recursive models)."""
+    return _field(Spec(CHILD, xml, cls=cls, required=required), None, required)
+
+
+def children(cls: Any, xml: str) -> Any:
+    """Repeated child elements described by model ``cls``, kept as a tuple in document order."""
+    return _field(Spec(CHILDREN, xml, cls=cls), _EMPTY_TUPLE, False)
+
+
+def child_texts(xml: str, conv: Conv = STR) -> Any:
+    """Repeated child elements' texts, as a tuple."""
+    return _field(Spec(CHILD_TEXTS, xml, conv), _EMPTY_TUPLE, False)
+
+
+def raw(xml: str | None = None) -> Any:
+    """A container element whose children are kept verbatim (libvirt's ``<metadata>``): a tuple
+    of serialized child elements."""
+    return _field(Spec(RAW, xml), _EMPTY_TUPLE, False)
+
+
+def unit(
+    xml: str | None = None,
+    *,
+    required: bool = False,
+    default_scale: int = 1024,
+    store_scale: int = 1024,
+    out_unit: str = "KiB",
+    limit: int = MEMORY_LIMIT,
+) -> Any:
+    """A scaled integer child: ``<memory unit='MiB'>512</memory>``, kept as a count of
+    ``store_scale`` (KiB for memory), rounded up, formatted with ``out_unit``."""
+    spec = Spec(
+        UNIT, xml, required=required, default_scale=default_scale, store_scale=store_scale,
+        out_unit=out_unit, limit=limit,
+    )
+    return _field(spec, None, required)
+
+
+def unit_text(
+    *,
+    required: bool = False,
+    default_scale: int = 1024,
+    store_scale: int = 1024,
+    out_unit: str = "KiB",
+    limit: int = MEMORY_LIMIT,
+) -> Any:
+    """The element's own text as a scaled integer, with its ``unit`` attribute."""
+    spec = Spec(
+        UNIT_TEXT, None, required=required, default_scale=default_scale,
+        store_scale=store_scale, out_unit=out_unit, limit=limit,
+    )
+    return _field(spec, None, required)
+
+
+class ParseContext:
+    """State of one parse: the document kind (for messages) and what was not understood."""
+
+    __slots__ = ("ignored", "what")
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.ignored: list[str] = []
+
+    def fail(self, el: etree._Element, problem: str) -> Exception:
+        path = el.getroottree().getpath(el)
+        return xml_error(f"{self.what}: {problem} at {path}")
+
+
+@attrs.frozen
+class FieldPlan:
+    name: str
+    spec: Spec
+    xml: str
+    cls: Any
+
+
+class Plan:
+    """The compiled form of one model class: lookup tables for parsing, ordered lists for
+    formatting."""
+
+    __slots__ = (
+        "amap", "cls", "fattrs", "fkids", "kids", "kmap", "leaf", "order", "required", "text",
+        "tuples",
+    )
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.kids: dict[str, FieldPlan] = {}
+        self.text: FieldPlan | None = None
+        self.order: list[FieldPlan] = []
+        # parsing: attribute name -> (field, parse or None, choices, kind, plan)
+        self.amap: dict[str, tuple[str, Any, Any, int, FieldPlan]] = {}
+        # parsing: child tag -> (kind, field, model class, parse or None, choices, plan)
+        self.kmap: dict[str, tuple[int, str, Any, Any, Any, FieldPlan]] = {}
+        self.required: list[FieldPlan] = []
+        self.tuples: list[str] = []
+        # formatting: (field, xml name, format or None)
+        self.fattrs: list[tuple[str, str, Any]] = []
+        # formatting: (kind, field, xml name, format or None, unit)
+        self.fkids: list[tuple[int, str, str, Any, str]] = []
+        module = sys.modules[cls.__module__]
+        for f in attrs.fields(cls):
+            spec: Spec | None = f.metadata.get(_KEY)
+            if spec is None:
+                continue
+            xml = spec.xml if spec.xml is not None else f.name.rstrip("_")
+            sub = spec.cls
+            if isinstance(sub, str):
+                sub = getattr(module, sub)
+            fp = FieldPlan(f.name, spec, xml, sub)
+            self.order.append(fp)
+            conv = spec.conv
+            parse = None if conv is None or conv.parse is _ident else conv.parse
+            fmt = None if conv is None or conv.format is _ident else conv.format
+            if spec.required:
+                self.required.append(fp)
+            kind = spec.kind
+            if kind == ATTR:
+                self.amap[xml] = (f.name, parse, spec.choices, kind, fp)
+                self.fattrs.append((f.name, xml, fmt))
+            elif kind in (TEXT, UNIT_TEXT):
+                self.text = fp
+                if kind == UNIT_TEXT:
+                    self.amap["unit"] = (f.name, None, None, kind, fp)
+            else:
+                self.kids[xml] = fp
+                self.kmap[xml] = (kind, f.name, sub, parse, spec.choices, fp)
+                self.fkids.append((kind, f.name, xml, fmt, spec.out_unit))
+                if kind in (CHILDREN, CHILD_TEXTS, RAW):
+                    self.tuples.append(f.name)
+        # Leaf models (attributes and plain text only) are interned: equal elements parse to the
+        # same frozen instance, which is safe because models are immutable.
+        self.leaf = not self.kmap and (self.text is None or self.text.spec.kind == TEXT)
+
+
+_plans: dict[type, Plan] = {}
+_interned: dict[tuple[Any, ...], Any] = {}
+_formatted: dict[int, tuple[Any, str, str, str]] = {}
+_INTERN_MAX = 4096
+
+
+def plan_of(cls: type) -> Plan:
+    p = _plans.get(cls)
+    if p is None:
+        p = _plans[cls] = Plan(cls)
+    return p
+
+
+def _bad_choice(ctx: ParseContext, el: Any, value: str, where: str, choices: Any) -> Exception:
+    return ctx.fail(
+        el, f"unknown value '{value}' for {where}: expected one of {', '.join(choices)}"
+    )
+
+
+def _bad_value(ctx: ParseContext, el: Any, value: str, where: str, exc: Exception) -> Exception:
+    return ctx.fail(el, f"invalid value '{value}' for {where}: {exc}")
+
+
+def _scaled(ctx: ParseContext, el: etree._Element, fp: FieldPlan) -> int:
+    spec = fp.spec
+    try:
+        b = scale_integer(el.text, el.get("unit"), spec.default_scale, spec.limit)
+    except UnitError as exc:
+        raise ctx.fail(el, f"invalid <{el.tag}>: {exc}") from None
+    return -(-b // spec.store_scale)
+
+
+def _path(el: Any) -> str:
+    return str(el.getroottree().getpath(el))
+
+
+def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
+    """Build ``cls`` from element ``el``."""
+    plan = _plans.get(cls) or plan_of(cls)
+    kw: dict[str, Any] = {}
+    e: Any = el
+    items = e.items()
+    key: tuple[Any, ...] | None = None
+    if plan.leaf and not len(e):
+        key = (cls, e.text, *items)
+        hit = _interned.get(key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        mark = len(ctx.ignored)
+    if items:
+        amap = plan.amap
+        for name, value in items:
+            a = amap.get(name)
+            if a is None:
+                ctx.ignored.append(f"{_path(el)}/@{name}")
+                continue
+            field, parse, choices, kind, _ = a
+            if kind != ATTR:
+                continue
+            if choices is not None and value not in choices:
+                raise _bad_choice(ctx, el, value, f"attribute '{name}' of <{e.tag}>", choices)
+            if parse is None:
+                kw[field] = value
+            else:
+                try:
+                    kw[field] = parse(value)
+                except ValueError as exc:
+                    raise _bad_value(ctx, el, value, f"attribute '{name}' of <{e.tag}>",
+                                     exc) from None
+    tp = plan.text
+    if tp is not None:
+        txt = e.text
+        spec = tp.spec
+        if spec.kind == UNIT_TEXT:
+            if txt is not None or spec.required:
+                kw[tp.name] = _scaled(ctx, el, tp)
+        elif txt is not None:
+            if spec.choices is not None and txt not in spec.choices:
+                raise _bad_choice(ctx, el, txt, f"the text of <{e.tag}>", spec.choices)
+            conv = spec.conv
+            if conv is None or conv.parse is _ident:
+                kw[tp.name] = txt
+            else:
+                try:
+                    kw[tp.name] = conv.parse(txt)
+                except ValueError as exc:
+                    raise _bad_value(ctx, el, txt, f"the text of <{e.tag}>", exc) from None
+    if len(e):
+        kmap = plan.kmap
+        for ch in e:
+            tag = ch.tag
+            k = kmap.get(tag) if isinstance(tag, str) else None
+            if k is None:
+                if isinstance(tag, str):
+                    ctx.ignored.append(_path(ch))
+                continue
+            kind, field, sub, parse, choices, fp = k
+            if kind == CHILD:
+                if field in kw:
+                    ctx.ignored.append(_path(ch))
+                else:
+                    kw[field] = parse_model(sub, ch, ctx)
+            elif kind == CHILDREN:
+                lst = kw.get(field)
+                if lst is None:
+                    kw[field] = [parse_model(sub, ch, ctx)]
+                else:
+                    lst.append(parse_model(sub, ch, ctx))
+            elif kind == CHILD_TEXT or kind == CHILD_TEXTS:
+                if len(ch.attrib):
+                    for name in ch.keys():
+                        ctx.ignored.append(f"{_path(ch)}/@{name}")
+                txt = ch.text or ""
+                if choices is not None and txt not in choices:
+                    raise _bad_choice(ctx, ch, txt, f"<{tag}>", choices)
+                if parse is not None:
+                    try:
+                        txt = parse(txt)
+                    except ValueError as exc:
+                        raise _bad_value(ctx, ch, txt, f"<{tag}>", exc) from None
+                if kind == CHILD_TEXT:
+                    kw[field] = txt
+                else:
+                    kw.setdefault(field, []).append(txt)
+            elif kind == FLAG:
+                kw[field] = True
+            elif kind == UNIT:
+                for name in ch.keys():
+                    if name != "unit":
+                        ctx.ignored.append(f"{_path(ch)}/@{name}")
+                kw[field] = _scaled(ctx, ch, fp)
+            elif kind == RAW:
+                lst = kw.setdefault(field, [])
+                for node in ch:
+                    if isinstance(node.tag, str):
+                        lst.append(etree.tostring(node, encoding="unicode", with_tail=False))
+        for field in plan.tuples:
+            v = kw.get(field)
+            if v is not None:
+                kw[field] = tuple(v)
+    if len(kw) < len(plan.required) or plan.required:
+        for fp in plan.required:
+            if fp.name not in kw:
+                sk = fp.spec.kind
+                if sk == ATTR:
+                    problem = f"missing attribute '{fp.xml}' of <{e.tag}>"
+                elif sk in (TEXT, UNIT_TEXT):
+                    problem = f"missing text of <{e.tag}>"
+                else:
+                    problem = f"missing element <{fp.xml}> in <{e.tag}>"
+                raise ctx.fail(el, problem)
+    obj = cls(**kw)
+    if key is not None and len(ctx.ignored) == mark:
+        if len(_interned) >= _INTERN_MAX:
+            _interned.clear()
+        _interned[key] = obj
+    return obj
+
+
+_ESC_RE = re.compile(r"[&<>'\"\n\r\t]")
+_esc_search = _ESC_RE.search
+_ATTR_TABLE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
+     "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_TEXT_TABLE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def esc_attr(s: str) -> str:
+    return s.translate(_ATTR_TABLE) if _esc_search(s) else s
+
+
+def esc_text(s: str) -> str:
+    return s.translate(_TEXT_TABLE) if _esc_search(s) else s
+
+
+def format_model(obj: Model, tag: str, indent: str, out: list[str]) -> None:
+    """Append ``obj`` as element ``tag`` to ``out``, libvirt style (two-space indents, single
+    quotes)."""
+    plan = _plans.get(type(obj)) or plan_of(type(obj))
+    if plan.leaf:
+        # Leaf models are immutable and often shared (interned): reuse their formatted line.
+        # The entry holds the object itself, so its id cannot be reused while cached.
+        hit = _formatted.get(id(obj))
+        if hit is not None and hit[0] is obj and hit[1] == tag and hit[2] == indent:
+            out.append(hit[3])
+            return
+        mark = len(out)
+    head = indent + "<" + tag
+    for field, xml, fmt in plan.fattrs:
+        v = getattr(obj, field)
+        if v is not None:
+            if fmt is not None:
+                v = fmt(v)
+            head += f" {xml}='{v.translate(_ATTR_TABLE) if _esc_search(v) else v}'"
+    tp = plan.text
+    body: str | None = None
+    if tp is not None:
+        v = getattr(obj, tp.name)
+        if v is not None:
+            if tp.spec.kind == UNIT_TEXT:
+                head += f" unit='{tp.spec.out_unit}'"
+                body = str(v)
+            else:
+                conv = tp.spec.conv
+                body = esc_text(v if conv is None or conv.format is _ident else conv.format(v))
+    start = len(out)
+    inner = indent + "  "
+    for kind, field, xml, fmt, out_unit in plan.fkids:
+        v = getattr(obj, field)
+        if kind == CHILD:
+            if v is not None:
+                format_model(v, xml, inner, out)
+        elif kind == CHILDREN:
+            for item in v:
+                format_model(item, xml, inner, out)
+        elif kind == CHILD_TEXT:
+            if v is not None:
+                if fmt is not None:
+                    v = fmt(v)
+                if v == "":
+                    out.append(f"{inner}<{xml}/>\n")
+                else:
+                    out.append(f"{inner}<{xml}>{esc_text(v)}</{xml}>\n")
+        elif kind == FLAG:
+            if v:
+                out.append(f"{inner}<{xml}/>\n")
+        elif kind == UNIT:
+            if v is not None:
+                out.append(f"{inner}<{xml} unit='{out_unit}'>{v}</{xml}>\n")
+        elif kind == CHILD_TEXTS:
+            for item in v:
+                s = item if fmt is None else fmt(item)
+                out.append(f"{inner}<{xml}>{esc_text(s)}</{xml}>\n")
+        elif kind == RAW:
+            if v:
+                out.append(f"{inner}<{xml}>\n")
+                for item in v:
+                    out.append(f"{inner}  {item}\n")
+                out.append(f"{inner}</{xml}>\n")
+    if len(out) > start:
+        out.insert(start, head + ">\n")
+        out.append(f"{indent}</{tag}>\n")
+    elif body:
+        out.append(f"{head}>{body}</{tag}>\n")
+    else:
+        out.append(head + "/>\n")
+    if plan.leaf and len(out) == mark + 1:
+        if len(_formatted) >= _INTERN_MAX:
+            _formatted.clear()
+        _formatted[id(obj)] = (obj, tag, indent, out[-1])
+
+
+class Model:
+    """Base of every XML model. Root models set ``TAG`` (the document element) and ``WHAT``
+    (the document kind named in messages)."""
+
+    __slots__ = ()
+    TAG: ClassVar[str] = ""
+    WHAT: ClassVar[str] = ""
+
+    @classmethod
+    def from_element(cls: type[M], el: etree._Element, ctx: ParseContext | None = None) -> M:
+        """Build the model from an already parsed element."""
+        what = cls.WHAT or cls.TAG or cls.__name__
+        if ctx is None:
+            ctx = ParseContext(what)
+        if cls.TAG and el.tag != cls.TAG:
+            raise xml_error(f"{what}: expected root element <{cls.TAG}>, found <{el.tag}>")
+        return parse_model(cls, el, ctx)
+
+    @classmethod
+    def parse(cls: type[M], text: str | bytes) -> tuple[M, list[str]]:
+        """Parse a document; return the model and the XPaths of what it did not understand."""
+        what = cls.WHAT or cls.TAG
+        root = parse_document(text, what)
+        ctx = ParseContext(what)
+        return cls.from_element(root, ctx), ctx.ignored
+
+    def to_xml(self, tag: str | None = None) -> str:
+        """The model as an XML document (libvirt's layout: two-space indent, single quotes)."""
+        out: list[str] = []
+        format_model(self, tag or self.TAG, "", out)
+        return "".join(out)

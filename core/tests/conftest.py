@@ -7,7 +7,6 @@ from hypothesis import settings
 
 from virtkit.drivers.test.node import reset_default_node
 
-
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 

@@ -150,7 +150,7 @@ def test_audit_log_records_who_did_what_to_which_object(
     dom.suspend()
     with pytest.raises(VirtError):
         dom.create()
-    conn.define_xml("<domain type='test'><name>new1</name><memory>1024</memory></domain>")
+    conn.define_xml("<domain type='test'><name>new1</name><memory>1024</memory><os><type>hvm</type></os></domain>")
     lines: list[dict[str, Any]] = [json.loads(x) for x in log.read_text().splitlines()]
     ops = [(e["op"], e["object"].get("name"), e["outcome"]) for e in lines]
     assert ops == [

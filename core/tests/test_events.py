@@ -111,7 +111,7 @@ def test_lifecycle_events_reach_every_connection_of_the_node() -> None:
 
 def test_event_filter_by_object() -> None:
     conn = virtkit.open("test:///default")
-    other = conn.define_xml("<domain type='test'><name>other</name><memory>1024</memory></domain>")
+    other = conn.define_xml("<domain type='test'><name>other</name><memory>1024</memory><os><type>hvm</type></os></domain>")
     got: list[str] = []
     conn.event_register("domain-lifecycle", lambda ev: got.append(ev.obj.name), obj=other)
     conn.lookup_by_name("test").suspend()

@@ -46,7 +46,7 @@ def test_docs_hooks_md_is_generated_from_the_specs() -> None:
 def _tested_hooks() -> set[str]:
     found: set[str] = set()
     for path in TESTS.rglob("test_*.py"):
-        for args in re.findall(r"mark\.hook\(([^)]*)\)", path.read_text()):
+        for args in re.findall(r"(?:mark\.hook|@hook)\(([^)]*)\)", path.read_text()):
             found.update(re.findall(r"[\"']([a-z_]+)[\"']", args))
     return found
 

@@ -15,7 +15,8 @@ from virtkit.states import EventType as E
 
 hook = pytest.mark.hook
 
-XML = "<domain type='test'><name>{name}</name><memory unit='MiB'>{mem}</memory><vcpu>2</vcpu></domain>"
+XML = ("<domain type='test'><name>{name}</name><memory unit='MiB'>{mem}</memory><vcpu>2</vcpu>"
+       "<os><type>hvm</type></os></domain>")
 
 
 @pytest.fixture
@@ -141,12 +142,13 @@ def test_define_conflicts_and_redefine(conn: Connection, events: list) -> None: 
     first = conn.define_xml(XML.format(name="a", mem=16))
     _raises(ErrorCode.OPERATION_FAILED, "domain 'a' already exists with uuid " + first.uuid,
             conn.define_xml, XML.format(name="a", mem=16))
-    clash = f"<domain type='test'><name>b</name><uuid>{first.uuid}</uuid><memory>1</memory></domain>"
+    clash = (f"<domain type='test'><name>b</name><uuid>{first.uuid}</uuid><memory>1</memory>"
+             "<os><type>hvm</type></os></domain>")
     _raises(ErrorCode.OPERATION_FAILED, f"domain 'a' is already defined with uuid {first.uuid}",
             conn.define_xml, clash)
     again = conn.define_xml(
         f"<domain type='test'><name>a</name><uuid>{first.uuid}</uuid>"
-        f"<memory unit='MiB'>128</memory></domain>")
+        f"<memory unit='MiB'>128</memory><os><type>hvm</type></os></domain>")
     assert again == first and first.info().max_mem == 128 * 1024
     assert [e[1:] for e in _drain(conn, events)] == [(E.DEFINED, 0), (E.DEFINED, 1)]
     # the running test domain: redefining applies at next boot; live XML unchanged
@@ -163,16 +165,20 @@ def test_define_conflicts_and_redefine(conn: Connection, events: list) -> None: 
 @pytest.mark.parametrize(
     "xml, code, text",
     [
-        ("<domain type='test'><memory>1</memory></domain>", ErrorCode.XML_ERROR, "missing <name>"),
+        ("<domain type='test'><memory>1</memory><os><type>hvm</type></os></domain>",
+         ErrorCode.XML_ERROR, "missing element <name>"),
         ("<domain><name>x</name><memory>1</memory></domain>", ErrorCode.XML_ERROR, "'type'"),
-        ("<domain type='test'><name>x</name></domain>", ErrorCode.XML_ERROR, "missing <memory>"),
+        ("<domain type='test'><name>x</name><os><type>hvm</type></os></domain>",
+         ErrorCode.XML_ERROR, "memory size must be specified and greater than zero"),
+        ("<domain type='test'><name>x</name><memory>1</memory></domain>",
+         ErrorCode.XML_ERROR, "missing element <os>"),
         ("<domain type='test'><name>x</name><memory>-5</memory></domain>", ErrorCode.XML_ERROR,
          "negative"),
         ("<domain type='test'><name>x</name><memory unit='parsecs'>5</memory></domain>",
          ErrorCode.XML_ERROR, "unknown unit 'parsecs'"),
         ("<domain type='test'><name>x</name><uuid>nope</uuid><memory>1</memory></domain>",
-         ErrorCode.XML_ERROR, "malformed uuid 'nope'"),
-        ("<network/>", ErrorCode.XML_ERROR, "expected a <domain> document"),
+         ErrorCode.XML_ERROR, "invalid value 'nope' for <uuid>"),
+        ("<network/>", ErrorCode.XML_ERROR, "expected root element <domain>, found <network>"),
         ("<domain type='test'><name>x", ErrorCode.XML_ERROR, "not well-formed"),
         ("<!DOCTYPE d [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><domain type='test'><name>&x;"
          "</name><memory>1</memory></domain>", ErrorCode.XML_ERROR, "DOCTYPE"),

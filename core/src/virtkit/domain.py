@@ -6,10 +6,19 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .errors import ErrorCode, VirtError, invalid_arg
-from .records import DomainInfo, DomainRef, DomainSummary, InterfaceAddress, JobInfo
+from .records import (
+    DomainInfo,
+    DomainRef,
+    DomainSummary,
+    InterfaceAddress,
+    JobInfo,
+    SnapshotSummary,
+)
 
 if TYPE_CHECKING:
     from .connection import Connection
+    from .snapshot import Snapshot
+    from .stream import Stream
 
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
@@ -191,6 +200,80 @@ class Domain:
             "domain_get_vcpus_count", live=live, config=config, maximum=maximum
         )
         return result
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def snapshot_create_xml(self, xml: str, redefine: bool = False) -> Snapshot:
+        """Take a snapshot described by ``<domainsnapshot>``; it becomes the current one."""
+        from .snapshot import Snapshot
+
+        return Snapshot(self, self._call("snapshot_create_xml", xml=xml, redefine=redefine))
+
+    def snapshot_summaries(self) -> list[SnapshotSummary]:
+        result: list[SnapshotSummary] = self._call("snapshot_list")
+        return result
+
+    def list_all_snapshots(
+        self, roots: bool = False, current: bool | None = None
+    ) -> list[Snapshot]:
+        """Snapshots in creation order; ``roots`` only those without a parent."""
+        from .snapshot import Snapshot
+
+        return [
+            Snapshot(self, s.ref.name)
+            for s in self.snapshot_summaries()
+            if (not roots or s.parent is None) and (current is None or s.current == current)
+        ]
+
+    def snapshot_lookup_by_name(self, name: str) -> Snapshot:
+        from .snapshot import Snapshot
+
+        self._call("snapshot_get_xml", name=name)  # NO_DOMAIN_SNAPSHOT when there is none
+        return Snapshot(self, name)
+
+    def snapshot_current(self) -> Snapshot:
+        from .snapshot import Snapshot
+
+        return Snapshot(self, self._call("snapshot_current"))
+
+    def has_current_snapshot(self) -> bool:
+        return any(s.current for s in self.snapshot_summaries())
+
+    def revert_to_snapshot(
+        self, snapshot: Snapshot, running: bool = False, paused: bool = False
+    ) -> None:
+        snapshot.revert(running=running, paused=paused)
+
+    # -- migration and console ----------------------------------------------------------------
+
+    def migrate(
+        self,
+        dest: Connection,
+        *,
+        live: bool = False,
+        persistent: bool = False,
+        undefine_source: bool = False,
+        offline: bool = False,
+        dname: str | None = None,
+        xml: str | None = None,
+    ) -> Domain:
+        """Move this domain to ``dest`` through the five phases; returns it on ``dest``.
+
+        A failure in any phase leaves the guest running on exactly one host.
+        """
+        from .migration import migrate
+
+        return migrate(self, dest, {
+            "live": live, "persistent": persistent, "undefine_source": undefine_source,
+            "offline": offline, "dname": dname,
+        }, xml)
+
+    def open_console(self, device: str | None = None, force: bool = False) -> Stream:
+        """The guest's console as a :class:`~virtkit.stream.Stream` (send keys, recv output)."""
+        from .stream import Stream
+
+        return Stream(self._conn, self._call("domain_open_console", device=device, force=force),
+                      "console")
 
     # -- guest data, statistics, jobs ---------------------------------------------------------
 

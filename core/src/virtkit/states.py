@@ -273,6 +273,8 @@ class Op(enum.Enum):
     CRASH = "crash"  # the guest died on its own
     PMSUSPEND = "pmsuspend"
     PMWAKEUP = "pmwakeup"
+    MIGRATE_PAUSE = "migrate_pause"  # the source stops its vcpus for the final transfer
+    MIGRATE_CANCEL = "migrate_cancel"  # a failed migration resumes the source
     MIGRATE_OUT = "migrate_out"
     MIGRATE_IN = "migrate_in"
     REVERT_RUNNING = "revert_running"
@@ -395,6 +397,20 @@ def transition(
         return Transition(
             attrs.evolve(status, state=S.RUNNING, reason=RunningReason.UNPAUSED),
             ((EventType.RESUMED, ResumedDetail.UNPAUSED),),
+        )
+    if op is Op.MIGRATE_PAUSE:
+        if status.state not in (S.RUNNING, S.PAUSED):
+            raise _invalid(f"domain '{name}' is not running")
+        return Transition(
+            attrs.evolve(status, state=S.PAUSED, reason=PausedReason.MIGRATION),
+            ((EventType.SUSPENDED, SuspendedDetail.MIGRATED),),
+        )
+    if op is Op.MIGRATE_CANCEL:
+        if not (status.state is S.PAUSED and status.reason == PausedReason.MIGRATION):
+            return Transition(status)
+        return Transition(
+            attrs.evolve(status, state=S.RUNNING, reason=RunningReason.MIGRATION_CANCELED),
+            ((EventType.RESUMED, ResumedDetail.MIGRATED),),
         )
     if op is Op.PMSUSPEND:
         if status.state is not S.RUNNING:

@@ -225,7 +225,8 @@ def virtkit_domain_restore(path: str, xml: str | None, start_state: str | None) 
     :raises VirtError: SYSTEM_ERROR naming the path when it cannot be read; OPERATION_INVALID for
         a corrupt file or one not written by this driver; OPERATION_INVALID when a domain of that
         name or uuid is active.
-    :state: RUNNING/RESTORED (or PAUSED), event STARTED/RESTORED.
+    :state: RUNNING/RESTORED (or PAUSED), event STARTED/RESTORED. A managed-save image of the
+        domain is discarded: it is stale once the guest runs from another image.
     """
 
 

@@ -20,12 +20,21 @@ from ...records import (
     DomainStateInfo,
     DomainSummary,
     Event,
+    JobInfo,
     NodeInfo,
 )
 from ...states import DomainState, DomainStatus, Op, Transition, transition
 from ...store import atomic_write
-from .domxml import DomainDef, parse_domain, with_id
+from . import host
+from .devices import DeviceMixin
+from .domxml import DomainDef, parse_domain
+from .guest import GuestMixin
+from .migration import MigrationMixin
+from .network import NetworkMixin
 from .node import TestDomain, TestNode, shared_default_node
+from .snapshots import SnapshotMixin
+from .storage import StorageMixin
+from .streams import StreamMixin, close_streams
 
 SAVE_MAGIC = b"VirtkitTestSave\n"
 SAVE_VERSION = 1
@@ -39,7 +48,16 @@ def _invalid(message: str) -> VirtError:
     return VirtError(ErrorCode.OPERATION_INVALID, message, ErrorDomain.TEST)
 
 
-class TestDriver(Driver):
+class TestDriver(
+    DeviceMixin,
+    SnapshotMixin,
+    GuestMixin,
+    MigrationMixin,
+    NetworkMixin,
+    StorageMixin,
+    StreamMixin,
+    Driver,
+):
     """Driver for ``test:///default`` and ``test:///ABSOLUTE/PATH.xml``."""
 
     __test__ = False  # not a pytest class
@@ -81,6 +99,7 @@ class TestDriver(Driver):
 
     @hookimpl
     def virtkit_connect_close(self) -> bool:
+        close_streams(self)
         if self.node is not None:
             self.node.unsubscribe(self)
         return True
@@ -100,15 +119,13 @@ class TestDriver(Driver):
 
     @hookimpl
     def virtkit_connect_get_capabilities(self) -> str:
-        info = self._node.info
-        return (
-            "<capabilities>\n  <host>\n    <cpu>\n      <arch>" + info.model + "</arch>\n"
-            f"      <topology sockets='{info.sockets}' cores='{info.cores}' "
-            f"threads='{info.threads}'/>\n    </cpu>\n  </host>\n"
-            "  <guest>\n    <os_type>hvm</os_type>\n    <arch name='i686'>\n"
-            "      <wordsize>32</wordsize>\n      <emulator>/usr/bin/test-hv</emulator>\n"
-            "      <domain type='test'/>\n    </arch>\n  </guest>\n</capabilities>\n"
-        )
+        return host.capabilities(self._node.info)
+
+    @hookimpl
+    def virtkit_connect_get_domain_capabilities(
+        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None
+    ) -> str:
+        return host.domain_capabilities(emulator, arch, machine, virttype)
 
     @hookimpl
     def virtkit_node_get_info(self) -> NodeInfo:
@@ -178,7 +195,7 @@ class TestDriver(Driver):
             dom.status.persistent,
             dom.autostart,
             dom.status.has_managed_save,
-            0,
+            len(dom.snapshots),
         )
 
     # -- listing and lookup -------------------------------------------------------------------
@@ -234,16 +251,9 @@ class TestDriver(Driver):
             )
         return by_uuid
 
-    def _validate(self, xml: str) -> None:
-        from ...xml.schema import validate
-
-        validate(xml, "domain")
-
     @hookimpl
     def virtkit_domain_define_xml(self, xml: str, validate: bool) -> DomainRef:
-        if validate:
-            self._validate(xml)
-        new = parse_domain(xml)
+        new = parse_domain(xml, validate)
         node = self._node
         with node.lock:
             existing = self._check_unique(new)
@@ -255,9 +265,7 @@ class TestDriver(Driver):
 
     @hookimpl
     def virtkit_domain_create_xml(self, xml: str, paused: bool, validate: bool) -> DomainRef:
-        if validate:
-            self._validate(xml)
-        new = parse_domain(xml)
+        new = parse_domain(xml, validate)
         node = self._node
         with node.lock:
             existing = self._check_unique(new)
@@ -283,6 +291,11 @@ class TestDriver(Driver):
                 raise _invalid(
                     f"domain '{d.name}' has a managed save image; "
                     f"use the managed_save flag to remove it too"
+                )
+            if d.snapshots and not snapshots_metadata and not d.status.active:
+                raise _invalid(
+                    f"cannot undefine domain '{d.name}' with {len(d.snapshots)} snapshots; "
+                    f"use the snapshots_metadata flag to remove them too"
                 )
             self._apply(d, transition(Op.UNDEFINE, d.name, d.status))
             return True
@@ -325,7 +338,8 @@ class TestDriver(Driver):
 
     @hookimpl
     def virtkit_domain_managed_save(self, dom: DomainRef, start_state: str | None) -> bool:
-        self._op(dom, Op.MANAGED_SAVE)
+        d = self._op(dom, Op.MANAGED_SAVE)
+        d.last_job = JobInfo(3, operation="managed save")
         return True
 
     @hookimpl
@@ -362,6 +376,8 @@ class TestDriver(Driver):
                     ErrorDomain.TEST,
                 ) from None
             self._apply(d, t)
+            d.last_job = JobInfo(3, data_total=d.memory * 1024, data_processed=d.memory * 1024,
+                                 operation="save")
             return True
 
     @hookimpl
@@ -441,8 +457,8 @@ class TestDriver(Driver):
         with node.lock:
             d = node.find(dom)
             if inactive:
-                return d.definition.xml
-            return with_id(d.current.xml, d.id)
+                return d.definition.public_xml(-1, security_info)
+            return d.current.public_xml(d.id, security_info)
 
     @hookimpl
     def virtkit_domain_get_autostart(self, dom: DomainRef) -> bool:

@@ -1,14 +1,15 @@
 """The test driver's in-memory host: one shared state per process for ``test:///default``.
 
-A :class:`TestNode` holds the domains (and, as the driver grows, networks, pools and interfaces)
-under one lock. Every connection to the same node sees the same objects and receives the same
-events. ``test:///default`` is preloaded as REFERENCE.md describes; any other path is a fresh,
-private node.
+A :class:`TestNode` holds the domains, virtual networks, host interfaces and storage pools (with
+their in-memory volumes) under one lock. Every connection to the same node sees the same objects
+and receives the same events. ``test:///default`` is preloaded as REFERENCE.md describes; any
+other path is a fresh, private node.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -16,8 +17,11 @@ from typing import Any
 import attrs
 
 from ...errors import no_domain
-from ...records import DomainRef, Event, NodeInfo
+from ...records import DomainRef, Event, InterfaceRef, NetworkRef, NodeInfo, PoolRef
 from ...states import DomainState, DomainStatus, RunningReason
+from ...xml.interface import HostInterface
+from ...xml.network import Network
+from ...xml.storage import StoragePool, StorageVolume
 from .domxml import DomainDef, parse_domain
 
 DEFAULT_DOMAIN_XML = """<domain type='test'>
@@ -38,6 +42,39 @@ DEFAULT_DOMAIN_XML = """<domain type='test'>
   </devices>
 </domain>"""
 
+DEFAULT_NETWORK_XML = """<network>
+  <name>default</name>
+  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+  <forward mode='nat'/>
+  <bridge name='virbr0' stp='on' delay='0'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.122.2' end='192.168.122.254'/>
+    </dhcp>
+  </ip>
+</network>"""
+
+DEFAULT_INTERFACE_XML = """<interface type='ethernet' name='eth1'>
+  <start mode='onboot'/>
+  <mac address='aa:bb:cc:dd:ee:ff'/>
+  <mtu size='1492'/>
+  <protocol family='ipv4'>
+    <ip address='192.168.0.5' prefix='24'/>
+    <route gateway='192.168.0.1'/>
+  </protocol>
+</interface>"""
+
+DEFAULT_POOL_XML = """<pool type='dir'>
+  <name>default-pool</name>
+  <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid>
+  <target>
+    <path>/default-pool</path>
+  </target>
+</pool>"""
+
+#: Capacity of a test pool whose XML gives none (libvirt's test driver uses the same 100 GiB).
+DEFAULT_POOL_CAPACITY = 100 * 1024**3
+
 DEFAULT_NODE_INFO = NodeInfo(
     model="i686", memory=3 * 1024 * 1024, cpus=16, mhz=1400, nodes=2, sockets=2, cores=2, threads=2
 )
@@ -54,6 +91,11 @@ class TestDomain:
     autostart: bool = False
     memory: int = 0  # current balloon, KiB
     cpu_time: int = 0
+    snapshots: dict[str, Any] = attrs.field(factory=dict)  # name -> snapshots.Snapshot, in order
+    current_snapshot: str | None = None
+    last_job: Any = None  # records.JobInfo of the last completed job
+    console: Any = None  # the ConsoleStream holding the console, if any
+    started_at: float = 0.0  # time.monotonic() at the last start
 
     @property
     def name(self) -> str:
@@ -72,6 +114,147 @@ class TestDomain:
         return self.live or self.definition
 
 
+@attrs.define(eq=False)
+class TestNetwork:
+    """A virtual network: ``config`` is what the next start uses, ``live`` what runs now."""
+
+    config: Network
+    live: Network | None = None
+    persistent: bool = True
+    autostart: bool = False
+    started_at: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def uuid(self) -> str:
+        assert self.config.uuid is not None
+        return self.config.uuid
+
+    @property
+    def active(self) -> bool:
+        return self.live is not None
+
+    @property
+    def current(self) -> Network:
+        return self.live or self.config
+
+    @property
+    def ref(self) -> NetworkRef:
+        return NetworkRef(self.name, self.uuid)
+
+
+@attrs.define(eq=False)
+class TestInterface:
+    """A host interface: its definition and whether it is up."""
+
+    config: HostInterface
+    active: bool = False
+
+    @property
+    def name(self) -> str:
+        assert self.config.name is not None
+        return self.config.name
+
+    @property
+    def mac(self) -> str:
+        return self.config.mac.address if self.config.mac is not None else ""
+
+    @property
+    def ref(self) -> InterfaceRef:
+        return InterfaceRef(self.name, self.mac)
+
+
+@attrs.define(eq=False)
+class TestVolume:
+    """An in-memory volume. ``data`` holds the bytes written so far; the rest of the capacity
+    reads as zeros, so a large sparse volume costs no memory."""
+
+    config: StorageVolume
+    capacity: int
+    allocation: int
+    format: str = "raw"
+    data: bytearray = attrs.field(factory=bytearray)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` (within the capacity), zeros where nothing was
+        written."""
+        chunk = bytes(self.data[offset : offset + length])
+        return chunk + b"\0" * (length - len(chunk))
+
+    def write(self, offset: int, chunk: bytes) -> None:
+        """Write ``chunk`` at ``offset`` (the caller checked it fits the capacity)."""
+        end = offset + len(chunk)
+        if end > len(self.data):
+            self.data.extend(b"\0" * (end - len(self.data)))
+        self.data[offset:end] = chunk
+
+
+@attrs.define(eq=False)
+class TestPool:
+    """A storage pool with its volumes by name; the volumes stay while it is inactive."""
+
+    config: StoragePool
+    live: StoragePool | None = None
+    persistent: bool = True
+    autostart: bool = False
+    built: bool = True
+    volumes: dict[str, TestVolume] = attrs.field(factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def uuid(self) -> str:
+        assert self.config.uuid is not None
+        return self.config.uuid
+
+    @property
+    def active(self) -> bool:
+        return self.live is not None
+
+    @property
+    def current(self) -> StoragePool:
+        return self.live or self.config
+
+    @property
+    def ref(self) -> PoolRef:
+        return PoolRef(self.name, self.uuid)
+
+    @property
+    def target(self) -> str:
+        target = self.current.target
+        path = target.path if target is not None and target.path else f"/{self.name}"
+        return path.rstrip("/") or "/"
+
+    def vol_path(self, name: str) -> str:
+        return f"{self.target.rstrip('/')}/{name}"
+
+    @property
+    def capacity(self) -> int:
+        return self.capacity_of(self.current)
+
+    @staticmethod
+    def capacity_of(model: StoragePool) -> int:
+        cap = model.capacity
+        return DEFAULT_POOL_CAPACITY if cap is None or cap <= 0 else cap
+
+    @property
+    def allocation(self) -> int:
+        return sum(v.allocation for v in self.volumes.values())
+
+    @property
+    def available(self) -> int:
+        return max(self.capacity - self.allocation, 0)
+
+
 class TestNode:
     """Shared state of one test host; take ``lock`` around every read-modify-write."""
 
@@ -83,6 +266,9 @@ class TestNode:
         self.names: dict[str, str] = {}  # name -> uuid
         self.ids: dict[int, str] = {}  # id -> uuid
         self.next_id = 1
+        self.networks: dict[str, TestNetwork] = {}  # by name
+        self.interfaces: dict[str, TestInterface] = {}  # by name
+        self.pools: dict[str, TestPool] = {}  # by name
         self._emitters: dict[int, Callable[[Event], None]] = {}
 
     # -- events -------------------------------------------------------------------------------
@@ -130,12 +316,16 @@ class TestNode:
         self.ids[dom.id] = dom.uuid
         dom.live = dom.definition
         dom.memory = dom.definition.current_memory
+        dom.started_at = time.monotonic()
 
     def deactivate(self, dom: TestDomain) -> None:
         if dom.id > 0:
             self.ids.pop(dom.id, None)
         dom.id = -1
         dom.live = None
+        if dom.console is not None:
+            dom.console.close()
+            dom.console = None
 
 
 def default_node() -> TestNode:
@@ -147,7 +337,21 @@ def default_node() -> TestNode:
     )
     node.add(dom)
     node.activate(dom)
+    preload_default_objects(node)
     return node
+
+
+def preload_default_objects(node: TestNode) -> None:
+    """Add test:///default's network ``default``, interface ``eth1`` and pool ``default-pool``."""
+    import time
+
+    net = Network.from_xml(DEFAULT_NETWORK_XML)
+    node.networks[net.name] = TestNetwork(net, net, autostart=True, started_at=int(time.time()))
+    iface = HostInterface.from_xml(DEFAULT_INTERFACE_XML)
+    assert iface.name is not None
+    node.interfaces[iface.name] = TestInterface(iface, active=True)
+    pool = StoragePool.from_xml(DEFAULT_POOL_XML)
+    node.pools[pool.name] = TestPool(pool, pool, autostart=True)
 
 
 _SHARED: dict[str, TestNode] = {}

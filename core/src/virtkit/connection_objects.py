@@ -1,0 +1,182 @@
+"""Connection-level calls for networks, host interfaces, storage pools and volumes.
+
+:class:`ObjectsMixin` is one of :class:`~virtkit.connection.Connection`'s bases; it only needs
+``self.call(op, **kwargs)``, the connection's one dispatch point (which enforces read-only
+connections before any driver code runs).
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import TYPE_CHECKING, Any, cast
+
+from .errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
+from .interface import Interface
+from .network import Network, _mac
+from .records import InterfaceSummary, NetworkSummary, PoolSummary
+from .storage import StoragePool, StorageVolume
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["ObjectsMixin"]
+
+
+def _text(xml: object) -> str:
+    if isinstance(xml, bytes):
+        try:
+            return xml.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise VirtError(
+                ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}", ErrorDomain.XML
+            ) from None
+    if not isinstance(xml, str):
+        raise invalid_arg(f"an XML document must be a string, not {type(xml).__name__}")
+    return xml
+
+
+def _name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise invalid_arg(f"a {what} name must be a non-empty string")
+    return name
+
+
+def _uuid(text: object) -> str:
+    try:
+        return str(uuidlib.UUID(str(text))) if isinstance(text, str) else _bad_uuid(text)
+    except ValueError:
+        return _bad_uuid(text)
+
+
+def _bad_uuid(text: object) -> str:
+    raise invalid_arg(f"'{text}' is not a valid uuid")
+
+
+def _keep(flag: bool | None, value: bool) -> bool:
+    return flag is None or flag == value
+
+
+class ObjectsMixin:
+    """Networks, interfaces, pools and volumes by connection (libvirt-python names)."""
+
+    if TYPE_CHECKING:
+
+        def call(self, op: str, /, **kwargs: Any) -> Any: ...
+
+    def _as_connection(self) -> Connection:
+        return cast("Connection", self)
+
+    # -- networks -----------------------------------------------------------------------------
+
+    def _network(self, ref: Any) -> Network:
+        return Network(self._as_connection(), ref)
+
+    def list_network_summaries(self) -> list[NetworkSummary]:
+        """Every network's list entry in one call."""
+        result: list[NetworkSummary] = self.call("network_list")
+        return result
+
+    def list_networks(
+        self,
+        active: bool | None = None,
+        persistent: bool | None = None,
+        autostart: bool | None = None,
+    ) -> list[Network]:
+        """Networks matching every filter given (libvirt's listAllNetworks), by name."""
+        picked = [
+            s
+            for s in self.list_network_summaries()
+            if _keep(active, s.active)
+            and _keep(persistent, s.persistent)
+            and _keep(autostart, s.autostart)
+        ]
+        return [self._network(s.ref) for s in sorted(picked, key=lambda s: s.ref.name)]
+
+    def network_lookup_by_name(self, name: str) -> Network:
+        return self._network(
+            self.call("network_lookup_by_name", name=_name(name, "network"))
+        )
+
+    def network_lookup_by_uuid(self, uuid: str) -> Network:
+        return self._network(self.call("network_lookup_by_uuid", uuid=_uuid(uuid)))
+
+    def network_define_xml(self, xml: str) -> Network:
+        """Define (or redefine) a persistent network (virsh net-define)."""
+        return self._network(self.call("network_define_xml", xml=_text(xml)))
+
+    def network_create_xml(self, xml: str) -> Network:
+        """Create and start a transient network (virsh net-create)."""
+        return self._network(self.call("network_create_xml", xml=_text(xml)))
+
+    # -- host interfaces ----------------------------------------------------------------------
+
+    def _interface(self, ref: Any) -> Interface:
+        return Interface(self._as_connection(), ref)
+
+    def list_interfaces(self, active: bool | None = None) -> list[Interface]:
+        """Host interfaces, all or only those up (``active=True``) or down, by name."""
+        summaries: list[InterfaceSummary] = self.call("interface_list")
+        picked = [s for s in summaries if _keep(active, s.active)]
+        return [self._interface(s.ref) for s in sorted(picked, key=lambda s: s.ref.name)]
+
+    def interface_lookup_by_name(self, name: str) -> Interface:
+        return self._interface(
+            self.call("interface_lookup_by_name", name=_name(name, "interface"))
+        )
+
+    def interface_lookup_by_mac(self, mac: str) -> Interface:
+        """The interface with MAC address ``mac`` (any case)."""
+        return self._interface(self.call("interface_lookup_by_mac", mac=_mac(mac)))
+
+    def interface_define_xml(self, xml: str) -> Interface:
+        """Define a host interface (virsh iface-define)."""
+        return self._interface(self.call("interface_define_xml", xml=_text(xml)))
+
+    # -- storage pools ------------------------------------------------------------------------
+
+    def _pool(self, ref: Any) -> StoragePool:
+        return StoragePool(self._as_connection(), ref)
+
+    def list_storage_pool_summaries(self) -> list[PoolSummary]:
+        result: list[PoolSummary] = self.call("pool_list")
+        return result
+
+    def list_storage_pools(
+        self,
+        active: bool | None = None,
+        persistent: bool | None = None,
+        autostart: bool | None = None,
+    ) -> list[StoragePool]:
+        """Pools matching every filter given (libvirt's listAllStoragePools), by name."""
+        picked = [
+            s
+            for s in self.list_storage_pool_summaries()
+            if _keep(active, s.active)
+            and _keep(persistent, s.persistent)
+            and _keep(autostart, s.autostart)
+        ]
+        return [self._pool(s.ref) for s in sorted(picked, key=lambda s: s.ref.name)]
+
+    def storage_pool_lookup_by_name(self, name: str) -> StoragePool:
+        return self._pool(self.call("pool_lookup_by_name", name=_name(name, "storage pool")))
+
+    def storage_pool_lookup_by_uuid(self, uuid: str) -> StoragePool:
+        return self._pool(self.call("pool_lookup_by_uuid", uuid=_uuid(uuid)))
+
+    def storage_pool_define_xml(self, xml: str) -> StoragePool:
+        """Define (or redefine) a persistent pool (virsh pool-define)."""
+        return self._pool(self.call("pool_define_xml", xml=_text(xml)))
+
+    def storage_pool_create_xml(self, xml: str, build: bool = False) -> StoragePool:
+        """Create and start a transient pool, building it first if ``build`` (pool-create)."""
+        return self._pool(self.call("pool_create_xml", xml=_text(xml), build=bool(build)))
+
+    # -- storage volumes ----------------------------------------------------------------------
+
+    def storage_vol_lookup_by_key(self, key: str) -> StorageVolume:
+        ref = self.call("vol_lookup_by_key", key=_name(key, "storage volume key"))
+        return StorageVolume(self._as_connection(), ref)
+
+    def storage_vol_lookup_by_path(self, path: str) -> StorageVolume:
+        ref = self.call("vol_lookup_by_path", path=_name(path, "storage volume path"))
+        return StorageVolume(self._as_connection(), ref)

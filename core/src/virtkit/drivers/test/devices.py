@@ -1,0 +1,315 @@
+"""Devices and resources of test-driver domains: attach, detach, update, memory, vcpus.
+
+Changes apply to the live definition, the persistent one, or both, as libvirt's
+``VIR_DOMAIN_AFFECT_LIVE`` / ``_CONFIG`` / ``_CURRENT`` flags say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ...errors import ErrorCode, ErrorDomain, VirtError
+from ...hookspecs import hookimpl
+from ...records import DomainRef
+from ...xml import domain as dx
+from ...xml._model import ParseContext
+from ...xml.parser import parse_document, xml_error
+from .domxml import DomainDef, from_model
+
+if TYPE_CHECKING:
+    from .node import TestDomain, TestNode
+
+# element name -> (field of <devices>, model class); memballoon is the one single device
+DEVICE_KINDS: dict[str, tuple[str, type[Any]]] = {
+    "disk": ("disks", dx.Disk),
+    "controller": ("controllers", dx.Controller),
+    "filesystem": ("filesystems", dx.Filesystem),
+    "interface": ("interfaces", dx.Interface),
+    "serial": ("serials", dx.Chardev),
+    "parallel": ("parallels", dx.Chardev),
+    "console": ("consoles", dx.Chardev),
+    "channel": ("channels", dx.Chardev),
+    "input": ("inputs", dx.Input),
+    "tpm": ("tpms", dx.Tpm),
+    "graphics": ("graphics", dx.Graphics),
+    "sound": ("sounds", dx.Sound),
+    "video": ("videos", dx.Video),
+    "hostdev": ("hostdevs", dx.Hostdev),
+    "watchdog": ("watchdogs", dx.Watchdog),
+    "rng": ("rngs", dx.Rng),
+    "panic": ("panics", dx.Panic),
+}
+# what a running guest cannot gain or lose (as with QEMU)
+NO_HOTPLUG = frozenset({"graphics", "video", "tpm", "panic", "sound", "parallel"})
+# what update-device may change in place, and how a device is recognised
+UPDATABLE = frozenset({"disk", "interface", "graphics"})
+
+
+def _unsupported(message: str) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_UNSUPPORTED, message, ErrorDomain.TEST)
+
+
+def _invalid(message: str) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_INVALID, message, ErrorDomain.TEST)
+
+
+def parse_device(xml: str) -> tuple[str, Any]:
+    """A device document's element name and model; XML_ERROR names what is wrong."""
+    root = parse_document(xml, "device")
+    kind = root.tag
+    if not isinstance(kind, str) or kind not in DEVICE_KINDS:
+        raise xml_error(f"device: unknown device type <{kind}>")
+    cls = DEVICE_KINDS[kind][1]
+    return kind, cls.from_element(root, ParseContext("device"))
+
+
+def describe(kind: str, dev: Any) -> str:
+    """How messages name a device: ``disk 'vdb'``, ``interface 52:54:00:...``."""
+    if kind == "disk":
+        return f"disk '{dev.target.dev}'"
+    if kind == "interface" and dev.mac is not None:
+        return f"interface {dev.mac.address}"
+    if kind == "filesystem" and dev.target is not None:
+        return f"filesystem '{dev.target.dir}'"
+    return f"<{kind}> device"
+
+
+def _key(kind: str, dev: Any) -> Any:
+    """What identifies a device of ``kind`` among its siblings."""
+    if kind == "disk":
+        return dev.target.dev
+    if kind == "interface":
+        return dev.mac.address if dev.mac is not None else (dev.type, dev.source)
+    if kind == "filesystem":
+        return dev.target.dir if dev.target is not None else dev
+    if kind == "graphics":
+        return dev.type
+    return dev  # any other kind: the whole description
+
+
+def _matches(kind: str, wanted: Any, have: Any) -> bool:
+    if kind == "interface" and wanted.mac is None:
+        return bool((have.type, have.source) == (wanted.type, wanted.source))
+    return bool(_key(kind, wanted) == _key(kind, have))
+
+
+def _devices(model: dx.Domain) -> dx.Devices:
+    return model.devices if model.devices is not None else dx.Devices()
+
+
+def _with(definition: DomainDef, kind: str, items: tuple[Any, ...]) -> DomainDef:
+    field = DEVICE_KINDS[kind][0]
+    changes: dict[str, Any] = {field: items}
+    devices = attrs.evolve(_devices(definition.model), **changes)
+    return from_model(attrs.evolve(definition.model, devices=devices))
+
+
+def attach(definition: DomainDef, kind: str, dev: Any, domain: str) -> DomainDef:
+    items: tuple[Any, ...] = getattr(_devices(definition.model), DEVICE_KINDS[kind][0])
+    if kind in ("disk",) or (kind == "interface" and dev.mac is not None):
+        if any(_key(kind, have) == _key(kind, dev) for have in items):
+            raise VirtError(
+                ErrorCode.OPERATION_FAILED,
+                f"operation failed: {describe(kind, dev)} already exists in domain '{domain}'",
+                ErrorDomain.TEST,
+            )
+    return _with(definition, kind, (*items, dev))
+
+
+def detach(definition: DomainDef, kind: str, dev: Any, domain: str) -> DomainDef:
+    items: tuple[Any, ...] = getattr(_devices(definition.model), DEVICE_KINDS[kind][0])
+    for i, have in enumerate(items):
+        if _matches(kind, dev, have):
+            return _with(definition, kind, items[:i] + items[i + 1 :])
+    raise _missing(kind, dev, domain)
+
+
+def update(definition: DomainDef, kind: str, dev: Any, domain: str) -> DomainDef:
+    if kind not in UPDATABLE:
+        raise _unsupported(f"unsupported operation: cannot update <{kind}> devices in place")
+    items: tuple[Any, ...] = getattr(_devices(definition.model), DEVICE_KINDS[kind][0])
+    for i, have in enumerate(items):
+        if _matches(kind, dev, have):
+            if kind == "disk" and have.device not in ("cdrom", "floppy") and (
+                dev.source != have.source
+            ):
+                raise _unsupported(
+                    f"unsupported operation: only the media of a cdrom or floppy can change; "
+                    f"{describe(kind, dev)} of domain '{domain}' is a {have.device or 'disk'}"
+                )
+            if kind == "interface" and dev.mac is None:
+                dev = attrs.evolve(dev, mac=have.mac)
+            return _with(definition, kind, (*items[:i], dev, *items[i + 1 :]))
+    raise _missing(kind, dev, domain)
+
+
+def _missing(kind: str, dev: Any, domain: str) -> VirtError:
+    return VirtError(
+        ErrorCode.DEVICE_MISSING,
+        f"device not found: no {describe(kind, dev)} in domain '{domain}'",
+        ErrorDomain.TEST,
+    )
+
+
+def targets(dom: TestDomain, live: bool, config: bool) -> tuple[bool, bool]:
+    """Resolve libvirt's affect flags: neither means the live definition when active, else the
+    persistent one. Refuses live on an inactive domain and config on a transient one."""
+    if not live and not config:
+        return (True, False) if dom.status.active else (False, True)
+    if live and not dom.status.active:
+        raise _invalid(f"domain '{dom.name}' is not running")
+    if config and not dom.status.persistent:
+        raise _invalid(f"cannot change the persistent configuration of transient domain "
+                       f"'{dom.name}'")
+    return live, config
+
+
+class DeviceMixin:
+    """Device and resource hooks of :class:`~virtkit.drivers.test.driver.TestDriver`."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def _node(self) -> TestNode: ...
+
+    def _change(
+        self, ref: DomainRef, live: bool, config: bool, change: Callable[[DomainDef], DomainDef]
+    ) -> None:
+        """Apply ``change`` to the chosen definitions, all or nothing."""
+        node = self._node
+        with node.lock:
+            dom = node.find(ref)
+            live, config = targets(dom, live, config)
+            new_live = change(dom.current) if live else None
+            new_config = change(dom.definition) if config else None
+            if new_live is not None:
+                dom.live = new_live
+            if new_config is not None:
+                dom.definition = new_config
+
+    def _device_op(
+        self, ref: DomainRef, xml: str, live: bool, config: bool,
+        op: Callable[[DomainDef, str, Any, str], DomainDef], verb: str,
+    ) -> bool:
+        kind, dev = parse_device(xml)
+        with self._node.lock:
+            dom = self._node.find(ref)
+            is_live = targets(dom, live, config)[0]
+            if is_live and kind in NO_HOTPLUG:
+                raise _unsupported(
+                    f"unsupported operation: live {verb} of <{kind}> devices is not supported "
+                    f"(domain '{dom.name}')"
+                )
+            self._change(ref, live, config, lambda d: op(d, kind, dev, dom.name))
+        return True
+
+    @hookimpl
+    def virtkit_domain_attach_device(
+        self, dom: DomainRef, xml: str, live: bool, config: bool
+    ) -> bool:
+        return self._device_op(dom, xml, live, config, attach, "attach")
+
+    @hookimpl
+    def virtkit_domain_detach_device(
+        self, dom: DomainRef, xml: str, live: bool, config: bool
+    ) -> bool:
+        return self._device_op(dom, xml, live, config, detach, "detach")
+
+    @hookimpl
+    def virtkit_domain_update_device(
+        self, dom: DomainRef, xml: str, live: bool, config: bool, force: bool
+    ) -> bool:
+        kind, dev = parse_device(xml)
+        with self._node.lock:
+            d = self._node.find(dom)
+            self._change(dom, live, config, lambda defn: update(defn, kind, dev, d.name))
+        return True
+
+    @hookimpl
+    def virtkit_domain_set_memory(
+        self, dom: DomainRef, kib: int, live: bool, config: bool, maximum: bool
+    ) -> bool:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            live, config = targets(d, live, config)
+            if maximum:
+                if live:
+                    raise _invalid(f"cannot resize the maximum memory of running domain "
+                                   f"'{d.name}'")
+                self._change(dom, False, True, lambda defn: _set_max_memory(defn, kib))
+                return True
+            for defn, chosen in ((d.current, live), (d.definition, config)):
+                if chosen and kib > defn.memory:
+                    raise VirtError(
+                        ErrorCode.INVALID_ARG,
+                        f"invalid argument: cannot set memory of domain '{d.name}' to {kib} KiB, "
+                        f"higher than its maximum {defn.memory} KiB",
+                        ErrorDomain.TEST,
+                    )
+            self._change(dom, live, config, lambda defn: _set_current_memory(defn, kib))
+            if live:
+                d.memory = kib
+        return True
+
+    @hookimpl
+    def virtkit_domain_set_vcpus(
+        self, dom: DomainRef, count: int, live: bool, config: bool, maximum: bool
+    ) -> bool:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            live, config = targets(d, live, config)
+            if maximum:
+                if live:
+                    raise _invalid(f"cannot change the maximum vcpus of running domain "
+                                   f"'{d.name}'")
+                self._change(dom, False, True, lambda defn: _set_vcpus(defn, count, True))
+                return True
+            for defn, chosen in ((d.current, live), (d.definition, config)):
+                if chosen and count > defn.max_vcpus:
+                    raise VirtError(
+                        ErrorCode.INVALID_ARG,
+                        f"invalid argument: requested vcpus is greater than max allowable vcpus "
+                        f"for domain '{d.name}': {count} > {defn.max_vcpus}",
+                        ErrorDomain.TEST,
+                    )
+            self._change(dom, live, config, lambda defn: _set_vcpus(defn, count, False))
+        return True
+
+    @hookimpl
+    def virtkit_domain_get_vcpus_count(
+        self, dom: DomainRef, live: bool, config: bool, maximum: bool
+    ) -> int:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            if live and config:
+                raise VirtError(ErrorCode.INVALID_ARG,
+                                "invalid argument: live and config are mutually exclusive here",
+                                ErrorDomain.TEST)
+            live, _config = targets(d, live, config)
+            defn = d.current if live else d.definition
+            return defn.max_vcpus if maximum else defn.vcpus
+
+
+def _set_max_memory(defn: DomainDef, kib: int) -> DomainDef:
+    current = min(defn.current_memory, kib)
+    return from_model(attrs.evolve(defn.model, memory=kib, current_memory=current))
+
+
+def _set_current_memory(defn: DomainDef, kib: int) -> DomainDef:
+    return from_model(attrs.evolve(defn.model, current_memory=kib))
+
+
+def _set_vcpus(defn: DomainDef, count: int, maximum: bool) -> DomainDef:
+    vcpu = defn.model.vcpu or dx.Vcpu(placement="static", count=1)
+    if maximum:
+        current = vcpu.current if vcpu.current is not None and vcpu.current < count else None
+        vcpu = attrs.evolve(vcpu, count=count, current=current)
+    else:
+        vcpu = attrs.evolve(vcpu, current=None if count == vcpu.count else count)
+    return from_model(attrs.evolve(defn.model, vcpu=vcpu))

@@ -1,0 +1,201 @@
+"""What the test driver shows of a running guest: its console, addresses, statistics and jobs.
+
+The numbers are synthetic but consistent: counters grow with the guest's uptime, addresses are
+derived from each interface's MAC, and the console echoes what is typed after a login banner.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from ...errors import ErrorCode, ErrorDomain, VirtError
+from ...hookspecs import hookimpl
+from ...records import DomainRef, InterfaceAddress, JobInfo
+from .streams import TestStream, invalid_stream, open_stream
+
+if TYPE_CHECKING:
+    from .node import TestDomain, TestNode
+
+
+def _not_running(name: str) -> VirtError:
+    return VirtError(
+        ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running", ErrorDomain.TEST
+    )
+
+
+class ConsoleStream(TestStream):
+    """A serial console: a login banner, then everything sent is echoed back."""
+
+    def __init__(self, domain: str) -> None:
+        self.cond = threading.Condition()
+        self.buffer = bytearray(f"\r\nvirtkit test console of '{domain}'\r\nlogin: ".encode())
+        self.closed = False
+
+    def send(self, stream: int, data: bytes) -> int:
+        with self.cond:
+            if self.closed:
+                raise invalid_stream(
+                    stream, "is closed: the console was taken or the guest stopped"
+                )
+            self.buffer += data.replace(b"\r", b"\r\n")
+            self.cond.notify_all()
+        return len(data)
+
+    def recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.buffer or self.closed, timeout):
+                raise VirtError(
+                    ErrorCode.OPERATION_TIMEOUT,
+                    f"no console output on stream {stream} within {timeout} s",
+                    ErrorDomain.STREAMS,
+                )
+            chunk = bytes(self.buffer[:nbytes])
+            del self.buffer[:nbytes]
+            return chunk
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def finish(self, stream: int) -> None:
+        self.close()
+
+    def abort(self, stream: int) -> None:
+        self.close()
+
+
+def _uptime(dom: TestDomain) -> float:
+    return max(time.monotonic() - dom.started_at, 0.0) if dom.status.active else 0.0
+
+
+class GuestMixin:
+    """Console, address, statistics and job hooks of the test driver."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def _node(self) -> TestNode: ...
+
+    def _running(self, ref: DomainRef) -> TestDomain:
+        dom = self._node.find(ref)
+        if not dom.status.active:
+            raise _not_running(dom.name)
+        return dom
+
+    @hookimpl
+    def virtkit_domain_open_console(self, dom: DomainRef, device: str | None, force: bool) -> int:
+        node = self._node
+        with node.lock:
+            d = self._running(dom)
+            if device is not None:
+                devices = d.current.model.devices
+                names = {f"{kind}{i}" for kind, items in (
+                    ("serial", devices.serials if devices else ()),
+                    ("console", devices.consoles if devices else ()),
+                ) for i in range(len(items))}
+                if device not in names:
+                    raise VirtError(
+                        ErrorCode.DEVICE_MISSING,
+                        f"device not found: domain '{d.name}' has no console '{device}'",
+                        ErrorDomain.TEST,
+                    )
+            held = d.console
+            if held is not None and not held.closed:
+                if not force:
+                    raise VirtError(
+                        ErrorCode.OPERATION_FAILED,
+                        f"operation failed: domain '{d.name}' has an active console session; "
+                        f"use force to take it",
+                        ErrorDomain.TEST,
+                    )
+                held.close()
+            console = ConsoleStream(d.name)
+            d.console = console
+            return open_stream(self, console)
+
+    @hookimpl
+    def virtkit_domain_interface_addresses(
+        self, dom: DomainRef, source: str
+    ) -> list[InterfaceAddress]:
+        node = self._node
+        with node.lock:
+            d = self._running(dom)
+            devices = d.current.model.devices
+            out = []
+            for index, iface in enumerate(devices.interfaces if devices else ()):
+                if iface.mac is None:
+                    continue
+                mac = iface.mac.address
+                name = iface.target.dev if iface.target is not None and iface.target.dev else (
+                    f"vnet{index}"
+                )
+                host = 2 + int(mac.split(":")[-1], 16) % 250
+                out.append(InterfaceAddress(
+                    name, mac, [{"type": 0, "addr": f"192.168.122.{host}", "prefix": 24}]
+                ))
+            return out
+
+    def _disk(self, d: TestDomain, device: str) -> None:
+        devices = d.current.model.devices
+        for disk in devices.disks if devices else ():
+            source = disk.source
+            if disk.target.dev == device or (source is not None and source.file == device):
+                return
+        raise VirtError(
+            ErrorCode.INVALID_ARG,
+            f"invalid argument: '{device}' is not a disk of domain '{d.name}'",
+            ErrorDomain.TEST,
+        )
+
+    @hookimpl
+    def virtkit_domain_block_stats(self, dom: DomainRef, device: str) -> dict[str, int]:
+        with self._node.lock:
+            d = self._running(dom)
+            self._disk(d, device)
+            ticks = int(_uptime(d) * 1000)
+            return {"rd_req": ticks, "rd_bytes": ticks * 4096, "wr_req": ticks // 2,
+                    "wr_bytes": ticks * 2048, "errs": 0}
+
+    @hookimpl
+    def virtkit_domain_interface_stats(self, dom: DomainRef, device: str) -> dict[str, int]:
+        with self._node.lock:
+            d = self._running(dom)
+            known = {a.name for a in self.virtkit_domain_interface_addresses(dom, "lease")}
+            known |= {a.hwaddr for a in self.virtkit_domain_interface_addresses(dom, "lease")}
+            if device not in known:
+                raise VirtError(
+                    ErrorCode.INVALID_ARG,
+                    f"invalid argument: '{device}' is not an interface of domain '{d.name}'",
+                    ErrorDomain.TEST,
+                )
+            ticks = int(_uptime(d) * 1000)
+            return {"rx_bytes": ticks * 1500, "rx_packets": ticks, "rx_errs": 0, "rx_drop": 0,
+                    "tx_bytes": ticks * 700, "tx_packets": ticks // 2, "tx_errs": 0,
+                    "tx_drop": 0}
+
+    @hookimpl
+    def virtkit_domain_memory_stats(self, dom: DomainRef) -> dict[str, int]:
+        with self._node.lock:
+            d = self._running(dom)
+            return {"actual": d.memory, "available": d.current.memory,
+                    "unused": d.memory // 2, "rss": d.memory // 2}
+
+    @hookimpl
+    def virtkit_domain_get_job_info(self, dom: DomainRef) -> JobInfo:
+        with self._node.lock:
+            d = self._node.find(dom)
+            job: JobInfo | None = d.last_job
+            return job if job is not None else JobInfo(0)
+
+    @hookimpl
+    def virtkit_domain_abort_job(self, dom: DomainRef) -> bool:
+        with self._node.lock:
+            d = self._node.find(dom)
+            raise VirtError(
+                ErrorCode.OPERATION_INVALID,
+                f"no job is active on domain '{d.name}' (test driver jobs complete at once)",
+                ErrorDomain.TEST,
+            )

@@ -1,0 +1,132 @@
+"""The :class:`Network` handle: a virtual network's identity and typed calls to its driver."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from .errors import ErrorCode, ErrorDomain, VirtError
+from .records import DhcpLease, NetworkRef, NetworkSummary
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["Network", "NetworkEventLifecycle", "no_network"]
+
+
+class NetworkEventLifecycle(enum.IntEnum):
+    """libvirt's virNetworkEventLifecycleType: the ``event`` of a ``network-lifecycle`` Event."""
+
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    STOPPED = 3
+
+
+def no_network(name: str | None = None, *, uuid: str | None = None) -> VirtError:
+    """NO_NETWORK naming the network (by name, else by uuid)."""
+    what = f"name '{name}'" if name is not None else f"uuid '{uuid}'"
+    return VirtError(
+        ErrorCode.NO_NETWORK,
+        f"Network not found: no network with matching {what}",
+        ErrorDomain.NETWORK,
+    )
+
+
+class Network:
+    """A virtual network on one connection; ``name`` and ``uuid`` are fixed."""
+
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: NetworkRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    @property
+    def ref(self) -> NetworkRef:
+        return self._ref
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    def __repr__(self) -> str:
+        return f"<virtkit.Network {self._ref.name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Network) and other._ref == self._ref
+
+    def __hash__(self) -> int:
+        return hash(self._ref)
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        return self._conn.call(op, net=self._ref, **kwargs)
+
+    def summary(self) -> NetworkSummary:
+        """The network's list entry: active, persistent, autostart, bridge."""
+        summaries: list[NetworkSummary] = self._conn.call("network_list")
+        for s in summaries:
+            if s.ref.uuid == self._ref.uuid:
+                return s
+        raise no_network(self._ref.name)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def create(self) -> None:
+        """Start the network (virsh net-start)."""
+        self._call("network_create")
+
+    def destroy(self) -> None:
+        """Stop the network (virsh net-destroy); a transient network vanishes."""
+        self._call("network_destroy")
+
+    def undefine(self) -> None:
+        self._call("network_undefine")
+
+    # -- information --------------------------------------------------------------------------
+
+    def xml_desc(self, inactive: bool = False) -> str:
+        result: str = self._call("network_get_xml", inactive=inactive)
+        return result
+
+    def is_active(self) -> bool:
+        return self.summary().active
+
+    def is_persistent(self) -> bool:
+        return self.summary().persistent
+
+    def bridge_name(self) -> str:
+        return self.summary().bridge
+
+    @property
+    def autostart(self) -> bool:
+        result: bool = self._call("network_get_autostart")
+        return result
+
+    def set_autostart(self, autostart: bool) -> None:
+        self._call("network_set_autostart", autostart=bool(autostart))
+
+    def dhcp_leases(self, mac: str | None = None) -> list[DhcpLease]:
+        """The current DHCP leases, all or those of ``mac`` (the network must be active)."""
+        if mac is not None:
+            mac = _mac(mac)
+        result: list[DhcpLease] = self._call("network_get_dhcp_leases", mac=mac)
+        return result
+
+
+def _mac(mac: object) -> str:
+    import re
+
+    from .errors import invalid_arg
+
+    if not isinstance(mac, str) or not re.fullmatch(r"[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}", mac):
+        raise invalid_arg(f"'{mac}' is not a MAC address such as 52:54:00:12:34:56")
+    return ":".join(f"{int(p, 16):02x}" for p in mac.split(":"))

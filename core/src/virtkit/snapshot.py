@@ -1,0 +1,75 @@
+"""The :class:`Snapshot` handle: one snapshot of one domain."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .records import SnapshotSummary
+
+if TYPE_CHECKING:
+    from .domain import Domain
+
+
+class Snapshot:
+    """A domain snapshot, named within its domain (libvirt's virDomainSnapshot)."""
+
+    __slots__ = ("_dom", "_name")
+
+    def __init__(self, dom: Domain, name: str) -> None:
+        self._dom = dom
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def domain(self) -> Domain:
+        return self._dom
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Snapshot) and (other._dom, other._name) == (self._dom, self._name)
+
+    def __hash__(self) -> int:
+        return hash((self._dom.uuid, self._name))
+
+    def __repr__(self) -> str:
+        return f"<virtkit.Snapshot {self._name!r} of {self._dom.name!r}>"
+
+    def _summary(self) -> SnapshotSummary:
+        for summary in self._dom.snapshot_summaries():
+            if summary.ref.name == self._name:
+                return summary
+        from .errors import ErrorCode, VirtError
+
+        raise VirtError(
+            ErrorCode.NO_DOMAIN_SNAPSHOT,
+            f"Domain snapshot not found: no domain snapshot with matching name '{self._name}'",
+        )
+
+    def xml_desc(self) -> str:
+        result: str = self._dom._call("snapshot_get_xml", name=self._name)
+        return result
+
+    def parent(self) -> Snapshot | None:
+        parent = self._summary().parent
+        return None if parent is None else Snapshot(self._dom, parent)
+
+    def is_current(self) -> bool:
+        return self._summary().current
+
+    def children(self) -> list[Snapshot]:
+        return [Snapshot(self._dom, s.ref.name) for s in self._dom.snapshot_summaries()
+                if s.parent == self._name]
+
+    def revert(self, running: bool = False, paused: bool = False) -> None:
+        """Return the domain to this snapshot (libvirt's revertToSnapshot)."""
+        self._dom._call("snapshot_revert", name=self._name, running=running, paused=paused)
+
+    def delete(
+        self, children: bool = False, children_only: bool = False, metadata_only: bool = False
+    ) -> None:
+        self._dom._call(
+            "snapshot_delete", name=self._name, children=children, children_only=children_only,
+            metadata_only=metadata_only,
+        )

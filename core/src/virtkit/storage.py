@@ -1,0 +1,346 @@
+"""The :class:`StoragePool` and :class:`StorageVolume` handles.
+
+Both are thin: an identity record plus typed calls to the connection's driver. Volume names are
+checked here, before any driver sees them (no ``/``, no ``..``, no control characters), and again
+by the drivers that store files.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from .errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
+from .records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .stream import Stream
+
+__all__ = [
+    "WIPE_ALGORITHMS",
+    "PoolEventLifecycle",
+    "PoolState",
+    "StoragePool",
+    "StorageVolume",
+    "check_volume_name",
+    "volume_xml_name",
+]
+
+#: libvirt's wipe algorithm names (virStorageVolWipeAlgorithm), by value.
+WIPE_ALGORITHMS = (
+    "zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random",
+    "trim",
+)
+
+
+class PoolEventLifecycle(enum.IntEnum):
+    """libvirt's virStoragePoolEventLifecycleType: the ``event`` of a ``pool-lifecycle`` Event."""
+
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    STOPPED = 3
+    CREATED = 4
+    DELETED = 5
+
+
+class PoolState(enum.IntEnum):
+    """libvirt's virStoragePoolState: ``PoolInfo.state``."""
+
+    INACTIVE = 0
+    BUILDING = 1
+    RUNNING = 2
+    DEGRADED = 3
+    INACCESSIBLE = 4
+
+
+def check_volume_name(name: object) -> str:
+    """``name`` if it is a safe volume name, else INVALID_ARG saying why.
+
+    A volume name becomes a file name inside the pool's directory, so it must not contain ``/``
+    or ``..`` (which could reach outside the pool), a NUL or other control characters, and must
+    not be empty, ``.`` or longer than 255 bytes.
+    """
+    if not isinstance(name, str) or not name:
+        raise invalid_arg("a storage volume name must be a non-empty string")
+    if "/" in name:
+        raise invalid_arg(f"storage volume name '{name}' cannot contain '/'")
+    if ".." in name or name == ".":
+        raise invalid_arg(f"storage volume name '{name}' cannot contain '..' or be '.'")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise invalid_arg(f"storage volume name {name!r} cannot contain control characters")
+    if len(name.encode("utf-8", "surrogatepass")) > 255:
+        raise invalid_arg(f"storage volume name '{name[:32]}...' is longer than 255 bytes")
+    return name
+
+
+def volume_xml_name(xml: str | bytes) -> str:
+    """The checked ``<name>`` of a ``<volume>`` document (XML_ERROR if unreadable or missing,
+    INVALID_ARG if unsafe)."""
+    from .xml.parser import parse_document, xml_error
+
+    root = parse_document(xml, "storage volume")
+    if root.tag != "volume":
+        raise xml_error(f"storage volume: expected root element <volume>, found <{root.tag}>")
+    name = root.findtext("name")
+    if name is None:
+        raise xml_error("storage volume: missing <name> element")
+    return check_volume_name(name.strip())
+
+
+def _xml_text(xml: object) -> str:
+    if isinstance(xml, bytes):
+        try:
+            return xml.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise VirtError(
+                ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}", ErrorDomain.XML
+            ) from None
+    if not isinstance(xml, str):
+        raise invalid_arg(f"an XML document must be a string, not {type(xml).__name__}")
+    return xml
+
+
+def _size(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise invalid_arg(f"{what} {value!r} must be a non-negative integer")
+    return value
+
+
+class StoragePool:
+    """A storage pool on one connection; ``name`` and ``uuid`` are fixed."""
+
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: PoolRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    @property
+    def ref(self) -> PoolRef:
+        return self._ref
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    def __repr__(self) -> str:
+        return f"<virtkit.StoragePool {self._ref.name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoragePool) and other._ref == self._ref
+
+    def __hash__(self) -> int:
+        return hash(self._ref)
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        return self._conn.call(op, pool=self._ref, **kwargs)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def build(self, overwrite: bool = False, no_overwrite: bool = False) -> None:
+        """Build the pool's storage (virsh pool-build)."""
+        if overwrite and no_overwrite:
+            raise invalid_arg("overwrite and no_overwrite cannot both be given")
+        self._call("pool_build", overwrite=overwrite, no_overwrite=no_overwrite)
+
+    def create(self) -> None:
+        """Start the pool (virsh pool-start)."""
+        self._call("pool_create")
+
+    def destroy(self) -> None:
+        """Stop the pool; its data stays (virsh pool-destroy)."""
+        self._call("pool_destroy")
+
+    def delete(self) -> None:
+        """Delete an inactive pool's storage (virsh pool-delete)."""
+        self._call("pool_delete")
+
+    def undefine(self) -> None:
+        self._call("pool_undefine")
+
+    def refresh(self) -> None:
+        self._call("pool_refresh")
+
+    # -- information --------------------------------------------------------------------------
+
+    def _summary(self) -> PoolSummary:
+        summaries: list[PoolSummary] = self._conn.call("pool_list")
+        for s in summaries:
+            if s.ref.uuid == self._ref.uuid:
+                return s
+        raise VirtError(
+            ErrorCode.NO_STORAGE_POOL,
+            f"Storage pool not found: no storage pool with matching name '{self.name}'",
+            ErrorDomain.STORAGE,
+        )
+
+    def info(self) -> PoolInfo:
+        """State (:class:`PoolState`), capacity, allocation and available bytes."""
+        result: PoolInfo = self._call("pool_get_info")
+        return result
+
+    def xml_desc(self, inactive: bool = False) -> str:
+        result: str = self._call("pool_get_xml", inactive=inactive)
+        return result
+
+    def is_active(self) -> bool:
+        return self._summary().active
+
+    def is_persistent(self) -> bool:
+        return self._summary().persistent
+
+    @property
+    def autostart(self) -> bool:
+        result: bool = self._call("pool_get_autostart")
+        return result
+
+    def set_autostart(self, autostart: bool) -> None:
+        self._call("pool_set_autostart", autostart=bool(autostart))
+
+    # -- volumes ------------------------------------------------------------------------------
+
+    def _volume(self, ref: VolumeRef) -> StorageVolume:
+        return StorageVolume(self._conn, ref)
+
+    def list_volumes(self) -> list[StorageVolume]:
+        """The pool's volumes, by name (the pool must be active)."""
+        refs: list[VolumeRef] = self._call("vol_list")
+        return [self._volume(r) for r in sorted(refs, key=lambda r: r.name)]
+
+    def list_all_volumes(self) -> list[StorageVolume]:
+        """The same as :meth:`list_volumes` (libvirt's listAllVolumes)."""
+        return self.list_volumes()
+
+    def list_volume_names(self) -> list[str]:
+        """The volumes' names (libvirt's listVolumes)."""
+        return [v.name for v in self.list_volumes()]
+
+    def storage_vol_lookup_by_name(self, name: str) -> StorageVolume:
+        if not isinstance(name, str) or not name:
+            raise invalid_arg("a storage volume name must be a non-empty string")
+        return self._volume(self._call("vol_lookup_by_name", name=name))
+
+    def create_xml(self, xml: str) -> StorageVolume:
+        """Create a volume from ``<volume>`` XML (virsh vol-create)."""
+        text = _xml_text(xml)
+        volume_xml_name(text)
+        return self._volume(self._call("vol_create_xml", xml=text))
+
+    def create_xml_from(self, xml: str, source_vol: StorageVolume) -> StorageVolume:
+        """Create a volume from ``xml`` holding a copy of ``source_vol``'s data (vol-clone)."""
+        if not isinstance(source_vol, StorageVolume):
+            raise invalid_arg("the source of a clone must be a StorageVolume")
+        text = _xml_text(xml)
+        volume_xml_name(text)
+        return self._volume(self._call("vol_clone", xml=text, source=source_vol.ref))
+
+
+class StorageVolume:
+    """A volume in a pool; ``name``, ``key``, ``path`` and ``pool_name`` are fixed."""
+
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: VolumeRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def key(self) -> str:
+        return self._ref.key
+
+    @property
+    def path(self) -> str:
+        return self._ref.path
+
+    @property
+    def pool_name(self) -> str:
+        return self._ref.pool
+
+    @property
+    def ref(self) -> VolumeRef:
+        return self._ref
+
+    def __repr__(self) -> str:
+        return f"<virtkit.StorageVolume {self._ref.pool!r}/{self._ref.name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StorageVolume) and other._ref == self._ref
+
+    def __hash__(self) -> int:
+        return hash(self._ref)
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        return self._conn.call(op, vol=self._ref, **kwargs)
+
+    def storage_pool_lookup_by_volume(self) -> StoragePool:
+        ref: PoolRef = self._conn.call("pool_lookup_by_name", name=self._ref.pool)
+        return StoragePool(self._conn, ref)
+
+    # -- information --------------------------------------------------------------------------
+
+    def info(self) -> VolumeInfo:
+        result: VolumeInfo = self._call("vol_get_info")
+        return result
+
+    def xml_desc(self) -> str:
+        result: str = self._call("vol_get_xml")
+        return result
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def delete(self) -> None:
+        self._call("vol_delete")
+
+    def wipe(self, algorithm: str = "zero") -> None:
+        if algorithm not in WIPE_ALGORITHMS:
+            raise invalid_arg(
+                f"unknown wipe algorithm '{algorithm}' (known: {', '.join(WIPE_ALGORITHMS)})"
+            )
+        self._call("vol_wipe", algorithm=algorithm)
+
+    def resize(
+        self, capacity: int, allocate: bool = False, delta: bool = False, shrink: bool = False
+    ) -> None:
+        """Set the capacity to ``capacity`` bytes, as libvirt's virStorageVolResize.
+
+        ``delta``: add ``capacity`` to the current one (with ``shrink``: subtract it). Making the
+        volume smaller needs ``shrink``. ``allocate`` allocates the whole new capacity.
+        """
+        _size(capacity, f"capacity of volume '{self.name}'")
+        self._call("vol_resize", capacity=capacity, allocate=allocate, delta=delta, shrink=shrink)
+
+    def upload(self, offset: int = 0, length: int = 0) -> Stream:
+        """A stream writing into the volume from ``offset`` (``length`` 0: up to the end)."""
+        from .stream import Stream
+
+        sid: int = self._call(
+            "vol_upload", offset=_size(offset, "offset"), length=_size(length, "length")
+        )
+        return Stream(self._conn, sid, "upload")
+
+    def download(self, offset: int = 0, length: int = 0) -> Stream:
+        """A stream reading the volume from ``offset`` (``length`` 0: up to the end)."""
+        from .stream import Stream
+
+        sid: int = self._call(
+            "vol_download", offset=_size(offset, "offset"), length=_size(length, "length")
+        )
+        return Stream(self._conn, sid, "download")

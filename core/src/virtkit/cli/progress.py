@@ -1,0 +1,84 @@
+"""Long jobs: a progress line while the job runs, and Ctrl-C aborting the job cleanly.
+
+The job runs in a worker thread so the main thread stays free for Ctrl-C. While it runs, the main
+thread polls the domain's job information and draws virsh's ``Save: [ 45 %]`` on stderr when
+stdout is a terminal (or ``--verbose``). Ctrl-C asks the driver to abort the job and waits for
+the job to end, so the domain is left in a clear state either way.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .state import CliState, CommandError
+
+if TYPE_CHECKING:
+    from virtkit.domain import Domain
+
+POLL_SECONDS = 0.1
+
+
+def run_job(
+    state: CliState, label: str, work: Callable[[], None], dom: Domain, verbose: bool = False
+) -> None:
+    """Run ``work`` (a job on ``dom``), showing progress and handling Ctrl-C."""
+    conn = dom.connection
+    show = (verbose or sys.stdout.isatty()) and not state.quiet and conn.implements(
+        "domain_get_job_info")
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # re-raised in the main thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=target, name=f"virtkit-{label.lower()}", daemon=True)
+    worker.start()
+    aborted = False
+    try:
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+            if show and worker.is_alive():
+                _draw(label, _percent(dom))
+    except KeyboardInterrupt:
+        aborted = True
+        _abort(dom)
+        worker.join()
+    if show:
+        if not errors and not aborted:
+            _draw(label, 100)
+        sys.stderr.write("\n")
+    if errors:
+        raise errors[0]
+    if aborted:
+        raise CommandError(f"{label} of domain '{dom.name}' was interrupted and aborted")
+
+
+def _percent(dom: Domain) -> int:
+    from virtkit import VirtError
+
+    try:
+        job = dom.job_info()
+    except VirtError:
+        return 0
+    if job.data_total <= 0:
+        return 0
+    return min(100, job.data_processed * 100 // job.data_total)
+
+
+def _abort(dom: Domain) -> None:
+    from virtkit import VirtError
+
+    try:
+        dom.abort_job()
+    except VirtError as exc:
+        sys.stderr.write(f"error: failed to abort the job: {exc.message}\n")
+
+
+def _draw(label: str, percent: int) -> None:
+    sys.stderr.write(f"\r{label}: [{percent:3d} %]")
+    sys.stderr.flush()

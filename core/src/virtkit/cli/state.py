@@ -1,0 +1,135 @@
+"""What every command shares: the options, the connection (opened on first use) and output.
+
+Commands fail by raising :class:`CommandError`: one or more ``error:`` lines (virsh prints its own
+context line, then libvirt's message) and an exit status. ``VirtError`` raised by the API inside
+:meth:`CliState.failing` becomes a CommandError with the context line first.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from virtkit.connection import Connection
+    from virtkit.domain import Domain
+
+
+class CommandError(Exception):
+    """A command failed: print each line as ``error: LINE`` and exit with ``status``."""
+
+    def __init__(self, *lines: str, status: int = 1) -> None:
+        super().__init__(lines[-1] if lines else "")
+        self.lines = lines
+        self.status = status
+
+
+class CliState:
+    """Options given on the command line and the connection they lead to."""
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        read_only: bool = False,
+        quiet: bool = False,
+        debug: bool = False,
+    ) -> None:
+        self.uri = uri
+        self.read_only = read_only
+        self.quiet = quiet
+        self.debug = debug
+        self.interactive = False
+        self.trailer = True  # print virsh's blank line after the command
+        self._conn: Connection | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None or not self._conn.is_alive():
+            self._conn = self._open(self.uri, self.read_only)
+        return self._conn
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self._conn.is_alive()
+
+    @staticmethod
+    def _open(uri: str | None, read_only: bool) -> Connection:
+        import virtkit
+
+        try:
+            return virtkit.open(uri, read_only=read_only)
+        except virtkit.VirtError as exc:
+            raise CommandError("failed to connect to the hypervisor", exc.message) from exc
+
+    def reconnect(self, uri: str | None, read_only: bool) -> None:
+        """Open ``uri`` and make it the connection, closing the previous one once it succeeds."""
+        new = self._open(uri, read_only)
+        self.close()
+        self._conn, self.uri, self.read_only = new, uri, read_only
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:  # closing must never hide the command's own result
+                if self.debug:
+                    raise
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def domain(self, ident: str) -> Domain:
+        """The domain ``ident`` names, tried as virsh does: an id, a uuid, then a name."""
+        from virtkit import VirtError
+
+        conn = self.conn
+        if ident.isdigit():
+            try:
+                return conn.lookup_by_id(int(ident))
+            except VirtError:
+                pass
+        if _looks_like_uuid(ident):
+            try:
+                return conn.lookup_by_uuid(ident)
+            except VirtError:
+                pass
+        try:
+            return conn.lookup_by_name(ident)
+        except VirtError as exc:
+            raise CommandError(f"failed to get domain '{ident}'", exc.message) from exc
+
+    @contextmanager
+    def failing(self, context: str) -> Iterator[None]:
+        """Turn a VirtError in the block into ``error: CONTEXT`` / ``error: MESSAGE``."""
+        from virtkit import VirtError
+
+        try:
+            yield
+        except VirtError as exc:
+            raise CommandError(context, exc.message) from exc
+
+    # -- output -------------------------------------------------------------------------------
+
+    def out(self, text: str) -> None:
+        """Data the command exists to print (always shown)."""
+        sys.stdout.write(text)
+
+    def info(self, text: str) -> None:
+        """A message about what was done, one line; suppressed by ``-q`` as virsh's are."""
+        if not self.quiet:
+            sys.stdout.write(text + "\n")
+
+    def json(self, data: Any) -> None:
+        from .fmt import to_json
+
+        self.trailer = False
+        sys.stdout.write(to_json(data))
+
+
+def _looks_like_uuid(text: str) -> bool:
+    hexdigits = text.replace("-", "")
+    return len(hexdigits) == 32 and all(c in "0123456789abcdefABCDEF" for c in hexdigits)

@@ -10,6 +10,7 @@ driver into INTERNAL_ERROR naming the driver and the operation.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -145,7 +146,19 @@ class Connection(ObjectsMixin):
                 pm.register(plugin)
         self._pm: pluggy.PluginManager = pm
         self._hook = pm.hook
+        self._direct = self._direct_calls(pm)
         self.call("connect_open", uri=uri_text, read_only=read_only)
+
+    def _direct_calls(self, pm: pluggy.PluginManager) -> dict[str, tuple[Any, tuple[str, ...]]]:
+        """Hooks that only the driver implements, with no wrapper: called without pluggy's
+        machinery (as pluggy would: the impl's own argument names, in order). A hook that any
+        cross-cutting plugin wraps always goes through pluggy."""
+        direct = {}
+        for caller in pm.get_hookcallers(self.driver) or ():
+            impls = caller.get_hookimpls()
+            if len(impls) == 1 and not (impls[0].hookwrapper or impls[0].wrapper):
+                direct[caller.name] = (impls[0].function, tuple(impls[0].argnames))
+        return direct
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -167,6 +180,10 @@ class Connection(ObjectsMixin):
         if name not in self._implemented:
             raise no_support(op, self.driver_name)
         try:
+            direct = self._direct.get(name)
+            if direct is not None:
+                function, argnames = direct
+                return function(*[kwargs[a] for a in argnames])
             return getattr(self._hook, name)(**kwargs)
         except VirtError:
             raise
@@ -265,9 +282,7 @@ class Connection(ObjectsMixin):
     # -- domains ------------------------------------------------------------------------------
 
     def _domain(self, ref: Any) -> Domain:
-        from .domain import Domain
-
-        return Domain(self, ref)
+        return _domain_class()(self, ref)
 
     def list_domains(
         self,
@@ -352,6 +367,13 @@ class Connection(ObjectsMixin):
     def event_stream(self, kind: str) -> AsyncIterator[Event]:
         """The asyncio form: ``async for event in conn.event_stream("domain-lifecycle")``."""
         return self.events.stream(kind)
+
+
+@functools.cache
+def _domain_class() -> type[Domain]:
+    from .domain import Domain
+
+    return Domain
 
 
 def _text(xml: object) -> str:

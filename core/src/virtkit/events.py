@@ -9,7 +9,6 @@ deadlocking the driver that emitted. A callback that raises is logged and delive
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import queue
@@ -133,6 +132,8 @@ class EventBus:
         self, kind: str, match: Callable[[Event], bool] | None = None
     ) -> AsyncIterator[Event]:
         """Yield events of ``kind`` in the running asyncio loop until the iterator is closed."""
+        import asyncio  # only here: the command line must not pay for it at start
+
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Event] = asyncio.Queue()
         cid = self.register(kind, lambda ev: loop.call_soon_threadsafe(inbox.put_nowait, ev), match)

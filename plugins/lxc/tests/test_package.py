@@ -10,7 +10,8 @@ import virtkit_lxc
 
 def test_installs_alone_with_core() -> None:
     assert virtkit_lxc.__version__ == distribution("virtkit-lxc").version
-    assert requires("virtkit-lxc") == ["virtkit<0.2,>=0.1"]
+    runtime = [r for r in requires("virtkit-lxc") or [] if "extra ==" not in r]
+    assert runtime == ["virtkit<0.2,>=0.1"]
 
 
 def test_registers_no_scheme_until_it_has_a_driver() -> None:

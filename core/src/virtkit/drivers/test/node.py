@@ -105,9 +105,14 @@ class TestDomain:
     def uuid(self) -> str:
         return self.definition.uuid
 
+    _ref: DomainRef | None = None
+
     @property
     def ref(self) -> DomainRef:
-        return DomainRef(self.definition.name, self.definition.uuid, self.id)
+        ref = self._ref
+        if ref is None or ref.id != self.id:
+            ref = self._ref = DomainRef(self.definition.name, self.definition.uuid, self.id)
+        return ref
 
     @property
     def current(self) -> DomainDef:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from functools import partial
 
 import virtkit
 from virtkit.drivers.test.node import shared_default_node
@@ -33,8 +34,8 @@ def _worker(seed: int, stop: float, errors: list[BaseException], counts: list[in
                 else:
                     dom = conn.lookup_by_name(f"c{n}" if rng.random() < 0.8 else f"t{n}")
                     action = [dom.create, dom.suspend, dom.resume, dom.destroy, dom.shutdown,
-                              dom.undefine, dom.info, lambda: dom.set_vcpus(1),
-                              lambda: dom.attach_device(DISK.format(n=n, t="bcdefg"[n])),
+                              dom.undefine, dom.info, partial(dom.set_vcpus, 1),
+                              partial(dom.attach_device, DISK.format(n=n, t="bcdefg"[n])),
                               conn.list_domains][op - 2]
                     action()
             except VirtError:

@@ -71,7 +71,7 @@ def test_eight_threads_for_ten_seconds() -> None:
         assert set(node.ids) == set(ids)
     for s in summaries:
         dom = conn.lookup_by_name(s.ref.name)
-        state, reason = dom.state()
+        state, _reason = dom.state()
         assert (state in ACTIVE_STATES) == (dom.id > 0)
         assert s.persistent or state in ACTIVE_STATES, "no inactive transient domain remains"
         info = dom.info()

@@ -146,19 +146,27 @@ class Connection(ObjectsMixin):
                 pm.register(plugin)
         self._pm: pluggy.PluginManager = pm
         self._hook = pm.hook
-        self._direct = self._direct_calls(pm)
+        self._fast = self._fast_calls(pm)
         self.call("connect_open", uri=uri_text, read_only=read_only)
 
-    def _direct_calls(self, pm: pluggy.PluginManager) -> dict[str, tuple[Any, tuple[str, ...]]]:
-        """Hooks that only the driver implements, with no wrapper: called without pluggy's
-        machinery (as pluggy would: the impl's own argument names, in order). A hook that any
-        cross-cutting plugin wraps always goes through pluggy."""
-        direct = {}
+    def _fast_calls(self, pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
+        """Operations this connection may call that only the driver implements, with no wrapper:
+        called without pluggy's machinery, passing what pluggy would (the impl's own argument
+        names). A hook any cross-cutting plugin wraps always goes through pluggy, and on a
+        read-only connection only read-only operations are here."""
+        fast: dict[str, Callable[..., Any]] = {}
         for caller in pm.get_hookcallers(self.driver) or ():
             impls = caller.get_hookimpls()
-            if len(impls) == 1 and not (impls[0].hookwrapper or impls[0].wrapper):
-                direct[caller.name] = (impls[0].function, tuple(impls[0].argnames))
-        return direct
+            if len(impls) != 1 or impls[0].hookwrapper or impls[0].wrapper:
+                continue
+            if self.read_only and caller.name not in self._readonly_ops:
+                continue
+            function, argnames = impls[0].function, tuple(impls[0].argnames)
+            if set(argnames) == set(caller.spec.argnames if caller.spec else ()):
+                fast[caller.name[len(PREFIX):]] = function
+            else:
+                fast[caller.name[len(PREFIX):]] = _adapter(function, argnames)
+        return fast
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -168,6 +176,26 @@ class Connection(ObjectsMixin):
 
     def call(self, op: str, /, **kwargs: Any) -> Any:
         """Call hook ``virtkit_<op>`` on this connection's driver (through every wrapper)."""
+        fast = self._fast.get(op)
+        if fast is not None:
+            try:
+                return fast(**kwargs)
+            except VirtError:
+                raise
+            except Exception as exc:
+                raise self._internal(op, exc) from exc
+        return self._call(op, kwargs)
+
+    def _internal(self, op: str, exc: Exception) -> VirtError:
+        log.error("driver '%s' failed in %s", self.driver_name, op, exc_info=exc)
+        return VirtError(
+            ErrorCode.INTERNAL_ERROR,
+            f"internal error: driver '{self.driver_name}' failed in {op}: "
+            f"{type(exc).__name__}: {exc}",
+        )
+
+    def _call(self, op: str, kwargs: dict[str, Any]) -> Any:
+        """The checked path: closed, read-only, unsupported, and hooks with wrappers."""
         name = PREFIX + op
         if self._closed:
             raise VirtError(ErrorCode.INVALID_CONN, f"invalid connection pointer in {op}: "
@@ -180,20 +208,11 @@ class Connection(ObjectsMixin):
         if name not in self._implemented:
             raise no_support(op, self.driver_name)
         try:
-            direct = self._direct.get(name)
-            if direct is not None:
-                function, argnames = direct
-                return function(*[kwargs[a] for a in argnames])
             return getattr(self._hook, name)(**kwargs)
         except VirtError:
             raise
         except Exception as exc:
-            log.exception("driver '%s' failed in %s", self.driver_name, op)
-            raise VirtError(
-                ErrorCode.INTERNAL_ERROR,
-                f"internal error: driver '{self.driver_name}' failed in {op}: "
-                f"{type(exc).__name__}: {exc}",
-            ) from exc
+            raise self._internal(op, exc) from exc
 
     # -- the connection itself ----------------------------------------------------------------
 
@@ -213,6 +232,7 @@ class Connection(ObjectsMixin):
                     log.warning("closing '%s': %s", self._uri_text, exc.message)
             finally:
                 self._closed = True
+                self._fast = {}  # every later call takes the checked path: INVALID_CONN
                 self.events.close()
 
     def is_alive(self) -> bool:
@@ -374,6 +394,15 @@ def _domain_class() -> type[Domain]:
     from .domain import Domain
 
     return Domain
+
+
+def _adapter(function: Callable[..., Any], argnames: tuple[str, ...]) -> Callable[..., Any]:
+    """Call ``function`` with only the arguments it declares, as pluggy does."""
+
+    def call(**kwargs: Any) -> Any:
+        return function(*[kwargs[a] for a in argnames])
+
+    return call
 
 
 def _text(xml: object) -> str:

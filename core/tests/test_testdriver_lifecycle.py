@@ -286,3 +286,15 @@ def test_node_file(tmp_path: Path) -> None:
     _raises(ErrorCode.NO_CONNECT, f"cannot load test node file '{bad}'", virtkit.open, f"test://{bad}")
     _raises(ErrorCode.NO_CONNECT, "No such file", virtkit.open, f"test://{tmp_path}/missing.xml")
     _raises(ErrorCode.NO_CONNECT, "not 'test:///weird'", virtkit.open, "test:///weird")
+
+
+@hook("domain_define_xml", "domain_create_xml")
+def test_validate_flag_uses_the_schema(conn: Connection, caplog: pytest.LogCaptureFixture) -> None:
+    odd = XML.format(name="odd", mem=16).replace("</os>", "</os><gizmo/>")
+    _raises(ErrorCode.XML_INVALID_SCHEMA, "gizmo", conn.define_xml, odd, validate=True)
+    _raises(ErrorCode.XML_INVALID_SCHEMA, "gizmo", conn.create_xml, odd, validate=True)
+    assert [d.name for d in conn.list_domains()] == ["test"]
+    dom = conn.define_xml(odd)  # without the flag: accepted; the unmodelled element is reported
+    assert "gizmo" not in dom.xml_desc()
+    assert "ignoring what virtkit does not model: /domain/gizmo" in caplog.text
+    assert conn.define_xml(XML.format(name="fine", mem=16), validate=True).name == "fine"

@@ -779,8 +779,15 @@ def _load(cls: Any, text: str | bytes, *, validate: bool, strict: bool) -> Any:
         _validate(root, cls.SCHEMA if hasattr(cls, "SCHEMA") else what)
     ctx = ParseContext(what)
     obj = cls.from_element(root, ctx)
-    if strict and ctx.ignored:
-        raise xml_error(f"{what}: unsupported configuration: {', '.join(ctx.ignored)}")
+    if ctx.ignored:
+        if strict:
+            raise xml_error(f"{what}: unsupported configuration: {', '.join(ctx.ignored)}")
+        # reported, not silently dropped: what virtkit does not model is named in the log
+        import logging
+
+        logging.getLogger("virtkit.xml").warning(
+            "%s: ignoring what virtkit does not model: %s", what, ", ".join(ctx.ignored)
+        )
     obj.check()
     return obj
 

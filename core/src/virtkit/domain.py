@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ErrorCode, VirtError, invalid_arg
+from .handle import Handle
 from .records import (
     DomainInfo,
     DomainRef,
@@ -23,28 +24,13 @@ if TYPE_CHECKING:
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
 
-class Domain:
+class Domain(Handle[DomainRef]):
     """A domain on one connection. ``name`` and ``uuid`` are fixed; ``id`` asks the driver."""
 
-    __slots__ = ("_conn", "_ref")
-
-    def __init__(self, conn: Connection, ref: DomainRef) -> None:
-        self._conn = conn
-        self._ref = ref
+    __slots__ = ()
+    ARG = "dom"
 
     # -- identity -----------------------------------------------------------------------------
-
-    @property
-    def connection(self) -> Connection:
-        return self._conn
-
-    @property
-    def ref(self) -> DomainRef:
-        return self._ref
-
-    @property
-    def name(self) -> str:
-        return self._ref.name
 
     @property
     def uuid(self) -> str:
@@ -55,17 +41,11 @@ class Domain:
         """The id while active (> 0), -1 while inactive; asks the driver."""
         return self.summary().ref.id
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Domain) and other._ref.uuid == self._ref.uuid
-
-    def __hash__(self) -> int:
-        return hash(self._ref.uuid)
+    def _identity(self) -> str:
+        return self._ref.uuid  # the id changes as the domain starts and stops
 
     def __repr__(self) -> str:
         return f"<virtkit.Domain {self._ref.name!r} {self._ref.uuid}>"
-
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        return self._conn.call(op, dom=self._ref, **kwargs)
 
     def _update(self, ref: DomainRef | None) -> None:
         if ref is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ErrorCode, ErrorDomain, VirtError
+from .handle import Handle
 from .records import InterfaceRef, InterfaceSummary
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    pass
 
 __all__ = ["Interface", "no_interface"]
 
@@ -23,38 +24,15 @@ def no_interface(name: str | None = None, *, mac: str | None = None) -> VirtErro
     )
 
 
-class Interface:
+class Interface(Handle[InterfaceRef]):
     """A host interface on one connection; ``name`` and ``mac`` ("" if it has none) are fixed."""
 
-    __slots__ = ("_conn", "_ref")
-
-    def __init__(self, conn: Connection, ref: InterfaceRef) -> None:
-        self._conn = conn
-        self._ref = ref
-
-    @property
-    def name(self) -> str:
-        return self._ref.name
+    __slots__ = ()
+    ARG = "iface"
 
     @property
     def mac(self) -> str:
         return self._ref.mac
-
-    @property
-    def ref(self) -> InterfaceRef:
-        return self._ref
-
-    def __repr__(self) -> str:
-        return f"<virtkit.Interface {self._ref.name!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Interface) and other._ref == self._ref
-
-    def __hash__(self) -> int:
-        return hash(self._ref)
-
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        return self._conn.call(op, iface=self._ref, **kwargs)
 
     def create(self) -> None:
         """Bring the interface up (virsh iface-start)."""

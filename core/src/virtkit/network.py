@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ErrorCode, ErrorDomain, VirtError
+from .handle import Handle
 from .records import DhcpLease, NetworkRef, NetworkSummary
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    pass
 
 __all__ = ["Network", "NetworkEventLifecycle", "no_network"]
 
@@ -33,42 +34,15 @@ def no_network(name: str | None = None, *, uuid: str | None = None) -> VirtError
     )
 
 
-class Network:
+class Network(Handle[NetworkRef]):
     """A virtual network on one connection; ``name`` and ``uuid`` are fixed."""
 
-    __slots__ = ("_conn", "_ref")
-
-    def __init__(self, conn: Connection, ref: NetworkRef) -> None:
-        self._conn = conn
-        self._ref = ref
-
-    @property
-    def name(self) -> str:
-        return self._ref.name
+    __slots__ = ()
+    ARG = "net"
 
     @property
     def uuid(self) -> str:
         return self._ref.uuid
-
-    @property
-    def ref(self) -> NetworkRef:
-        return self._ref
-
-    @property
-    def connection(self) -> Connection:
-        return self._conn
-
-    def __repr__(self) -> str:
-        return f"<virtkit.Network {self._ref.name!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Network) and other._ref == self._ref
-
-    def __hash__(self) -> int:
-        return hash(self._ref)
-
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        return self._conn.call(op, net=self._ref, **kwargs)
 
     def summary(self) -> NetworkSummary:
         """The network's list entry: active, persistent, autostart, bridge."""

@@ -8,13 +8,13 @@ by the drivers that store files.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
+from .handle import Handle
 from .records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
 
 if TYPE_CHECKING:
-    from .connection import Connection
     from .stream import Stream
 
 __all__ = [
@@ -108,44 +108,15 @@ def _size(value: object, what: str) -> int:
     return value
 
 
-class StoragePool:
+class StoragePool(Handle[PoolRef]):
     """A storage pool on one connection; ``name`` and ``uuid`` are fixed."""
 
-    __slots__ = ("_conn", "_ref")
-
-    def __init__(self, conn: Connection, ref: PoolRef) -> None:
-        self._conn = conn
-        self._ref = ref
-
-    # -- identity -----------------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._ref.name
+    __slots__ = ()
+    ARG = "pool"
 
     @property
     def uuid(self) -> str:
         return self._ref.uuid
-
-    @property
-    def ref(self) -> PoolRef:
-        return self._ref
-
-    @property
-    def connection(self) -> Connection:
-        return self._conn
-
-    def __repr__(self) -> str:
-        return f"<virtkit.StoragePool {self._ref.name!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StoragePool) and other._ref == self._ref
-
-    def __hash__(self) -> int:
-        return hash(self._ref)
-
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        return self._conn.call(op, pool=self._ref, **kwargs)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -247,20 +218,11 @@ class StoragePool:
         return self._volume(self._call("vol_clone", xml=text, source=source_vol.ref))
 
 
-class StorageVolume:
+class StorageVolume(Handle[VolumeRef]):
     """A volume in a pool; ``name``, ``key``, ``path`` and ``pool_name`` are fixed."""
 
-    __slots__ = ("_conn", "_ref")
-
-    def __init__(self, conn: Connection, ref: VolumeRef) -> None:
-        self._conn = conn
-        self._ref = ref
-
-    # -- identity -----------------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._ref.name
+    __slots__ = ()
+    ARG = "vol"
 
     @property
     def key(self) -> str:
@@ -274,21 +236,8 @@ class StorageVolume:
     def pool_name(self) -> str:
         return self._ref.pool
 
-    @property
-    def ref(self) -> VolumeRef:
-        return self._ref
-
     def __repr__(self) -> str:
         return f"<virtkit.StorageVolume {self._ref.pool!r}/{self._ref.name!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StorageVolume) and other._ref == self._ref
-
-    def __hash__(self) -> int:
-        return hash(self._ref)
-
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        return self._conn.call(op, vol=self._ref, **kwargs)
 
     def storage_pool_lookup_by_volume(self) -> StoragePool:
         ref: PoolRef = self._conn.call("pool_lookup_by_name", name=self._ref.pool)

@@ -1,0 +1,39 @@
+"""The conformance suite's test classes, one or more per group.
+
+A driver's whole test setup::
+
+    # tests/test_conformance.py
+    from virtkit_conformance.suite import *  # noqa: F403
+
+and ``pytest --virtkit-uri mydriver:///session``.
+"""
+
+from .test_connection import TestConnection
+from .test_definition import TestDefinition
+from .test_devices import TestDevices, TestResources
+from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
+from .test_lifecycle import TestLifecycle, TestSaveRestore
+from .test_migration import TestMigration
+from .test_objects import TestInterfaces, TestNetworks, TestStorage
+from .test_snapshots import TestSnapshots
+from .test_stateful import TestStateful
+from .test_streams import TestConsole
+
+__all__ = [
+    "TestBadInput",
+    "TestConcurrency",
+    "TestConnection",
+    "TestConsole",
+    "TestDefinition",
+    "TestDevices",
+    "TestInterfaces",
+    "TestLifecycle",
+    "TestMigration",
+    "TestNetworks",
+    "TestReadOnly",
+    "TestResources",
+    "TestSaveRestore",
+    "TestSnapshots",
+    "TestStateful",
+    "TestStorage",
+]

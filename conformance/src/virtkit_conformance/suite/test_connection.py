@@ -1,0 +1,91 @@
+"""Group ``connection``: opening, closing, host facts, listing and lookup."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import ClassVar
+
+import pytest
+from lxml import etree
+
+from virtkit.connection import Connection
+from virtkit.errors import ErrorCode as C
+
+from ..kit import Kit, expect_error
+from ..plugin import ConnectionFactory
+
+
+class TestConnection:
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.group("connection")]
+
+    @pytest.mark.ops("connect_open")
+    def test_open_and_close(self, virtkit_connection_factory: ConnectionFactory,
+                            virtkit_uri: str) -> None:
+        conn = virtkit_connection_factory(virtkit_uri)
+        assert conn.is_alive() and conn.uri == virtkit_uri and conn.get_type()
+        conn.close()
+        assert not conn.is_alive()
+        expect_error(C.INVALID_CONN, conn.list_domain_summaries)
+        conn.close()  # twice is harmless
+
+    @pytest.mark.ops("connect_get_hostname", "connect_get_version")
+    def test_hostname_and_version(self, vk_conn: Connection) -> None:
+        hostname = vk_conn.get_hostname()
+        assert isinstance(hostname, str) and hostname
+        version = vk_conn.get_version()
+        assert isinstance(version, int) and version >= 0
+        assert vk_conn.get_lib_version() > 0
+
+    @pytest.mark.ops("connect_get_capabilities")
+    def test_capabilities_document(self, vk_conn: Connection) -> None:
+        root = etree.fromstring(vk_conn.get_capabilities().encode())
+        assert root.tag == "capabilities"
+        assert root.find("host") is not None, "capabilities need a <host> element"
+        assert root.findall("guest"), "capabilities need at least one <guest>"
+
+    @pytest.mark.ops("node_get_info")
+    def test_node_info(self, vk_conn: Connection) -> None:
+        info = vk_conn.node_info()
+        assert info.memory > 0 and info.cpus >= 1 and info.nodes >= 1
+        assert info.sockets >= 1 and info.cores >= 1 and info.threads >= 1
+        assert isinstance(info.model, str) and info.model
+
+    @pytest.mark.ops("node_get_info", "node_get_free_memory", "node_get_cells_free_memory")
+    def test_free_memory(self, vk_conn: Connection) -> None:
+        free = vk_conn.node_free_memory()
+        assert 0 <= free <= vk_conn.node_info().memory * 1024, "free memory is in bytes"
+        cells = vk_conn.node_cells_free_memory(0, 64)
+        assert 1 <= len(cells) <= vk_conn.node_info().nodes and all(c >= 0 for c in cells)
+        expect_error(C.INVALID_ARG, vk_conn.node_cells_free_memory, -1, 1)
+
+    @pytest.mark.ops("domain_list", "domain_lookup_by_name", "domain_lookup_by_uuid",
+                     "domain_lookup_by_id", "domain_define_xml", "domain_create")
+    def test_list_and_lookup_agree(self, vk: Kit) -> None:
+        mine = vk.define()
+        running = vk.running()
+        summaries = vk.conn.list_domain_summaries()
+        names = {s.ref.name for s in summaries}
+        assert {mine.name, running.name} <= names
+        for s in summaries:
+            if not s.ref.name.startswith(vk.prefix):
+                continue  # never assume anything about other guests
+            assert vk.conn.lookup_by_name(s.ref.name).uuid == s.ref.uuid
+            assert vk.conn.lookup_by_uuid(s.ref.uuid).name == s.ref.name
+            if s.active:
+                assert s.ref.id > 0 and vk.conn.lookup_by_id(s.ref.id).uuid == s.ref.uuid
+            else:
+                assert s.ref.id == -1
+        assert running in vk.conn.list_domains(active=True)
+        assert mine in vk.conn.list_domains(active=False)
+        assert mine not in vk.conn.list_domains(active=True)
+
+    @pytest.mark.ops("domain_lookup_by_name", "domain_lookup_by_uuid", "domain_lookup_by_id")
+    def test_lookup_missing(self, vk: Kit) -> None:
+        expect_error(C.NO_DOMAIN, vk.conn.lookup_by_name, vk.name("missing"))
+        expect_error(C.NO_DOMAIN, vk.conn.lookup_by_uuid, str(uuidlib.uuid4()))
+        expect_error(C.NO_DOMAIN, vk.conn.lookup_by_id, 2**31 - 7)
+
+    def test_event_registration(self, vk_conn: Connection) -> None:
+        cid = vk_conn.event_register("domain-lifecycle", lambda ev: None)
+        vk_conn.event_deregister(cid)
+        expect_error(C.INVALID_ARG, vk_conn.event_register, "no-such-kind", lambda ev: None)

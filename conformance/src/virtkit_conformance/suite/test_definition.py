@@ -1,0 +1,113 @@
+"""Group ``definition``: what goes in through define comes back, with defaults filled."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import ClassVar
+
+import pytest
+from lxml import etree
+
+from virtkit.errors import ErrorCode as C
+from virtkit.states import DefinedDetail, DomainState, EventType, UndefinedDetail
+
+from ..kit import Kit, expect_error
+
+DEFINE = ("domain_define_xml", "domain_get_xml", "domain_undefine")
+
+
+def _kib(el: etree._Element | None) -> int:
+    assert el is not None and el.text is not None
+    unit = (el.get("unit") or "KiB").lower()
+    factor = {"b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024, "m": 1024,
+              "mib": 1024, "g": 1024**2, "gib": 1024**2}[unit]
+    return int(int(el.text) * factor)
+
+
+class TestDefinition:
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
+        pytest.mark.group("definition"), pytest.mark.ops(*DEFINE),
+                  pytest.mark.requires("persistent_domains")]
+
+    def test_round_trip(self, vk: Kit) -> None:
+        name, uuid = vk.name(), vk.new_uuid()
+        dom = vk.define(name, uuid=uuid, memory_mib=192, current_mib=160, vcpus=1, max_vcpus=2,
+                        description="vkcert round trip")
+        assert (dom.name, dom.uuid) == (name, uuid)
+        root = etree.fromstring(dom.xml_desc(inactive=True).encode())
+        assert root.tag == "domain" and root.get("type") == vk.domain_type
+        assert root.findtext("name") == name and root.findtext("uuid") == uuid
+        assert root.findtext("description") == "vkcert round trip"
+        assert _kib(root.find("memory")) == 192 * 1024
+        assert _kib(root.find("currentMemory")) == 160 * 1024
+        vcpu = root.find("vcpu")
+        assert vcpu is not None and vcpu.text == "2" and vcpu.get("current") == "1"
+        assert root.findtext("os/type") == "hvm"
+
+    def test_defaults_filled(self, vk: Kit) -> None:
+        dom = vk.define(memory_mib=128)
+        uuidlib.UUID(dom.uuid)  # a valid, generated uuid
+        root = etree.fromstring(dom.xml_desc(inactive=True).encode())
+        assert root.findtext("uuid") == dom.uuid
+        assert vk.conn.lookup_by_uuid(dom.uuid).name == dom.name
+        assert _kib(root.find("currentMemory")) == 128 * 1024, "currentMemory defaults to memory"
+        assert root.find("vcpu") is not None and root.findtext("vcpu") == "1"
+
+    def test_round_trip_is_stable(self, vk: Kit) -> None:
+        dom = vk.define(memory_mib=256, vcpus=2)
+        first = dom.xml_desc(inactive=True)
+        again = vk.conn.define_xml(first)
+        assert again.uuid == dom.uuid
+        assert again.xml_desc(inactive=True) == first, "defining what came back changes nothing"
+
+    def test_new_definition_state(self, vk: Kit) -> None:
+        rec = vk.recorder()
+        dom = vk.define()
+        assert dom.state()[0] == DomainState.SHUTOFF
+        assert dom.is_persistent() and not dom.is_active() and dom.id == -1
+        info = dom.info()
+        assert info.state == DomainState.SHUTOFF and info.max_mem == 128 * 1024
+        assert info.nr_virt_cpu == 1
+        assert (EventType.DEFINED, DefinedDetail.ADDED) in rec.wait_for(1)
+
+    def test_redefine_updates(self, vk: Kit) -> None:
+        name, uuid = vk.name(), vk.new_uuid()
+        dom = vk.define(name, uuid=uuid, memory_mib=128)
+        rec = vk.recorder(dom)
+        vk.conn.define_xml(vk.xml(name, uuid=uuid, memory_mib=256))
+        assert dom.info().max_mem == 256 * 1024
+        assert [s.ref.name for s in vk.conn.list_domain_summaries()].count(name) == 1
+        assert rec.wait_for(1) == [(EventType.DEFINED, DefinedDetail.UPDATED)]
+
+    def test_name_and_uuid_clashes(self, vk: Kit) -> None:
+        dom = vk.define()
+        expect_error(C.OPERATION_FAILED, vk.conn.define_xml,
+                     vk.xml(dom.name, uuid=vk.new_uuid()))
+        other = vk.name()
+        vk.track_domain(vk.conn, other)
+        expect_error(C.OPERATION_FAILED, vk.conn.define_xml, vk.xml(other, uuid=dom.uuid))
+        expect_error(C.NO_DOMAIN, vk.conn.lookup_by_name, other)
+
+    def test_undefine_inactive(self, vk: Kit) -> None:
+        dom = vk.define()
+        rec = vk.recorder(dom)
+        dom.undefine()
+        expect_error(C.NO_DOMAIN, vk.conn.lookup_by_name, dom.name)
+        expect_error(C.NO_DOMAIN, vk.conn.lookup_by_uuid, dom.uuid)
+        assert rec.wait_for(1) == [(EventType.UNDEFINED, UndefinedDetail.REMOVED)]
+
+    @pytest.mark.ops("domain_set_autostart", "domain_get_autostart")
+    def test_autostart(self, vk: Kit) -> None:
+        dom = vk.define()
+        assert dom.autostart is False
+        dom.set_autostart(True)
+        assert dom.autostart is True
+        assert dom in vk.conn.list_domains(autostart=True)
+        dom.set_autostart(False)
+        assert dom.autostart is False
+
+    @pytest.mark.ops("domain_create_xml", "domain_set_autostart")
+    @pytest.mark.requires("transient_domains")
+    def test_autostart_transient_invalid(self, vk: Kit) -> None:
+        dom = vk.create()
+        expect_error(C.OPERATION_INVALID, dom.set_autostart, True)

@@ -1,0 +1,204 @@
+"""Groups ``storage`` (pools and volumes), ``networks`` and ``interfaces``."""
+
+from __future__ import annotations
+
+import random
+from typing import ClassVar
+
+import pytest
+from lxml import etree
+
+from virtkit.errors import ErrorCode as C
+from virtkit.network import NetworkEventLifecycle as NE
+from virtkit.storage import PoolEventLifecycle as PE
+from virtkit.storage import PoolState, StoragePool
+
+from ..kit import Kit, expect_error, pool_xml, remove_pool, vol_xml
+
+MiB = 1024 * 1024
+
+
+POOL_OPS = ("pool_define_xml", "pool_build", "pool_create", "pool_destroy", "pool_undefine",
+            "pool_list", "pool_get_info", "pool_get_xml")
+VOL_OPS = ("vol_create_xml", "vol_list", "vol_lookup_by_name", "vol_get_info", "vol_delete")
+
+
+class TestStorage:
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
+        pytest.mark.group("storage"), pytest.mark.ops(*POOL_OPS)]
+
+    def test_pool_lifecycle(self, vk: Kit) -> None:
+        name = vk.name("pool")
+        rec = vk.recorder(kind="pool-lifecycle")
+        pool = vk.conn.storage_pool_define_xml(pool_xml(name, vk.path(name)))
+        vk.track(lambda: remove_pool(pool, vk.prefix))
+        assert not pool.is_active() and pool.is_persistent()
+        assert pool.info().state == PoolState.INACTIVE
+        root = etree.fromstring(pool.xml_desc().encode())
+        assert root.findtext("name") == name and root.findtext("target/path") == vk.path(name)
+        pool.build()
+        pool.create()
+        assert pool.is_active() and pool.info().state == PoolState.RUNNING
+        assert pool in vk.conn.list_storage_pools(active=True)
+        expect_error(C.OPERATION_INVALID, pool.create)
+        pool.destroy()
+        assert not pool.is_active()
+        pool.undefine()
+        expect_error(C.NO_STORAGE_POOL, vk.conn.storage_pool_lookup_by_name, name)
+        got = [e for e, _ in rec.wait_for(4)]
+        assert got[:1] == [PE.DEFINED] and PE.STARTED in got and PE.STOPPED in got
+        assert got[-1] == PE.UNDEFINED
+
+    @pytest.mark.ops(*VOL_OPS, "vol_lookup_by_key", "vol_lookup_by_path", "vol_get_xml")
+    def test_volumes(self, vk: Kit, vk_pool: StoragePool) -> None:
+        formats = vk.conn.driver.capabilities.get("disk_formats", ("raw",))
+        for fmt in formats:
+            name = vk.name(f"v{fmt}")
+            vol = vk_pool.create_xml(vol_xml(name, 2 * MiB, fmt))
+            assert vol.name == name and vol.info().capacity == 2 * MiB
+            fmt_el = etree.fromstring(vol.xml_desc().encode()).find("target/format")
+            assert fmt_el is not None and fmt_el.get("type") == fmt, "the declared format stays"
+            assert vk_pool.storage_vol_lookup_by_name(name) == vol
+            assert vk.conn.storage_vol_lookup_by_key(vol.key) == vol
+            assert vk.conn.storage_vol_lookup_by_path(vol.path) == vol
+            assert name in vk_pool.list_volume_names()
+            expect_error(C.STORAGE_VOL_EXIST, vk_pool.create_xml, vol_xml(name))
+            vol.delete()
+            expect_error(C.NO_STORAGE_VOL, vk_pool.storage_vol_lookup_by_name, name)
+
+    @pytest.mark.ops(*VOL_OPS, "vol_resize")
+    def test_volume_resize(self, vk: Kit, vk_pool: StoragePool) -> None:
+        vol = vk_pool.create_xml(vol_xml(vk.name("v"), MiB))
+        vol.resize(4 * MiB)
+        assert vol.info().capacity == 4 * MiB
+        expect_error(C.INVALID_ARG, vol.resize, MiB)
+        vol.resize(MiB, shrink=True)
+        assert vol.info().capacity == MiB
+
+    @pytest.mark.ops(*VOL_OPS, "vol_clone")
+    def test_volume_clone(self, vk: Kit, vk_pool: StoragePool) -> None:
+        src = vk_pool.create_xml(vol_xml(vk.name("v"), MiB))
+        copy = vk_pool.create_xml_from(vol_xml(vk.name("c"), MiB), src)
+        assert copy.info().capacity >= MiB and copy.name != src.name
+
+    @pytest.mark.ops("pool_undefine")
+    def test_missing_pool(self, vk: Kit) -> None:
+        expect_error(C.NO_STORAGE_POOL, vk.conn.storage_pool_lookup_by_name, vk.name("nopool"))
+
+
+def net_xml(name: str, third: int) -> str:
+    return (f"<network><name>{name}</name>"
+            f"<ip address='10.254.{third}.1' netmask='255.255.255.0'>"
+            f"<dhcp><range start='10.254.{third}.100' end='10.254.{third}.200'/></dhcp>"
+            f"</ip></network>")
+
+
+NET_OPS = ("network_define_xml", "network_create", "network_destroy", "network_undefine",
+           "network_list", "network_get_xml", "network_lookup_by_name")
+
+
+class TestNetworks:
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
+        pytest.mark.group("networks"), pytest.mark.ops(*NET_OPS)]
+
+    def _track(self, vk: Kit, name: str) -> None:
+        from ..kit import remove_network
+
+        def cleanup() -> None:
+            try:
+                net = vk.conn.network_lookup_by_name(name)
+            except Exception:
+                return
+            remove_network(net, vk.prefix)
+
+        vk.track(cleanup)
+
+    def test_network_lifecycle(self, vk: Kit) -> None:
+        name = vk.name("net")
+        self._track(vk, name)
+        rec = vk.recorder(kind="network-lifecycle")
+        net = vk.conn.network_define_xml(net_xml(name, random.randint(1, 250)))
+        assert not net.is_active() and net.is_persistent()
+        assert vk.conn.network_lookup_by_uuid(net.uuid) == net
+        root = etree.fromstring(net.xml_desc().encode())
+        assert root.findtext("name") == name and root.findtext("uuid") == net.uuid
+        net.create()
+        assert net.is_active() and net in vk.conn.list_networks(active=True)
+        expect_error(C.OPERATION_INVALID, net.create)
+        net.destroy()
+        assert not net.is_active()
+        net.undefine()
+        expect_error(C.NO_NETWORK, vk.conn.network_lookup_by_name, name)
+        got = [e for e, _ in rec.wait_for(4)]
+        assert got == [NE.DEFINED, NE.STARTED, NE.STOPPED, NE.UNDEFINED]
+
+    @pytest.mark.ops("network_create_xml")
+    def test_transient_network(self, vk: Kit) -> None:
+        name = vk.name("net")
+        self._track(vk, name)
+        net = vk.conn.network_create_xml(net_xml(name, random.randint(1, 250)))
+        assert net.is_active() and not net.is_persistent()
+        net.destroy()
+        expect_error(C.NO_NETWORK, vk.conn.network_lookup_by_name, name)
+
+    def test_name_clash(self, vk: Kit) -> None:
+        name = vk.name("net")
+        self._track(vk, name)
+        vk.conn.network_define_xml(net_xml(name, 3))
+        clash = net_xml(name, 4).replace("<name>", f"<uuid>{vk.new_uuid()}</uuid><name>")
+        expect_error(C.OPERATION_FAILED, vk.conn.network_define_xml, clash)
+
+    @pytest.mark.ops("network_set_autostart", "network_get_autostart")
+    def test_autostart(self, vk: Kit) -> None:
+        name = vk.name("net")
+        self._track(vk, name)
+        net = vk.conn.network_define_xml(net_xml(name, 5))
+        net.set_autostart(True)
+        assert net.autostart is True
+        net.set_autostart(False)
+        assert net.autostart is False
+
+    def test_missing_network(self, vk: Kit) -> None:
+        expect_error(C.NO_NETWORK, vk.conn.network_lookup_by_name, vk.name("nonet"))
+
+
+IFACE_OPS = ("interface_list", "interface_lookup_by_name", "interface_get_xml")
+
+
+class TestInterfaces:
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
+        pytest.mark.group("interfaces"), pytest.mark.ops(*IFACE_OPS)]
+
+    def test_list_and_lookup(self, vk: Kit) -> None:
+        for iface in vk.conn.list_interfaces():
+            assert vk.conn.interface_lookup_by_name(iface.name) == iface
+            root = etree.fromstring(iface.xml_desc().encode())
+            assert root.tag == "interface" and root.get("name") == iface.name
+            if iface.mac and vk.conn.implements("interface_lookup_by_mac"):
+                assert vk.conn.interface_lookup_by_mac(iface.mac).mac == iface.mac
+        expect_error(C.NO_INTERFACE, vk.conn.interface_lookup_by_name, vk.name("noif"))
+
+    @pytest.mark.ops("interface_define_xml", "interface_create", "interface_destroy",
+                     "interface_undefine")
+    def test_define_start_stop_undefine(self, vk: Kit) -> None:
+        name = f"{vk.prefix}i{random.randint(100, 999)}"
+        mac = vk.mac()
+        iface = vk.conn.interface_define_xml(
+            f"<interface type='ethernet' name='{name}'><mac address='{mac}'/></interface>")
+
+        def cleanup() -> None:
+            try:
+                vk.conn.interface_lookup_by_name(name).undefine()
+            except Exception:
+                pass
+
+        vk.track(cleanup)
+        assert iface.name == name and not iface.is_active()
+        iface.create()
+        assert iface.is_active()
+        expect_error(C.OPERATION_INVALID, iface.create)
+        iface.destroy()
+        assert not iface.is_active()
+        expect_error(C.OPERATION_INVALID, iface.destroy)
+        iface.undefine()
+        expect_error(C.NO_INTERFACE, vk.conn.interface_lookup_by_name, name)

@@ -283,7 +283,8 @@ def test_lifecycle_error_paths(run: Run, tmp_path: Path) -> None:
                                     "No such file or directory"],
         "save test img --running --paused": ["error: Options --running and --paused are "
                                              "mutually exclusive"],
-        "undefine test --remove-all-storage": ["error: removing a domain's storage needs"],
+        "undefine test --wipe-storage": ["error: '--wipe-storage' requires '--storage "
+                                         "<string>' or '--remove-all-storage'"],
     }
     for line, wanted in cases.items():
         r = run(*DEFAULT, *line.split())

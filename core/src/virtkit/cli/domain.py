@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -14,6 +15,7 @@ from .state import CliState, CommandError
 if TYPE_CHECKING:
     from virtkit.domain import Domain
     from virtkit.records import DomainSummary
+    from virtkit.storage import StorageVolume
 
 
 def _exclusive(**given: bool) -> None:
@@ -285,14 +287,16 @@ def cmd_define(state: CliState, file: str, validate: bool) -> None:
 def cmd_create(
     state: CliState, file: str, paused: bool, console: bool, autodestroy: bool, validate: bool
 ) -> None:
-    if console:
-        raise _unsupported("console")
     if autodestroy:
         raise _unsupported("autodestroy")
     xml = read_file(file)
     with state.failing(f"Failed to create domain from {file}"):
         dom = state.conn.create_xml(xml, paused=paused, validate=validate)
     state.info(f"Domain '{dom.name}' created from {file}")
+    if console:
+        from .console import run_console
+
+        run_console(state, dom)
 
 
 @command("undefine", help="Undefine a domain (an active one becomes transient).")
@@ -316,15 +320,76 @@ def cmd_undefine(
     wipe_storage: bool,
 ) -> None:
     _exclusive(nvram=nvram, keep_nvram=keep_nvram)
-    if remove_all_storage or storage or wipe_storage:
-        raise CommandError(
-            "removing a domain's storage needs virtkit's storage API, which this build lacks"
-        )
+    _exclusive(remove_all_storage=remove_all_storage, storage=bool(storage))
+    if wipe_storage and not (remove_all_storage or storage):
+        raise CommandError("'--wipe-storage' requires '--storage <string>' or "
+                           "'--remove-all-storage'", status=2)
     dom = state.domain(domain)
+    volumes: list[tuple[str, str, StorageVolume]] = []
+    if remove_all_storage or storage:
+        volumes = _storage_to_remove(state, dom, remove_all_storage, storage)
     with state.failing(f"Failed to undefine domain '{dom.name}'"):
         dom.undefine(managed_save=managed_save, snapshots_metadata=snapshots_metadata,
                      nvram=nvram)
     state.info(f"Domain '{dom.name}' has been undefined")
+    failed = []
+    from virtkit import VirtError
+
+    for target, source, vol in volumes:
+        if wipe_storage:
+            if not state.quiet:
+                sys.stdout.write(f"Wiping volume '{target}'({source}) ... ")
+                sys.stdout.flush()
+            try:
+                vol.wipe()
+            except VirtError as exc:
+                failed += ["Failed! Volume not removed.", exc.message]
+                continue
+            state.info("Done.")
+        try:
+            vol.delete()
+        except VirtError as exc:
+            failed += [f"Failed to remove storage volume '{target}'({source})", exc.message]
+        else:
+            state.info(f"Volume '{target}'({source}) removed.")
+    if failed:
+        raise CommandError(*failed)
+
+
+def _storage_to_remove(
+    state: CliState, dom: Domain, remove_all: bool, storage: str | None
+) -> list[tuple[str, str, StorageVolume]]:
+    """(target, source, volume) of each disk to remove: every disk with a source, or those
+    ``storage`` names (targets or sources, comma-separated). Disks whose source is no volume
+    are reported and skipped, as virsh does."""
+    from virtkit import VirtError
+
+    wanted = {w for w in (storage or "").split(",") if w}
+    with state.failing(f"Failed to get the disks of domain '{dom.name}'"):
+        root = _domain_xml(dom, inactive=True)
+    found: list[tuple[str, str, StorageVolume]] = []
+    for disk in root.findall("devices/disk"):
+        target = disk.find("target")
+        dev = (target.get("dev") if target is not None else None) or ""
+        source_el = disk.find("source")
+        source = None if source_el is None else (source_el.get("file") or source_el.get("dev"))
+        if not source:
+            continue
+        if not remove_all:
+            if dev not in wanted and source not in wanted:
+                continue
+            wanted -= {dev, source}
+        try:
+            vol = state.conn.storage_vol_lookup_by_path(source)
+        except VirtError:
+            state.info(f"Storage volume '{dev}'({source}) is not managed by virtkit. "
+                       f"Remove it manually.")
+            continue
+        found.append((dev, source, vol))
+    if wanted:
+        raise CommandError(f"Volume '{sorted(wanted)[0]}' was not found in domain's "
+                           f"definition.")
+    return found
 
 
 @command("edit", help="Edit a domain's XML in $VISUAL or $EDITOR and redefine it.")
@@ -366,8 +431,6 @@ def cmd_start(
     autodestroy: bool,
     bypass_cache: bool,
 ) -> None:
-    if console:
-        raise _unsupported("console")
     if autodestroy:
         raise _unsupported("autodestroy")
     dom = state.domain(domain)
@@ -376,6 +439,10 @@ def cmd_start(
     with state.failing(f"Failed to start domain '{dom.name}'"):
         dom.create(paused=paused, force_boot=force_boot)
     state.info(f"Domain '{dom.name}' started")
+    if console:
+        from .console import run_console
+
+        run_console(state, dom)
 
 
 def _mode(mode: str | None) -> str | None:

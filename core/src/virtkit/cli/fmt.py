@@ -181,3 +181,29 @@ def parse_scaled(text: str, default_scale: int = 1024) -> int:
                          f"MiB, GiB)")
     scale = _SCALES[unit]
     return int(number) * (default_scale if scale is None else scale)
+
+
+_CAPACITY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def pretty_capacity(n: int) -> str:
+    """Bytes as virsh's vshPrettyCapacity prints them: ``100.00 GiB``, ``0.00 B``."""
+    value = float(n)
+    unit = _CAPACITY_UNITS[0]
+    for unit in _CAPACITY_UNITS:
+        if value < 1024 or unit == _CAPACITY_UNITS[-1]:
+            break
+        value /= 1024
+    return f"{value:.2f} {unit}"
+
+
+def yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def local_time(seconds: int, zone: bool = False) -> str:
+    """``2024-01-31 12:00:00`` (with ``zone``: `` +0000``) in local time, as virsh prints times."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S" + (" %z" if zone else ""),
+                         time.localtime(seconds))

@@ -82,3 +82,26 @@ def _abort(dom: Domain) -> None:
 def _draw(label: str, percent: int) -> None:
     sys.stderr.write(f"\r{label}: [{percent:3d} %]")
     sys.stderr.flush()
+
+
+class Bar:
+    """virsh's ``Label: [ 45 %]`` on stderr for work that reports its own progress (volume
+    streams, clones, wipes); shown when stdout is a terminal or with ``verbose``."""
+
+    def __init__(self, state: CliState, label: str, verbose: bool = False) -> None:
+        self.label = label
+        self.show = (verbose or sys.stdout.isatty()) and not state.quiet
+        self.percent = -1
+
+    def update(self, done: int, total: int) -> None:
+        percent = 100 if total <= 0 else min(100, done * 100 // total)
+        if self.show and percent != self.percent:
+            self.percent = percent
+            _draw(self.label, percent)
+
+    def end(self, ok: bool) -> None:
+        if self.show:
+            if ok:
+                _draw(self.label, 100)
+            sys.stderr.write("\n")
+            sys.stderr.flush()

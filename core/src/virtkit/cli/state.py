@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from virtkit.connection import Connection
     from virtkit.domain import Domain
+    from virtkit.interface import Interface
+    from virtkit.network import Network
+    from virtkit.storage import StoragePool, StorageVolume
 
 
 class CommandError(Exception):
@@ -102,6 +105,73 @@ class CliState:
         except VirtError as exc:
             raise CommandError(f"failed to get domain '{ident}'", exc.message) from exc
 
+    def network(self, ident: str) -> Network:
+        """The network ``ident`` names: a uuid, then a name (virsh's order)."""
+        from virtkit import VirtError
+
+        conn = self.conn
+        if _looks_like_uuid(ident):
+            try:
+                return conn.network_lookup_by_uuid(ident)
+            except VirtError:
+                pass
+        try:
+            return conn.network_lookup_by_name(ident)
+        except VirtError as exc:
+            raise CommandError(f"failed to get network '{ident}'", exc.message) from exc
+
+    def interface(self, ident: str) -> Interface:
+        """The host interface ``ident`` names: a name, then a MAC address."""
+        from virtkit import VirtError
+
+        conn = self.conn
+        try:
+            return conn.interface_lookup_by_name(ident)
+        except VirtError as exc:
+            if ident.count(":") != 5:
+                raise CommandError(f"failed to get interface '{ident}'", exc.message) from exc
+        try:
+            return conn.interface_lookup_by_mac(ident)
+        except VirtError as exc:
+            raise CommandError(f"failed to get interface '{ident}'", exc.message) from exc
+
+    def pool(self, ident: str) -> StoragePool:
+        """The storage pool ``ident`` names: a uuid, then a name."""
+        from virtkit import VirtError
+
+        conn = self.conn
+        if _looks_like_uuid(ident):
+            try:
+                return conn.storage_pool_lookup_by_uuid(ident)
+            except VirtError:
+                pass
+        try:
+            return conn.storage_pool_lookup_by_name(ident)
+        except VirtError as exc:
+            raise CommandError(f"failed to get pool '{ident}'", exc.message) from exc
+
+    def volume(self, ident: str, pool: str | None = None) -> StorageVolume:
+        """The volume ``ident`` names: a name in ``pool`` if given, then a key, then a path."""
+        from virtkit import VirtError
+
+        conn = self.conn
+        last: VirtError | None = None
+        if pool is not None:
+            try:
+                return self.pool(pool).storage_vol_lookup_by_name(ident)
+            except VirtError as exc:
+                last = exc
+        for lookup in (conn.storage_vol_lookup_by_key, conn.storage_vol_lookup_by_path):
+            try:
+                return lookup(ident)
+            except VirtError as exc:
+                last = exc if pool is None else last or exc
+        hint = "" if pool is not None else ", specifying --pool might help"
+        lines = [f"failed to get vol '{ident}'{hint}"]
+        if last is not None:
+            lines.append(last.message)
+        raise CommandError(*lines)
+
     @contextmanager
     def failing(self, context: str) -> Iterator[None]:
         """Turn a VirtError in the block into ``error: CONTEXT`` / ``error: MESSAGE``."""
@@ -111,6 +181,17 @@ class CliState:
             yield
         except VirtError as exc:
             raise CommandError(context, exc.message) from exc
+
+    @contextmanager
+    def api(self) -> Iterator[None]:
+        """Turn a VirtError in the block into ``error: MESSAGE`` alone (where virsh adds no
+        context line of its own)."""
+        from virtkit import VirtError
+
+        try:
+            yield
+        except VirtError as exc:
+            raise CommandError(exc.message) from exc
 
     # -- output -------------------------------------------------------------------------------
 

@@ -268,6 +268,45 @@ def test_jobs(conn: Connection, tmp_path: Path) -> None:
     _raises(ErrorCode.OPERATION_INVALID, "no job is active on domain 'test'", dom.abort_job)
 
 
+@hook("domain_get_job_info", "domain_abort_job", "domain_save", "domain_managed_save")
+def test_slow_jobs_show_progress_and_abort(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    conn = virtkit.open("test:///default?job_seconds=1")
+    dom = conn.lookup_by_name("test")
+    seen: list[tuple[int, int, int]] = []
+    failure: list[VirtError] = []
+
+    def save() -> None:
+        try:
+            dom.save(str(tmp_path / "slow.save"))
+        except VirtError as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=save)
+    worker.start()
+    while worker.is_alive() and len(seen) < 5:
+        job = dom.job_info()
+        if job.type == 1:
+            seen.append((job.data_total, job.data_processed, job.data_remaining))
+        time.sleep(0.05)
+    _raises(ErrorCode.OPERATION_INVALID, "already has an active job: save", dom.managed_save)
+    dom.abort_job()
+    worker.join(10)
+    assert seen and all(total == 2097152 * 1024 and done + left == total
+                        for total, done, left in seen)
+    assert [p for _, p, _ in seen] == sorted(p for _, p, _ in seen), "progress only grows"
+    [exc] = failure
+    assert exc.code == ErrorCode.OPERATION_ABORTED and "save of domain 'test'" in exc.message
+    assert dom.state() == (S.RUNNING, 1), "an aborted save leaves the guest running"
+    assert dom.job_info().type == 5 and not (tmp_path / "slow.save").exists()
+    dom.managed_save()  # an unaborted job completes
+    assert dom.state() == (S.SHUTOFF, 5) and dom.job_info().type == 3
+    _raises(ErrorCode.INVALID_ARG, "job_seconds must be a number of seconds from 0 to 600",
+            virtkit.open, "test:///default?job_seconds=forever")
+
+
 @hook("connect_get_domain_capabilities", "connect_probe")
 def test_domain_capabilities_and_probe(conn: Connection) -> None:
     caps = etree.fromstring(conn.get_domain_capabilities(arch="x86_64", virttype="test"))

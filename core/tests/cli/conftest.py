@@ -21,7 +21,7 @@ def virtkit_executable() -> str:
         return str(scripts)
     found = shutil.which("virtkit", path=os.path.dirname(sys.executable))
     if found is None:
-        pytest.skip("the virtkit console script is not installed (pip install -e core)")
+        pytest.fail("the virtkit console script is not installed (pip install -e core)")
     return found
 
 

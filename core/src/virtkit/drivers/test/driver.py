@@ -29,6 +29,7 @@ from . import host
 from .devices import DeviceMixin
 from .domxml import DomainDef, parse_domain
 from .guest import GuestMixin
+from .jobs import JobMixin, job_seconds
 from .migration import MigrationMixin
 from .network import NetworkMixin
 from .node import TestDomain, TestNode, shared_default_node
@@ -52,6 +53,7 @@ class TestDriver(
     DeviceMixin,
     SnapshotMixin,
     GuestMixin,
+    JobMixin,
     MigrationMixin,
     NetworkMixin,
     StorageMixin,
@@ -93,6 +95,7 @@ class TestDriver(
                 f"not '{uri}'",
                 ErrorDomain.TEST,
             )
+        self.job_seconds = job_seconds(self.context)
         node.subscribe(self, self.context.emit)
         self.node = node
         return True
@@ -338,9 +341,16 @@ class TestDriver(
 
     @hookimpl
     def virtkit_domain_managed_save(self, dom: DomainRef, start_state: str | None) -> bool:
+        self._run_job(dom, "managed save", self._image_size(dom),
+                      lambda d: transition(Op.MANAGED_SAVE, d.name, d.status))
         d = self._op(dom, Op.MANAGED_SAVE)
-        d.last_job = JobInfo(3, operation="managed save")
+        d.last_job = JobInfo(3, data_total=d.memory * 1024, data_processed=d.memory * 1024,
+                             operation="managed save")
         return True
+
+    def _image_size(self, dom: DomainRef) -> int:
+        with self._node.lock:
+            return self._node.find(dom).memory * 1024
 
     @hookimpl
     def virtkit_domain_managed_save_remove(self, dom: DomainRef) -> bool:
@@ -351,6 +361,8 @@ class TestDriver(
     def virtkit_domain_save(
         self, dom: DomainRef, path: str, xml: str | None, start_state: str | None
     ) -> bool:
+        self._run_job(dom, "save", self._image_size(dom),
+                      lambda d: transition(Op.SAVE, d.name, d.status))
         node = self._node
         with node.lock:
             d = node.find(dom)

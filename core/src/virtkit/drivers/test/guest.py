@@ -1,4 +1,4 @@
-"""What the test driver shows of a running guest: its console, addresses, statistics and jobs.
+"""What the test driver shows of a running guest: its console, addresses and statistics.
 
 The numbers are synthetic but consistent: counters grow with the guest's uptime, addresses are
 derived from each interface's MAC, and the console echoes what is typed after a login banner.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import ErrorCode, ErrorDomain, VirtError
 from ...hookspecs import hookimpl
-from ...records import DomainRef, InterfaceAddress, JobInfo
+from ...records import DomainRef, InterfaceAddress
 from .streams import TestStream, invalid_stream, open_stream
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def _uptime(dom: TestDomain) -> float:
 
 
 class GuestMixin:
-    """Console, address, statistics and job hooks of the test driver."""
+    """Console, address and statistics hooks of the test driver."""
 
     if TYPE_CHECKING:
 
@@ -182,20 +182,3 @@ class GuestMixin:
             d = self._running(dom)
             return {"actual": d.memory, "available": d.current.memory,
                     "unused": d.memory // 2, "rss": d.memory // 2}
-
-    @hookimpl
-    def virtkit_domain_get_job_info(self, dom: DomainRef) -> JobInfo:
-        with self._node.lock:
-            d = self._node.find(dom)
-            job: JobInfo | None = d.last_job
-            return job if job is not None else JobInfo(0)
-
-    @hookimpl
-    def virtkit_domain_abort_job(self, dom: DomainRef) -> bool:
-        with self._node.lock:
-            d = self._node.find(dom)
-            raise VirtError(
-                ErrorCode.OPERATION_INVALID,
-                f"no job is active on domain '{d.name}' (test driver jobs complete at once)",
-                ErrorDomain.TEST,
-            )

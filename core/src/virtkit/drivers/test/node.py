@@ -94,6 +94,7 @@ class TestDomain:
     snapshots: dict[str, Any] = attrs.field(factory=dict)  # name -> snapshots.Snapshot, in order
     current_snapshot: str | None = None
     last_job: Any = None  # records.JobInfo of the last completed job
+    job: Any = None  # jobs.ActiveJob while a job runs
     console: Any = None  # the ConsoleStream holding the console, if any
     started_at: float = 0.0  # time.monotonic() at the last start
 

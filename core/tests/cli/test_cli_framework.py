@@ -175,8 +175,9 @@ def test_drivers(run: Run) -> None:
     r = run("drivers")
     assert r.status == 0
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["Scheme", "Distribution", "Version", "Status"]
-    assert any(line.split()[:2] == ["test", "virtkit"] for line in lines[2:] if line)
+    assert lines[0].split() == ["Scheme", "Distribution", "Version", "Driver", "Status"]
+    assert any(line.split()[:2] == ["test", "virtkit"] and line.split()[-1] == "ok"
+               for line in lines[2:] if line)
     data = json.loads(run("drivers", "--json").stdout)
     test = next(d for d in data if d["scheme"] == "test")
     assert test["broken"] is False and test["target"] == "virtkit.drivers.test:TestDriver"

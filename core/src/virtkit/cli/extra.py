@@ -30,11 +30,11 @@ def cmd_drivers(state: CliState, matrix: bool, as_json: bool) -> None:
         ])
         return
     rows = [
-        [e.scheme, e.distribution or "-", e.version or "-", f"broken: {e.error}" if e.broken
-         else e.target]
+        [e.scheme, e.distribution or "-", e.version or "-", e.target,
+         f"broken: {e.error}" if e.broken else "ok"]
         for e in entries
     ]
-    state.out(table(["Scheme", "Distribution", "Version", "Status"], rows,
+    state.out(table(["Scheme", "Distribution", "Version", "Driver", "Status"], rows,
                     show_header=not state.quiet))
 
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from . import registry
+from . import args, registry
 from .config import load_config, resolve_alias
 from .connection_objects import ObjectsMixin
 from .driver import DriverContext
@@ -340,12 +340,10 @@ class Connection(ObjectsMixin):
         return result
 
     def lookup_by_name(self, name: str) -> Domain:
-        if not isinstance(name, str) or not name:
-            raise invalid_arg("a domain name must be a non-empty string")
-        return self._domain(self.call("domain_lookup_by_name", name=name))
+        return self._domain(self.call("domain_lookup_by_name", name=args.name(name, "domain")))
 
     def lookup_by_uuid(self, uuid: str) -> Domain:
-        return self._domain(self.call("domain_lookup_by_uuid", uuid=_canonical_uuid(uuid)))
+        return self._domain(self.call("domain_lookup_by_uuid", uuid=args.canonical_uuid(uuid)))
 
     def lookup_by_id(self, id: int) -> Domain:
         if not isinstance(id, int) or id < 0:
@@ -353,15 +351,17 @@ class Connection(ObjectsMixin):
         return self._domain(self.call("domain_lookup_by_id", id=id))
 
     def define_xml(self, xml: str, validate: bool = False) -> Domain:
-        return self._domain(self.call("domain_define_xml", xml=_text(xml), validate=validate))
+        return self._domain(
+            self.call("domain_define_xml", xml=args.xml_text(xml), validate=validate)
+        )
 
     def create_xml(self, xml: str, paused: bool = False, validate: bool = False) -> Domain:
         return self._domain(
-            self.call("domain_create_xml", xml=_text(xml), paused=paused, validate=validate)
+            self.call("domain_create_xml", xml=args.xml_text(xml), paused=paused, validate=validate)
         )
 
     def restore(self, path: str, xml: str | None = None, start_state: str | None = None) -> Domain:
-        _start_state(start_state)
+        args.start_state(start_state)
         return self._domain(
             self.call("domain_restore", path=os.fspath(path), xml=xml, start_state=start_state)
         )
@@ -403,30 +403,3 @@ def _adapter(function: Callable[..., Any], argnames: tuple[str, ...]) -> Callabl
         return function(*[kwargs[a] for a in argnames])
 
     return call
-
-
-def _text(xml: object) -> str:
-    if isinstance(xml, bytes):
-        try:
-            return xml.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise VirtError(
-                ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}"
-            ) from None
-    if not isinstance(xml, str):
-        raise invalid_arg(f"an XML document must be a string, not {type(xml).__name__}")
-    return xml
-
-
-def _start_state(value: str | None) -> None:
-    if value not in (None, "running", "paused"):
-        raise invalid_arg(f"start state must be 'running' or 'paused', not {value!r}")
-
-
-def _canonical_uuid(text: str) -> str:
-    import uuid as uuidlib
-
-    try:
-        return str(uuidlib.UUID(text))
-    except (ValueError, TypeError, AttributeError):
-        raise invalid_arg(f"'{text}' is not a valid uuid") from None

@@ -7,10 +7,9 @@ connections before any driver code runs).
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from typing import TYPE_CHECKING, Any, cast
 
-from .errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
+from . import args
 from .interface import Interface
 from .network import Network, _mac
 from .records import InterfaceSummary, NetworkSummary, PoolSummary
@@ -22,34 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["ObjectsMixin"]
 
 
-def _text(xml: object) -> str:
-    if isinstance(xml, bytes):
-        try:
-            return xml.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise VirtError(
-                ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}", ErrorDomain.XML
-            ) from None
-    if not isinstance(xml, str):
-        raise invalid_arg(f"an XML document must be a string, not {type(xml).__name__}")
-    return xml
 
 
-def _name(name: object, what: str) -> str:
-    if not isinstance(name, str) or not name:
-        raise invalid_arg(f"a {what} name must be a non-empty string")
-    return name
 
 
-def _uuid(text: object) -> str:
-    try:
-        return str(uuidlib.UUID(str(text))) if isinstance(text, str) else _bad_uuid(text)
-    except ValueError:
-        return _bad_uuid(text)
 
 
-def _bad_uuid(text: object) -> str:
-    raise invalid_arg(f"'{text}' is not a valid uuid")
 
 
 def _keep(flag: bool | None, value: bool) -> bool:
@@ -94,19 +71,19 @@ class ObjectsMixin:
 
     def network_lookup_by_name(self, name: str) -> Network:
         return self._network(
-            self.call("network_lookup_by_name", name=_name(name, "network"))
+            self.call("network_lookup_by_name", name=args.name(name, "network"))
         )
 
     def network_lookup_by_uuid(self, uuid: str) -> Network:
-        return self._network(self.call("network_lookup_by_uuid", uuid=_uuid(uuid)))
+        return self._network(self.call("network_lookup_by_uuid", uuid=args.canonical_uuid(uuid)))
 
     def network_define_xml(self, xml: str) -> Network:
         """Define (or redefine) a persistent network (virsh net-define)."""
-        return self._network(self.call("network_define_xml", xml=_text(xml)))
+        return self._network(self.call("network_define_xml", xml=args.xml_text(xml)))
 
     def network_create_xml(self, xml: str) -> Network:
         """Create and start a transient network (virsh net-create)."""
-        return self._network(self.call("network_create_xml", xml=_text(xml)))
+        return self._network(self.call("network_create_xml", xml=args.xml_text(xml)))
 
     # -- host interfaces ----------------------------------------------------------------------
 
@@ -121,7 +98,7 @@ class ObjectsMixin:
 
     def interface_lookup_by_name(self, name: str) -> Interface:
         return self._interface(
-            self.call("interface_lookup_by_name", name=_name(name, "interface"))
+            self.call("interface_lookup_by_name", name=args.name(name, "interface"))
         )
 
     def interface_lookup_by_mac(self, mac: str) -> Interface:
@@ -130,7 +107,7 @@ class ObjectsMixin:
 
     def interface_define_xml(self, xml: str) -> Interface:
         """Define a host interface (virsh iface-define)."""
-        return self._interface(self.call("interface_define_xml", xml=_text(xml)))
+        return self._interface(self.call("interface_define_xml", xml=args.xml_text(xml)))
 
     # -- storage pools ------------------------------------------------------------------------
 
@@ -158,25 +135,25 @@ class ObjectsMixin:
         return [self._pool(s.ref) for s in sorted(picked, key=lambda s: s.ref.name)]
 
     def storage_pool_lookup_by_name(self, name: str) -> StoragePool:
-        return self._pool(self.call("pool_lookup_by_name", name=_name(name, "storage pool")))
+        return self._pool(self.call("pool_lookup_by_name", name=args.name(name, "storage pool")))
 
     def storage_pool_lookup_by_uuid(self, uuid: str) -> StoragePool:
-        return self._pool(self.call("pool_lookup_by_uuid", uuid=_uuid(uuid)))
+        return self._pool(self.call("pool_lookup_by_uuid", uuid=args.canonical_uuid(uuid)))
 
     def storage_pool_define_xml(self, xml: str) -> StoragePool:
         """Define (or redefine) a persistent pool (virsh pool-define)."""
-        return self._pool(self.call("pool_define_xml", xml=_text(xml)))
+        return self._pool(self.call("pool_define_xml", xml=args.xml_text(xml)))
 
     def storage_pool_create_xml(self, xml: str, build: bool = False) -> StoragePool:
         """Create and start a transient pool, building it first if ``build`` (pool-create)."""
-        return self._pool(self.call("pool_create_xml", xml=_text(xml), build=bool(build)))
+        return self._pool(self.call("pool_create_xml", xml=args.xml_text(xml), build=bool(build)))
 
     # -- storage volumes ----------------------------------------------------------------------
 
     def storage_vol_lookup_by_key(self, key: str) -> StorageVolume:
-        ref = self.call("vol_lookup_by_key", key=_name(key, "storage volume key"))
+        ref = self.call("vol_lookup_by_key", key=args.name(key, "storage volume key"))
         return StorageVolume(self._as_connection(), ref)
 
     def storage_vol_lookup_by_path(self, path: str) -> StorageVolume:
-        ref = self.call("vol_lookup_by_path", path=_name(path, "storage volume path"))
+        ref = self.call("vol_lookup_by_path", path=args.name(path, "storage volume path"))
         return StorageVolume(self._as_connection(), ref)

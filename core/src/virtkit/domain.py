@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from . import args
 from .errors import ErrorCode, VirtError, invalid_arg
 from .handle import Handle
 from .records import (
@@ -83,11 +84,11 @@ class Domain(Handle[DomainRef]):
         self._call("domain_resume")
 
     def save(self, path: str, xml: str | None = None, start_state: str | None = None) -> None:
-        _check_start_state(start_state)
+        args.start_state(start_state)
         self._call("domain_save", path=os.fspath(path), xml=xml, start_state=start_state)
 
     def managed_save(self, start_state: str | None = None) -> None:
-        _check_start_state(start_state)
+        args.start_state(start_state)
         self._call("domain_managed_save", start_state=start_state)
 
     def managed_save_remove(self) -> None:
@@ -281,8 +282,3 @@ class Domain(Handle[DomainRef]):
 
     def abort_job(self) -> None:
         self._call("domain_abort_job")
-
-
-def _check_start_state(value: str | None) -> None:
-    if value not in (None, "running", "paused"):
-        raise invalid_arg(f"start state must be 'running' or 'paused', not {value!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
+from . import args
 from .errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
 from .handle import Handle
 from .records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
@@ -89,17 +90,6 @@ def volume_xml_name(xml: str | bytes) -> str:
     return check_volume_name(name.strip())
 
 
-def _xml_text(xml: object) -> str:
-    if isinstance(xml, bytes):
-        try:
-            return xml.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise VirtError(
-                ErrorCode.XML_ERROR, f"XML document is not valid UTF-8: {exc}", ErrorDomain.XML
-            ) from None
-    if not isinstance(xml, str):
-        raise invalid_arg(f"an XML document must be a string, not {type(xml).__name__}")
-    return xml
 
 
 def _size(value: object, what: str) -> int:
@@ -205,7 +195,7 @@ class StoragePool(Handle[PoolRef]):
 
     def create_xml(self, xml: str) -> StorageVolume:
         """Create a volume from ``<volume>`` XML (virsh vol-create)."""
-        text = _xml_text(xml)
+        text = args.xml_text(xml)
         volume_xml_name(text)
         return self._volume(self._call("vol_create_xml", xml=text))
 
@@ -213,7 +203,7 @@ class StoragePool(Handle[PoolRef]):
         """Create a volume from ``xml`` holding a copy of ``source_vol``'s data (vol-clone)."""
         if not isinstance(source_vol, StorageVolume):
             raise invalid_arg("the source of a clone must be a StorageVolume")
-        text = _xml_text(xml)
+        text = args.xml_text(xml)
         volume_xml_name(text)
         return self._volume(self._call("vol_clone", xml=text, source=source_vol.ref))
 

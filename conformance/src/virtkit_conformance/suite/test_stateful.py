@@ -120,6 +120,7 @@ def make_machine(vk: Kit, req: Requirements) -> type[RuleBasedStateMachine]:
                 self.event(i, E.DEFINED, 0)
             else:
                 m.persistent = True
+                m.disks = set()  # the new definition replaces the old one, disks and all
                 self.event(i, E.DEFINED, 1)
 
         @precondition(lambda self: req.supports("domain_create_xml")

@@ -8,9 +8,9 @@ context line, then libvirt's message) and an exit status. ``VirtError`` raised b
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from virtkit.connection import Connection
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from virtkit.network import Network
     from virtkit.storage import StoragePool, StorageVolume
 
+
+T = TypeVar("T")
 
 class CommandError(Exception):
     """A command failed: print each line as ``error: LINE`` and exit with ``status``."""
@@ -87,38 +89,15 @@ class CliState:
 
     def domain(self, ident: str) -> Domain:
         """The domain ``ident`` names, tried as virsh does: an id, a uuid, then a name."""
-        from virtkit import VirtError
-
         conn = self.conn
-        if ident.isdigit():
-            try:
-                return conn.lookup_by_id(int(ident))
-            except VirtError:
-                pass
-        if _looks_like_uuid(ident):
-            try:
-                return conn.lookup_by_uuid(ident)
-            except VirtError:
-                pass
-        try:
-            return conn.lookup_by_name(ident)
-        except VirtError as exc:
-            raise CommandError(f"failed to get domain '{ident}'", exc.message) from exc
+        by_id = (lambda: conn.lookup_by_id(int(ident))) if ident.isdigit() else None
+        return _lookup("domain", ident, by_id, conn.lookup_by_uuid, conn.lookup_by_name)
 
     def network(self, ident: str) -> Network:
         """The network ``ident`` names: a uuid, then a name (virsh's order)."""
-        from virtkit import VirtError
-
         conn = self.conn
-        if _looks_like_uuid(ident):
-            try:
-                return conn.network_lookup_by_uuid(ident)
-            except VirtError:
-                pass
-        try:
-            return conn.network_lookup_by_name(ident)
-        except VirtError as exc:
-            raise CommandError(f"failed to get network '{ident}'", exc.message) from exc
+        return _lookup("network", ident, None, conn.network_lookup_by_uuid,
+                       conn.network_lookup_by_name)
 
     def interface(self, ident: str) -> Interface:
         """The host interface ``ident`` names: a name, then a MAC address."""
@@ -137,18 +116,9 @@ class CliState:
 
     def pool(self, ident: str) -> StoragePool:
         """The storage pool ``ident`` names: a uuid, then a name."""
-        from virtkit import VirtError
-
         conn = self.conn
-        if _looks_like_uuid(ident):
-            try:
-                return conn.storage_pool_lookup_by_uuid(ident)
-            except VirtError:
-                pass
-        try:
-            return conn.storage_pool_lookup_by_name(ident)
-        except VirtError as exc:
-            raise CommandError(f"failed to get pool '{ident}'", exc.message) from exc
+        return _lookup("pool", ident, None, conn.storage_pool_lookup_by_uuid,
+                       conn.storage_pool_lookup_by_name)
 
     def volume(self, ident: str, pool: str | None = None) -> StorageVolume:
         """The volume ``ident`` names: a name in ``pool`` if given, then a key, then a path."""
@@ -209,6 +179,33 @@ class CliState:
 
         self.trailer = False
         sys.stdout.write(to_json(data))
+
+
+def _lookup(
+    what: str,
+    ident: str,
+    by_id: Callable[[], T] | None,
+    by_uuid: Callable[[str], T],
+    by_name: Callable[[str], T],
+) -> T:
+    """Look ``ident`` up as virsh does: an id (when given), a uuid (when it looks like one), then
+    a name; only the name lookup's failure is reported."""
+    from virtkit import VirtError
+
+    if by_id is not None:
+        try:
+            return by_id()
+        except VirtError:
+            pass
+    if _looks_like_uuid(ident):
+        try:
+            return by_uuid(ident)
+        except VirtError:
+            pass
+    try:
+        return by_name(ident)
+    except VirtError as exc:
+        raise CommandError(f"failed to get {what} '{ident}'", exc.message) from exc
 
 
 def _looks_like_uuid(text: str) -> bool:

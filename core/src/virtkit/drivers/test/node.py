@@ -12,7 +12,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -120,32 +120,44 @@ class TestDomain:
         return self.live or self.definition
 
 
-@attrs.define(eq=False)
-class TestNetwork:
-    """A virtual network: ``config`` is what the next start uses, ``live`` what runs now."""
+M = TypeVar("M", Network, StoragePool)
 
-    config: Network
-    live: Network | None = None
+
+@attrs.define(eq=False)
+class Configured(Generic[M]):
+    """An object with a persistent ``config`` (what the next start uses) and, while active, a
+    ``live`` definition (what runs now)."""
+
+    config: M
+    live: M | None = None
     persistent: bool = True
     autostart: bool = False
-    started_at: int = 0
 
     @property
     def name(self) -> str:
-        return self.config.name
+        name: str = self.config.name
+        return name
 
     @property
     def uuid(self) -> str:
         assert self.config.uuid is not None
-        return self.config.uuid
+        uuid: str = self.config.uuid
+        return uuid
 
     @property
     def active(self) -> bool:
         return self.live is not None
 
     @property
-    def current(self) -> Network:
+    def current(self) -> M:
         return self.live or self.config
+
+
+@attrs.define(eq=False)
+class TestNetwork(Configured[Network]):
+    """A virtual network."""
+
+    started_at: int = 0
 
     @property
     def ref(self) -> NetworkRef:
@@ -203,32 +215,11 @@ class TestVolume:
 
 
 @attrs.define(eq=False)
-class TestPool:
+class TestPool(Configured[StoragePool]):
     """A storage pool with its volumes by name; the volumes stay while it is inactive."""
 
-    config: StoragePool
-    live: StoragePool | None = None
-    persistent: bool = True
-    autostart: bool = False
     built: bool = True
     volumes: dict[str, TestVolume] = attrs.field(factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def uuid(self) -> str:
-        assert self.config.uuid is not None
-        return self.config.uuid
-
-    @property
-    def active(self) -> bool:
-        return self.live is not None
-
-    @property
-    def current(self) -> StoragePool:
-        return self.live or self.config
 
     @property
     def ref(self) -> PoolRef:

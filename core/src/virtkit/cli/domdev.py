@@ -316,15 +316,7 @@ def cmd_attach_disk(
     if serial:
         lines.append(f"  <serial>{_attr(serial)}</serial>")
     lines.append("</disk>")
-    xml = "\n".join(lines) + "\n"
-    if print_xml:
-        state.out(xml)
-        return
-    dom = state.domain(domain)
-    is_live, is_config = _scope(dom, persistent, config, live, current)
-    with state.failing("Failed to attach disk"):
-        dom.attach_device(xml, live=is_live, config=is_config)
-    state.info("Disk attached successfully")
+    _attach(state, domain, lines, print_xml, (persistent, config, live, current), "Disk")
 
 
 @command("attach-interface", help="Attach a network interface of TYPE to SOURCE.")
@@ -360,15 +352,23 @@ def cmd_attach_interface(
     if model:
         lines.append(f"  <model type='{_attr(model)}'/>")
     lines.append("</interface>")
+    _attach(state, domain, lines, print_xml, (persistent, config, live, current), "Interface")
+
+
+def _attach(
+    state: CliState, domain: str, lines: list[str], print_xml: bool,
+    scope: tuple[bool, bool, bool, bool], what: str,
+) -> None:
+    """Print the device document (--print-xml), or attach it with virsh's scope flags."""
     xml = "\n".join(lines) + "\n"
     if print_xml:
         state.out(xml)
         return
     dom = state.domain(domain)
-    is_live, is_config = _scope(dom, persistent, config, live, current)
-    with state.failing("Failed to attach interface"):
+    is_live, is_config = _scope(dom, *scope)
+    with state.failing(f"Failed to attach {what.lower()}"):
         dom.attach_device(xml, live=is_live, config=is_config)
-    state.info("Interface attached successfully")
+    state.info(f"{what} attached successfully")
 
 
 def _element_xml(el: Any) -> str:

@@ -53,4 +53,5 @@ class Handle(Generic[R]):
         return f"<virtkit.{type(self).__name__} {self.name!r}>"
 
     def _call(self, op: str, **kwargs: Any) -> Any:
-        return self._conn.call(op, **{self.ARG: self._ref}, **kwargs)
+        kwargs[self.ARG] = self._ref
+        return self._conn.call(op, **kwargs)

@@ -1,5 +1,5 @@
 """The test driver's domain definitions: the XML model, its formatted text, and the numbers the
-driver reads often (memory, vcpus), kept together so the text is formatted once per change."""
+driver reads often (memory, vcpus), kept together so each is computed once per change."""
 
 from __future__ import annotations
 
@@ -10,39 +10,17 @@ from ...xml.domain import Domain
 
 @attrs.frozen
 class DomainDef:
-    """One definition: the parsed, defaults-filled model and its formatted document."""
+    """One definition: the parsed, defaults-filled model, its formatted document, and the
+    figures ``info()`` reads. Build it with :func:`from_model` or :func:`parse_domain`."""
 
     model: Domain
     xml: str  # with secrets; the driver strips them unless security info is asked for
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-    @property
-    def uuid(self) -> str:
-        assert self.model.uuid is not None  # with_defaults() filled it
-        return self.model.uuid
-
-    @property
-    def memory(self) -> int:
-        """Maximum memory in KiB (``<memory>``)."""
-        return self.model.memory or 0
-
-    @property
-    def current_memory(self) -> int:
-        return self.model.current_memory or self.memory
-
-    @property
-    def max_vcpus(self) -> int:
-        return self.model.vcpu.count if self.model.vcpu is not None else 1
-
-    @property
-    def vcpus(self) -> int:
-        vcpu = self.model.vcpu
-        if vcpu is None:
-            return 1
-        return vcpu.current if vcpu.current is not None else vcpu.count
+    name: str
+    uuid: str
+    memory: int  # KiB, the maximum (<memory>)
+    current_memory: int  # KiB (<currentMemory>)
+    max_vcpus: int
+    vcpus: int
 
     def public_xml(self, dom_id: int, security_info: bool) -> str:
         """The document as ``virDomainGetXMLDesc`` gives it: id while active, secrets only on
@@ -56,7 +34,19 @@ class DomainDef:
 def from_model(model: Domain) -> DomainDef:
     """A definition from a checked model (the model's own check refuses a missing memory)."""
     model = attrs.evolve(model.with_defaults(), id=None)
-    return DomainDef(model, model.to_xml())
+    assert model.uuid is not None and model.vcpu is not None  # with_defaults() filled them
+    memory = model.memory or 0
+    vcpu = model.vcpu
+    return DomainDef(
+        model,
+        model.to_xml(),
+        model.name,
+        model.uuid,
+        memory,
+        model.current_memory or memory,
+        vcpu.count,
+        vcpu.current if vcpu.current is not None else vcpu.count,
+    )
 
 
 def parse_domain(text: str, validate: bool = False) -> DomainDef:

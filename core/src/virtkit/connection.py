@@ -10,7 +10,6 @@ driver into INTERNAL_ERROR naming the driver and the operation.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import args, registry
 from .config import load_config, resolve_alias
 from .connection_objects import ObjectsMixin
+from .domain import Domain
 from .driver import DriverContext
 from .errors import ErrorCode, VirtError, invalid_arg, no_support
 from .events import EventBus
@@ -31,7 +31,6 @@ from .uri import URI, parse_uri
 if TYPE_CHECKING:
     import pluggy
 
-    from .domain import Domain
 
 log = logging.getLogger("virtkit")
 
@@ -302,7 +301,7 @@ class Connection(ObjectsMixin):
     # -- domains ------------------------------------------------------------------------------
 
     def _domain(self, ref: Any) -> Domain:
-        return _domain_class()(self, ref)
+        return Domain(self, ref)
 
     def list_domains(
         self,
@@ -387,13 +386,6 @@ class Connection(ObjectsMixin):
     def event_stream(self, kind: str) -> AsyncIterator[Event]:
         """The asyncio form: ``async for event in conn.event_stream("domain-lifecycle")``."""
         return self.events.stream(kind)
-
-
-@functools.cache
-def _domain_class() -> type[Domain]:
-    from .domain import Domain
-
-    return Domain
 
 
 def _adapter(function: Callable[..., Any], argnames: tuple[str, ...]) -> Callable[..., Any]:

@@ -252,10 +252,8 @@ def no_domain(
     return VirtError(ErrorCode.NO_DOMAIN, f"Domain not found: {what}", ErrorDomain.DOMAIN)
 
 
-def not_running(name: str) -> VirtError:
-    return VirtError(
-        ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running", ErrorDomain.DOMAIN
-    )
+def not_running(name: str, domain: ErrorDomain = ErrorDomain.DOMAIN) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running", domain)
 
 
 def invalid_arg(message: str) -> VirtError:

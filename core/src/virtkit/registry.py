@@ -173,13 +173,3 @@ def plugin_classes() -> tuple[Any, ...]:
         if wanted is None or ep.name in wanted:
             found.append(_load(ep))
     return tuple(found)
-
-
-def clear_caches() -> None:
-    """Forget loaded entry points (tests that install a distribution at run time)."""
-    from stevedore import ExtensionManager
-
-    ExtensionManager.ENTRY_POINT_CACHE.clear()
-    load_driver.cache_clear()
-    plugin_classes.cache_clear()
-    _distribution_of.cache_clear()

@@ -10,19 +10,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
+from ...errors import ErrorCode, ErrorDomain, VirtError, not_running
 from ...hookspecs import hookimpl
 from ...records import DomainRef, InterfaceAddress
 from .streams import TestStream, invalid_stream, open_stream
 
 if TYPE_CHECKING:
     from .node import TestDomain, TestNode
-
-
-def _not_running(name: str) -> VirtError:
-    return VirtError(
-        ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running", ErrorDomain.TEST
-    )
 
 
 class ConsoleStream(TestStream):
@@ -82,7 +76,7 @@ class GuestMixin:
     def _running(self, ref: DomainRef) -> TestDomain:
         dom = self._node.find(ref)
         if not dom.status.active:
-            raise _not_running(dom.name)
+            raise not_running(dom.name, ErrorDomain.TEST)
         return dom
 
     @hookimpl

@@ -56,11 +56,16 @@ def test_attach_detach_live_and_config(conn: Connection) -> None:
     _raises(ErrorCode.OPERATION_FAILED, "disk 'vdb' already exists in domain 'web'",
             dom.attach_device, vdb)
     dom.create()
+    devices: list[tuple[str, str, str]] = []
+    for kind in ("domain-device-added", "domain-device-removed"):
+        conn.event_register(kind, lambda ev: devices.append((ev.kind, ev.obj.name, ev.device)))
     vdc = DISK.format(device="disk", src="/var/lib/c.img", dev="vdc")
     dom.attach_device(vdc)  # active: current = live only
     assert _disks(dom.xml_desc()) == ["vda", "hdc", "vdb", "vdc"]
     assert _disks(dom.xml_desc(inactive=True)) == ["vda", "hdc", "vdb"]
     dom.detach_device(vdb, live=True, config=True)
+    assert conn.events.wait_idle()
+    assert devices == [("domain-device-added", "web", "vdc"), ("domain-device-removed", "web", "vdb")]
     assert _disks(dom.xml_desc()) == ["vda", "hdc", "vdc"]
     assert _disks(dom.xml_desc(inactive=True)) == ["vda", "hdc"]
     _raises(ErrorCode.DEVICE_MISSING, "no disk 'vdb' in domain 'web'", dom.detach_device, vdb)

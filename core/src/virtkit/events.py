@@ -21,7 +21,14 @@ from .records import Event
 
 log = logging.getLogger("virtkit.events")
 
-KINDS = ("domain-lifecycle", "domain-reboot", "network-lifecycle", "pool-lifecycle")
+KINDS = (
+    "domain-lifecycle",
+    "domain-reboot",
+    "domain-device-added",
+    "domain-device-removed",
+    "network-lifecycle",
+    "pool-lifecycle",
+)
 
 Callback = Callable[[Event], Any]
 

@@ -175,15 +175,17 @@ class InterfaceAddress:
 class Event:
     """An event on its way to callbacks.
 
-    ``kind`` is ``domain-lifecycle``, ``domain-reboot``, ``network-lifecycle`` or
-    ``pool-lifecycle``; ``obj`` is the identity record of the object; ``event`` and ``detail``
-    are libvirt's numbers for lifecycle kinds.
+    ``kind`` is ``domain-lifecycle``, ``domain-reboot``, ``domain-device-added``,
+    ``domain-device-removed``, ``network-lifecycle`` or ``pool-lifecycle``; ``obj`` is the
+    identity record of the object; ``event`` and ``detail`` are libvirt's numbers for lifecycle
+    kinds; ``device`` names the device of a device event (its alias, else its target).
     """
 
     kind: str
     obj: Any
     event: int = 0
     detail: int = 0
+    device: str = ""
 
 
 @record

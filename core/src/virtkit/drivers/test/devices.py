@@ -13,7 +13,7 @@ import attrs
 
 from ...errors import ErrorCode, ErrorDomain, VirtError
 from ...hookspecs import hookimpl
-from ...records import DomainRef
+from ...records import DomainRef, Event
 from ...xml import domain as dx
 from ...xml._model import ParseContext
 from ...xml.parser import parse_document, xml_error
@@ -64,6 +64,18 @@ def parse_device(xml: str) -> tuple[str, Any]:
         raise xml_error(f"device: unknown device type <{kind}>")
     cls = DEVICE_KINDS[kind][1]
     return kind, cls.from_element(root, ParseContext("device"))
+
+
+def device_name(kind: str, dev: Any) -> str:
+    """How device events name a device, as libvirt's devAlias: its alias, else its target."""
+    alias = getattr(dev, "alias", None)
+    if alias is not None and getattr(alias, "name", None):
+        return str(alias.name)
+    if kind == "disk":
+        return str(dev.target.dev)
+    if kind == "interface" and dev.mac is not None:
+        return str(dev.mac.address)
+    return kind
 
 
 def describe(kind: str, dev: Any) -> str:
@@ -204,6 +216,9 @@ class DeviceMixin:
                     f"(domain '{dom.name}')"
                 )
             self._change(ref, live, config, lambda d: op(d, kind, dev, dom.name))
+            if is_live and verb in ("attach", "detach"):
+                self._node.emit(Event(f"domain-device-{'added' if verb == 'attach' else 'removed'}",
+                                      dom.ref, device=device_name(kind, dev)))
         return True
 
     @hookimpl

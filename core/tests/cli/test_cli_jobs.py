@@ -29,9 +29,15 @@ def test_ctrl_c_aborts_the_job(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path)),
     )
-    time.sleep(0.6)
+    # interrupt once the job is under way: its progress line has been drawn
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 30
+    while "Save: [" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.read(1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
+    err = seen + err
     assert proc.returncode == 1, (out, err)
     assert "aborted" in err and "Traceback" not in err
     assert not image.exists(), "an aborted save writes no image"

@@ -37,6 +37,9 @@ def run_job(
             errors.append(exc)
 
     worker = threading.Thread(target=target, name=f"virtkit-{label.lower()}", daemon=True)
+    # As virsh does while it watches a job, Ctrl-C aborts the job even where SIGINT was
+    # inherited as ignored (a background job of a shell, for instance).
+    previous = _catch_sigint()
     worker.start()
     aborted = False
     try:
@@ -48,6 +51,8 @@ def run_job(
         aborted = True
         _abort(dom)
         worker.join()
+    finally:
+        _restore_sigint(previous)
     if show:
         if not errors and not aborted:
             _draw(label, 100)
@@ -56,6 +61,21 @@ def run_job(
         raise errors[0]
     if aborted:
         raise CommandError(f"{label} of domain '{dom.name}' was interrupted and aborted")
+
+
+def _catch_sigint() -> object:
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _restore_sigint(previous: object) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
 
 
 def _percent(dom: Domain) -> int:

@@ -216,7 +216,7 @@ class DeviceMixin:
                     f"(domain '{dom.name}')"
                 )
             self._change(ref, live, config, lambda d: op(d, kind, dev, dom.name))
-            if is_live and verb in ("attach", "detach"):
+            if is_live:
                 self._node.emit(Event(f"domain-device-{'added' if verb == 'attach' else 'removed'}",
                                       dom.ref, device=device_name(kind, dev)))
         return True
@@ -243,56 +243,65 @@ class DeviceMixin:
             self._change(dom, live, config, lambda defn: update(defn, kind, dev, d.name))
         return True
 
+    def _resize(
+        self,
+        ref: DomainRef,
+        live: bool,
+        config: bool,
+        maximum: bool,
+        refuse_live_maximum: str,
+        over_limit: Callable[[DomainDef], str | None],
+        change: Callable[[DomainDef, bool], DomainDef],
+    ) -> bool:
+        """Memory and vcpus alike: resolve the affect flags, refuse a live change of the
+        maximum, refuse a value over a chosen definition's maximum (``over_limit`` says why),
+        then change the chosen definitions (``change(definition, maximum)``). Returns whether
+        the running guest changed."""
+        d = self._node.find(ref)
+        live, config = targets(d, live, config)
+        if maximum:
+            if live:
+                raise _invalid(f"{refuse_live_maximum} of running domain '{d.name}'")
+            self._change(ref, False, True, lambda defn: change(defn, True))
+            return False
+        for defn, chosen in ((d.current, live), (d.definition, config)):
+            why = over_limit(defn) if chosen else None
+            if why is not None:
+                raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: {why}",
+                                ErrorDomain.TEST)
+        self._change(ref, live, config, lambda defn: change(defn, False))
+        return live
+
     @hookimpl
     def virtkit_domain_set_memory(
         self, dom: DomainRef, kib: int, live: bool, config: bool, maximum: bool
     ) -> bool:
-        node = self._node
-        with node.lock:
-            d = node.find(dom)
-            live, config = targets(d, live, config)
-            if maximum:
-                if live:
-                    raise _invalid(f"cannot resize the maximum memory of running domain "
-                                   f"'{d.name}'")
-                self._change(dom, False, True, lambda defn: _set_max_memory(defn, kib))
-                return True
-            for defn, chosen in ((d.current, live), (d.definition, config)):
-                if chosen and kib > defn.memory:
-                    raise VirtError(
-                        ErrorCode.INVALID_ARG,
-                        f"invalid argument: cannot set memory of domain '{d.name}' to {kib} KiB, "
-                        f"higher than its maximum {defn.memory} KiB",
-                        ErrorDomain.TEST,
-                    )
-            self._change(dom, live, config, lambda defn: _set_current_memory(defn, kib))
-            if live:
-                d.memory = kib
+        with self._node.lock:
+            d = self._node.find(dom)
+            name = d.name
+            if self._resize(
+                dom, live, config, maximum, "cannot resize the maximum memory",
+                lambda defn: None if kib <= defn.memory else (
+                    f"cannot set memory of domain '{name}' to {kib} KiB, "
+                    f"higher than its maximum {defn.memory} KiB"),
+                lambda defn, most: _set_memory(defn, kib, most),
+            ):
+                d.memory = kib  # the balloon follows a live change
         return True
 
     @hookimpl
     def virtkit_domain_set_vcpus(
         self, dom: DomainRef, count: int, live: bool, config: bool, maximum: bool
     ) -> bool:
-        node = self._node
-        with node.lock:
-            d = node.find(dom)
-            live, config = targets(d, live, config)
-            if maximum:
-                if live:
-                    raise _invalid(f"cannot change the maximum vcpus of running domain "
-                                   f"'{d.name}'")
-                self._change(dom, False, True, lambda defn: _set_vcpus(defn, count, True))
-                return True
-            for defn, chosen in ((d.current, live), (d.definition, config)):
-                if chosen and count > defn.max_vcpus:
-                    raise VirtError(
-                        ErrorCode.INVALID_ARG,
-                        f"invalid argument: requested vcpus is greater than max allowable vcpus "
-                        f"for domain '{d.name}': {count} > {defn.max_vcpus}",
-                        ErrorDomain.TEST,
-                    )
-            self._change(dom, live, config, lambda defn: _set_vcpus(defn, count, False))
+        with self._node.lock:
+            name = self._node.find(dom).name
+            self._resize(
+                dom, live, config, maximum, "cannot change the maximum vcpus",
+                lambda defn: None if count <= defn.max_vcpus else (
+                    f"requested vcpus is greater than max allowable vcpus for domain "
+                    f"'{name}': {count} > {defn.max_vcpus}"),
+                lambda defn, most: _set_vcpus(defn, count, most),
+            )
         return True
 
     @hookimpl
@@ -311,12 +320,10 @@ class DeviceMixin:
             return defn.max_vcpus if maximum else defn.vcpus
 
 
-def _set_max_memory(defn: DomainDef, kib: int) -> DomainDef:
-    current = min(defn.current_memory, kib)
-    return from_model(attrs.evolve(defn.model, memory=kib, current_memory=current))
-
-
-def _set_current_memory(defn: DomainDef, kib: int) -> DomainDef:
+def _set_memory(defn: DomainDef, kib: int, maximum: bool) -> DomainDef:
+    if maximum:
+        current = min(defn.current_memory, kib)
+        return from_model(attrs.evolve(defn.model, memory=kib, current_memory=current))
     return from_model(attrs.evolve(defn.model, current_memory=kib))
 
 

@@ -24,7 +24,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "core" / "src"))
 sys.path.insert(0, str(ROOT / "core" / "tests" / "xml"))
 
-from virtkit.errors import VirtError  # noqa: E402
+from virtkit.sdk.errors import VirtError  # noqa: E402
 from virtkit.xml.domain import Domain  # noqa: E402
 
 # A typical guest as virt-install writes it (type 'test' so libvirt's test driver accepts it).

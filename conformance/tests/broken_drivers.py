@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from virtkit.drivers.test import TestDriver
-from virtkit.errors import ErrorCode, ErrorDomain, VirtError
-from virtkit.hookspecs import hookimpl
-from virtkit.records import DomainRef, Event, VolumeRef
-from virtkit.states import Op, transition
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, Event, VolumeRef
+from virtkit.sdk.states import Op, transition
 from virtkit.xml.storage import StorageVolume
 
 
@@ -89,7 +89,7 @@ class RefusesDeclaredSuspend(TestDriver):
 
     @hookimpl
     def virtkit_domain_suspend(self, dom: DomainRef) -> bool:
-        from virtkit.errors import no_support
+        from virtkit.sdk.errors import no_support
 
         raise no_support("domain_suspend", self.name)
 

@@ -12,8 +12,8 @@ HERE = Path(__file__).parent
 
 CONFTEST = """
 import pytest
-from virtkit.connection import Connection
-from virtkit.uri import parse_uri
+from virtkit.api.connection import Connection
+from virtkit.sdk.uri import parse_uri
 from broken_drivers import DRIVERS
 
 @pytest.fixture(scope="session")

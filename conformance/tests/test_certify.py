@@ -53,8 +53,8 @@ def test_only_group(tmp_path: Path) -> None:
 
 DRIVER = '''
 from virtkit.drivers.test import TestDriver
-from virtkit.hookspecs import hookimpl
-from virtkit.records import DomainRef
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef
 
 
 class GoodDriver(TestDriver):

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 import virtkit
-from virtkit.connection import Connection, default_uri
-from virtkit.driver import Driver
-from virtkit.errors import ErrorCode, VirtError
-from virtkit.hookspecs import all_specs, hookimpl, readonly_ops
-from virtkit.uri import parse_uri
+from virtkit.api.connection import Connection, default_uri
+from virtkit.sdk.driver import Driver
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.hookspecs import all_specs, hookimpl, readonly_ops
+from virtkit.sdk.uri import parse_uri
 
 
 def test_first_check_of_the_issue() -> None:

@@ -7,10 +7,10 @@ import threading
 import pytest
 
 import virtkit
-from virtkit.errors import ErrorCode, VirtError
-from virtkit.events import EventBus
-from virtkit.records import DomainRef, Event
-from virtkit.states import EventType
+from virtkit.runtime.events import EventBus
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.records import DomainRef, Event
+from virtkit.sdk.states import EventType
 
 
 def _ev(n: int) -> Event:
@@ -48,7 +48,7 @@ def test_failing_callback_is_logged_and_delivery_goes_on(caplog: pytest.LogCaptu
 
     bus.register("domain-lifecycle", bad)
     bus.register("domain-lifecycle", lambda ev: seen.append(ev.event))
-    with caplog.at_level(logging.ERROR, logger="virtkit.events"):
+    with caplog.at_level(logging.ERROR, logger="virtkit.runtime.events"):
         for n in range(3):
             bus.emit(_ev(n))
         assert bus.wait_idle()

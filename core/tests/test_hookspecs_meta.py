@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from virtkit.hookspecs import PREFIX, all_specs
-from virtkit.hookspecs.__main__ import reference
+from virtkit.sdk.hookspecs import PREFIX, all_specs
+from virtkit.sdk.hookspecs.__main__ import reference
 
 TESTS = Path(__file__).parent
 REPO = TESTS.parent.parent
@@ -28,12 +28,12 @@ def test_docstring_states_result_errors_and_state(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", SPECS)
 def test_arguments_and_result_are_plain_data(hook: str) -> None:
-    from virtkit import records
+    from virtkit.sdk import records
 
     known = set(records.record_types())
     for name, hint in typing.get_type_hints(all_specs()[hook]).items():
         words = set(re.findall(r"[A-Za-z_]+", str(hint).replace("typing.", "")))
-        words -= {"NoneType", "virtkit", "records", "class", "builtins"}
+        words -= {"NoneType", "virtkit", "sdk", "records", "class", "builtins"}
         strange = words - _PLAIN - known
         assert not strange, f"{hook}: {name} uses {strange}, which is not plain data"
 

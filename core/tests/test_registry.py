@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 import virtkit
-from virtkit.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode, VirtError
 
 HELLO = '''
-from virtkit.driver import Driver
-from virtkit.hookspecs import hookimpl
-from virtkit.records import DomainRef, DomainSummary
-from virtkit.errors import no_domain
+from virtkit.sdk.driver import Driver
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, DomainSummary
+from virtkit.sdk.errors import no_domain
 
 class HelloDriver(Driver):
     name = "hello"

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import virtkit
-from virtkit.connection import Connection
-from virtkit.driver import DriverContext
+from virtkit.api.connection import Connection
 from virtkit.drivers.test import TestDriver
-from virtkit.errors import VirtError
-from virtkit.plugins.wrap import Around, wrap_every_hook
-from virtkit.records import from_plain, to_plain
-from virtkit.uri import parse_uri
+from virtkit.sdk.driver import DriverContext
+from virtkit.sdk.errors import VirtError
+from virtkit.sdk.records import from_plain, to_plain
+from virtkit.sdk.uri import parse_uri
+from virtkit.sdk.wrap import Around, wrap_every_hook
 
 SEEN: set[str] = set()
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virtkit.errors import ErrorCode, VirtError
-from virtkit.states import (
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.states import (
     ACTIVE_STATES,
     REASONS,
     DomainState,

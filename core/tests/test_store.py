@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from virtkit.errors import ErrorCode, VirtError
-from virtkit.store import StateStore, atomic_write, check_name, state_dirs
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.store import StateStore, atomic_write, check_name, state_dirs
 
 
 def test_write_read_list_delete(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ _KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from virtkit.store import StateStore
+    from virtkit.sdk.store import StateStore
 
     store = StateStore(Path(sys.argv[1]))
     real_replace = os.replace
@@ -106,7 +106,7 @@ _DEFINER = textwrap.dedent(
     """
     import json, sys, uuid
     from pathlib import Path
-    from virtkit.store import StateStore
+    from virtkit.sdk.store import StateStore
 
     store = StateStore(Path(sys.argv[1]))
     me = sys.argv[2]

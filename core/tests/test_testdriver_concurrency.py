@@ -10,8 +10,8 @@ from functools import partial
 
 import virtkit
 from virtkit.drivers.test.node import shared_default_node
-from virtkit.errors import VirtError
-from virtkit.states import ACTIVE_STATES
+from virtkit.sdk.errors import VirtError
+from virtkit.sdk.states import ACTIVE_STATES
 
 XML = ("<domain type='test'><name>c{n}</name><memory>1024</memory><vcpu>2</vcpu>"
        "<os><type>hvm</type></os></domain>")

@@ -8,10 +8,10 @@ import pytest
 from lxml import etree
 
 import virtkit
-from virtkit.connection import Connection
-from virtkit.errors import ErrorCode, VirtError
-from virtkit.states import DomainState as S
-from virtkit.states import EventType as E
+from virtkit.api.connection import Connection
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.states import DomainState as S
+from virtkit.sdk.states import EventType as E
 
 hook = pytest.mark.hook
 

@@ -9,7 +9,7 @@ import pytest
 
 import virtkit
 from virtkit import ErrorCode, VirtError
-from virtkit.connection import Connection
+from virtkit.api.connection import Connection
 
 NODE_FILE = Path(__file__).parent / "data" / "nodes" / "objects.xml"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 import virtkit
-from virtkit.connection import Connection
-from virtkit.errors import ErrorCode, VirtError
-from virtkit.records import Event
-from virtkit.states import DomainState as S
-from virtkit.states import EventType as E
+from virtkit.api.connection import Connection
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.records import Event
+from virtkit.sdk.states import DomainState as S
+from virtkit.sdk.states import EventType as E
 
 hook = pytest.mark.hook
 

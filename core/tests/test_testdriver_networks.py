@@ -9,9 +9,9 @@ import pytest
 
 import virtkit
 from virtkit import ErrorCode, VirtError
-from virtkit.connection import Connection
-from virtkit.network import Network, NetworkEventLifecycle
-from virtkit.records import Event, NetworkRef
+from virtkit.api.connection import Connection
+from virtkit.api.network import Network, NetworkEventLifecycle
+from virtkit.sdk.records import Event, NetworkRef
 
 NODE_FILE = Path(__file__).parent / "data" / "nodes" / "objects.xml"
 DEFAULT_UUID = "dd8fe884-6c02-601e-7551-cca97df1c5df"

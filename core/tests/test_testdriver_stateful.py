@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import virtkit
 from virtkit.drivers.test.node import reset_default_node
-from virtkit.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode, VirtError
 
 # states and reasons (libvirt numbers)
 RUNNING, PAUSED, SHUTOFF = 1, 3, 5

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 import virtkit
 from virtkit import ErrorCode, VirtError
-from virtkit.connection import Connection
-from virtkit.records import Event, PoolRef
-from virtkit.storage import PoolEventLifecycle, PoolState, StoragePool, StorageVolume
-from virtkit.stream import MAX_CHUNK
+from virtkit.api.connection import Connection
+from virtkit.api.storage import PoolEventLifecycle, PoolState, StoragePool, StorageVolume
+from virtkit.api.stream import MAX_CHUNK
+from virtkit.sdk.records import Event, PoolRef
 
 NODE_FILE = Path(__file__).parent / "data" / "nodes" / "objects.xml"
 GiB = 1024**3

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from virtkit.errors import ErrorCode, VirtError
-from virtkit.uri import TRANSPORTS, URI, format_uri, parse_uri
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.uri import TRANSPORTS, URI, format_uri, parse_uri
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,14 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from virtkit.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode, VirtError
 
 if TYPE_CHECKING:
-    from virtkit.connection import Connection
-    from virtkit.domain import Domain
-    from virtkit.network import Network
-    from virtkit.records import Event
-    from virtkit.storage import StoragePool
+    from virtkit.api.connection import Connection
+    from virtkit.api.domain import Domain
+    from virtkit.api.network import Network
+    from virtkit.api.storage import StoragePool
+    from virtkit.sdk.records import Event
 
 log = logging.getLogger("virtkit_conformance")
 

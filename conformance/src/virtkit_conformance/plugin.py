@@ -30,8 +30,8 @@ from .kit import Kit, kit_for, pool_xml, remove_pool, sweep
 from .requirements import Requirements
 
 if TYPE_CHECKING:
-    from virtkit.connection import Connection
-    from virtkit.storage import StoragePool
+    from virtkit.api.connection import Connection
+    from virtkit.api.storage import StoragePool
 
 ConnectionFactory = Callable[..., "Connection"]
 
@@ -191,7 +191,7 @@ def vk_domain_type(pytestconfig: pytest.Config, vk_conn: Connection) -> str:
     given = pytestconfig.getoption("--virtkit-domain-type")
     if given:
         return str(given)
-    from virtkit.errors import VirtError
+    from virtkit.sdk.errors import VirtError
 
     try:
         found = re.search(r"<domain type='([^']+)'", vk_conn.get_capabilities())
@@ -254,7 +254,7 @@ def _vk_capability_gate(request: pytest.FixtureRequest) -> None:
 def _unsupported_reason(config: pytest.Config, exc: BaseException) -> str | None:
     """The skip reason when ``exc`` is a NO_SUPPORT for an operation the driver does not
     support; None when it must count as a failure."""
-    from virtkit.errors import ErrorCode, VirtError
+    from virtkit.sdk.errors import ErrorCode, VirtError
 
     if not isinstance(exc, VirtError) or exc.code != ErrorCode.NO_SUPPORT:
         return None
@@ -369,7 +369,7 @@ def _host_facts(conn: Connection | None) -> dict[str, Any]:
     }
     if conn is None:
         return facts
-    from virtkit.errors import VirtError
+    from virtkit.sdk.errors import VirtError
 
     for key, fn in (("hostname", conn.get_hostname), ("hypervisor_version", conn.get_version)):
         with contextlib.suppress(VirtError):
@@ -389,7 +389,7 @@ def _driver_facts(conn: Connection | None) -> dict[str, Any]:
     facts["name"] = conn.driver_name
     facts["class"] = f"{cls.__module__}:{cls.__qualname__}"
     with contextlib.suppress(Exception):
-        from virtkit import registry
+        from virtkit.runtime import registry
 
         for entry in registry.drivers():
             if entry.target == facts["class"]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from virtkit.connection import Connection
+    from virtkit.api.connection import Connection
 
 #: Flags and their defaults when the driver declares nothing.
 BOOL_FLAGS: dict[str, bool] = {
@@ -48,7 +48,7 @@ class Requirements:
 
     @classmethod
     def from_connection(cls, conn: Connection, **overrides: Any) -> Requirements:
-        from virtkit.hookspecs import PREFIX, all_specs
+        from virtkit.sdk.hookspecs import PREFIX, all_specs
 
         caps: dict[str, Any] = dict(getattr(conn.driver, "capabilities", {}) or {})
         declared = caps.get("operations")

@@ -288,7 +288,7 @@ def test_event_without_loop_stops_after_one(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_format_event() -> None:
-    from virtkit.records import DomainRef, Event
+    from virtkit.sdk.records import DomainRef, Event
 
     ev = Event("domain-lifecycle", DomainRef("a", "u", 1), 5, 4)
     assert format_event(ev) == "event 'lifecycle' for domain 'a': Stopped Saved\n"

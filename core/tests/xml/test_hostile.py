@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from virtkit.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.xml.domain import Domain
 from virtkit.xml.network import Network
 from virtkit.xml.parser import MAX_SIZE, parse_document

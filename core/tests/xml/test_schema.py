@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from virtkit.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.xml import _rnggen, schema
 from virtkit.xml.domain import Domain
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from xml_oracle import DATA
 
-from virtkit.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.xml.domain import Domain, random_mac
 from virtkit.xml.interface import HostInterface
 from virtkit.xml.network import Network

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from virtkit.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit.xml.domain import Domain
 from virtkit.xml.storage import StorageVolume
 from virtkit.xml.units import UnitError, scale_factor, scale_integer, to_kib

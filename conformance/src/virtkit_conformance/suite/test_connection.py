@@ -8,8 +8,8 @@ from typing import ClassVar
 import pytest
 from lxml import etree
 
-from virtkit.connection import Connection
-from virtkit.errors import ErrorCode as C
+from virtkit.api.connection import Connection
+from virtkit.sdk.errors import ErrorCode as C
 
 from ..kit import Kit, expect_error
 from ..plugin import ConnectionFactory

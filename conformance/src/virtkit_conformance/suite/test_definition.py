@@ -8,8 +8,8 @@ from typing import ClassVar
 import pytest
 from lxml import etree
 
-from virtkit.errors import ErrorCode as C
-from virtkit.states import DefinedDetail, DomainState, EventType, UndefinedDetail
+from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.states import DefinedDetail, DomainState, EventType, UndefinedDetail
 
 from ..kit import Kit, expect_error
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 import pytest
 from lxml import etree
 
-from virtkit.errors import ErrorCode as C
+from virtkit.sdk.errors import ErrorCode as C
 
 from ..kit import Kit, disk_xml, expect_error, nic_xml
 

@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from virtkit.connection import Connection
-from virtkit.errors import ErrorCode as C
-from virtkit.errors import VirtError
-from virtkit.hookspecs import PREFIX, all_specs
-from virtkit.hookspecs.markers import is_readonly
-from virtkit.states import DomainState as S
-from virtkit.storage import StoragePool
+from virtkit.api.connection import Connection
+from virtkit.api.storage import StoragePool
+from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.errors import VirtError
+from virtkit.sdk.hookspecs import PREFIX, all_specs
+from virtkit.sdk.hookspecs.markers import is_readonly
+from virtkit.sdk.states import DomainState as S
 
 from ..kit import Kit, expect_error, vol_xml
 from ..plugin import ConnectionFactory

@@ -7,15 +7,15 @@ from typing import ClassVar
 
 import pytest
 
-from virtkit.domain import Domain
-from virtkit.errors import ErrorCode as C
-from virtkit.states import (
+from virtkit.api.domain import Domain
+from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.states import (
     DomainState as S,
 )
-from virtkit.states import (
+from virtkit.sdk.states import (
     EventType as E,
 )
-from virtkit.states import (
+from virtkit.sdk.states import (
     PausedReason,
     ResumedDetail,
     RunningReason,

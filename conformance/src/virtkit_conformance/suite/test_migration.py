@@ -6,11 +6,11 @@ from typing import ClassVar
 
 import pytest
 
-from virtkit.connection import Connection
-from virtkit.errors import ErrorCode as C
-from virtkit.states import DomainState as S
-from virtkit.states import EventType as E
-from virtkit.states import RunningReason, StartedDetail, StoppedDetail, SuspendedDetail
+from virtkit.api.connection import Connection
+from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.states import DomainState as S
+from virtkit.sdk.states import EventType as E
+from virtkit.sdk.states import RunningReason, StartedDetail, StoppedDetail, SuspendedDetail
 
 from ..kit import Kit, expect_error
 

@@ -8,10 +8,10 @@ from typing import ClassVar
 import pytest
 from lxml import etree
 
-from virtkit.errors import ErrorCode as C
-from virtkit.network import NetworkEventLifecycle as NE
-from virtkit.storage import PoolEventLifecycle as PE
-from virtkit.storage import PoolState, StoragePool
+from virtkit.api.network import NetworkEventLifecycle as NE
+from virtkit.api.storage import PoolEventLifecycle as PE
+from virtkit.api.storage import PoolState, StoragePool
+from virtkit.sdk.errors import ErrorCode as C
 
 from ..kit import Kit, expect_error, pool_xml, remove_pool, vol_xml
 

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 import pytest
 
-from virtkit.errors import ErrorCode as C
-from virtkit.states import DomainState as S
-from virtkit.states import EventType as E
-from virtkit.states import (
+from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.states import DomainState as S
+from virtkit.sdk.states import EventType as E
+from virtkit.sdk.states import (
     PausedReason,
     RunningReason,
     ShutoffReason,

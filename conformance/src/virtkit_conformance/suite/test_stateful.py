@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from lxml import etree
 
-from virtkit.domain import Domain
-from virtkit.errors import ErrorCode as C
-from virtkit.errors import VirtError
-from virtkit.records import DomainRef
-from virtkit.states import DomainState as S
-from virtkit.states import EventType as E
-from virtkit.states import (
+from virtkit.api.domain import Domain
+from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.errors import VirtError
+from virtkit.sdk.records import DomainRef
+from virtkit.sdk.states import DomainState as S
+from virtkit.sdk.states import EventType as E
+from virtkit.sdk.states import (
     PausedReason,
     ResumedDetail,
     RunningReason,

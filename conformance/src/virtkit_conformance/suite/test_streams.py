@@ -6,8 +6,8 @@ from typing import ClassVar
 
 import pytest
 
-from virtkit.errors import ErrorCode as C
-from virtkit.storage import StoragePool
+from virtkit.api.storage import StoragePool
+from virtkit.sdk.errors import ErrorCode as C
 
 from ..kit import Kit, expect_error, vol_xml
 from .test_objects import POOL_OPS

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .state import CliState
+from virtkit.cli.state import CliState
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,7 +70,7 @@ def json_option(fn: F) -> F:
 
 def read_file(path: str, what: str = "file") -> str:
     """A file's text; ``-`` is stdin. Failure is a command error naming the file."""
-    from .state import CommandError
+    from virtkit.cli.state import CommandError
 
     try:
         if path == "-":

@@ -12,12 +12,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from .state import CliState, CommandError
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.domain import Domain
-    from virtkit.errors import VirtError
-    from virtkit.stream import Stream
+    from virtkit.api.domain import Domain
+    from virtkit.api.stream import Stream
+    from virtkit.sdk.errors import VirtError
 
 ESCAPE = b"\x1d"  # Ctrl-]
 POLL_SECONDS = 0.1
@@ -69,7 +69,7 @@ class _Pump(threading.Thread):
 
     def run(self) -> None:
         from virtkit import VirtError
-        from virtkit.errors import ErrorCode
+        from virtkit.sdk.errors import ErrorCode
 
         out = sys.stdout.buffer
         try:

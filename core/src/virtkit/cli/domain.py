@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._base import command, domain_argument, json_option, read_file
-from .fmt import fields, parse_scaled, reason_name, state_name, table
-from .state import CliState, CommandError
+from virtkit.cli._base import command, domain_argument, json_option, read_file
+from virtkit.cli.fmt import fields, parse_scaled, reason_name, state_name, table
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.domain import Domain
-    from virtkit.records import DomainSummary
-    from virtkit.storage import StorageVolume
+    from virtkit.api.domain import Domain
+    from virtkit.api.storage import StorageVolume
+    from virtkit.sdk.records import DomainSummary
 
 
 def _exclusive(**given: bool) -> None:
@@ -294,7 +294,7 @@ def cmd_create(
         dom = state.conn.create_xml(xml, paused=paused, validate=validate)
     state.info(f"Domain '{dom.name}' created from {file}")
     if console:
-        from .console import run_console
+        from virtkit.cli.console import run_console
 
         run_console(state, dom)
 
@@ -396,7 +396,7 @@ def _storage_to_remove(
 @domain_argument
 @click.option("--skip-validate", is_flag=True, help="Don't validate the edited XML.")
 def cmd_edit(state: CliState, domain: str, skip_validate: bool) -> None:
-    from .edit import edit_loop
+    from virtkit.cli.edit import edit_loop
 
     dom = state.domain(domain)
     with state.failing(f"Failed to get the XML of domain '{dom.name}'"):
@@ -440,7 +440,7 @@ def cmd_start(
         dom.create(paused=paused, force_boot=force_boot)
     state.info(f"Domain '{dom.name}' started")
     if console:
-        from .console import run_console
+        from virtkit.cli.console import run_console
 
         run_console(state, dom)
 
@@ -534,7 +534,7 @@ def cmd_save(
     paused: bool,
     verbose: bool,
 ) -> None:
-    from .progress import run_job
+    from virtkit.cli.progress import run_job
 
     start_state = _start_state(running, paused)
     xml = read_file(xml_file, "XML file") if xml_file else None
@@ -576,7 +576,7 @@ def cmd_restore(
 def cmd_managedsave(
     state: CliState, domain: str, bypass_cache: bool, running: bool, paused: bool, verbose: bool
 ) -> None:
-    from .progress import run_job
+    from virtkit.cli.progress import run_job
 
     start_state = _start_state(running, paused)
     dom = state.domain(domain)

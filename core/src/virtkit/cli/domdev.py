@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._base import command, domain_argument, json_option, read_file
-from .domain import _domain_xml, _exclusive, _scope
-from .fmt import table
-from .state import CliState, CommandError
+from virtkit.cli._base import command, domain_argument, json_option, read_file
+from virtkit.cli.domain import _domain_xml, _exclusive, _scope
+from virtkit.cli.fmt import table
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.domain import Domain
+    from virtkit.api.domain import Domain
 
 
 def _attr(value: str) -> str:
@@ -450,7 +450,7 @@ def cmd_detach_interface(state: CliState, domain: str, kind: str, mac: str | Non
                                             "supported.")
 def cmd_console(state: CliState, domain: str, devname: str | None, force: bool,
                 safe: bool) -> None:
-    from .console import run_console
+    from virtkit.cli.console import run_console
 
     run_console(state, state.domain(domain), devname, force)
 
@@ -477,7 +477,7 @@ def cmd_migrate(
     domain: str,
     desturi: str,
 ) -> None:
-    from .progress import run_job
+    from virtkit.cli.progress import run_job
 
     _exclusive(live=live, offline=offline)
     xml = read_file(xml_file, "XML file") if xml_file else None

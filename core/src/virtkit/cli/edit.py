@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from .state import CliState, CommandError
+from virtkit.cli.state import CliState, CommandError
 
 RETRY_HELP = (
     "y - yes, start editor again\n"

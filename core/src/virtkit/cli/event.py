@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._base import command
-from .fmt import event_detail, event_name
-from .state import CliState, CommandError
+from virtkit.cli._base import command
+from virtkit.cli.fmt import event_detail, event_name
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.records import Event
+    from virtkit.sdk.records import Event
 
 # virsh's event names and the virtkit event kinds behind them.
 EVENTS = {"lifecycle": "domain-lifecycle", "reboot": "domain-reboot"}

@@ -7,16 +7,16 @@ from typing import Any
 
 import click
 
-from ._base import command, json_option
-from .fmt import table
-from .state import CliState
+from virtkit.cli._base import command, json_option
+from virtkit.cli.fmt import table
+from virtkit.cli.state import CliState
 
 
 @command("drivers", help="List installed drivers, or (--matrix) what each supports.")
 @click.option("--matrix", is_flag=True, help="The support matrix: operations by driver.")
 @json_option
 def cmd_drivers(state: CliState, matrix: bool, as_json: bool) -> None:
-    from virtkit.registry import drivers
+    from virtkit.runtime.registry import drivers
 
     entries = drivers()
     if matrix:
@@ -39,8 +39,8 @@ def cmd_drivers(state: CliState, matrix: bool, as_json: bool) -> None:
 
 
 def _matrix(state: CliState, schemes: list[str], as_json: bool) -> None:
-    from virtkit.hookspecs import PREFIX, all_specs
-    from virtkit.registry import load_driver
+    from virtkit.runtime.registry import load_driver
+    from virtkit.sdk.hookspecs import PREFIX, all_specs
 
     ops = sorted(name[len(PREFIX):] for name in all_specs())
     supported: dict[str, set[str]] = {}
@@ -59,7 +59,7 @@ def _matrix(state: CliState, schemes: list[str], as_json: bool) -> None:
 def cmd_completion(state: CliState, shell: str) -> None:
     from click.shell_completion import get_completion_class
 
-    from .main import cli
+    from virtkit.cli.main import cli
 
     state.trailer = False
     cls = get_completion_class(shell)
@@ -71,8 +71,8 @@ def cmd_completion(state: CliState, shell: str) -> None:
 @click.argument("name", required=False, metavar="[COMMAND]")
 @click.pass_context
 def cmd_help(ctx: click.Context, state: CliState, name: str | None) -> None:
-    from .main import cli
-    from .state import CommandError
+    from virtkit.cli.main import cli
+    from virtkit.cli.state import CommandError
 
     state.trailer = False
     if name is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 
-from ._base import command, json_option
-from .fmt import fields, version_text
-from .state import CliState, CommandError
+from virtkit.cli._base import command, json_option
+from virtkit.cli.fmt import fields, version_text
+from virtkit.cli.state import CliState, CommandError
 
 
 @command("uri", help="Print the hypervisor's canonical URI.")

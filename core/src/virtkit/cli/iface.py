@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ._base import F, command, json_option, read_file
-from .network import xml_out
-from .state import CliState
+from virtkit.cli._base import F, command, json_option, read_file
+from virtkit.cli.network import xml_out
+from virtkit.cli.state import CliState
 
 
 @command("iface-list", help="List host interfaces (active ones unless --all or --inactive).")
@@ -20,7 +20,7 @@ def cmd_iface_list(state: CliState, inactive: bool, all_: bool, as_json: bool) -
     if as_json:
         state.json([{"name": i.name, "active": up, "mac": i.mac} for i, up in ifaces])
         return
-    from .fmt import table
+    from virtkit.cli.fmt import table
 
     rows = [[i.name, "active" if up else "inactive", i.mac] for i, up in ifaces]
     state.out(table(["Name", "State", "MAC Address"], rows, show_header=not state.quiet))
@@ -91,7 +91,7 @@ def cmd_iface_name(state: CliState, interface: str) -> None:
 @command("iface-edit", help="Edit a host interface's XML in $VISUAL or $EDITOR and redefine it.")
 @_iface_argument
 def cmd_iface_edit(state: CliState, interface: str) -> None:
-    from .edit import edit_loop
+    from virtkit.cli.edit import edit_loop
 
     iface = state.interface(interface)
     with state.failing(f"Failed to get the XML of interface '{iface.name}'"):

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .state import CliState, CommandError
+from virtkit.cli.state import CliState, CommandError
 
 # Every command and the module (under virtkit.cli) that defines it as ``cmd_<name>``.
 COMMANDS: dict[str, str] = {
@@ -213,7 +213,7 @@ def cli(ctx: click.Context, uri: str | None, readonly: bool, quiet: bool, debug:
     if ctx.invoked_subcommand is not None:
         return
     if sys.stdin.isatty():
-        from .shell import run_shell
+        from virtkit.cli.shell import run_shell
 
         ctx.exit(run_shell(state))
     ctx.exit(run_lines(state, sys.stdin))

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._base import F, command, json_option, read_file
-from .fmt import fields, local_time, table, yes_no
-from .state import CliState, CommandError
+from virtkit.cli._base import F, command, json_option, read_file
+from virtkit.cli.fmt import fields, local_time, table, yes_no
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.records import NetworkSummary
+    from virtkit.sdk.records import NetworkSummary
 
 
 def xml_out(state: CliState, xml: str) -> None:
@@ -222,7 +222,7 @@ def cmd_net_autostart(state: CliState, network: str, disable: bool) -> None:
 @command("net-edit", help="Edit a network's XML in $VISUAL or $EDITOR and redefine it.")
 @network_argument
 def cmd_net_edit(state: CliState, network: str) -> None:
-    from .edit import edit_loop
+    from virtkit.cli.edit import edit_loop
 
     net = state.network(network)
     with state.failing(f"Failed to get the XML of network '{net.name}'"):

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .state import CliState, CommandError
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.domain import Domain
+    from virtkit.api.domain import Domain
 
 POLL_SECONDS = 0.1
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .state import CliState
+from virtkit.cli.state import CliState
 
 HISTORY_LENGTH = 1000
 
@@ -42,7 +42,7 @@ class Completer:
         self.matches: list[str] = []
 
     def candidates(self, line: str, text: str) -> list[str]:
-        from .main import COMMANDS, LOOP_COMMANDS, cli
+        from virtkit.cli.main import COMMANDS, LOOP_COMMANDS, cli
 
         words = line.split()
         first_word = not words or (len(words) == 1 and not line.endswith(" "))
@@ -106,7 +106,7 @@ def _save_history(readline: Any) -> None:
 
 def run_shell(state: CliState) -> int:
     """Read and run commands until quit, exit or end of input; the status of the last one."""
-    from .main import LOOP_COMMANDS, run_args, split_line
+    from virtkit.cli.main import LOOP_COMMANDS, run_args, split_line
 
     state.interactive = True
     readline = _setup_readline(state)

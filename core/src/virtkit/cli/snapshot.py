@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._base import F, command, domain_argument, json_option, read_file
-from .fmt import local_time, table
-from .network import exclusive, xml_out
-from .state import CliState, CommandError
+from virtkit.cli._base import F, command, domain_argument, json_option, read_file
+from virtkit.cli.fmt import local_time, table
+from virtkit.cli.network import exclusive, xml_out
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.domain import Domain
-    from virtkit.records import SnapshotSummary
-    from virtkit.snapshot import Snapshot
+    from virtkit.api.domain import Domain
+    from virtkit.api.snapshot import Snapshot
+    from virtkit.sdk.records import SnapshotSummary
 
 
 def _escape(text: str) -> str:

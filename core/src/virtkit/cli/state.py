@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from virtkit.connection import Connection
-    from virtkit.domain import Domain
-    from virtkit.interface import Interface
-    from virtkit.network import Network
-    from virtkit.storage import StoragePool, StorageVolume
+    from virtkit.api.connection import Connection
+    from virtkit.api.domain import Domain
+    from virtkit.api.interface import Interface
+    from virtkit.api.network import Network
+    from virtkit.api.storage import StoragePool, StorageVolume
 
 
 T = TypeVar("T")
@@ -175,7 +175,7 @@ class CliState:
             sys.stdout.write(text + "\n")
 
     def json(self, data: Any) -> None:
-        from .fmt import to_json
+        from virtkit.cli.fmt import to_json
 
         self.trailer = False
         sys.stdout.write(to_json(data))

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from ._base import F, command, json_option, read_file
-from .fmt import fields, parse_scaled, pretty_capacity, table, yes_no
-from .network import exclusive, xml_out
-from .state import CliState, CommandError
+from virtkit.cli._base import F, command, json_option, read_file
+from virtkit.cli.fmt import fields, parse_scaled, pretty_capacity, table, yes_no
+from virtkit.cli.network import exclusive, xml_out
+from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
-    from virtkit.records import PoolSummary
-    from virtkit.stream import Stream
+    from virtkit.api.stream import Stream
+    from virtkit.sdk.records import PoolSummary
 
 T = TypeVar("T")
 
@@ -343,7 +343,7 @@ def cmd_pool_autostart(state: CliState, pool: str, disable: bool) -> None:
 @command("pool-edit", help="Edit a storage pool's XML in $VISUAL or $EDITOR and redefine it.")
 @pool_argument
 def cmd_pool_edit(state: CliState, pool: str) -> None:
-    from .edit import edit_loop
+    from virtkit.cli.edit import edit_loop
 
     p = state.pool(pool)
     with state.failing(f"Failed to get the XML of pool '{p.name}'"):
@@ -526,7 +526,7 @@ def cmd_vol_clone(state: CliState, vol: str, newname: str, pool: str | None,
 
 def _with_bar(state: CliState, label: str, verbose: bool, work: Callable[[], T]) -> T:
     """Run ``work`` with a progress bar that jumps from 0 to 100 % (no finer progress)."""
-    from .progress import Bar
+    from virtkit.cli.progress import Bar
 
     bar = Bar(state, label, verbose)
     bar.update(0, 1)
@@ -556,7 +556,7 @@ def cmd_vol_delete(state: CliState, vol: str, pool: str | None) -> None:
 @click.option("--verbose", is_flag=True, help="Show progress.")
 def cmd_vol_wipe(state: CliState, vol: str, pool: str | None, algorithm: str,
                  verbose: bool) -> None:
-    from virtkit.storage import WIPE_ALGORITHMS
+    from virtkit.api.storage import WIPE_ALGORITHMS
 
     if algorithm not in WIPE_ALGORITHMS:
         raise CommandError(f"Unsupported algorithm '{algorithm}'", status=2)
@@ -601,9 +601,8 @@ def _offset_length(offset: str, length: str) -> tuple[int, int]:
 @click.option("--verbose", is_flag=True, help="Show progress.")
 def cmd_vol_upload(state: CliState, vol: str, file: str, pool: str | None, offset: str,
                    length: str, verbose: bool) -> None:
-    from virtkit.stream import MAX_CHUNK
-
-    from .progress import Bar
+    from virtkit.api.stream import MAX_CHUNK
+    from virtkit.cli.progress import Bar
 
     start, count = _offset_length(offset, length)
     v = state.volume(vol, pool)
@@ -642,9 +641,8 @@ def cmd_vol_upload(state: CliState, vol: str, file: str, pool: str | None, offse
 @click.option("--verbose", is_flag=True, help="Show progress.")
 def cmd_vol_download(state: CliState, vol: str, file: str, pool: str | None, offset: str,
                      length: str, verbose: bool) -> None:
-    from virtkit.stream import MAX_CHUNK
-
-    from .progress import Bar
+    from virtkit.api.stream import MAX_CHUNK
+    from virtkit.cli.progress import Bar
 
     start, count = _offset_length(offset, length)
     v = state.volume(vol, pool)

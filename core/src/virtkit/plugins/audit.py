@@ -13,11 +13,11 @@ import os
 import time
 from typing import Any
 
-from ..driver import DriverContext
-from ..errors import VirtError
-from ..hookspecs import PREFIX, readonly_ops
-from ..records import to_plain
-from .wrap import Around, wrap_every_hook
+from virtkit.sdk.driver import DriverContext
+from virtkit.sdk.errors import VirtError
+from virtkit.sdk.hookspecs import PREFIX, readonly_ops
+from virtkit.sdk.records import to_plain
+from virtkit.sdk.wrap import Around, wrap_every_hook
 
 _OBJECT_ARGS = ("dom", "net", "pool", "vol", "iface", "source")
 _NAME_ARGS = ("name", "uuid", "id", "key", "path", "mac")

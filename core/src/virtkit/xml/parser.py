@@ -13,7 +13,7 @@ import threading
 
 from lxml import etree
 
-from virtkit.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 
 __all__ = ["MAX_DEPTH", "MAX_SIZE", "parse_document", "xml_error"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from virtkit.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.xml.parser import parse_document
 
 __all__ = ["KINDS", "SCHEMA_DIR", "schema_path", "validate"]

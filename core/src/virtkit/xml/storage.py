@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from virtkit.sdk.checks import check_volume_name
 from virtkit.xml._model import (
     DEV,
     HOST,
@@ -30,6 +31,7 @@ from virtkit.xml._model import (
 )
 from virtkit.xml.common import Permissions
 from virtkit.xml.domain import _load
+from virtkit.xml.parser import parse_document, xml_error
 from virtkit.xml.units import SIZE_LIMIT
 
 __all__ = [
@@ -200,3 +202,15 @@ class StorageVolume(Model):
 
 
 _ = DEV
+
+
+def volume_xml_name(xml: str | bytes) -> str:
+    """The checked ``<name>`` of a ``<volume>`` document (XML_ERROR if unreadable or missing,
+    INVALID_ARG if unsafe)."""
+    root = parse_document(xml, "storage volume")
+    if root.tag != "volume":
+        raise xml_error(f"storage volume: expected root element <volume>, found <{root.tag}>")
+    name = root.findtext("name")
+    if name is None:
+        raise xml_error("storage volume: missing <name> element")
+    return check_volume_name(name.strip())

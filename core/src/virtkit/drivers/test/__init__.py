@@ -1,5 +1,5 @@
 """The in-memory test driver (scheme ``test``)."""
 
-from .driver import TestDriver
+from virtkit.drivers.test.driver import TestDriver
 
 __all__ = ["TestDriver"]

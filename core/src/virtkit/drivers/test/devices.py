@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
-from ...records import DomainRef, Event
-from ...xml import domain as dx
-from ...xml._model import ParseContext
-from ...xml.parser import parse_document, xml_error
-from .domxml import DomainDef, from_model
+from virtkit.drivers.test.domxml import DomainDef, from_model
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, Event
+from virtkit.xml import domain as dx
+from virtkit.xml._model import ParseContext
+from virtkit.xml.parser import parse_document, xml_error
 
 if TYPE_CHECKING:
-    from .node import TestDomain, TestNode
+    from virtkit.drivers.test.node import TestDomain, TestNode
 
 # element name -> (field of <devices>, model class); memballoon is the one single device
 DEVICE_KINDS: dict[str, tuple[str, type[Any]]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 
-from ...xml.domain import Domain
+from virtkit.xml.domain import Domain
 
 
 @attrs.frozen

@@ -11,10 +11,21 @@ import socket
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ...driver import Driver, DriverContext
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
-from ...records import (
+from virtkit.drivers.test import host
+from virtkit.drivers.test.devices import DeviceMixin
+from virtkit.drivers.test.domxml import DomainDef, parse_domain
+from virtkit.drivers.test.guest import GuestMixin
+from virtkit.drivers.test.jobs import JobMixin, job_seconds
+from virtkit.drivers.test.migration import MigrationMixin
+from virtkit.drivers.test.network import NetworkMixin
+from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
+from virtkit.drivers.test.snapshots import SnapshotMixin
+from virtkit.drivers.test.storage import StorageMixin
+from virtkit.drivers.test.streams import StreamMixin, close_streams
+from virtkit.sdk.driver import Driver, DriverContext
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import (
     DomainInfo,
     DomainRef,
     DomainStateInfo,
@@ -23,19 +34,8 @@ from ...records import (
     JobInfo,
     NodeInfo,
 )
-from ...states import DomainState, DomainStatus, Op, Transition, transition
-from ...store import atomic_write
-from . import host
-from .devices import DeviceMixin
-from .domxml import DomainDef, parse_domain
-from .guest import GuestMixin
-from .jobs import JobMixin, job_seconds
-from .migration import MigrationMixin
-from .network import NetworkMixin
-from .node import TestDomain, TestNode, shared_default_node
-from .snapshots import SnapshotMixin
-from .storage import StorageMixin
-from .streams import StreamMixin, close_streams
+from virtkit.sdk.states import DomainState, DomainStatus, Op, Transition, transition
+from virtkit.sdk.store import atomic_write
 
 SAVE_MAGIC = b"VirtkitTestSave\n"
 SAVE_VERSION = 1
@@ -85,7 +85,7 @@ class TestDriver(
         if path in ("/default", ""):
             node = shared_default_node()
         elif path.startswith("/") and path.endswith(".xml"):
-            from .nodefile import load_node_file
+            from virtkit.drivers.test.nodefile import load_node_file
 
             node = load_node_file(Path(path))
         else:
@@ -221,7 +221,7 @@ class TestDriver(
         with node.lock:
             dom = node.domains.get(uuid)
             if dom is None:
-                from ...errors import no_domain
+                from virtkit.sdk.errors import no_domain
 
                 raise no_domain(uuid=uuid)
             return dom.ref
@@ -232,7 +232,7 @@ class TestDriver(
         with node.lock:
             uuid = node.ids.get(id)
             if uuid is None:
-                from ...errors import no_domain
+                from virtkit.sdk.errors import no_domain
 
                 raise no_domain(id=id)
             return node.domains[uuid].ref

@@ -10,13 +10,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from ...errors import ErrorCode, ErrorDomain, VirtError, not_running
-from ...hookspecs import hookimpl
-from ...records import DomainRef, InterfaceAddress
-from .streams import TestStream, invalid_stream, open_stream
+from virtkit.drivers.test.streams import TestStream, invalid_stream, open_stream
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, InterfaceAddress
 
 if TYPE_CHECKING:
-    from .node import TestDomain, TestNode
+    from virtkit.drivers.test.node import TestDomain, TestNode
 
 
 class ConsoleStream(TestStream):

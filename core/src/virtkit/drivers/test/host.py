@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...records import NodeInfo
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.records import NodeInfo
 
 EMULATOR = "/usr/bin/test-hv"
 ARCHES = ("i686", "x86_64")
@@ -11,8 +11,8 @@ MACHINES = ("pc", "q35")
 
 
 def capabilities(info: NodeInfo) -> str:
-    from ...xml import capabilities as cx  # imported on first use: a large module
-    from ...xml.domain import CpuTopology
+    from virtkit.xml import capabilities as cx  # imported on first use: a large module
+    from virtkit.xml.domain import CpuTopology
 
     topology = CpuTopology(sockets=info.sockets, cores=info.cores, threads=info.threads)
     host = cx.HostCaps(cpu=cx.HostCpu(arch=info.model, topology=topology))
@@ -51,7 +51,7 @@ def domain_capabilities(
         raise refuse("machine type", machine, MACHINES)
     if virttype not in (None, "test"):
         raise refuse("virtualization type", virttype, ("test",))
-    from ...xml import capabilities as cx
+    from virtkit.xml import capabilities as cx
 
     yes = cx.Supported(supported=True)
     doc = cx.DomainCapabilities(

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
-from ...records import DomainRef, JobInfo
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, JobInfo
 
 if TYPE_CHECKING:
-    from ...driver import DriverContext
-    from .node import TestDomain, TestNode
+    from virtkit.drivers.test.node import TestDomain, TestNode
+    from virtkit.sdk.driver import DriverContext
 
 STEPS = 50
 BOUNDED, COMPLETED, CANCELLED = 1, 3, 5

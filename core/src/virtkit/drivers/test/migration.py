@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
-from ...records import DomainRef, JobInfo
-from ...states import Op, transition
-from .domxml import DomainDef, from_model, parse_domain
+from virtkit.drivers.test.domxml import DomainDef, from_model, parse_domain
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, JobInfo
+from virtkit.sdk.states import Op, transition
 
 if TYPE_CHECKING:
-    from ...states import Transition
-    from .node import TestDomain, TestNode
+    from virtkit.drivers.test.node import TestDomain, TestNode
+    from virtkit.sdk.states import Transition
 
 SCHEME = "test-migrate:"
 

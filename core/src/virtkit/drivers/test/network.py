@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
-from ...interface import no_interface
-from ...network import NetworkEventLifecycle, no_network
-from ...records import (
+from virtkit.drivers.test.node import TestInterface, TestNetwork
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_interface, no_network
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import (
     DhcpLease,
     Event,
     InterfaceRef,
@@ -25,12 +24,12 @@ from ...records import (
     NetworkRef,
     NetworkSummary,
 )
-from ...xml.interface import HostInterface
-from ...xml.network import Bridge, Network
-from .node import TestInterface, TestNetwork
+from virtkit.sdk.states import NetworkEventLifecycle
+from virtkit.xml.interface import HostInterface
+from virtkit.xml.network import Bridge, Network
 
 if TYPE_CHECKING:
-    from .node import TestNode
+    from virtkit.drivers.test.node import TestNode
 
 #: Forward modes whose network owns a bridge that virtkit creates (and names virbrN).
 _OWN_BRIDGE = ("nat", "route", "open", "isolated")

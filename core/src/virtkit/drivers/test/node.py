@@ -16,13 +16,13 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ...errors import no_domain
-from ...records import DomainRef, Event, InterfaceRef, NetworkRef, NodeInfo, PoolRef
-from ...states import DomainState, DomainStatus, RunningReason
-from ...xml.interface import HostInterface
-from ...xml.network import Network
-from ...xml.storage import StoragePool, StorageVolume
-from .domxml import DomainDef, parse_domain
+from virtkit.drivers.test.domxml import DomainDef, parse_domain
+from virtkit.sdk.errors import no_domain
+from virtkit.sdk.records import DomainRef, Event, InterfaceRef, NetworkRef, NodeInfo, PoolRef
+from virtkit.sdk.states import DomainState, DomainStatus, RunningReason
+from virtkit.xml.interface import HostInterface
+from virtkit.xml.network import Network
+from virtkit.xml.storage import StoragePool, StorageVolume
 
 DEFAULT_DOMAIN_XML = """<domain type='test'>
   <name>test</name>

@@ -18,18 +18,25 @@ from pathlib import Path
 
 from lxml import etree
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...records import NodeInfo
-from ...states import DomainState, DomainStatus, RunningReason
-from ...storage import check_volume_name
-from ...xml.interface import HostInterface
-from ...xml.network import Network
-from ...xml.parser import parse_document
-from ...xml.storage import StoragePool, StorageVolume
-from .domxml import parse_domain
-from .network import NetworkMixin
-from .node import DEFAULT_NODE_INFO, TestDomain, TestInterface, TestNetwork, TestNode, TestPool
-from .storage import StorageMixin
+from virtkit.drivers.test.domxml import parse_domain
+from virtkit.drivers.test.network import NetworkMixin
+from virtkit.drivers.test.node import (
+    DEFAULT_NODE_INFO,
+    TestDomain,
+    TestInterface,
+    TestNetwork,
+    TestNode,
+    TestPool,
+)
+from virtkit.drivers.test.storage import StorageMixin
+from virtkit.sdk.checks import check_volume_name
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.records import NodeInfo
+from virtkit.sdk.states import DomainState, DomainStatus, RunningReason
+from virtkit.xml.interface import HostInterface
+from virtkit.xml.network import Network
+from virtkit.xml.parser import parse_document
+from virtkit.xml.storage import StoragePool, StorageVolume
 
 MAX_NODE_FILE = 4 * 1024 * 1024
 

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
-from ...records import DomainRef, SnapshotRef, SnapshotSummary
-from ...states import DomainState, Op, transition
-from ...xml.snapshot import DomainSnapshot, SnapshotParent
-from .domxml import DomainDef, from_model
+from virtkit.drivers.test.domxml import DomainDef, from_model
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, SnapshotRef, SnapshotSummary
+from virtkit.sdk.states import DomainState, Op, transition
+from virtkit.xml.snapshot import DomainSnapshot, SnapshotParent
 
 if TYPE_CHECKING:
-    from ...states import Transition
-    from .node import TestDomain, TestNode
+    from virtkit.drivers.test.node import TestDomain, TestNode
+    from virtkit.sdk.states import Transition
 
 _STATE_NAMES = {
     DomainState.RUNNING: "running",

@@ -12,17 +12,24 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
-from ...records import Event, PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
-from ...storage import WIPE_ALGORITHMS, PoolEventLifecycle, PoolState, volume_xml_name
-from ...xml.storage import FormatType, StoragePool, StorageVolume, VolumeTarget
-from ...xml.units import SIZE_LIMIT
-from .node import TestPool, TestVolume
-from .streams import VolumeStream, open_stream
+from virtkit.drivers.test.node import TestPool, TestVolume
+from virtkit.drivers.test.streams import VolumeStream, open_stream
+from virtkit.sdk.checks import WIPE_ALGORITHMS
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import Event, PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
+from virtkit.sdk.states import PoolEventLifecycle, PoolState
+from virtkit.xml.storage import (
+    FormatType,
+    StoragePool,
+    StorageVolume,
+    VolumeTarget,
+    volume_xml_name,
+)
+from virtkit.xml.units import SIZE_LIMIT
 
 if TYPE_CHECKING:
-    from .node import TestNode
+    from virtkit.drivers.test.node import TestNode
 
 
 def no_pool(name: str | None = None, *, uuid: str | None = None) -> VirtError:

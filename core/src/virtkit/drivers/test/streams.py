@@ -13,11 +13,11 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from ...errors import ErrorCode, ErrorDomain, VirtError
-from ...hookspecs import hookimpl
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from .node import TestNode, TestPool, TestVolume
+    from virtkit.drivers.test.node import TestNode, TestPool, TestVolume
 
 MAX_CHUNK = 1024 * 1024
 MAX_OPEN_STREAMS = 64

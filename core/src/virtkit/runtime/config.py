@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
-from .errors import ErrorCode, ErrorDomain, VirtError
-from .uri import is_alias_name, parse_uri
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.uri import is_alias_name, parse_uri
 
 
 @attrs.frozen

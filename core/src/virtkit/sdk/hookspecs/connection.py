@@ -7,8 +7,8 @@ connection's driver state. Every hook here returns its first non-None result.
 
 from __future__ import annotations
 
-from ..records import NodeInfo
-from .markers import spec
+from virtkit.sdk.hookspecs.markers import spec
+from virtkit.sdk.records import NodeInfo
 
 
 @spec(readonly=True)

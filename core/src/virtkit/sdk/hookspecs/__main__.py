@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 import sys
 
-from . import MODULES
-from .markers import is_readonly
+from virtkit.sdk.hookspecs import MODULES
+from virtkit.sdk.hookspecs.markers import is_readonly
 
 
 def reference() -> str:

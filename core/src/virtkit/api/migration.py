@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode, VirtError
 
 if TYPE_CHECKING:
-    from .connection import Connection
-    from .domain import Domain
+    from virtkit.api.connection import Connection
+    from virtkit.api.domain import Domain
 
 
 def migrate(dom: Domain, dest: Connection, params: dict[str, Any], xml: str | None) -> Domain:

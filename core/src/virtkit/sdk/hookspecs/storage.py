@@ -8,8 +8,8 @@ raises NO_STORAGE_POOL and an unknown volume NO_STORAGE_VOL, naming them.
 
 from __future__ import annotations
 
-from ..records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
-from .markers import spec
+from virtkit.sdk.hookspecs.markers import spec
+from virtkit.sdk.records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
 
 # -- pools ----------------------------------------------------------------------------------------
 

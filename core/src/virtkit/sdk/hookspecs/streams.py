@@ -8,7 +8,7 @@ INVALID_STREAM naming it.
 
 from __future__ import annotations
 
-from .markers import spec
+from virtkit.sdk.hookspecs.markers import spec
 
 
 @spec(readonly=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records import (
+from virtkit.sdk.hookspecs.markers import spec
+from virtkit.sdk.records import (
     DomainInfo,
     DomainRef,
     DomainStateInfo,
@@ -19,7 +20,6 @@ from ..records import (
     JobInfo,
     SnapshotSummary,
 )
-from .markers import spec
 
 # -- listing and lookup ---------------------------------------------------------------------------
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .records import SnapshotSummary
+from virtkit.sdk.records import SnapshotSummary
 
 if TYPE_CHECKING:
-    from .domain import Domain
+    from virtkit.api.domain import Domain
 
 
 class Snapshot:
@@ -40,7 +40,7 @@ class Snapshot:
         for summary in self._dom.snapshot_summaries():
             if summary.ref.name == self._name:
                 return summary
-        from .errors import ErrorCode, VirtError
+        from virtkit.sdk.errors import ErrorCode, VirtError
 
         raise VirtError(
             ErrorCode.NO_DOMAIN_SNAPSHOT,

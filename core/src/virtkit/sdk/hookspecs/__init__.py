@@ -13,8 +13,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import connection, domain, network, storage, streams
-from .markers import PROJECT, hookimpl, hookspec, is_readonly, spec
+from virtkit.sdk.hookspecs import connection, domain, network, storage, streams
+from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readonly, spec
 
 MODULES: tuple[ModuleType, ...] = (connection, domain, storage, network, streams)
 PREFIX = "virtkit_"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid as uuidlib
 
-from .errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
 
 
 def xml_text(xml: object) -> str:
@@ -43,3 +43,30 @@ def start_state(value: str | None) -> None:
     """How a restored guest starts: None (as saved), ``running`` or ``paused``."""
     if value not in (None, "running", "paused"):
         raise invalid_arg(f"start state must be 'running' or 'paused', not {value!r}")
+
+
+#: libvirt's wipe algorithm names (virStorageVolWipeAlgorithm), by value.
+WIPE_ALGORITHMS = (
+    "zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random",
+    "trim",
+)
+
+
+def check_volume_name(name: object) -> str:
+    """``name`` if it is a safe volume name, else INVALID_ARG saying why.
+
+    A volume name becomes a file name inside the pool's directory, so it must not contain ``/``
+    or ``..`` (which could reach outside the pool), a NUL or other control characters, and must
+    not be empty, ``.`` or longer than 255 bytes.
+    """
+    if not isinstance(name, str) or not name:
+        raise invalid_arg("a storage volume name must be a non-empty string")
+    if "/" in name:
+        raise invalid_arg(f"storage volume name '{name}' cannot contain '/'")
+    if ".." in name or name == ".":
+        raise invalid_arg(f"storage volume name '{name}' cannot contain '..' or be '.'")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise invalid_arg(f"storage volume name {name!r} cannot contain control characters")
+    if len(name.encode("utf-8", "surrogatepass")) > 255:
+        raise invalid_arg(f"storage volume name '{name[:32]}...' is longer than 255 bytes")
+    return name

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import attrs
 
-from .errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode, VirtError
 
 _NAME = re.compile(r"^[^/\x00]{1,255}$")
 

@@ -16,10 +16,10 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .errors import ErrorCode, VirtError
-from .records import Event
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.records import Event
 
-log = logging.getLogger("virtkit.events")
+log = logging.getLogger("virtkit.runtime.events")
 
 KINDS = (
     "domain-lifecycle",

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .errors import ErrorDomain
-from .records import Event
-from .store import StateDirs, state_dirs
-from .uri import URI
+from virtkit.sdk.errors import ErrorDomain
+from virtkit.sdk.records import Event
+from virtkit.sdk.store import StateDirs, state_dirs
+from virtkit.sdk.uri import URI
 
 
 @attrs.frozen

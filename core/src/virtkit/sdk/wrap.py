@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from ..hookspecs import PREFIX, all_specs, hookimpl
+from virtkit.sdk.hookspecs import PREFIX, all_specs, hookimpl
 
 _C = TypeVar("_C", bound=type)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from . import args
-from .errors import ErrorCode, VirtError, invalid_arg
-from .handle import Handle
-from .records import (
+from virtkit.api.handle import Handle
+from virtkit.sdk import checks as args
+from virtkit.sdk.errors import ErrorCode, VirtError, invalid_arg
+from virtkit.sdk.records import (
     DomainInfo,
     DomainRef,
     DomainSummary,
@@ -18,9 +18,9 @@ from .records import (
 )
 
 if TYPE_CHECKING:
-    from .connection import Connection
-    from .snapshot import Snapshot
-    from .stream import Stream
+    from virtkit.api.connection import Connection
+    from virtkit.api.snapshot import Snapshot
+    from virtkit.api.stream import Stream
 
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
@@ -186,7 +186,7 @@ class Domain(Handle[DomainRef]):
 
     def snapshot_create_xml(self, xml: str, redefine: bool = False) -> Snapshot:
         """Take a snapshot described by ``<domainsnapshot>``; it becomes the current one."""
-        from .snapshot import Snapshot
+        from virtkit.api.snapshot import Snapshot
 
         return Snapshot(self, self._call("snapshot_create_xml", xml=xml, redefine=redefine))
 
@@ -198,7 +198,7 @@ class Domain(Handle[DomainRef]):
         self, roots: bool = False, current: bool | None = None
     ) -> list[Snapshot]:
         """Snapshots in creation order; ``roots`` only those without a parent."""
-        from .snapshot import Snapshot
+        from virtkit.api.snapshot import Snapshot
 
         return [
             Snapshot(self, s.ref.name)
@@ -207,13 +207,13 @@ class Domain(Handle[DomainRef]):
         ]
 
     def snapshot_lookup_by_name(self, name: str) -> Snapshot:
-        from .snapshot import Snapshot
+        from virtkit.api.snapshot import Snapshot
 
         self._call("snapshot_get_xml", name=name)  # NO_DOMAIN_SNAPSHOT when there is none
         return Snapshot(self, name)
 
     def snapshot_current(self) -> Snapshot:
-        from .snapshot import Snapshot
+        from virtkit.api.snapshot import Snapshot
 
         return Snapshot(self, self._call("snapshot_current"))
 
@@ -242,7 +242,7 @@ class Domain(Handle[DomainRef]):
 
         A failure in any phase leaves the guest running on exactly one host.
         """
-        from .migration import migrate
+        from virtkit.api.migration import migrate
 
         return migrate(self, dest, {
             "live": live, "persistent": persistent, "undefine_source": undefine_source,
@@ -251,7 +251,7 @@ class Domain(Handle[DomainRef]):
 
     def open_console(self, device: str | None = None, force: bool = False) -> Stream:
         """The guest's console as a :class:`~virtkit.stream.Stream` (send keys, recv output)."""
-        from .stream import Stream
+        from virtkit.api.stream import Stream
 
         return Stream(self._conn, self._call("domain_open_console", device=device, force=force),
                       "console")

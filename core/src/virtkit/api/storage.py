@@ -7,16 +7,18 @@ by the drivers that store files.
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING
 
-from . import args
-from .errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
-from .handle import Handle
-from .records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
+from virtkit.api.handle import Handle
+from virtkit.sdk import checks as args
+from virtkit.sdk.checks import WIPE_ALGORITHMS, check_volume_name
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
+from virtkit.sdk.records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
+from virtkit.sdk.states import PoolEventLifecycle, PoolState
+from virtkit.xml.storage import volume_xml_name
 
 if TYPE_CHECKING:
-    from .stream import Stream
+    from virtkit.api.stream import Stream
 
 __all__ = [
     "WIPE_ALGORITHMS",
@@ -27,70 +29,6 @@ __all__ = [
     "check_volume_name",
     "volume_xml_name",
 ]
-
-#: libvirt's wipe algorithm names (virStorageVolWipeAlgorithm), by value.
-WIPE_ALGORITHMS = (
-    "zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random",
-    "trim",
-)
-
-
-class PoolEventLifecycle(enum.IntEnum):
-    """libvirt's virStoragePoolEventLifecycleType: the ``event`` of a ``pool-lifecycle`` Event."""
-
-    DEFINED = 0
-    UNDEFINED = 1
-    STARTED = 2
-    STOPPED = 3
-    CREATED = 4
-    DELETED = 5
-
-
-class PoolState(enum.IntEnum):
-    """libvirt's virStoragePoolState: ``PoolInfo.state``."""
-
-    INACTIVE = 0
-    BUILDING = 1
-    RUNNING = 2
-    DEGRADED = 3
-    INACCESSIBLE = 4
-
-
-def check_volume_name(name: object) -> str:
-    """``name`` if it is a safe volume name, else INVALID_ARG saying why.
-
-    A volume name becomes a file name inside the pool's directory, so it must not contain ``/``
-    or ``..`` (which could reach outside the pool), a NUL or other control characters, and must
-    not be empty, ``.`` or longer than 255 bytes.
-    """
-    if not isinstance(name, str) or not name:
-        raise invalid_arg("a storage volume name must be a non-empty string")
-    if "/" in name:
-        raise invalid_arg(f"storage volume name '{name}' cannot contain '/'")
-    if ".." in name or name == ".":
-        raise invalid_arg(f"storage volume name '{name}' cannot contain '..' or be '.'")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise invalid_arg(f"storage volume name {name!r} cannot contain control characters")
-    if len(name.encode("utf-8", "surrogatepass")) > 255:
-        raise invalid_arg(f"storage volume name '{name[:32]}...' is longer than 255 bytes")
-    return name
-
-
-def volume_xml_name(xml: str | bytes) -> str:
-    """The checked ``<name>`` of a ``<volume>`` document (XML_ERROR if unreadable or missing,
-    INVALID_ARG if unsafe)."""
-    from .xml.parser import parse_document, xml_error
-
-    root = parse_document(xml, "storage volume")
-    if root.tag != "volume":
-        raise xml_error(f"storage volume: expected root element <volume>, found <{root.tag}>")
-    name = root.findtext("name")
-    if name is None:
-        raise xml_error("storage volume: missing <name> element")
-    return check_volume_name(name.strip())
-
-
-
 
 def _size(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -268,7 +206,7 @@ class StorageVolume(Handle[VolumeRef]):
 
     def upload(self, offset: int = 0, length: int = 0) -> Stream:
         """A stream writing into the volume from ``offset`` (``length`` 0: up to the end)."""
-        from .stream import Stream
+        from virtkit.api.stream import Stream
 
         sid: int = self._call(
             "vol_upload", offset=_size(offset, "offset"), length=_size(length, "length")
@@ -277,7 +215,7 @@ class StorageVolume(Handle[VolumeRef]):
 
     def download(self, offset: int = 0, length: int = 0) -> Stream:
         """A stream reading the volume from ``offset`` (``length`` 0: up to the end)."""
-        from .stream import Stream
+        from virtkit.api.stream import Stream
 
         sid: int = self._call(
             "vol_download", offset=_size(offset, "offset"), length=_size(length, "length")

@@ -7,8 +7,14 @@ no network with matching name 'x'", an unknown interface NO_INTERFACE.
 
 from __future__ import annotations
 
-from ..records import DhcpLease, InterfaceRef, InterfaceSummary, NetworkRef, NetworkSummary
-from .markers import spec
+from virtkit.sdk.hookspecs.markers import spec
+from virtkit.sdk.records import (
+    DhcpLease,
+    InterfaceRef,
+    InterfaceSummary,
+    NetworkRef,
+    NetworkSummary,
+)
 
 # -- networks -------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from virtkit.api.connection import Connection
 
 R = TypeVar("R")
 

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import ErrorCode, ErrorDomain, VirtError
-from .handle import Handle
-from .records import InterfaceRef, InterfaceSummary
+from virtkit.api.handle import Handle
+from virtkit.sdk.errors import no_interface
+from virtkit.sdk.records import InterfaceRef, InterfaceSummary
 
 if TYPE_CHECKING:
     pass
 
 __all__ = ["Interface", "no_interface"]
-
-
-def no_interface(name: str | None = None, *, mac: str | None = None) -> VirtError:
-    """NO_INTERFACE naming the interface (by name, else by MAC)."""
-    what = f"name '{name}'" if name is not None else f"MAC '{mac}'"
-    return VirtError(
-        ErrorCode.NO_INTERFACE,
-        f"Interface not found: no interface with matching {what}",
-        ErrorDomain.INTERFACE,
-    )
 
 
 class Interface(Handle[InterfaceRef]):

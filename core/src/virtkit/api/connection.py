@@ -16,17 +16,18 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from . import args, registry
-from .config import load_config, resolve_alias
-from .connection_objects import ObjectsMixin
-from .domain import Domain
-from .driver import DriverContext
-from .errors import ErrorCode, VirtError, invalid_arg, no_support
-from .events import EventBus
-from .hookspecs import MODULES, PREFIX, PROJECT, readonly_ops
-from .records import DomainSummary, Event, NodeInfo
-from .states import DomainState
-from .uri import URI, parse_uri
+from virtkit.api.connection_objects import ObjectsMixin
+from virtkit.api.domain import Domain
+from virtkit.runtime import registry
+from virtkit.runtime.config import load_config, resolve_alias
+from virtkit.runtime.events import EventBus
+from virtkit.sdk import checks as args
+from virtkit.sdk.driver import DriverContext
+from virtkit.sdk.errors import ErrorCode, VirtError, invalid_arg, no_support
+from virtkit.sdk.hookspecs import MODULES, PREFIX, PROJECT, readonly_ops
+from virtkit.sdk.records import DomainSummary, Event, NodeInfo
+from virtkit.sdk.states import DomainState
+from virtkit.sdk.uri import URI, parse_uri
 
 if TYPE_CHECKING:
     import pluggy
@@ -275,7 +276,7 @@ class Connection(ObjectsMixin):
         return result
 
     def get_lib_version(self) -> int:
-        from .version import lib_version
+        from virtkit.version import lib_version
 
         return lib_version()
 

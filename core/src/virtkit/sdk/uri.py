@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 
 import attrs
 
-from .errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 
 TRANSPORTS = ("unix", "tcp", "tls", "ssh", "libssh", "libssh2", "ext")
 

@@ -258,3 +258,23 @@ def not_running(name: str, domain: ErrorDomain = ErrorDomain.DOMAIN) -> VirtErro
 
 def invalid_arg(message: str) -> VirtError:
     return VirtError(ErrorCode.INVALID_ARG, f"invalid argument: {message}")
+
+
+def no_network(name: str | None = None, *, uuid: str | None = None) -> VirtError:
+    """NO_NETWORK naming the network (by name, else by uuid)."""
+    what = f"name '{name}'" if name is not None else f"uuid '{uuid}'"
+    return VirtError(
+        ErrorCode.NO_NETWORK,
+        f"Network not found: no network with matching {what}",
+        ErrorDomain.NETWORK,
+    )
+
+
+def no_interface(name: str | None = None, *, mac: str | None = None) -> VirtError:
+    """NO_INTERFACE naming the interface (by name, else by MAC)."""
+    what = f"name '{name}'" if name is not None else f"MAC '{mac}'"
+    return VirtError(
+        ErrorCode.NO_INTERFACE,
+        f"Interface not found: no interface with matching {what}",
+        ErrorDomain.INTERFACE,
+    )

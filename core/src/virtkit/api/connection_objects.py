@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from . import args
-from .interface import Interface
-from .network import Network, _mac
-from .records import InterfaceSummary, NetworkSummary, PoolSummary
-from .storage import StoragePool, StorageVolume
+from virtkit.api.interface import Interface
+from virtkit.api.network import Network, _mac
+from virtkit.api.storage import StoragePool, StorageVolume
+from virtkit.sdk import checks as args
+from virtkit.sdk.records import InterfaceSummary, NetworkSummary, PoolSummary
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from virtkit.api.connection import Connection
 
 __all__ = ["ObjectsMixin"]
 

@@ -13,7 +13,7 @@ import enum
 
 import attrs
 
-from .errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 
 
 class DomainState(enum.IntEnum):
@@ -464,3 +464,36 @@ def _revert(op: Op, status: DomainStatus) -> Transition:
             events.append((EventType.RESUMED, ResumedDetail.FROM_SNAPSHOT))
         new = attrs.evolve(status, state=S.RUNNING, reason=RunningReason.FROM_SNAPSHOT)
     return Transition(new, tuple(events))
+
+
+# -- networks and storage pools ------------------------------------------------------------
+
+
+class NetworkEventLifecycle(enum.IntEnum):
+    """libvirt's virNetworkEventLifecycleType: the ``event`` of a ``network-lifecycle`` Event."""
+
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    STOPPED = 3
+
+
+class PoolEventLifecycle(enum.IntEnum):
+    """libvirt's virStoragePoolEventLifecycleType: the ``event`` of a ``pool-lifecycle`` Event."""
+
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    STOPPED = 3
+    CREATED = 4
+    DELETED = 5
+
+
+class PoolState(enum.IntEnum):
+    """libvirt's virStoragePoolState: ``PoolInfo.state``."""
+
+    INACTIVE = 0
+    BUILDING = 1
+    RUNNING = 2
+    DEGRADED = 3
+    INACCESSIBLE = 4

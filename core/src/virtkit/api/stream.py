@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .errors import invalid_arg
+from virtkit.sdk.errors import invalid_arg
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from virtkit.api.connection import Connection
 
 __all__ = ["MAX_CHUNK", "Stream"]
 

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING
 
-from .errors import ErrorCode, ErrorDomain, VirtError
-from .handle import Handle
-from .records import DhcpLease, NetworkRef, NetworkSummary
+from virtkit.api.handle import Handle
+from virtkit.sdk.errors import no_network
+from virtkit.sdk.records import DhcpLease, NetworkRef, NetworkSummary
+from virtkit.sdk.states import NetworkEventLifecycle
 
 if TYPE_CHECKING:
     pass
 
 __all__ = ["Network", "NetworkEventLifecycle", "no_network"]
-
-
-class NetworkEventLifecycle(enum.IntEnum):
-    """libvirt's virNetworkEventLifecycleType: the ``event`` of a ``network-lifecycle`` Event."""
-
-    DEFINED = 0
-    UNDEFINED = 1
-    STARTED = 2
-    STOPPED = 3
-
-
-def no_network(name: str | None = None, *, uuid: str | None = None) -> VirtError:
-    """NO_NETWORK naming the network (by name, else by uuid)."""
-    what = f"name '{name}'" if name is not None else f"uuid '{uuid}'"
-    return VirtError(
-        ErrorCode.NO_NETWORK,
-        f"Network not found: no network with matching {what}",
-        ErrorDomain.NETWORK,
-    )
 
 
 class Network(Handle[NetworkRef]):
@@ -99,7 +80,7 @@ class Network(Handle[NetworkRef]):
 def _mac(mac: object) -> str:
     import re
 
-    from .errors import invalid_arg
+    from virtkit.sdk.errors import invalid_arg
 
     if not isinstance(mac, str) or not re.fullmatch(r"[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}", mac):
         raise invalid_arg(f"'{mac}' is not a MAC address such as 52:54:00:12:34:56")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode, VirtError
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint

@@ -1,0 +1,154 @@
+"""Hookspecs for network ports and host-interface change transactions.
+
+A network port is libvirt's ``virNetworkPort``: a guest interface's place on a virtual network,
+created when a hypervisor driver plugs a guest into the network and deleted when the guest
+interface goes. Ports cross as :class:`NetworkPortRef` (the network's identity and the port's
+uuid); what a hypervisor driver needs to plug its tap (bridge, MAC, MTU, VLAN) crosses as
+:class:`NetworkPortPlug`, plain data, so the driver never parses network XML. An unknown network
+raises NO_NETWORK, an unknown port NO_NETWORK_PORT (107) "Network port not found: no network port
+with matching uuid 'x'".
+
+Host-interface transactions are virsh's ``iface-begin``, ``iface-commit`` and ``iface-rollback``
+(libvirt's virInterfaceChangeBegin/Commit/Rollback): a snapshot of the host-interface
+configuration that a later rollback restores.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from virtkit.sdk.hookspecs.markers import spec
+from virtkit.sdk.records import NetworkRef, record
+
+__all__ = ["NetworkPortPlug", "NetworkPortRef"]
+
+# -- records --------------------------------------------------------------------------------------
+
+
+@record
+@attrs.frozen
+class NetworkPortRef:
+    """A network port's identity: its network and its uuid (canonical 36-character form)."""
+
+    net: NetworkRef
+    uuid: str
+
+
+@record
+@attrs.frozen
+class NetworkPortPlug:
+    """What a hypervisor driver needs to connect a guest interface to a port, as plain data.
+
+    ``plug_type`` is ``network`` (a bridge the network service made), ``bridge`` (an existing
+    host bridge the network names) or ``none``; ``bridge`` is the bridge to enslave the tap to;
+    ``mac`` the guest interface's MAC; ``mtu`` the MTU the tap should use (0: the bridge's);
+    ``mac_table_manager`` ``kernel`` or ``libvirt``; ``vlan_tags`` the VLAN ids the tap carries
+    (from the port's portgroup, else the network; empty: none), ``vlan_trunk`` whether they are
+    tagged and ``vlan_native`` the untagged one (0: none); ``portgroup`` the portgroup applied;
+    ``owner_name`` and ``owner_uuid`` the guest that owns the port.
+    """
+
+    ref: NetworkPortRef
+    plug_type: str
+    bridge: str
+    mac: str
+    mtu: int = 0
+    mac_table_manager: str = "kernel"
+    vlan_tags: list[int] = attrs.field(factory=list)
+    vlan_trunk: bool = False
+    vlan_native: int = 0
+    portgroup: str = ""
+    owner_name: str = ""
+    owner_uuid: str = ""
+
+
+# -- network ports --------------------------------------------------------------------------------
+
+
+@spec(readonly=False)
+def virtkit_network_port_create_xml(net: NetworkRef, xml: str) -> NetworkPortRef | None:
+    """Create a port on an active network from ``<networkport>`` XML.
+
+    The document names the owner (``<owner><name/><uuid/></owner>``), the guest MAC
+    (``<mac address=.../>``), optionally the port's uuid and a portgroup (``<group>``); the
+    network fills in the plug (``<plug type='network' bridge='virbr0'/>``).
+
+    :raises VirtError: XML_ERROR; OPERATION_INVALID when the network is not active;
+        NETWORK_PORT_EXIST (106) when the uuid is taken; INVALID_ARG naming an unknown portgroup.
+    :state: the port exists until deleted or the network stops.
+    """
+
+
+@spec(readonly=True)
+def virtkit_network_port_lookup_by_uuid(net: NetworkRef, uuid: str) -> NetworkPortRef | None:
+    """Find a port of ``net`` by uuid.
+
+    :raises VirtError: NO_NETWORK_PORT naming the uuid.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_network_list_ports(net: NetworkRef) -> list[NetworkPortRef] | None:
+    """Every port of ``net`` (none when it is inactive).
+
+    :raises VirtError: NO_NETWORK.
+    :state: none.
+    """
+
+
+@spec(readonly=False)
+def virtkit_network_port_delete(port: NetworkPortRef) -> bool | None:
+    """Delete a port: the guest interface that held it is gone.
+
+    :raises VirtError: NO_NETWORK_PORT.
+    :state: the port is gone.
+    """
+
+
+@spec(readonly=True)
+def virtkit_network_port_get_xml(port: NetworkPortRef) -> str | None:
+    """The port's ``<networkport>`` document, its ``<plug>`` included.
+
+    :raises VirtError: NO_NETWORK_PORT.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_network_port_get_plug(port: NetworkPortRef) -> NetworkPortPlug | None:
+    """The plain data a hypervisor driver plugs the guest interface with.
+
+    :raises VirtError: NO_NETWORK_PORT.
+    :state: none.
+    """
+
+
+# -- host interface transactions ------------------------------------------------------------------
+
+
+@spec(readonly=False)
+def virtkit_interface_change_begin() -> bool | None:
+    """Take a snapshot of the host-interface configuration (``iface-begin``).
+
+    :raises VirtError: OPERATION_INVALID when a transaction is already open.
+    :state: a transaction is open.
+    """
+
+
+@spec(readonly=False)
+def virtkit_interface_change_commit() -> bool | None:
+    """Keep the changes made since ``iface-begin`` and close the transaction.
+
+    :raises VirtError: OPERATION_INVALID when no transaction is open.
+    :state: no transaction.
+    """
+
+
+@spec(readonly=False)
+def virtkit_interface_change_rollback() -> bool | None:
+    """Restore the definitions and the up/down state of the snapshot ``iface-begin`` took.
+
+    :raises VirtError: OPERATION_INVALID when no transaction is open.
+    :state: no transaction; interfaces as they were at ``iface-begin``.
+    """

@@ -1,0 +1,1 @@
+"""Host services that hypervisor drivers share: storage and networking."""

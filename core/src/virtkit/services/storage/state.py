@@ -1,0 +1,183 @@
+"""The storage state of one instance (``system`` or ``session``), shared by every driver.
+
+Files, through :class:`~virtkit.sdk.store.StateStore` (atomic writes, one lock across
+processes), under ``state_dirs("storage", INSTANCE)``:
+
+- ``CONFIG/pools/NAME.xml``: persistent pool definitions;
+- ``CONFIG/autostart/NAME.xml``: present (empty) when the pool autostarts;
+- ``CONFIG/volumes/POOL-UUID/NAME.json``: what a volume was declared as (format, backing
+  store) — the storage itself is the truth for which volumes exist;
+- ``RUN/pools/NAME.xml``: the live definition of each active pool (transient ones included);
+- ``RUN/autostarted``: made when the first connection of this boot started autostart pools.
+
+So ``qemu:///system`` and ``lxc:///system`` see the same pools, in one process or several, and a
+pool survives kill -9 of the process that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from virtkit.sdk.store import StateDirs, StateStore, state_dirs
+from virtkit.services.storage.commands import Runner
+from virtkit.xml.storage import StoragePool
+
+POOLS = "pools"
+AUTOSTART = "autostart"
+
+
+@attrs.define
+class Pool:
+    """A pool as the state files say: its definition, live definition and flags."""
+
+    name: str
+    config: StoragePool | None  # the persistent definition
+    live: StoragePool | None  # the running definition (active pools)
+    autostart: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.live is not None
+
+    @property
+    def persistent(self) -> bool:
+        return self.config is not None
+
+    @property
+    def current(self) -> StoragePool:
+        model = self.live if self.live is not None else self.config
+        assert model is not None
+        return model
+
+    @property
+    def uuid(self) -> str:
+        return self.current.uuid or ""
+
+
+class Host:
+    """The state files of one instance, and parsed-XML and volume caches for this process."""
+
+    def __init__(self, dirs: StateDirs) -> None:
+        self.dirs = dirs
+        self.defs = StateStore(dirs.config)
+        self.meta = StateStore(dirs.config / "volumes", ".json")
+        self.live = StateStore(dirs.run)
+        self.runner = Runner()
+        self._parsed: dict[bytes, StoragePool] = {}
+        self._parsed_lock = threading.Lock()
+
+    def locked(self) -> Any:
+        """The instance's lock (threads and processes): hold it around read-check-write."""
+        return self.defs.locked()
+
+    # -- pools ----------------------------------------------------------------------------------
+
+    def _model(self, data: bytes | None) -> StoragePool | None:
+        if data is None:
+            return None
+        with self._parsed_lock:
+            model = self._parsed.get(data)
+        if model is None:
+            model = StoragePool.from_xml(data)
+            with self._parsed_lock:
+                if len(self._parsed) > 1000:
+                    self._parsed.clear()
+                self._parsed[data] = model
+        return model
+
+    def names(self) -> list[str]:
+        return sorted(set(self.defs.names(POOLS)) | set(self.live.names(POOLS)))
+
+    def load(self, name: str) -> Pool | None:
+        try:
+            config = self._model(self.defs.read(POOLS, name))
+            live = self._model(self.live.read(POOLS, name))
+        except OSError:
+            return None
+        if config is None and live is None:
+            return None
+        autostart = config is not None and self.defs.read(AUTOSTART, name) is not None
+        return Pool(name, config, live, autostart)
+
+    def pools(self) -> list[Pool]:
+        return [p for p in (self.load(n) for n in self.names()) if p is not None]
+
+    def save_config(self, model: StoragePool) -> None:
+        self.defs.write(POOLS, model.name, model.to_xml().encode())
+
+    def drop_config(self, name: str) -> None:
+        self.defs.delete(POOLS, name)
+        self.defs.delete(AUTOSTART, name)
+
+    def save_live(self, model: StoragePool) -> None:
+        self.live.write(POOLS, model.name, model.to_xml().encode())
+
+    def drop_live(self, name: str) -> None:
+        self.live.delete(POOLS, name)
+
+    def set_autostart(self, name: str, on: bool) -> None:
+        if on:
+            self.defs.write(AUTOSTART, name, b"")
+        else:
+            self.defs.delete(AUTOSTART, name)
+
+    # -- volume declarations ----------------------------------------------------------------------
+
+    def vol_meta(self, pool_uuid: str, name: str) -> dict[str, Any]:
+        try:
+            data = self.meta.read(pool_uuid, name)
+        except OSError:
+            data = None
+        if not data:
+            return {}
+        try:
+            value = json.loads(data)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def all_meta(self, pool_uuid: str) -> list[str]:
+        return self.meta.names(pool_uuid)
+
+    def save_vol_meta(self, pool_uuid: str, name: str, meta: dict[str, Any]) -> None:
+        self.meta.write(pool_uuid, name, json.dumps(meta, sort_keys=True).encode())
+
+    def drop_vol_meta(self, pool_uuid: str, name: str) -> None:
+        self.meta.delete(pool_uuid, name)
+
+    def drop_all_meta(self, pool_uuid: str) -> None:
+        for name in self.meta.names(pool_uuid):
+            self.meta.delete(pool_uuid, name)
+
+    # -- autostart once per boot -------------------------------------------------------------------
+
+    def first_open(self) -> bool:
+        """True once per boot (per instance): the caller starts the autostart pools."""
+        marker = Path(self.dirs.run) / "autostarted"
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
+
+
+_HOSTS: dict[tuple[Path, Path], Host] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+def host_for(instance: str) -> Host:
+    """The shared :class:`Host` of ``instance`` in this process."""
+    dirs = state_dirs("storage", instance)
+    key = (dirs.config, dirs.run)
+    with _HOSTS_LOCK:
+        host = _HOSTS.get(key)
+        if host is None:
+            host = _HOSTS[key] = Host(dirs)
+        return host

@@ -23,6 +23,7 @@ GROUPS: tuple[str, ...] = (
     "networks",
     "interfaces",
     "console",
+    "guest-info",
     "migration",
     "readonly",
     "concurrency",

@@ -43,7 +43,8 @@ def domain_xml(
     devices: str = "",
     description: str | None = None,
 ) -> str:
-    """A small ``<domain>`` document every driver should accept (``type`` from the driver)."""
+    """A small ``<domain>`` document every driver should accept, with ``{type}`` and ``{os}``
+    left for the driver's domain and OS type (:meth:`Kit.xml` fills them)."""
     parts = [f"<name>{name}</name>"]
     if uuid:
         parts.append(f"<uuid>{uuid}</uuid>")
@@ -56,7 +57,7 @@ def domain_xml(
         parts.append(f"<vcpu current='{vcpus}'>{max_vcpus}</vcpu>")
     else:
         parts.append(f"<vcpu>{vcpus}</vcpu>")
-    parts.append("<os><type>hvm</type></os>")
+    parts.append("<os><type>{os}</type></os>")
     if devices:
         parts.append(f"<devices>{devices}</devices>")
     return f"<domain type='{{type}}'>{''.join(parts)}</domain>"
@@ -90,6 +91,29 @@ def expect_error(codes: ErrorCode | tuple[ErrorCode, ...], fn: Callable[..., Any
         return exc
     names = ", ".join(c.name for c in wanted)
     raise AssertionError(f"{getattr(fn, '__name__', fn)} returned {result!r}, expected {names}")
+
+
+class LogCapture(logging.Handler):
+    """Collects the messages logged at WARNING or above anywhere while it is open (a driver's
+    way to warn that it ignored part of a document)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.messages.append(record.getMessage())
+
+    def __enter__(self) -> LogCapture:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
+
+    def mentions(self, word: str) -> bool:
+        return any(word in m for m in self.messages)
 
 
 class EventRecorder:
@@ -222,17 +246,18 @@ def sweep(conn: Connection, prefix: str) -> int:
 class Kit:
     """Per-test helper: names with the prefix, tracked objects, event recorders.
 
-    ``domain_type`` fills the ``type`` of generated domain XML (the driver's name, or what
-    the connection's capabilities name).
+    ``domain_type`` and ``os_type`` fill ``<domain type>`` and ``<os><type>`` of generated
+    domain XML (what the connection's capabilities name).
     """
 
     def __init__(self, conn: Connection, prefix: str, workdir: str, event_timeout: float,
-                 domain_type: str) -> None:
+                 domain_type: str, os_type: str = "hvm") -> None:
         self.conn = conn
         self.prefix = prefix
         self.workdir = workdir
         self.event_timeout = event_timeout
         self.domain_type = domain_type
+        self.os_type = os_type
         self._cleanups: list[Callable[[], None]] = []
         self._recorders: list[EventRecorder] = []
 
@@ -254,7 +279,11 @@ class Kit:
         return os.path.join(self.workdir, name)
 
     def xml(self, name: str, **kwargs: Any) -> str:
-        return domain_xml(name, **kwargs).replace("{type}", self.domain_type)
+        return self.fill(domain_xml(name, **kwargs))
+
+    def fill(self, template: str) -> str:
+        """``template`` with ``{type}`` and ``{os}`` replaced by the driver's types."""
+        return template.replace("{type}", self.domain_type).replace("{os}", self.os_type)
 
     # -- tracked objects ----------------------------------------------------------------------
 
@@ -321,8 +350,8 @@ class Kit:
 
 @contextlib.contextmanager
 def kit_for(conn: Connection, prefix: str, workdir: str, event_timeout: float,
-            domain_type: str) -> Iterator[Kit]:
-    kit = Kit(conn, prefix, workdir, event_timeout, domain_type)
+            domain_type: str, os_type: str = "hvm") -> Iterator[Kit]:
+    kit = Kit(conn, prefix, workdir, event_timeout, domain_type, os_type)
     try:
         yield kit
     finally:

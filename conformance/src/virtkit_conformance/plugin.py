@@ -60,6 +60,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds to wait for an expected event")
     group.addoption("--virtkit-domain-type", default=None,
                     help="<domain type=...> for generated XML (default: from capabilities)")
+    group.addoption("--virtkit-os-type", default=None,
+                    help="<os><type> for generated XML (default: from capabilities)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -166,10 +168,17 @@ def virtkit_uri2(pytestconfig: pytest.Config, virtkit_uri: str,
     return None
 
 
+MIGRATION_HOOKS = ("migrate_begin", "migrate_prepare", "migrate_perform", "migrate_finish",
+                   "migrate_confirm")
+
+
 @pytest.fixture(scope="session")
 def vk_conn2(virtkit_connection_factory: ConnectionFactory, virtkit_uri2: str | None,
-             virtkit_prefix: str, vk_conn: Connection) -> Iterator[Connection]:
+             virtkit_prefix: str, vk_conn: Connection,
+             virtkit_requirements: Requirements) -> Iterator[Connection]:
     """The second host (migration destination)."""
+    if not any(virtkit_requirements.supports(op) for op in MIGRATION_HOOKS):
+        pytest.skip(f"{NOT_SUPPORTED} the driver implements no migration hooks")
     if virtkit_uri2 is None:
         pytest.skip(f"{NOT_SUPPORTED} migration needs a second host (--virtkit-uri2)")
     conn = virtkit_connection_factory(virtkit_uri2)
@@ -181,23 +190,68 @@ def vk_conn2(virtkit_connection_factory: ConnectionFactory, virtkit_uri2: str | 
 
 
 @pytest.fixture(scope="session")
+def vk_job_conn(virtkit_connection_factory: ConnectionFactory, virtkit_uri: str,
+                vk_conn: Connection) -> Iterator[Connection]:
+    """A connection to the same host whose jobs last long enough to watch and abort: the URI
+    with the driver's ``capabilities["job_uri_params"]`` added, or the main connection."""
+    params = dict(getattr(vk_conn.driver, "capabilities", {}).get("job_uri_params") or {})
+    if not params:
+        yield vk_conn
+        return
+    from urllib.parse import urlencode
+
+    sep = "&" if "?" in virtkit_uri else "?"
+    conn = virtkit_connection_factory(f"{virtkit_uri}{sep}{urlencode(params)}")
+    yield conn
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+@pytest.fixture(scope="session")
 def virtkit_requirements(vk_conn: Connection) -> Requirements:
     """The driver's requirements record; override to declare finer flags by hand."""
     return Requirements.from_connection(vk_conn)
 
 
+def guest_types(capabilities: str) -> list[tuple[str, str]]:
+    """The (domain type, OS type) pairs a capabilities document offers, in document order."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    found: list[tuple[str, str]] = []
+    root = etree.fromstring(capabilities.encode(), parser)
+    for guest in root.iterfind("guest"):
+        os_type = (guest.findtext("os_type") or "").strip()
+        for dom in guest.iterfind("arch/domain"):
+            pair = (str(dom.get("type") or ""), os_type)
+            if all(pair) and pair not in found:
+                found.append(pair)
+    return found
+
+
 @pytest.fixture(scope="session")
-def vk_domain_type(pytestconfig: pytest.Config, vk_conn: Connection) -> str:
-    given = pytestconfig.getoption("--virtkit-domain-type")
-    if given:
-        return str(given)
+def vk_guest_type(pytestconfig: pytest.Config, vk_conn: Connection) -> tuple[str, str]:
+    """(domain type, OS type) of the generated domain XML: the first guest of the driver's
+    capabilities (with the given ``--virtkit-domain-type``, if any), unless
+    ``--virtkit-os-type`` says otherwise. A driver without a capabilities document gets its
+    connection type and ``hvm``."""
     from virtkit.sdk.errors import VirtError
 
+    want_dom = pytestconfig.getoption("--virtkit-domain-type")
+    want_os = pytestconfig.getoption("--virtkit-os-type")
     try:
-        found = re.search(r"<domain type='([^']+)'", vk_conn.get_capabilities())
+        pairs = guest_types(vk_conn.get_capabilities())
     except VirtError:
-        found = None
-    return found.group(1) if found else vk_conn.get_type()
+        pairs = []
+    if want_dom:
+        pairs = [p for p in pairs if p[0] == want_dom] or [(str(want_dom), "hvm")]
+    dom_type, os_type = pairs[0] if pairs else (vk_conn.get_type(), "hvm")
+    return dom_type, str(want_os or os_type)
+
+
+@pytest.fixture(scope="session")
+def vk_domain_type(vk_guest_type: tuple[str, str]) -> str:
+    return vk_guest_type[0]
 
 
 @pytest.fixture(scope="session")
@@ -207,12 +261,12 @@ def vk_workdir(tmp_path_factory: pytest.TempPathFactory, virtkit_prefix: str) ->
 
 @pytest.fixture
 def vk(pytestconfig: pytest.Config, vk_conn: Connection, virtkit_prefix: str,
-       vk_workdir: Path, vk_domain_type: str) -> Iterator[Kit]:
+       vk_workdir: Path, vk_guest_type: tuple[str, str]) -> Iterator[Kit]:
     """The per-test helper; every object made through it is removed after the test."""
     workdir = tempfile.mkdtemp(prefix=virtkit_prefix, dir=vk_workdir)
     with kit_for(vk_conn, virtkit_prefix, workdir,
                  float(pytestconfig.getoption("--virtkit-event-timeout")),
-                 vk_domain_type) as kit:
+                 *vk_guest_type) as kit:
         yield kit
 
 

@@ -31,6 +31,7 @@ LIST_FLAGS: dict[str, tuple[str, ...]] = {
     "disk_formats": ("raw",),
     "hotplug": ("disk", "interface"),
     "coldplug": ("disk", "interface"),
+    "graphics": ("vnc",),
 }
 
 
@@ -39,7 +40,7 @@ class Requirements:
     """The driver's supported operations and capability flags.
 
     ``flags`` maps boolean flags to bool and list flags (``shutdown_modes``, ``disk_formats``,
-    ``hotplug``, ``coldplug``) to tuples. :meth:`has` answers ``"live_migration"`` and
+    ``hotplug``, ``coldplug``, ``graphics``) to tuples. :meth:`has` answers ``"live_migration"`` and
     ``"hotplug:disk"`` alike.
     """
 

@@ -11,6 +11,7 @@ and ``pytest --virtkit-uri mydriver:///session``.
 from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
+from .test_guest import TestGuestInfo
 from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
 from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
@@ -26,6 +27,7 @@ __all__ = [
     "TestConsole",
     "TestDefinition",
     "TestDevices",
+    "TestGuestInfo",
     "TestInterfaces",
     "TestLifecycle",
     "TestMigration",

@@ -9,9 +9,10 @@ import pytest
 from lxml import etree
 
 from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.errors import VirtError
 from virtkit.sdk.states import DefinedDetail, DomainState, EventType, UndefinedDetail
 
-from ..kit import Kit, expect_error
+from ..kit import Kit, LogCapture, expect_error, nic_xml
 
 DEFINE = ("domain_define_xml", "domain_get_xml", "domain_undefine")
 
@@ -22,6 +23,46 @@ def _kib(el: etree._Element | None) -> int:
     factor = {"b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024, "m": 1024,
               "mib": 1024, "g": 1024**2, "gib": 1024**2}[unit]
     return int(int(el.text) * factor)
+
+
+#: One device of each kind libvirt's domain XML knows: (element, the device's XML, an XPath
+#: that finds it again in the domain's XML). ``{dir}`` is the test's work directory.
+DEVICES: tuple[tuple[str, str, str], ...] = (
+    ("disk", "<disk type='file' device='disk'><source file='{dir}/d.img'/>"
+             "<target dev='vdb' bus='virtio'/></disk>", "devices/disk/target[@dev='vdb']"),
+    ("interface", nic_xml("52:54:00:7c:fe:01"),
+     "devices/interface/mac[@address='52:54:00:7c:fe:01']"),
+    ("graphics", "<graphics type='vnc' port='-1' autoport='yes'/>",
+     "devices/graphics[@type='vnc']"),
+    ("serial", "<serial type='pty'><target port='0'/></serial>", "devices/serial"),
+    ("console", "<console type='pty'><target type='serial' port='0'/></console>",
+     "devices/console"),
+    ("input", "<input type='tablet' bus='usb'/>", "devices/input[@type='tablet']"),
+    ("video", "<video><model type='vga'/></video>", "devices/video/model[@type='vga']"),
+    ("sound", "<sound model='ich6'/>", "devices/sound[@model='ich6']"),
+    ("rng", "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
+     "devices/rng[@model='virtio']"),
+    ("watchdog", "<watchdog model='i6300esb' action='reset'/>",
+     "devices/watchdog[@model='i6300esb']"),
+    ("memballoon", "<memballoon model='virtio'/>", "devices/memballoon[@model='virtio']"),
+    ("channel", "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+                "</channel>", "devices/channel/target[@name='org.qemu.guest_agent.0']"),
+    ("controller", "<controller type='usb' index='0'/>", "devices/controller[@type='usb']"),
+    ("filesystem", "<filesystem type='mount'><source dir='{dir}'/><target dir='vkshare'/>"
+                   "</filesystem>", "devices/filesystem/target[@dir='vkshare']"),
+    ("tpm", "<tpm model='tpm-tis'><backend type='emulator'/></tpm>", "devices/tpm"),
+    ("panic", "<panic model='isa'/>", "devices/panic"),
+    ("hostdev", "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1d6b'/>"
+                "<product id='0x0002'/></source></hostdev>", "devices/hostdev"),
+    ("redirdev", "<redirdev bus='usb' type='spicevmc'/>", "devices/redirdev"),
+    ("smartcard", "<smartcard mode='host'/>", "devices/smartcard"),
+    ("hub", "<hub type='usb'/>", "devices/hub"),
+    ("vsock", "<vsock model='virtio'><cid auto='yes'/></vsock>", "devices/vsock"),
+)
+
+#: Codes a driver may refuse a device it does not model with (naming the device).
+REFUSED = (C.CONFIG_UNSUPPORTED, C.XML_ERROR, C.XML_DETAIL, C.XML_INVALID_SCHEMA,
+           C.OPERATION_UNSUPPORTED, C.ARGUMENT_UNSUPPORTED)
 
 
 class TestDefinition:
@@ -42,7 +83,7 @@ class TestDefinition:
         assert _kib(root.find("currentMemory")) == 160 * 1024
         vcpu = root.find("vcpu")
         assert vcpu is not None and vcpu.text == "2" and vcpu.get("current") == "1"
-        assert root.findtext("os/type") == "hvm"
+        assert root.findtext("os/type") == vk.os_type, "the OS type from the capabilities"
 
     def test_defaults_filled(self, vk: Kit) -> None:
         dom = vk.define(memory_mib=128)
@@ -111,3 +152,29 @@ class TestDefinition:
     def test_autostart_transient_invalid(self, vk: Kit) -> None:
         dom = vk.create()
         expect_error(C.OPERATION_INVALID, dom.set_autostart, True)
+
+    def test_devices_kept_or_refused(self, vk: Kit) -> None:
+        """A device defined comes back in the XML, or the define is refused (or a warning is
+        logged) naming it: never dropped silently."""
+        dropped: list[str] = []
+        for kind, device, xpath in DEVICES:
+            name = vk.name("dev")
+            vk.track_domain(vk.conn, name)
+            with LogCapture() as logs:
+                try:
+                    dom = vk.conn.define_xml(vk.xml(name, devices=device.replace(
+                        "{dir}", vk.workdir)))
+                except VirtError as exc:
+                    if exc.code == C.NO_SUPPORT:
+                        raise
+                    assert exc.code in REFUSED and kind in exc.message, (
+                        f"defining a domain with a <{kind}> raised {exc.code.name} "
+                        f"({exc.message!r}); a refusal must name the device")
+                    continue
+            root = etree.fromstring(dom.xml_desc(inactive=True).encode())
+            if root.find(xpath) is None and not logs.mentions(kind):
+                dropped.append(kind)
+            dom.undefine()
+        assert not dropped, (
+            f"the driver silently dropped these devices: {', '.join(dropped)} (keep them, or "
+            f"refuse the definition, or log a warning naming them)")

@@ -131,6 +131,36 @@ class TestResources:
         expect_error(C.INVALID_ARG, dom.set_vcpus, 0)
         expect_error(C.OPERATION_INVALID, dom.vcpus_count, live=True)
 
+    @pytest.mark.ops("domain_create", "domain_get_xml")
+    def test_changes_beyond_maximum_refused(self, vk: Kit) -> None:
+        """Memory above <memory> and vcpus above <vcpu> are refused, live, config and
+        current, through the API and straight to the hook, and change nothing."""
+        dom = vk.define(memory_mib=256, current_mib=128, vcpus=1, max_vcpus=2)
+        too_much, too_many = 512 * 1024, 3
+        expect_error(C.INVALID_ARG, dom.set_memory, too_much, config=True)
+        expect_error(C.INVALID_ARG, dom.set_vcpus, too_many, config=True)
+        expect_error(C.INVALID_ARG, dom.set_memory, too_much)
+        expect_error(C.INVALID_ARG, dom.set_vcpus, too_many)
+        dom.create()
+        for flags in ({"live": True}, {"live": True, "config": True}, {}):
+            expect_error(C.INVALID_ARG, dom.set_memory, too_much, **flags)
+            expect_error(C.INVALID_ARG, dom.set_vcpus, too_many, **flags)
+            for op, arg, value in (("domain_set_memory", "kib", too_much),
+                                   ("domain_set_vcpus", "count", too_many)):
+                # straight to the hook, as a remote client could
+                expect_error(C.INVALID_ARG, vk.conn.call, op, dom=dom.ref,
+                             **{arg: value, "live": flags.get("live", False),
+                                "config": flags.get("config", False), "maximum": False})
+        info = dom.info()
+        assert (info.max_mem, info.memory) == (256 * 1024, 128 * 1024), (
+            f"a refused change left memory at {info.memory} KiB of {info.max_mem} KiB")
+        assert dom.vcpus_count(live=True) == 1 and dom.vcpus_count(config=True) == 1
+        for inactive in (False, True):
+            root = etree.fromstring(dom.xml_desc(inactive=inactive).encode())
+            vcpu = root.find("vcpu")
+            assert vcpu is not None and (vcpu.text, vcpu.get("current")) == ("2", "1"), (
+                "a refused change left the XML's <vcpu> changed")
+
     def test_vcpus_live(self, vk: Kit) -> None:
         dom = vk.define(vcpus=2, max_vcpus=4)
         dom.create()

@@ -3,6 +3,8 @@ callers) and ``bad-input`` (hostile XML, bad names, path traversal, unknown flag
 
 from __future__ import annotations
 
+import inspect
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +22,29 @@ from virtkit.sdk.states import DomainState as S
 
 from ..kit import Kit, expect_error, vol_xml
 from ..plugin import ConnectionFactory
+from ..requirements import Requirements
 
 XML_CODES = (C.XML_ERROR, C.XML_DETAIL, C.XML_INVALID_SCHEMA)
+
+GRAPHICS = "<graphics type='vnc' port='-1' autoport='yes' passwd='{secret}'/>"
+
+
+def _secret() -> str:
+    return f"vkpw{secrets.token_hex(6)}"
+
+
+def _takes(op: str, arg: str) -> bool:
+    """Whether hook ``op``'s spec has the parameter ``arg``."""
+    return arg in inspect.signature(all_specs()[PREFIX + op]).parameters
+
+
+def _fill(op: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` plus False for every other boolean flag of hook ``op``'s spec."""
+    out = dict(given)
+    for name, param in inspect.signature(all_specs()[PREFIX + op]).parameters.items():
+        if name not in out and param.annotation in ("bool", bool):
+            out[name] = False
+    return out
 
 
 class TestReadOnly:
@@ -67,6 +90,53 @@ class TestReadOnly:
             expect_error(C.OPERATION_DENIED, attempt)
         assert dom.state()[0] == S.RUNNING and dom.is_persistent()
         expect_error(C.NO_DOMAIN, vk.conn.lookup_by_name, name)
+
+    @pytest.mark.ops("domain_get_xml", "domain_create")
+    @pytest.mark.requires("graphics:vnc")
+    def test_xml_hides_secrets(self, vk: Kit) -> None:
+        """The graphics password is in the XML only when security info is asked for."""
+        secret = _secret()
+        dom = vk.define(devices=GRAPHICS.format(secret=secret))
+        assert secret not in dom.xml_desc(inactive=True), "a secret in XML without security_info"
+        assert secret in dom.xml_desc(inactive=True, security_info=True), (
+            "security_info gives the password back on a read-write connection")
+        dom.create()
+        assert secret not in dom.xml_desc(), "a secret in the live XML without security_info"
+        assert secret in dom.xml_desc(security_info=True)
+
+    @pytest.mark.ops("domain_get_xml")
+    @pytest.mark.requires("graphics:vnc")
+    def test_read_only_gets_no_secrets(self, vk: Kit, vk_ro_conn: Connection,
+                                       virtkit_requirements: Requirements) -> None:
+        """A read-only connection never sees a secret: not through the API, not straight
+        through the hook with security_info, not in snapshot XML."""
+        secret = _secret()
+        dom = vk.define(devices=GRAPHICS.format(secret=secret))
+        ro = vk_ro_conn.lookup_by_uuid(dom.uuid)
+        snaps = all(virtkit_requirements.supports(op) for op in
+                    ("snapshot_create_xml", "snapshot_get_xml"))
+        if snaps:
+            dom.snapshot_create_xml("<domainsnapshot><name>s1</name></domainsnapshot>")
+        for inactive in (True, False):
+            assert secret not in ro.xml_desc(inactive=inactive)
+            try:  # straight to the hook, as a remote client could
+                text = vk_ro_conn.call("domain_get_xml", dom=ro.ref, inactive=inactive,
+                                       security_info=True)
+            except VirtError as exc:
+                assert exc.code == C.OPERATION_DENIED, (exc.code.name, exc.message)
+            else:
+                assert secret not in text, "a read-only connection got the graphics password"
+        if snaps:
+            asks = {"security_info": True} if _takes("snapshot_get_xml", "security_info") else {}
+            for kwargs in ({}, asks):
+                try:
+                    text = vk_ro_conn.call("snapshot_get_xml", dom=ro.ref, name="s1",
+                                           **_fill("snapshot_get_xml", kwargs))
+                except VirtError as exc:
+                    assert exc.code == C.OPERATION_DENIED, (exc.code.name, exc.message)
+                else:
+                    assert secret not in text, (
+                        "a read-only connection got the graphics password in snapshot XML")
 
     def test_read_only_sees_changes(self, vk: Kit, vk_ro_conn: Connection) -> None:
         dom = vk.running()
@@ -173,7 +243,7 @@ HOSTILE = {
     "not-xml": "this is not XML {name}",
     "wrong-root": "<network><name>{name}</name></network>",
     "unclosed": "<domain type='{type}'><name>{name}</name>",
-    "no-memory": "<domain type='{type}'><name>{name}</name><os><type>hvm</type></os></domain>",
+    "no-memory": "<domain type='{type}'><name>{name}</name><os><type>{os}</type></os></domain>",
 }
 
 
@@ -185,7 +255,7 @@ class TestBadInput:
     def test_hostile_domain_xml(self, vk: Kit, kind: str) -> None:
         name = vk.name("bad")
         vk.track_domain(vk.conn, name)
-        xml = HOSTILE[kind].replace("{type}", vk.domain_type).replace("{name}", name)
+        xml = vk.fill(HOSTILE[kind]).replace("{name}", name)
         exc = expect_error(XML_CODES, vk.conn.define_xml, xml)
         assert "root:" not in exc.message, "no host file content in the error"
         expect_error(C.NO_DOMAIN, vk.conn.lookup_by_name, name)

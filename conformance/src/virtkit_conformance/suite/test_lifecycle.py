@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from virtkit.api.connection import Connection
 from virtkit.api.domain import Domain
 from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.errors import VirtError
 from virtkit.sdk.states import (
     DomainState as S,
 )
@@ -28,6 +32,9 @@ from virtkit.sdk.states import (
 )
 
 from ..kit import Kit, expect_error
+
+#: Job types (libvirt's virDomainJobType).
+JOB_NONE, JOB_BOUNDED, JOB_UNBOUNDED = 0, 1, 2
 
 BASIC = ("domain_define_xml", "domain_create", "domain_destroy", "domain_get_state",
          "domain_undefine")
@@ -311,3 +318,47 @@ class TestSaveRestore:
         dom.managed_save()
         dom.undefine(managed_save=True)
         expect_error(C.NO_DOMAIN, vk.conn.lookup_by_uuid, dom.uuid)
+
+    @pytest.mark.ops("domain_save", "domain_get_job_info", "domain_abort_job")
+    @pytest.mark.requires("concurrency")
+    def test_job_progress_and_abort(self, vk: Kit, vk_job_conn: Connection) -> None:
+        """A save is a job: its progress shows while it runs, and aborting it leaves the guest
+        running. (A driver whose jobs end at once declares ``job_uri_params``.)"""
+        dom = vk.running(memory_mib=256)
+        assert dom.job_info().type == JOB_NONE, "no job on a guest that is doing nothing"
+        expect_error(C.OPERATION_INVALID, dom.abort_job)
+        path = vk.path("aborted.save")
+        outcome: dict[str, object] = {}
+
+        def save() -> None:
+            try:
+                vk_job_conn.lookup_by_uuid(dom.uuid).save(path)
+                outcome["saved"] = True
+            except VirtError as exc:
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=save, daemon=True)
+        worker.start()
+        seen = None
+        deadline = time.monotonic() + 30
+        while worker.is_alive() and time.monotonic() < deadline:
+            info = dom.job_info()
+            if info.type in (JOB_BOUNDED, JOB_UNBOUNDED):
+                seen = info
+                break
+            time.sleep(0.002)
+        try:
+            assert seen is not None, (
+                "no active job was seen while the guest was being saved (a driver whose jobs "
+                "end at once declares capabilities['job_uri_params'])")
+            assert seen.time_elapsed_ms >= 0 and seen.data_processed >= 0
+            if seen.type == JOB_BOUNDED:
+                assert seen.data_processed <= seen.data_total, seen
+            dom.abort_job()
+        finally:
+            worker.join(60)
+        error = outcome.get("error")
+        assert isinstance(error, VirtError) and error.code == C.OPERATION_ABORTED, (
+            f"the aborted save ended with {outcome!r}, not OPERATION_ABORTED")
+        assert dom.state()[0] == S.RUNNING, "an aborted save leaves the guest running"
+        expect_error(C.OPERATION_INVALID, dom.abort_job)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import random
 from typing import ClassVar
 
@@ -12,8 +14,10 @@ from virtkit.api.network import NetworkEventLifecycle as NE
 from virtkit.api.storage import PoolEventLifecycle as PE
 from virtkit.api.storage import PoolState, StoragePool
 from virtkit.sdk.errors import ErrorCode as C
+from virtkit.sdk.errors import VirtError
 
 from ..kit import Kit, expect_error, pool_xml, remove_pool, vol_xml
+from ..requirements import Requirements
 
 MiB = 1024 * 1024
 
@@ -80,6 +84,65 @@ class TestStorage:
         src = vk_pool.create_xml(vol_xml(vk.name("v"), MiB))
         copy = vk_pool.create_xml_from(vol_xml(vk.name("c"), MiB), src)
         assert copy.info().capacity >= MiB and copy.name != src.name
+
+    @pytest.mark.ops("pool_lookup_by_name", "pool_lookup_by_uuid")
+    def test_pool_lookup(self, vk: Kit, vk_pool: StoragePool) -> None:
+        by_name = vk.conn.storage_pool_lookup_by_name(vk_pool.name)
+        by_uuid = vk.conn.storage_pool_lookup_by_uuid(vk_pool.uuid)
+        assert by_name == vk_pool == by_uuid
+        assert (by_uuid.name, by_name.uuid) == (vk_pool.name, vk_pool.uuid)
+        expect_error(C.NO_STORAGE_POOL, vk.conn.storage_pool_lookup_by_uuid, vk.new_uuid())
+
+    @pytest.mark.ops("pool_get_autostart", "pool_set_autostart")
+    def test_pool_autostart(self, vk: Kit, vk_pool: StoragePool) -> None:
+        assert vk_pool.autostart is False, "a new pool does not autostart"
+        vk_pool.set_autostart(True)
+        assert vk_pool.autostart is True
+        assert vk_pool in vk.conn.list_storage_pools(autostart=True)
+        vk_pool.set_autostart(False)
+        assert vk_pool.autostart is False
+
+    @pytest.mark.ops("pool_create_xml")
+    def test_transient_pool(self, vk: Kit) -> None:
+        name = vk.name("pool")
+        rec = vk.recorder(kind="pool-lifecycle")
+        pool = vk.conn.storage_pool_create_xml(pool_xml(name, vk.path(name)), build=True)
+        vk.track(lambda: remove_pool(pool, vk.prefix))
+        assert pool.is_active() and not pool.is_persistent()
+        assert pool.info().state == PoolState.RUNNING
+        assert vk.conn.storage_pool_lookup_by_name(name) == pool
+        expect_error((C.OPERATION_FAILED, C.OPERATION_INVALID), vk.conn.storage_pool_create_xml,
+                     pool_xml(name, vk.path(name)))
+        pool.destroy()
+        expect_error(C.NO_STORAGE_POOL, vk.conn.storage_pool_lookup_by_name, name)
+        assert PE.STARTED in [e for e, _ in rec.wait_for(2)]
+
+    @pytest.mark.ops(*VOL_OPS, "pool_refresh")
+    def test_pool_refresh(self, vk: Kit, vk_pool: StoragePool) -> None:
+        vol = vk_pool.create_xml(vol_xml(vk.name("v"), MiB))
+        vk_pool.refresh()
+        assert vol.name in vk_pool.list_volume_names(), "a refresh keeps the pool's volumes"
+        assert vk_pool.is_active()
+        vk_pool.destroy()
+        expect_error(C.OPERATION_INVALID, vk_pool.refresh)
+
+    @pytest.mark.ops(*VOL_OPS, "vol_wipe")
+    def test_volume_wipe(self, vk: Kit, vk_pool: StoragePool,
+                         virtkit_requirements: Requirements) -> None:
+        vol = vk_pool.create_xml(vol_xml(vk.name("v"), MiB))
+        streams = all(virtkit_requirements.supports(op) for op in
+                      ("vol_upload", "vol_download", "stream_send", "stream_recv",
+                       "stream_finish"))
+        payload = b"\xa5" * 65536
+        if streams:
+            with vol.upload() as up:
+                up.send_all(payload)
+        vol.wipe()
+        assert vol.info().capacity == MiB, "a wipe keeps the volume's size"
+        if streams:
+            with vol.download(0, len(payload)) as down:
+                assert down.recv_all() == bytes(len(payload)), "a zero wipe leaves zeros"
+        expect_error(C.INVALID_ARG, vol.wipe, "no-such-algorithm")
 
     @pytest.mark.ops("pool_undefine")
     def test_missing_pool(self, vk: Kit) -> None:
@@ -157,6 +220,31 @@ class TestNetworks:
         assert net.autostart is True
         net.set_autostart(False)
         assert net.autostart is False
+
+    @pytest.mark.ops("network_get_dhcp_leases")
+    def test_dhcp_leases(self, vk: Kit) -> None:
+        name, third = vk.name("net"), random.randint(1, 250)
+        self._track(vk, name)
+        mac = vk.mac()
+        xml = net_xml(name, third).replace(
+            "</dhcp>", f"<host mac='{mac}' ip='10.254.{third}.150'/></dhcp>")
+        net = vk.conn.network_create_xml(xml) if vk.conn.implements("network_create_xml") \
+            else vk.conn.network_define_xml(xml)
+        if not net.is_active():
+            net.create()
+        subnet = ipaddress.ip_network(f"10.254.{third}.0/24")
+        leases = net.dhcp_leases()
+        assert isinstance(leases, list)
+        for lease in leases:
+            assert ipaddress.ip_address(lease.ipaddr) in subnet, lease
+            assert lease.ip_type == 0 and 0 < lease.prefix <= 32, lease
+        mine = net.dhcp_leases(mac)
+        assert all(lease.mac.lower() == mac for lease in mine), "leases filtered by MAC"
+        assert {lease.ipaddr for lease in mine} <= {lease.ipaddr for lease in leases}
+        net.destroy()
+        if vk.conn.implements("network_undefine"):
+            with contextlib.suppress(VirtError):
+                net.undefine()
 
     def test_missing_network(self, vk: Kit) -> None:
         expect_error(C.NO_NETWORK, vk.conn.network_lookup_by_name, vk.name("nonet"))

@@ -67,6 +67,8 @@ class TestDriver(
     error_domain = ErrorDomain.TEST
     capabilities: ClassVar[dict[str, Any]] = {
         "shutdown_modes": ["acpi", "agent", "initctl", "signal", "paravirt"],
+        # jobs end at once unless slowed: the conformance suite watches and aborts one here
+        "job_uri_params": {"job_seconds": "1"},
     }
 
     def __init__(self, context: DriverContext) -> None:

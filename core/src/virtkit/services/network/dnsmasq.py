@@ -32,6 +32,7 @@ class Files:
     conf: Path
     pid: Path
     leases: Path
+    hosts: Path
 
     @classmethod
     def under(cls, directory: Path, network: str) -> Files:
@@ -39,6 +40,7 @@ class Files:
             directory / f"{network}.conf",
             directory / f"{network}.pid",
             directory / f"{network}.leases",
+            directory / f"{network}.addnhosts",
         )
 
 
@@ -98,10 +100,8 @@ def config(net: Network, bridge: str, files: Files) -> str:
                 plain_forwarders = True
         if plain_forwarders:
             lines.append("no-resolv")
-        for host in dns.hosts:
-            names = ",".join(host.hostnames)
-            if names:
-                lines.append(f"host-record={names},{host.ip}")
+        if dns.hosts:
+            lines.append(f"addn-hosts={files.hosts}")
         for txt in dns.txts:
             lines.append(f'txt-record={txt.name},"{txt.value}"')
         for srv in dns.srvs:
@@ -156,10 +156,22 @@ def _failed(message: str) -> VirtError:
     return VirtError(ErrorCode.OPERATION_FAILED, message, ErrorDomain.NETWORK)
 
 
-def start(network: str, text: str, files: Files) -> int:
+def hosts(net: Network) -> str:
+    """The ``addn-hosts`` file of the network's ``<dns><host>`` entries (the network's domain
+    is added to their names by ``expand-hosts``)."""
+    lines = []
+    for host in net.dns.hosts if net.dns is not None else ():
+        if host.hostnames:
+            lines.append(f"{host.ip} {' '.join(host.hostnames)}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def start(network: str, text: str, files: Files, hosts_text: str = "") -> int:
     """Write the configuration and start dnsmasq; its pid once it has written its pid file."""
     files.conf.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     files.conf.write_text(text)
+    if hosts_text:
+        files.hosts.write_text(hosts_text)
     with contextlib.suppress(FileNotFoundError):
         files.pid.unlink()
     if "dhcp-leasefile" in text and not files.leases.exists():
@@ -219,7 +231,7 @@ def stop(pid: int, files: Files, timeout: float = 5.0) -> None:
                 break
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-    for path in (files.pid, files.conf):
+    for path in (files.pid, files.conf, files.hosts):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 

@@ -269,7 +269,8 @@ class NetworkMixin:
         if dnsmasq.needed(net):
             files = dnsmasq.Files.under(self.files.dnsmasq_dir, net.name)
             st.dnsmasq_pid = -1  # starting: stop looks for the pid file
-            st.dnsmasq_pid = dnsmasq.start(net.name, dnsmasq.config(net, bridge, files), files)
+            st.dnsmasq_pid = dnsmasq.start(net.name, dnsmasq.config(net, bridge, files), files,
+                                           dnsmasq.hosts(net))
 
     def _forwarding(self, net: Network) -> None:
         """Turn on IP forwarding for the families the network routes (as libvirt does; it stays
@@ -302,7 +303,7 @@ class NetworkMixin:
             if pid:
                 step(lambda: dnsmasq.stop(pid, files))
             else:
-                for path in (files.conf, files.pid):
+                for path in (files.conf, files.pid, files.hosts):
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
         if st.table:
@@ -343,7 +344,8 @@ class NetworkMixin:
                 firewall.add(st.table, script, net.name)
         files = dnsmasq.Files.under(self.files.dnsmasq_dir, st.name)
         if st.dnsmasq_pid and not dnsmasq.alive(st.dnsmasq_pid, files):
-            st.dnsmasq_pid = dnsmasq.start(st.name, dnsmasq.config(net, st.bridge, files), files)
+            st.dnsmasq_pid = dnsmasq.start(st.name, dnsmasq.config(net, st.bridge, files), files,
+                                           dnsmasq.hosts(net))
             self.files.write_status(st)
 
     # -- listing and lookup --------------------------------------------------------------------

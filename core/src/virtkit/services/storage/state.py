@@ -160,6 +160,7 @@ class Host:
     def first_open(self) -> bool:
         """True once per boot (per instance): the caller starts the autostart pools."""
         marker = Path(self.dirs.run) / "autostarted"
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

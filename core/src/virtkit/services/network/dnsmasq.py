@@ -32,7 +32,6 @@ class Files:
     conf: Path
     pid: Path
     leases: Path
-    hosts: Path
 
     @classmethod
     def under(cls, directory: Path, network: str) -> Files:
@@ -40,7 +39,6 @@ class Files:
             directory / f"{network}.conf",
             directory / f"{network}.pid",
             directory / f"{network}.leases",
-            directory / f"{network}.addnhosts",
         )
 
 
@@ -100,8 +98,14 @@ def config(net: Network, bridge: str, files: Files) -> str:
                 plain_forwarders = True
         if plain_forwarders:
             lines.append("no-resolv")
-        if dns.hosts:
-            lines.append(f"addn-hosts={files.hosts}")
+        for host in dns.hosts:
+            # host-record, not an addn-hosts file: dnsmasq reads its configuration before it
+            # drops privileges, and the file would have to be readable by the unprivileged user.
+            names = [*host.hostnames]
+            if net.domain is not None:
+                names += [f"{n}.{net.domain.name}" for n in host.hostnames if "." not in n]
+            if names:
+                lines.append(f"host-record={','.join(names)},{host.ip}")
         for txt in dns.txts:
             lines.append(f'txt-record={txt.name},"{txt.value}"')
         for srv in dns.srvs:
@@ -156,22 +160,10 @@ def _failed(message: str) -> VirtError:
     return VirtError(ErrorCode.OPERATION_FAILED, message, ErrorDomain.NETWORK)
 
 
-def hosts(net: Network) -> str:
-    """The ``addn-hosts`` file of the network's ``<dns><host>`` entries (the network's domain
-    is added to their names by ``expand-hosts``)."""
-    lines = []
-    for host in net.dns.hosts if net.dns is not None else ():
-        if host.hostnames:
-            lines.append(f"{host.ip} {' '.join(host.hostnames)}")
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def start(network: str, text: str, files: Files, hosts_text: str = "") -> int:
+def start(network: str, text: str, files: Files) -> int:
     """Write the configuration and start dnsmasq; its pid once it has written its pid file."""
     files.conf.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     files.conf.write_text(text)
-    if hosts_text:
-        files.hosts.write_text(hosts_text)
     with contextlib.suppress(FileNotFoundError):
         files.pid.unlink()
     if "dhcp-leasefile" in text and not files.leases.exists():
@@ -231,7 +223,7 @@ def stop(pid: int, files: Files, timeout: float = 5.0) -> None:
                 break
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-    for path in (files.pid, files.conf, files.hosts):
+    for path in (files.pid, files.conf):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 

@@ -192,7 +192,12 @@ class NetworkMixin:
         st = Status(net.name, net.uuid, net.to_xml(), persistent, bridge=bridge,
                     started_at=int(time.time()))
         self._preflight(net, mode, bridge)
-        self.files.write_status(st)
+        # On disk first: what this start may make, so that if the process dies half-way the
+        # next one undoes it. In memory: what it did make, for undoing a failure here.
+        plan = attrs.evolve(st, made_bridge=mode in OWN_BRIDGE,
+                            table=nft_table(bridge) if mode not in ("open", "bridge") else "",
+                            dnsmasq_pid=-1 if dnsmasq.needed(net) else 0)
+        self.files.write_status(plan)
         try:
             self._make(net, mode, st)
         except BaseException as exc:
@@ -264,13 +269,12 @@ class NetworkMixin:
         nat_ipv6 = bool(net.forward and net.forward.nat and net.forward.nat.ipv6)
         script = firewall.ruleset(nft_table(bridge), mode, bridge, subnets(net), dev, nat_ipv6)
         if script is not None:
+            firewall.add(nft_table(bridge), script, net.name)
             st.table = nft_table(bridge)
-            firewall.add(st.table, script, net.name)
         if dnsmasq.needed(net):
             files = dnsmasq.Files.under(self.files.dnsmasq_dir, net.name)
             st.dnsmasq_pid = -1  # starting: stop looks for the pid file
-            st.dnsmasq_pid = dnsmasq.start(net.name, dnsmasq.config(net, bridge, files), files,
-                                           dnsmasq.hosts(net))
+            st.dnsmasq_pid = dnsmasq.start(net.name, dnsmasq.config(net, bridge, files), files)
 
     def _forwarding(self, net: Network) -> None:
         """Turn on IP forwarding for the families the network routes (as libvirt does; it stays
@@ -303,7 +307,7 @@ class NetworkMixin:
             if pid:
                 step(lambda: dnsmasq.stop(pid, files))
             else:
-                for path in (files.conf, files.pid, files.hosts):
+                for path in (files.conf, files.pid):
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
         if st.table:
@@ -344,8 +348,7 @@ class NetworkMixin:
                 firewall.add(st.table, script, net.name)
         files = dnsmasq.Files.under(self.files.dnsmasq_dir, st.name)
         if st.dnsmasq_pid and not dnsmasq.alive(st.dnsmasq_pid, files):
-            st.dnsmasq_pid = dnsmasq.start(st.name, dnsmasq.config(net, st.bridge, files), files,
-                                           dnsmasq.hosts(net))
+            st.dnsmasq_pid = dnsmasq.start(st.name, dnsmasq.config(net, st.bridge, files), files)
             self.files.write_status(st)
 
     # -- listing and lookup --------------------------------------------------------------------

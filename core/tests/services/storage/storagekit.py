@@ -12,6 +12,7 @@ from virtkit.runtime import registry
 from virtkit.sdk.driver import Driver
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.uri import parse_uri
+from virtkit.services.storage.commands import Result, Runner, command_failed
 
 
 class HostDriver(Driver):
@@ -69,3 +70,29 @@ def loops_of(backing: str) -> list[str]:
     out = subprocess.run(["losetup", "-j", backing, "-O", "NAME", "-n"], capture_output=True,
                          text=True).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+# -- recorded transcripts ------------------------------------------------------------------------
+
+
+class Transcript(Runner):
+    """Replays a recorded command transcript: each call must be the next recorded argv, and gets
+    its recorded exit status and output. Fails the test on any other command."""
+
+    def __init__(self, steps: list[tuple[list[str], int, str, str]]) -> None:
+        self.steps = list(steps)
+        self.calls: list[list[str]] = []
+
+    def run(self, argv, *, check: bool = True, what: str = "") -> Result:
+        argv = list(argv)
+        self.calls.append(argv)
+        assert self.steps, f"unexpected command (transcript finished): {argv}"
+        want, rc, out, err = self.steps.pop(0)
+        assert argv == want, f"command {argv} where the transcript has {want}"
+        result = Result(tuple(argv), rc, out, err)
+        if check and rc != 0:
+            raise command_failed(result, what)
+        return result
+
+    def done(self) -> None:
+        assert not self.steps, f"commands of the transcript never ran: {self.steps}"

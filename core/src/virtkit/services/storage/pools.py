@@ -76,7 +76,7 @@ class PoolHooks:
                 raise failed(f"storage pool '{other.name}' is already defined with uuid "
                              f"{new.uuid}")
             targets = {_target(m) for m in (other.config, other.live) if m is not None}
-            if _target(new) in targets and new.type not in ("iscsi",):
+            if _target(new) in targets and new.type in ("dir", "fs", "netfs"):
                 raise failed(f"storage pool '{other.name}' already uses target path "
                              f"'{_target(new)}'")
         if existing is not None and existing.uuid != new.uuid:

@@ -192,14 +192,16 @@ class VolumeHooks:
                 f"needs {needed} bytes, {available} are available"
             )
 
-    def _declare(self, pool: Pool, vol: NewVolume) -> None:
+    def _declare(self, pool: Pool, vol: NewVolume) -> bool:
+        """Record what ``vol`` is declared as; True when a declaration was written."""
         if vol.format == "raw" and vol.backing is None:
             self.host.drop_vol_meta(pool.uuid, vol.name)
-        else:
-            self.host.save_vol_meta(pool.uuid, vol.name, {
-                "format": vol.format,
-                "backing": list(vol.backing) if vol.backing else None,
-            })
+            return False
+        self.host.save_vol_meta(pool.uuid, vol.name, {
+            "format": vol.format,
+            "backing": list(vol.backing) if vol.backing else None,
+        })
+        return True
 
     def _exists(self, pool: Pool, name: str) -> VirtError:
         return VirtError(
@@ -241,20 +243,21 @@ class VolumeHooks:
         p = self._active(pool)
         backend = self._backend(p)
         if not backend.makes_volumes:
-            backend.create_volume(NewVolume(model.name, "raw", 0, 0))  # raises unsupported
+            backend.check_new(NewVolume(model.name, "raw", 0, 0))  # raises unsupported
         fmt = self._format(model, backend, None)
         capacity = model.capacity or 0
         backing = self._backing(model, fmt)
         vol = self._new(model, backend, fmt, capacity, backing)
+        backend.check_new(vol)
         with self.host.locked():
             if backend.find(model.name) is not None:
                 raise self._exists(p, model.name)
             self._check_space(p, backend, model.name, vol.allocation)
-            self._declare(p, vol)
+            declared = self._declare(p, vol)
         try:
             path = backend.create_volume(vol)
         except BaseException:
-            if backend.find(model.name) is None:
+            if declared and backend.find(model.name) is None:
                 self.host.drop_vol_meta(p.uuid, model.name)
             raise
         return VolumeRef(p.name, model.name, path, path)
@@ -269,6 +272,7 @@ class VolumeHooks:
         fmt = self._format(model, backend, src.format if backend.vol_type == "file" else None)
         capacity = max(model.capacity or 0, src_facts.capacity)
         vol = self._new(model, backend, fmt, capacity, None)
+        backend.check_new(vol)
         with self.host.locked():
             if backend.find(model.name) is not None:
                 raise self._exists(p, model.name)
@@ -276,11 +280,11 @@ class VolumeHooks:
             if backend.vol_type != "file":
                 needed = capacity
             self._check_space(p, backend, model.name, needed)
-            self._declare(p, vol)
+            declared = self._declare(p, vol)
         try:
             path = backend.clone_volume(vol, src.path, src.format, src_facts.capacity)
         except BaseException:
-            if backend.find(model.name) is None:
+            if declared and backend.find(model.name) is None:
                 self.host.drop_vol_meta(p.uuid, model.name)
             raise
         return VolumeRef(p.name, model.name, path, path)

@@ -111,6 +111,11 @@ class Backend:
     def facts(self, name: str, path: str, fmt: str) -> VolFacts:
         raise NotImplementedError
 
+    def check_new(self, vol: NewVolume) -> None:
+        """INVALID_ARG when ``vol`` cannot be made here (its name, its size), before any work."""
+        if not self.makes_volumes:
+            raise self._no_volumes("create volumes in")
+
     def create_volume(self, vol: NewVolume) -> str:
         """Make the volume; returns its path. Nothing is left behind when it fails."""
         raise self._no_volumes("create volumes in")

@@ -146,7 +146,15 @@ class DiskBackend(Backend):
             )
         return found
 
+    def check_new(self, vol: NewVolume) -> None:
+        if vol.capacity <= 0:
+            raise bad_arg(f"storage volume '{vol.name}' needs a capacity above 0")
+        if self.label() == "gpt" and not _GPT_NAME.match(vol.name):
+            raise bad_arg(f"storage volume name '{vol.name}' cannot be a gpt partition "
+                          f"name (letters, digits, '.', '_', '+', '-', at most 36)")
+
     def create_volume(self, vol: NewVolume) -> str:
+        self.check_new(vol)
         label, _, parts = self._partitions()
         used = {self._number(str(p["node"])) for p in parts}
         if label == "dos":

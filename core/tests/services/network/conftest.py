@@ -52,7 +52,8 @@ class Netns:
         return [int(p) for p in out.split()]
 
     def links(self) -> str:
-        """``ip -d link`` without the counters and timers that change by themselves."""
+        """``ip -d link`` without the timers that change by themselves and the qdisc, which the
+        kernel attaches the first time a link goes up (noop becomes noqueue) and keeps."""
         out = self.run("ip", "-d", "link")
         keep = []
         for line in out.splitlines():
@@ -63,7 +64,7 @@ class Netns:
                 if skip:
                     skip = False
                     continue
-                if w.endswith("_timer"):
+                if w.endswith("_timer") or w == "qdisc":
                     skip = True
                     continue
                 cleaned.append(w)

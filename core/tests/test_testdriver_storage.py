@@ -580,6 +580,7 @@ def test_read_only_connection_refuses_changes(pool: StoragePool) -> None:
         lambda: rpool.create_xml(vol_xml("n.img")),
         lambda: rpool.create_xml_from(vol_xml("n.img"), rvol),
         rvol.delete, rvol.wipe, lambda: rvol.resize(20), rvol.upload,
+        rvol.download,  # a volume's content is data a read-only client may not read
     ]
     for attempt in attempts:
         with pytest.raises(VirtError) as exc:
@@ -587,7 +588,7 @@ def test_read_only_connection_refuses_changes(pool: StoragePool) -> None:
         _err(exc, ErrorCode.OPERATION_DENIED, "read only")
     assert pool.is_active() and pool.autostart and pool.list_volume_names() == ["ro.img"]
     assert rvol.info().capacity == 10
-    with rvol.download() as s:  # reading is allowed
+    with vol.download() as s:
         assert s.recv_all() == b"0123456789"
     ro.close()
 

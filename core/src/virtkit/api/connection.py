@@ -14,28 +14,24 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from virtkit.api.connection_objects import ObjectsMixin
 from virtkit.api.domain import Domain
 from virtkit.runtime import registry
 from virtkit.runtime.config import load_config, resolve_alias
+from virtkit.runtime.dispatch import Dispatcher, new_plugin_manager
 from virtkit.runtime.events import EventBus
 from virtkit.sdk import checks as args
-from virtkit.sdk.driver import DriverContext
-from virtkit.sdk.errors import ErrorCode, VirtError, invalid_arg, no_support
-from virtkit.sdk.hookspecs import MODULES, PREFIX, PROJECT, readonly_ops
+from virtkit.sdk.driver import AuthCallback, DriverContext, Identity
+from virtkit.sdk.errors import VirtError, invalid_arg
 from virtkit.sdk.records import DomainSummary, Event, NodeInfo
 from virtkit.sdk.states import DomainState
 from virtkit.sdk.uri import URI, parse_uri
 
-if TYPE_CHECKING:
-    import pluggy
-
-
 log = logging.getLogger("virtkit")
 
-REMOTE_SCHEME = "remote"
+REMOTE_SCHEME = registry.REMOTE_SCHEME
 FALLBACK_URI = "test:///default"
 
 
@@ -59,12 +55,8 @@ def default_uri() -> str:
 
 
 def _probe(scheme: str) -> str | None:
-    import pluggy
-
     cls = registry.load_driver(scheme)
-    pm = pluggy.PluginManager(PROJECT)
-    for module in MODULES:
-        pm.add_hookspecs(module)
+    pm = new_plugin_manager()
     context = DriverContext(parse_uri(f"{scheme}:///system"), True, lambda _ev: None)
     try:
         pm.register(cls(context))
@@ -90,21 +82,37 @@ def resolve_uri(name: str | None) -> str:
     return name
 
 
-def open(uri: str | None = None, read_only: bool = False) -> Connection:  # noqa: A001
+def open(  # noqa: A001
+    uri: str | None = None,
+    read_only: bool = False,
+    *,
+    auth: AuthCallback | None = None,
+    identity: Identity | None = None,
+) -> Connection:
     """Open a connection to the hypervisor that ``uri`` names (None: the default URI).
 
+    :param read_only: refuse every change (OPERATION_DENIED) before any driver code runs.
+    :param auth: a credential callback, as libvirt's openAuth takes (see
+        :data:`virtkit.sdk.driver.AuthCallback`), for drivers that log in somewhere.
+    :param identity: who is calling (the daemon passes its client's); default: this process.
     :raises VirtError: INVALID_ARG for a malformed URI or unknown alias; NO_CONNECT when no driver
         serves the scheme, the driver fails to load, or the driver cannot connect.
     """
+    if uri is not None and not isinstance(uri, str):
+        raise invalid_arg(f"a connection URI must be a string, not {type(uri).__name__}")
     text = resolve_uri(uri)
     parsed = parse_uri(text)
-    scheme = REMOTE_SCHEME if parsed.is_remote else parsed.driver
-    driver_cls = registry.load_driver(scheme)
-    return Connection(text, parsed, read_only, driver_cls, registry.plugin_classes())
+    driver_cls = registry.driver_for(parsed)
+    services = registry.service_classes(getattr(driver_cls, "host_services", ()))
+    return Connection(
+        text, parsed, read_only, driver_cls, registry.plugin_classes(),
+        services=services, auth=auth, identity=identity,
+    )
 
 
 class Connection(ObjectsMixin):
-    """An open connection: one driver instance and the cross-cutting plugins that wrap it."""
+    """An open connection: its driver, the host services the driver declares, and the
+    cross-cutting plugins that wrap them (see :mod:`virtkit.runtime.dispatch`)."""
 
     def __init__(
         self,
@@ -113,106 +121,43 @@ class Connection(ObjectsMixin):
         read_only: bool,
         driver_cls: Any,
         plugin_classes: tuple[Any, ...] = (),
+        *,
+        services: tuple[Any, ...] = (),
+        auth: AuthCallback | None = None,
+        identity: Identity | None = None,
     ) -> None:
-        import pluggy
-
         self._uri_text = uri_text
         self.parsed_uri = uri
         self.read_only = read_only
         self.events = EventBus()
-        self._closed = False
         self._lock = threading.Lock()
-        self.driver_name: str = getattr(driver_cls, "name", uri.driver)
-        self._readonly_ops = readonly_ops()
-        pm = pluggy.PluginManager(PROJECT)
-        for module in MODULES:
-            pm.add_hookspecs(module)
-        context = DriverContext(uri, read_only, self.events.emit)
-        try:
-            self.driver = driver_cls(context)
-        except VirtError:
-            raise
-        except Exception as exc:
-            raise VirtError(
-                ErrorCode.NO_CONNECT,
-                f"driver '{self.driver_name}' failed to start for '{uri_text}': "
-                f"{type(exc).__name__}: {exc}",
-            ) from exc
-        pm.register(self.driver, name=f"driver:{self.driver_name}")
-        self._implemented = frozenset(h.name for h in pm.get_hookcallers(self.driver) or ())
-        for cls in plugin_classes:
-            plugin = cls(context)
-            if getattr(plugin, "active", True):
-                pm.register(plugin)
-        self._pm: pluggy.PluginManager = pm
-        self._hook = pm.hook
-        self._fast = self._fast_calls(pm)
+        context = DriverContext(
+            uri, read_only, self.events.emit, identity or Identity.of_process(), auth
+        )
+        self._dispatch = dispatch = Dispatcher(
+            uri_text, context, driver_cls, services, plugin_classes
+        )
+        self.driver = dispatch.driver
+        self.driver_name: str = dispatch.driver_name
+        self._fast = dispatch.fast
         self.call("connect_open", uri=uri_text, read_only=read_only)
-
-    def _fast_calls(self, pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
-        """Operations this connection may call that only the driver implements, with no wrapper:
-        called without pluggy's machinery, passing what pluggy would (the impl's own argument
-        names). A hook any cross-cutting plugin wraps always goes through pluggy, and on a
-        read-only connection only read-only operations are here."""
-        fast: dict[str, Callable[..., Any]] = {}
-        for caller in pm.get_hookcallers(self.driver) or ():
-            impls = caller.get_hookimpls()
-            if len(impls) != 1 or impls[0].hookwrapper or impls[0].wrapper:
-                continue
-            if self.read_only and caller.name not in self._readonly_ops:
-                continue
-            function, argnames = impls[0].function, tuple(impls[0].argnames)
-            if set(argnames) == set(caller.spec.argnames if caller.spec else ()):
-                fast[caller.name[len(PREFIX):]] = function
-            else:
-                fast[caller.name[len(PREFIX):]] = _adapter(function, argnames)
-        return fast
 
     # -- dispatch -----------------------------------------------------------------------------
 
+    @property
+    def capabilities(self) -> dict[str, Any]:
+        """The driver's declared capability flags (what the conformance suite reads)."""
+        caps: dict[str, Any] = getattr(self.driver, "capabilities", {}) or {}
+        return caps
+
     def implements(self, op: str) -> bool:
-        """Whether the driver has a hookimpl for ``op`` (``"domain_suspend"``)."""
-        return PREFIX + op in self._implemented
+        """Whether a provider of this connection implements ``op`` (``"domain_suspend"``)."""
+        return op in self._dispatch.implemented
 
     def call(self, op: str, /, **kwargs: Any) -> Any:
-        """Call hook ``virtkit_<op>`` on this connection's driver (through every wrapper)."""
-        fast = self._fast.get(op)
-        if fast is not None:
-            try:
-                return fast(**kwargs)
-            except VirtError:
-                raise
-            except Exception as exc:
-                raise self._internal(op, exc) from exc
-        return self._call(op, kwargs)
-
-    def _internal(self, op: str, exc: Exception) -> VirtError:
-        log.error("driver '%s' failed in %s", self.driver_name, op, exc_info=exc)
-        return VirtError(
-            ErrorCode.INTERNAL_ERROR,
-            f"internal error: driver '{self.driver_name}' failed in {op}: "
-            f"{type(exc).__name__}: {exc}",
-        )
-
-    def _call(self, op: str, kwargs: dict[str, Any]) -> Any:
-        """The checked path: closed, read-only, unsupported, and hooks with wrappers."""
-        name = PREFIX + op
-        if self._closed:
-            raise VirtError(ErrorCode.INVALID_CONN, f"invalid connection pointer in {op}: "
-                            f"the connection to '{self._uri_text}' is closed")
-        if self.read_only and name not in self._readonly_ops:
-            raise VirtError(
-                ErrorCode.OPERATION_DENIED,
-                f"operation forbidden: read only access prevents {op}",
-            )
-        if name not in self._implemented:
-            raise no_support(op, self.driver_name)
-        try:
-            return getattr(self._hook, name)(**kwargs)
-        except VirtError:
-            raise
-        except Exception as exc:
-            raise self._internal(op, exc) from exc
+        """Call operation ``op`` (hook ``virtkit_<op>``) with every check: closed, read-only,
+        unsupported, the arguments, the result (see :mod:`virtkit.runtime.dispatch`)."""
+        return self._dispatch.call(op, kwargs)
 
     # -- the connection itself ----------------------------------------------------------------
 
@@ -223,20 +168,20 @@ class Connection(ObjectsMixin):
     def close(self) -> None:
         """Close the connection; further calls raise INVALID_CONN. Closing twice is harmless."""
         with self._lock:
-            if self._closed:
+            if self._dispatch.closed:
                 return
             try:
-                self.call("connect_close")
+                if self.implements("connect_close"):
+                    self.call("connect_close")
             except VirtError as exc:
-                if exc.code != ErrorCode.NO_SUPPORT:
-                    log.warning("closing '%s': %s", self._uri_text, exc.message)
+                log.warning("closing '%s': %s", self._uri_text, exc.message)
             finally:
-                self._closed = True
-                self._fast = {}  # every later call takes the checked path: INVALID_CONN
+                self._dispatch.closed = True
+                self._dispatch.fast = {}  # every later call takes the checked path: INVALID_CONN
                 self.events.close()
 
     def is_alive(self) -> bool:
-        return not self._closed
+        return not self._dispatch.closed
 
     def __enter__(self) -> Connection:
         return self
@@ -388,11 +333,3 @@ class Connection(ObjectsMixin):
         """The asyncio form: ``async for event in conn.event_stream("domain-lifecycle")``."""
         return self.events.stream(kind)
 
-
-def _adapter(function: Callable[..., Any], argnames: tuple[str, ...]) -> Callable[..., Any]:
-    """Call ``function`` with only the arguments it declares, as pluggy does."""
-
-    def call(**kwargs: Any) -> Any:
-        return function(*[kwargs[a] for a in argnames])
-
-    return call

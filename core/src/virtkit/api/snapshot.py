@@ -47,8 +47,12 @@ class Snapshot:
             f"Domain snapshot not found: no domain snapshot with matching name '{self._name}'",
         )
 
-    def xml_desc(self) -> str:
-        result: str = self._dom._call("snapshot_get_xml", name=self._name)
+    def xml_desc(self, security_info: bool = False) -> str:
+        """The snapshot's XML; ``security_info`` includes secrets (refused on a read-only
+        connection)."""
+        result: str = self._dom._call(
+            "snapshot_get_xml", name=self._name, security_info=security_info
+        )
         return result
 
     def parent(self) -> Snapshot | None:

@@ -9,17 +9,19 @@ record: name, uuid...), and the outcome (``ok``, or the error's code and message
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from typing import Any
 
 from virtkit.sdk.driver import DriverContext
 from virtkit.sdk.errors import VirtError
-from virtkit.sdk.hookspecs import PREFIX, readonly_ops
+from virtkit.sdk.hookspecs import PREFIX, object_args, readonly_ops
 from virtkit.sdk.records import to_plain
 from virtkit.sdk.wrap import Around, wrap_every_hook
 
-_OBJECT_ARGS = ("dom", "net", "pool", "vol", "iface", "source")
+log = logging.getLogger("virtkit.plugins.audit")
+
 _NAME_ARGS = ("name", "uuid", "id", "key", "path", "mac")
 
 
@@ -44,6 +46,7 @@ class AuditLog:
         self.uri = str(context.uri)
         self.uid, self.user = _user()
         self._readonly = readonly_ops()
+        self._objects = object_args()
 
     def around(self, op: str, args: dict[str, Any]) -> Around:
         if not self.reads and PREFIX + op in self._readonly:
@@ -62,7 +65,9 @@ class AuditLog:
     def record(
         self, op: str, args: dict[str, Any], result: Any, error: dict[str, str] | None
     ) -> None:
-        obj = next((args[k] for k in _OBJECT_ARGS if args.get(k) is not None), None)
+        obj = next(
+            (args[k] for k in self._objects.get(PREFIX + op, ()) if args.get(k) is not None), None
+        )
         if obj is None and hasattr(result, "uuid"):
             obj = result  # define/create: the object exists only in the result
         if obj is None:
@@ -82,8 +87,14 @@ class AuditLog:
             entry["error"] = error
         line = (json.dumps(entry, sort_keys=True) + "\n").encode()
         assert self.path is not None
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # The change itself has happened (or failed) already: an audit log that cannot be
+        # written is reported in the log, never as the outcome of the operation.
         try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.error("audit log %s cannot be written (%s): lost entry %s", self.path, exc,
+                      line.decode().strip())

@@ -21,8 +21,12 @@ from virtkit.sdk.errors import ErrorCode, VirtError
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
+    from virtkit.sdk.uri import URI
+
 DRIVER_GROUP = "virtkit.drivers"
 PLUGIN_GROUP = "virtkit.plugins"
+SERVICE_GROUP = "virtkit.services"
+REMOTE_SCHEME = "remote"
 
 
 @attrs.frozen
@@ -133,6 +137,47 @@ def load_driver(scheme: str) -> Any:
     if len(claims) > 1:
         raise _conflict(scheme, claims)
     return _load(claims[0])
+
+
+def driver_for(uri: URI) -> Any:
+    """The driver class that serves ``uri``.
+
+    No host and no transport: the driver its scheme names. A transport (``qemu+ssh://``): the
+    remote driver. A host without a transport: the scheme's own driver when it declares
+    ``takes_host_uris`` (a client-side driver such as esx, which talks to a remote API itself),
+    else the remote driver.
+    """
+    if not uri.is_remote:
+        return load_driver(uri.driver)
+    if uri.transport is None and _allowed(uri.driver) and _claims(uri.driver):
+        cls = load_driver(uri.driver)
+        if getattr(cls, "takes_host_uris", False):
+            return cls
+    return load_driver(REMOTE_SCHEME)
+
+
+@functools.cache
+def service_class(name: str) -> Any:
+    """The host service class registered as ``name`` in ``virtkit.services``.
+
+    :raises VirtError: NO_CONNECT when no distribution provides it or it fails to load.
+    """
+    claims = {ep.value: ep for ep in _entry_points(SERVICE_GROUP) if ep.name == name}
+    if not claims:
+        raise VirtError(
+            ErrorCode.NO_CONNECT,
+            f"no host service '{name}' is installed (entry-point group '{SERVICE_GROUP}')",
+        )
+    if len(claims) > 1:
+        who = " and ".join(_entry(ep).origin for ep in claims.values())
+        raise VirtError(ErrorCode.INTERNAL_ERROR,
+                        f"host service '{name}' is provided by more than one distribution: {who}")
+    return _load(next(iter(claims.values())))
+
+
+def service_classes(names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The classes of the host services a driver declares, in its order."""
+    return tuple(service_class(n) for n in names)
 
 
 def drivers() -> list[DriverEntry]:

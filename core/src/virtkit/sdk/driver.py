@@ -1,10 +1,16 @@
-"""What a driver receives from the core, and a small base class for driver authors.
+"""What a driver receives from the core, and the base class driver authors start from.
 
 A driver is a class registered under the entry-point group ``virtkit.drivers`` with its URI scheme
 as the name. The core instantiates it once per connection as ``DriverClass(context)``, registers
-the instance in that connection's plugin manager, and calls its ``@hookimpl`` methods. The
-:class:`DriverContext` carries the connection's parsed URI, whether it is read-only, where the
-driver keeps state, and ``emit`` to publish events.
+the instance in that connection's plugin manager (with the host services it declares, then the
+cross-cutting plugins), and calls its ``@hookimpl`` methods. The :class:`DriverContext` carries
+the connection's parsed URI, whether it is read-only, who is calling, where the driver keeps
+state, the caller's credential callback, and ``emit`` to publish events.
+
+Threading: the core may call one driver instance from several threads at once (an API user's
+threads, the daemon's workers), so a driver guards its own shared state. ``emit`` is safe from any
+thread, and a driver may run threads of its own (to watch a hypervisor's events); it stops them in
+``virtkit_connect_close``, which the core calls exactly once when the connection closes.
 """
 
 from __future__ import annotations
@@ -21,10 +27,49 @@ from virtkit.sdk.uri import URI
 
 
 @attrs.frozen
+class Identity:
+    """Who is calling: filled by the daemon from the client's socket credentials, certificate or
+    SASL login; for in-process use, the current process's uid and user. Every field is optional
+    because each transport knows only some of them."""
+
+    uid: int | None = None
+    gid: int | None = None
+    user: str | None = None
+    groups: tuple[str, ...] = ()
+    x509_dname: str | None = None
+    sasl_user: str | None = None
+    pid: int | None = None
+
+    @classmethod
+    def of_process(cls) -> Identity:
+        """The identity of this process (its uid, gid, user name and groups)."""
+        import os
+
+        uid, gid = os.getuid(), os.getgid()
+        try:
+            import grp
+            import pwd
+
+            user: str | None = pwd.getpwuid(uid).pw_name
+            groups = tuple(sorted({grp.getgrgid(g).gr_name for g in [*os.getgroups(), gid]}))
+        except (KeyError, ImportError):
+            user, groups = None, ()
+        return cls(uid=uid, gid=gid, user=user, groups=groups, pid=os.getpid())
+
+
+#: A credential callback, as libvirt's openAuth takes: called with a list of requests (each a
+#: dict with ``type`` ("username", "password", "passphrase"...), ``prompt`` and ``default``),
+#: returns the answers in the same order (None where it has none).
+AuthCallback = Callable[[list[dict[str, Any]]], list[str | None]]
+
+
+@attrs.frozen
 class DriverContext:
     uri: URI
     read_only: bool
     emit: Callable[[Event], None]
+    identity: Identity | None = None
+    auth: AuthCallback | None = None
 
     @property
     def instance(self) -> str:
@@ -32,23 +77,43 @@ class DriverContext:
         return self.uri.path.strip("/")
 
     def state_dirs(self) -> StateDirs:
+        """Where this driver keeps state for this instance: ``/var/lib/virtkit/DRIVER`` and
+        ``/run/virtkit/DRIVER`` for ``system``, the user's XDG data and runtime directories for
+        ``session`` (see :func:`virtkit.sdk.store.state_dirs`)."""
         return state_dirs(self.uri.driver, self.instance)
 
 
 class Driver:
-    """Optional base class: keeps the context and names the driver in errors.
+    """Base class for drivers: keeps the context and names the driver in errors.
 
-    Subclasses set ``name`` (the scheme, used in NO_SUPPORT messages) and ``error_domain``.
-    ``capabilities`` is the driver's declared capability flags, read by the conformance suite and
-    the support matrix.
+    Class attributes a driver sets:
+
+    - ``name``: the driver's name (its scheme), used in NO_SUPPORT and INTERNAL_ERROR messages;
+    - ``error_domain``: the :class:`ErrorDomain` of the errors it raises (a third-party driver
+      without one of its own uses ``ErrorDomain.NONE``);
+    - ``capabilities``: declared capability flags, read by the conformance suite and the support
+      matrix;
+    - ``host_services``: names of host services (entry-point group ``virtkit.services``, such as
+      ``"storage"`` and ``"network"``) the core registers in each connection after the driver.
+      The driver's own hookimpls win over a service's for the same hook;
+    - ``takes_host_uris``: True for a client-side driver that talks to a remote API itself (esx,
+      vpx, xenapi): a URI of its scheme with a host reaches it, not the remote driver.
     """
 
     name: ClassVar[str] = "driver"
     error_domain: ClassVar[ErrorDomain] = ErrorDomain.NONE
     capabilities: ClassVar[dict[str, Any]] = {}
+    host_services: ClassVar[tuple[str, ...]] = ()
+    takes_host_uris: ClassVar[bool] = False
 
     def __init__(self, context: DriverContext) -> None:
         self.context = context
 
     def emit(self, event: Event) -> None:
         self.context.emit(event)
+
+    def implemented_operations(self) -> frozenset[str] | None:
+        """The operations (``"domain_suspend"``...) this driver serves, or None for "what my
+        hookimpls implement" (the default). A forwarding driver, like the remote one, returns the
+        set its far side serves so that NO_SUPPORT answers the same as in-process."""
+        return None

@@ -133,7 +133,7 @@ class SnapshotMixin:
             ]
 
     @hookimpl
-    def virtkit_snapshot_get_xml(self, dom: DomainRef, name: str) -> str:
+    def virtkit_snapshot_get_xml(self, dom: DomainRef, name: str, security_info: bool) -> str:
         node = self._node
         with node.lock:
             snap = _find(node.find(dom), name)
@@ -143,7 +143,8 @@ class SnapshotMixin:
                 state=snap.state,
                 parent=None if snap.parent is None else SnapshotParent(name=snap.parent),
                 creation_time=snap.creation_time,
-                domain=snap.definition.model,
+                domain=snap.definition.model if security_info
+                else snap.definition.model.without_secrets(),
             )
             return doc.to_xml()
 

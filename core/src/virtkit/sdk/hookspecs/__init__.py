@@ -20,7 +20,8 @@ MODULES: tuple[ModuleType, ...] = (connection, domain, storage, network, streams
 PREFIX = "virtkit_"
 
 __all__ = [
-    "MODULES", "PREFIX", "PROJECT", "all_specs", "hookimpl", "hookspec", "readonly_ops", "spec",
+    "MODULES", "PREFIX", "PROJECT", "all_specs", "hookimpl", "hookspec", "object_args",
+    "readonly_ops", "spec",
 ]
 
 
@@ -33,6 +34,25 @@ def all_specs() -> dict[str, Callable[..., Any]]:
             if name.startswith(PREFIX) and callable(value):
                 found[name] = value
     return found
+
+
+@functools.cache
+def object_args() -> dict[str, tuple[str, ...]]:
+    """For each hook, the arguments that name the object it acts on: every parameter annotated
+    with an identity record (``DomainRef``, ``NetworkRef``, ... any ``*Ref``)."""
+    import inspect
+    import typing
+
+    out: dict[str, tuple[str, ...]] = {}
+    for name, fn in all_specs().items():
+        hints = typing.get_type_hints(fn)
+        out[name] = tuple(
+            arg
+            for arg in inspect.signature(fn).parameters
+            if any(getattr(h, "__name__", "").endswith("Ref")
+                   for h in (hints.get(arg), *typing.get_args(hints.get(arg))))
+        )
+    return out
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from virtkit.sdk.hookspecs.markers import spec
 from virtkit.sdk.records import NodeInfo
 
 
-@spec(readonly=True)
+@spec(readonly=False, optional_result=True)
 def virtkit_connect_probe() -> str | None:
     """Say whether this driver can serve a local default connection on this host.
 
@@ -99,7 +99,7 @@ def virtkit_connect_get_version() -> int | None:
 def virtkit_node_get_info() -> NodeInfo | None:
     """The host's CPU and memory (libvirt's virNodeGetInfo).
 
-    :return: a :class:`~virtkit.records.NodeInfo` (memory in KiB).
+    :return: a :class:`~virtkit.sdk.records.NodeInfo` (memory in KiB).
     :raises VirtError: SYSTEM_ERROR when it cannot be read.
     :state: none.
     """

@@ -1,7 +1,7 @@
 """Hookspecs for domains: listing, lookup, definition, lifecycle, devices, resources, stats, jobs.
 
-Domains cross the boundary as :class:`~virtkit.records.DomainRef` (name, uuid, id). Every state
-change goes through :func:`virtkit.states.transition`, whose table these docstrings repeat; a
+Domains cross the boundary as :class:`~virtkit.sdk.records.DomainRef` (name, uuid, id). Every state
+change goes through :func:`virtkit.sdk.states.transition`, whose table these docstrings repeat; a
 driver emits the lifecycle events the transition returns. Unless a docstring says otherwise, a
 ``dom`` that no longer exists raises NO_DOMAIN naming it.
 """
@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtkit.sdk.hookspecs.markers import spec
+from virtkit.sdk.checks import (
+    ADDRESS_SOURCES,
+    SHUTDOWN_MODES,
+    START_STATE,
+    one_of,
+    path,
+    positive,
+)
+from virtkit.sdk.hookspecs.markers import spec, unless
 from virtkit.sdk.records import (
     DomainInfo,
     DomainRef,
@@ -28,7 +36,7 @@ from virtkit.sdk.records import (
 def virtkit_domain_list() -> list[DomainSummary] | None:
     """Every domain this connection sees, active and inactive.
 
-    :return: one :class:`~virtkit.records.DomainSummary` per domain (identity, state, reason,
+    :return: one :class:`~virtkit.sdk.records.DomainSummary` per domain (identity, state, reason,
         persistent, autostart, managed save, snapshot count), so the API filters without further
         calls.
     :raises: nothing.
@@ -132,7 +140,7 @@ def virtkit_domain_create(dom: DomainRef, paused: bool, force_boot: bool) -> Dom
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"mode": one_of("shutdown mode", SHUTDOWN_MODES, optional=True)})
 def virtkit_domain_shutdown(dom: DomainRef, mode: str | None) -> bool | None:
     """Ask the guest to shut down; the guest may ignore it.
 
@@ -146,7 +154,7 @@ def virtkit_domain_shutdown(dom: DomainRef, mode: str | None) -> bool | None:
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"mode": one_of("reboot mode", SHUTDOWN_MODES, optional=True)})
 def virtkit_domain_reboot(dom: DomainRef, mode: str | None) -> bool | None:
     """Ask the guest to reboot (the on_reboot action applies).
 
@@ -198,7 +206,7 @@ def virtkit_domain_resume(dom: DomainRef) -> bool | None:
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"path": path, "start_state": START_STATE})
 def virtkit_domain_save(
     dom: DomainRef, path: str, xml: str | None, start_state: str | None
 ) -> bool | None:
@@ -215,7 +223,7 @@ def virtkit_domain_save(
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"path": path, "start_state": START_STATE})
 def virtkit_domain_restore(path: str, xml: str | None, start_state: str | None) -> DomainRef | None:
     """Start a guest from an image written by ``domain_save``.
 
@@ -257,7 +265,7 @@ def virtkit_domain_managed_save_remove(dom: DomainRef) -> bool | None:
 def virtkit_domain_get_summary(dom: DomainRef) -> DomainSummary | None:
     """One domain's list entry: identity, state, reason, persistent, autostart, managed save.
 
-    :return: a :class:`~virtkit.records.DomainSummary`.
+    :return: a :class:`~virtkit.sdk.records.DomainSummary`.
     :raises VirtError: NO_DOMAIN.
     :state: none.
     """
@@ -267,7 +275,7 @@ def virtkit_domain_get_summary(dom: DomainRef) -> DomainSummary | None:
 def virtkit_domain_get_info(dom: DomainRef) -> DomainInfo | None:
     """State, memory and CPU use (libvirt's virDomainGetInfo).
 
-    :return: a :class:`~virtkit.records.DomainInfo`; memory in KiB, cpu time in ns.
+    :return: a :class:`~virtkit.sdk.records.DomainInfo`; memory in KiB, cpu time in ns.
     :raises VirtError: NO_DOMAIN.
     :state: none.
     """
@@ -275,14 +283,17 @@ def virtkit_domain_get_info(dom: DomainRef) -> DomainInfo | None:
 
 @spec(readonly=True)
 def virtkit_domain_get_state(dom: DomainRef) -> DomainStateInfo | None:
-    """The domain's state and reason (numbers of :mod:`virtkit.states`).
+    """The domain's state and reason (numbers of :mod:`virtkit.sdk.states`).
 
     :raises VirtError: NO_DOMAIN.
     :state: none.
     """
 
 
-@spec(readonly=True)
+@spec(
+    readonly=unless(security_info=True),
+    denied_because="with security_info: it reveals secrets such as graphics passwords",
+)
 def virtkit_domain_get_xml(dom: DomainRef, inactive: bool, security_info: bool) -> str | None:
     """The domain's XML.
 
@@ -352,7 +363,7 @@ def virtkit_domain_update_device(
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"kib": positive("memory size in KiB")})
 def virtkit_domain_set_memory(
     dom: DomainRef, kib: int, live: bool, config: bool, maximum: bool
 ) -> bool | None:
@@ -364,7 +375,7 @@ def virtkit_domain_set_memory(
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"count": positive("vcpu count")})
 def virtkit_domain_set_vcpus(
     dom: DomainRef, count: int, live: bool, config: bool, maximum: bool
 ) -> bool | None:
@@ -406,16 +417,22 @@ def virtkit_snapshot_create_xml(dom: DomainRef, xml: str, redefine: bool) -> str
 def virtkit_snapshot_list(dom: DomainRef) -> list[SnapshotSummary] | None:
     """Every snapshot of ``dom``.
 
-    :return: one :class:`~virtkit.records.SnapshotSummary` per snapshot (identity, parent name,
+    :return: one :class:`~virtkit.sdk.records.SnapshotSummary` per snapshot (identity, parent name,
         state, creation time, current, number of children), in creation order.
     :raises VirtError: NO_DOMAIN.
     :state: none.
     """
 
 
-@spec(readonly=True)
-def virtkit_snapshot_get_xml(dom: DomainRef, name: str) -> str | None:
+@spec(
+    readonly=unless(security_info=True),
+    denied_because="with security_info: it reveals secrets such as graphics passwords",
+)
+def virtkit_snapshot_get_xml(dom: DomainRef, name: str, security_info: bool) -> str | None:
     """A snapshot's ``<domainsnapshot>`` document.
+
+    :param security_info: include secrets (graphics passwords) in the domain it holds; refused on
+        a read-only connection.
 
     :raises VirtError: NO_DOMAIN_SNAPSHOT "Domain snapshot not found: no domain snapshot with
         matching name 'x'".
@@ -497,7 +514,7 @@ def virtkit_migrate_perform(
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, optional_result=True)
 def virtkit_migrate_finish(
     name: str, cookie: dict[str, Any], params: dict[str, Any], cancelled: bool
 ) -> DomainRef | None:
@@ -538,7 +555,11 @@ def virtkit_domain_open_console(dom: DomainRef, device: str | None, force: bool)
     """
 
 
-@spec(readonly=True)
+@spec(
+    readonly=unless(source="agent"),
+    checks={"source": one_of("address source", ADDRESS_SOURCES)},
+    denied_because="from the guest agent",
+)
 def virtkit_domain_interface_addresses(
     dom: DomainRef, source: str
 ) -> list[InterfaceAddress] | None:
@@ -585,7 +606,7 @@ def virtkit_domain_memory_stats(dom: DomainRef) -> dict[str, int] | None:
 def virtkit_domain_get_job_info(dom: DomainRef) -> JobInfo | None:
     """Progress of the domain's current (or last completed) job.
 
-    :return: a :class:`~virtkit.records.JobInfo`; type 0 (none) when no job ever ran.
+    :return: a :class:`~virtkit.sdk.records.JobInfo`; type 0 (none) when no job ever ran.
     :raises VirtError: NO_DOMAIN.
     :state: none.
     """

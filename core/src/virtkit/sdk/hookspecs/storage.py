@@ -1,6 +1,6 @@
 """Hookspecs for storage pools and volumes.
 
-Pools cross as :class:`~virtkit.records.PoolRef`, volumes as :class:`~virtkit.records.VolumeRef`.
+Pools cross as :class:`~virtkit.sdk.records.PoolRef`, volumes as :class:`~virtkit.sdk.records.VolumeRef`.
 Volume names are checked by the core (no ``/``, no ``..``) before a driver sees them, and a
 driver trusts a volume's declared format, never probing it. Unless said otherwise, an unknown pool
 raises NO_STORAGE_POOL and an unknown volume NO_STORAGE_VOL, naming them.
@@ -8,6 +8,7 @@ raises NO_STORAGE_POOL and an unknown volume NO_STORAGE_VOL, naming them.
 
 from __future__ import annotations
 
+from virtkit.sdk.checks import WIPE_ALGORITHMS, non_negative, one_of, volume_name
 from virtkit.sdk.hookspecs.markers import spec
 from virtkit.sdk.records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
 
@@ -166,7 +167,7 @@ def virtkit_vol_list(pool: PoolRef) -> list[VolumeRef] | None:
     """
 
 
-@spec(readonly=True)
+@spec(readonly=True, checks={"name": volume_name})
 def virtkit_vol_lookup_by_name(pool: PoolRef, name: str) -> VolumeRef | None:
     """Find a volume in a pool.
 
@@ -222,7 +223,7 @@ def virtkit_vol_delete(vol: VolumeRef) -> bool | None:
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"algorithm": one_of("wipe algorithm", WIPE_ALGORITHMS)})
 def virtkit_vol_wipe(vol: VolumeRef, algorithm: str) -> bool | None:
     """Overwrite a volume's data (``zero``, or libvirt's other algorithm names).
 
@@ -243,7 +244,7 @@ def virtkit_vol_resize(
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, checks={"offset": non_negative("offset"), "length": non_negative("length")})
 def virtkit_vol_upload(vol: VolumeRef, offset: int, length: int) -> int | None:
     """Open a stream that writes into the volume from ``offset`` (``length`` 0: to the end).
 
@@ -253,7 +254,10 @@ def virtkit_vol_upload(vol: VolumeRef, offset: int, length: int) -> int | None:
     """
 
 
-@spec(readonly=True)
+@spec(
+    readonly=False,
+    checks={"offset": non_negative("offset"), "length": non_negative("length")},
+)
 def virtkit_vol_download(vol: VolumeRef, offset: int, length: int) -> int | None:
     """Open a stream that reads the volume from ``offset`` (``length`` 0: to the end).
 

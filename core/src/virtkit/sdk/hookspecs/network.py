@@ -1,7 +1,7 @@
 """Hookspecs for virtual networks and host interfaces.
 
-Networks cross as :class:`~virtkit.records.NetworkRef`, host interfaces as
-:class:`~virtkit.records.InterfaceRef`. An unknown network raises NO_NETWORK "Network not found:
+Networks cross as :class:`~virtkit.sdk.records.NetworkRef`, host interfaces as
+:class:`~virtkit.sdk.records.InterfaceRef`. An unknown network raises NO_NETWORK "Network not found:
 no network with matching name 'x'", an unknown interface NO_INTERFACE.
 """
 

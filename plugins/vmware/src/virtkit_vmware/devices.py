@@ -20,9 +20,9 @@ def _device(xml: str) -> Any:
     classes = {"disk": Disk, "interface": Interface}
     cls = classes.get(str(root.tag))
     if cls is None:
-        raise VirtError(ErrorCode.OPERATION_UNSUPPORTED,
-                        f"operation unsupported: <{root.tag}> devices (vSphere attaches disk and "
-                        f"interface)", ErrorDomain.ESX)
+        raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
+                        f"unsupported configuration: <{root.tag}> devices (vSphere attaches disk "
+                        f"and interface)", ErrorDomain.ESX)
     return cls.from_element(root, ParseContext("device"))
 
 
@@ -70,6 +70,7 @@ class DeviceHooks:
             changes = [nic_add(device, next(keys))]
             name = mac or "interface"
         spec = vim.vm.ConfigSpec(deviceChange=changes)
+        self._check_networks(spec)
         self._task(known, f"attach a device to '{known.name}'",
                    lambda: known.vm.ReconfigVM_Task(spec=spec))
         if known.status.active:

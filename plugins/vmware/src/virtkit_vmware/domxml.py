@@ -237,6 +237,23 @@ def check_domain(dom: Domain) -> None:
     arch = dom.os.type.arch
     if arch not in (None, "x86_64", "i686"):
         raise config_error(f"architecture '{arch}' (vSphere runs x86_64 and i686)")
+    devices = dom.devices
+    if devices is None:
+        return
+    for field in attrs.fields(type(devices)):
+        value = getattr(devices, field.name)
+        if field.name in ("disks", "interfaces", "serials") or not value:
+            continue
+        kind = {"memballoon": "memballoon", "emulator": "emulator"}.get(
+            field.name, field.name.rstrip("s") if field.name != "graphics" else "graphics")
+        raise config_error(f"domain '{dom.name}': <{kind}> devices (this driver maps disk, "
+                           f"interface and serial to vSphere)")
+    for serial in devices.serials:
+        if serial.type not in ("file", "pipe", "tcp"):
+            raise config_error(f"domain '{dom.name}': <serial type='{serial.type}'> (vSphere "
+                               f"serial ports are file, pipe or tcp)")
+    for nic in devices.interfaces:
+        nic_network(nic)
 
 
 def config_spec(dom: Domain, datastore: str, *, existing: Any = None) -> Plan:

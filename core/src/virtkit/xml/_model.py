@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 from lxml import etree
 
-from virtkit.xml.parser import parse_document, xml_error
+from virtkit.xml.parser import (
+    MAX_ELEMENT_ATTRIBUTES,
+    parse_document,
+    too_many_attributes,
+    xml_error,
+)
 from virtkit.xml.units import MEMORY_LIMIT, UnitError, scale_integer
 
 __all__ = [
@@ -69,10 +74,17 @@ class Conv:
     format: Callable[[Any], str]
 
 
+# Integers in documents are bounded far below this many digits (int() is quadratic in them).
+_MAX_DIGITS = 40
+
+
 def _parse_int(s: str) -> int:
     s2 = s.strip()
-    if not re.fullmatch(r"[+-]?[0-9]+", s2):
+    digits = s2[1:] if s2[:1] in ("+", "-") else s2
+    if not digits.isdigit() or not digits.isascii():
         raise ValueError("expected an integer")
+    if len(digits) > _MAX_DIGITS and len(digits.lstrip("0")) > _MAX_DIGITS:
+        raise ValueError("integer too large")
     return int(s2)
 
 
@@ -80,6 +92,8 @@ def _parse_uint(s: str) -> int:
     s2 = s.strip()
     if not s2.isdigit() or not s2.isascii():
         raise ValueError("expected a non-negative integer")
+    if len(s2) > _MAX_DIGITS and len(s2.lstrip("0")) > _MAX_DIGITS:
+        raise ValueError("integer too large")
     return int(s2)
 
 
@@ -107,7 +121,7 @@ _MAC_RE = re.compile(r"[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}")
 
 def _parse_uuid(s: str) -> str:
     s2 = s.strip()
-    if not _UUID_RE.fullmatch(s2):
+    if len(s2) > 36 or not _UUID_RE.fullmatch(s2):
         raise ValueError("expected a UUID such as 4dea22b3-1d52-d8f3-2516-782e98ab3fa0")
     h = s2.replace("-", "").lower()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -115,7 +129,7 @@ def _parse_uuid(s: str) -> str:
 
 def _parse_mac(s: str) -> str:
     s2 = s.strip()
-    if not _MAC_RE.fullmatch(s2):
+    if len(s2) > 17 or not _MAC_RE.fullmatch(s2):
         raise ValueError("expected a MAC address such as 52:54:00:12:34:56")
     return ":".join(f"{int(p, 16):02x}" for p in s2.split(":"))
 
@@ -260,17 +274,94 @@ def unit_text(
 
 
 class ParseContext:
-    """State of one parse: the document kind (for messages) and what was not understood."""
+    """State of one parse: the document kind (for messages), what was not understood, and the
+    open enumerations (``choices``: ``(model class, field name)`` -> the values accepted there
+    in place of the declared ones, e.g. a driver's own domain types)."""
 
-    __slots__ = ("ignored", "what")
+    __slots__ = ("_nodes", "_paths", "choices", "open_classes", "what")
 
-    def __init__(self, what: str) -> None:
+    def __init__(
+        self, what: str, choices: Mapping[tuple[type, str], tuple[str, ...]] | None = None
+    ) -> None:
         self.what = what
-        self.ignored: list[str] = []
+        # what was not understood: (element, attribute name or None), turned into XPaths on
+        # demand, all at once, in time linear in the document (see :func:`xpaths`)
+        self._nodes: list[tuple[Any, str | None]] = []
+        self._paths: list[str] | None = None
+        self.choices = dict(choices) if choices else None
+        self.open_classes = frozenset(c for c, _ in self.choices) if self.choices else frozenset()
+
+    @property
+    def ignored(self) -> list[str]:
+        """XPaths of the elements (``/domain/devices/smartcard``) and attributes
+        (``/domain/devices/disk/@foo``) the models did not understand, in document order."""
+        if self._paths is None or len(self._paths) != len(self._nodes):
+            self._paths = xpaths(self._nodes)
+        return self._paths
+
+    def ignore(self, el: Any, attribute: str | None = None) -> None:
+        """Record an element (or one of its attributes) the model does not understand."""
+        self._nodes.append((el, attribute))
 
     def fail(self, el: etree._Element, problem: str) -> Exception:
         path = el.getroottree().getpath(el)
         return xml_error(f"{self.what}: {problem} at {path}")
+
+
+def _step_name(el: Any) -> tuple[str, bool]:
+    """The name libxml2 uses for ``el`` in an XPath and whether it is the generic ``*`` (an
+    element in a default namespace, which XPath cannot name)."""
+    tag: str = el.tag
+    if tag[0] != "{":
+        return tag, False
+    prefix = el.prefix
+    if prefix is None:
+        return "*", True
+    return f"{prefix}:{tag[tag.index('}') + 1:]}", False
+
+
+def _steps(parent: Any) -> dict[Any, str]:
+    """The last XPath step of every child element of ``parent``, computed in one pass (lxml's
+    ``getpath`` scans the siblings for every call, which is quadratic for many siblings)."""
+    kids = [c for c in parent if isinstance(c.tag, str)]
+    names = [_step_name(c) for c in kids]
+    counts: dict[str, int] = {}
+    for name, generic in names:
+        if not generic:
+            counts[name] = counts.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    out: dict[Any, str] = {}
+    total = len(kids)
+    for i, (c, (name, generic)) in enumerate(zip(kids, names, strict=True)):
+        if generic:
+            out[c] = f"/*[{i + 1}]" if total > 1 else "/*"
+            continue
+        n = seen[name] = seen.get(name, 0) + 1
+        out[c] = f"/{name}[{n}]" if counts[name] > 1 else f"/{name}"
+    return out
+
+
+def xpaths(nodes: Iterable[tuple[Any, str | None]]) -> list[str]:
+    """XPaths of ``(element, attribute name or None)`` pairs, exactly as lxml's ``getpath``
+    writes them, in time linear in the number of elements involved."""
+    memo: dict[Any, str] = {}
+    steps: dict[Any, dict[Any, str]] = {}
+
+    def path(el: Any) -> str:
+        p = memo.get(el)
+        if p is None:
+            parent = el.getparent()
+            if parent is None:
+                p = "/" + _step_name(el)[0]
+            else:
+                st = steps.get(parent)
+                if st is None:
+                    st = steps[parent] = _steps(parent)
+                p = path(parent) + st[el]
+            memo[el] = p
+        return p
+
+    return [path(el) if a is None else f"{path(el)}/@{a}" for el, a in nodes]
 
 
 @attrs.frozen
@@ -353,14 +444,19 @@ def plan_of(cls: type) -> Plan:
     return p
 
 
+def shorten(value: str, limit: int = 64) -> str:
+    """``value`` for a message: at most ``limit`` characters (documents may hold megabytes)."""
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
+
+
 def _bad_choice(ctx: ParseContext, el: Any, value: str, where: str, choices: Any) -> Exception:
     return ctx.fail(
-        el, f"unknown value '{value}' for {where}: expected one of {', '.join(choices)}"
+        el, f"unknown value '{shorten(value)}' for {where}: expected one of {', '.join(choices)}"
     )
 
 
 def _bad_value(ctx: ParseContext, el: Any, value: str, where: str, exc: Exception) -> Exception:
-    return ctx.fail(el, f"invalid value '{value}' for {where}: {exc}")
+    return ctx.fail(el, f"invalid value '{shorten(value)}' for {where}: {exc}")
 
 
 def _scaled(ctx: ParseContext, el: etree._Element, fp: FieldPlan) -> int:
@@ -372,33 +468,36 @@ def _scaled(ctx: ParseContext, el: etree._Element, fp: FieldPlan) -> int:
     return -(-b // spec.store_scale)
 
 
-def _path(el: Any) -> str:
-    return str(el.getroottree().getpath(el))
-
-
 def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
     """Build ``cls`` from element ``el``."""
     plan = _plans.get(cls) or plan_of(cls)
     kw: dict[str, Any] = {}
     e: Any = el
-    items = e.items()
+    n = len(e.attrib)
+    if n > MAX_ELEMENT_ATTRIBUTES:
+        raise too_many_attributes(ctx.what, el, n)
+    items = e.items() if n else ()
     key: tuple[Any, ...] | None = None
-    if plan.leaf and not len(e):
+    # open enumerations (a driver's own domain types) apply to a few classes only
+    ov = ctx.choices if cls in ctx.open_classes else None
+    if plan.leaf and not len(e) and ov is None:
         key = (cls, e.text, *items)
         hit = _interned.get(key)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        mark = len(ctx.ignored)
+        mark = len(ctx._nodes)
     if items:
         amap = plan.amap
         for name, value in items:
             a = amap.get(name)
             if a is None:
-                ctx.ignored.append(f"{_path(el)}/@{name}")
+                ctx._nodes.append((el, name))
                 continue
             field, parse, choices, kind, _ = a
             if kind != ATTR:
                 continue
+            if ov is not None:
+                choices = ov.get((cls, field), choices)
             if choices is not None and value not in choices:
                 raise _bad_choice(ctx, el, value, f"attribute '{name}' of <{e.tag}>", choices)
             if parse is None:
@@ -417,8 +516,9 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
             if txt is not None or spec.required:
                 kw[tp.name] = _scaled(ctx, el, tp)
         elif txt is not None:
-            if spec.choices is not None and txt not in spec.choices:
-                raise _bad_choice(ctx, el, txt, f"the text of <{e.tag}>", spec.choices)
+            choices = spec.choices if ov is None else ov.get((cls, tp.name), spec.choices)
+            if choices is not None and txt not in choices:
+                raise _bad_choice(ctx, el, txt, f"the text of <{e.tag}>", choices)
             conv = spec.conv
             if conv is None or conv.parse is _ident:
                 kw[tp.name] = txt
@@ -434,12 +534,12 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
             k = kmap.get(tag) if isinstance(tag, str) else None
             if k is None:
                 if isinstance(tag, str):
-                    ctx.ignored.append(_path(ch))
+                    ctx._nodes.append((ch, None))
                 continue
             kind, field, sub, parse, choices, fp = k
             if kind == CHILD:
                 if field in kw:
-                    ctx.ignored.append(_path(ch))
+                    ctx._nodes.append((ch, None))
                 else:
                     kw[field] = parse_model(sub, ch, ctx)
             elif kind == CHILDREN:
@@ -451,8 +551,10 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
             elif kind == CHILD_TEXT or kind == CHILD_TEXTS:
                 if len(ch.attrib):
                     for name in ch.keys():
-                        ctx.ignored.append(f"{_path(ch)}/@{name}")
+                        ctx._nodes.append((ch, name))
                 txt = ch.text or ""
+                if ov is not None:
+                    choices = ov.get((cls, field), choices)
                 if choices is not None and txt not in choices:
                     raise _bad_choice(ctx, ch, txt, f"<{tag}>", choices)
                 if parse is not None:
@@ -469,7 +571,7 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
             elif kind == UNIT:
                 for name in ch.keys():
                     if name != "unit":
-                        ctx.ignored.append(f"{_path(ch)}/@{name}")
+                        ctx._nodes.append((ch, name))
                 kw[field] = _scaled(ctx, ch, fp)
             elif kind == RAW:
                 lst = kw.setdefault(field, [])
@@ -492,7 +594,7 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
                     problem = f"missing element <{fp.xml}> in <{e.tag}>"
                 raise ctx.fail(el, problem)
     obj = cls(**kw)
-    if key is not None and len(ctx.ignored) == mark:
+    if key is not None and len(ctx._nodes) == mark:
         if len(_interned) >= _INTERN_MAX:
             _interned.clear()
         _interned[key] = obj

@@ -6,9 +6,11 @@ Each failure raises ``XML_ERROR`` naming the element and the problem.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from virtkit.xml._model import shorten
 from virtkit.xml.parser import xml_error
 
 if TYPE_CHECKING:
@@ -28,6 +30,9 @@ __all__ = [
 ]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
 def _fail(what: str, element: str, problem: str) -> Exception:
     return xml_error(f"{what}: <{element}>: {problem}")
 
@@ -36,9 +41,9 @@ def check_name(what: str, name: str) -> None:
     if not name or not name.strip():
         raise _fail(what, "name", "the name must not be empty")
     if "/" in name:
-        raise _fail(what, "name", f"name '{name}' cannot contain '/'")
-    if any(ord(c) < 32 for c in name):
-        raise _fail(what, "name", f"name {name!r} cannot contain control characters")
+        raise _fail(what, "name", f"name '{shorten(name)}' cannot contain '/'")
+    if not name.isprintable() and _CONTROL.search(name) is not None:
+        raise _fail(what, "name", f"name {shorten(name)!r} cannot contain control characters")
 
 
 def _unique(what: str, element: str, label: str, values: Iterable[object]) -> None:
@@ -55,7 +60,7 @@ def _unicast_mac(what: str, element: str, mac: str) -> None:
 
 
 def check_domain(dom: Domain) -> None:
-    w = f"domain '{dom.name}'"
+    w = f"domain '{shorten(dom.name)}'"
     check_name("domain", dom.name)
     if not dom.memory:
         raise _fail(w, "memory", "memory size must be specified and greater than zero")
@@ -140,7 +145,7 @@ def _net(what: str, element: str, address: str, prefix: int | None,
 
 
 def check_network(net: Network) -> None:
-    w = f"network '{net.name}'"
+    w = f"network '{shorten(net.name)}'"
     check_name("network", net.name)
     mode = net.forward.mode if net.forward is not None else None
     if mode in ("bridge", "private", "vepa", "passthrough", "hostdev"):
@@ -200,7 +205,7 @@ _POOL_NEEDS = {
 
 
 def check_pool(pool: StoragePool) -> None:
-    w = f"storage pool '{pool.name}'"
+    w = f"storage pool '{shorten(pool.name)}'"
     check_name("storage pool", pool.name)
     src = pool.source
     for need in _POOL_NEEDS.get(pool.type, ()):
@@ -221,7 +226,7 @@ def check_pool(pool: StoragePool) -> None:
 
 
 def check_volume(vol: StorageVolume) -> None:
-    w = f"storage volume '{vol.name}'"
+    w = f"storage volume '{shorten(vol.name)}'"
     check_name("storage volume", vol.name)
     if vol.name in (".", "..") or vol.name.startswith("../"):
         raise _fail(w, "name", f"volume name '{vol.name}' is not allowed")
@@ -232,7 +237,7 @@ def check_volume(vol: StorageVolume) -> None:
 
 
 def check_interface(iface: HostInterface) -> None:
-    w = f"interface '{iface.name}'"
+    w = f"interface '{shorten(str(iface.name))}'"
     if not iface.name or "/" in iface.name:
         raise _fail(w, "interface", f"invalid interface name '{iface.name}'")
     if iface.type == "vlan" and iface.vlan is None:
@@ -256,7 +261,7 @@ def check_interface(iface: HostInterface) -> None:
 def check_snapshot(snap: DomainSnapshot) -> None:
     if snap.name is not None:
         check_name("domain snapshot", snap.name)
-    w = f"domain snapshot '{snap.name}'"
+    w = f"domain snapshot '{shorten(str(snap.name))}'"
     if snap.disks is not None:
         _unique(w, "disk", "disk name", (d.name for d in snap.disks.disks))
     if snap.domain is not None:

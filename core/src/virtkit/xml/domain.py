@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid as _uuid
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -44,17 +45,23 @@ from virtkit.xml.common import Address, Alias, Boot, MacAddress, State
 from virtkit.xml.parser import parse_document, xml_error
 
 __all__ = [
+    "DOMAIN_TYPES", "OS_TYPES",
     "Channel", "Chardev", "ChardevSource", "ChardevTarget", "Clock", "Console", "Controller",
     "Cpu", "CpuFeature", "CpuModel", "CpuTopology", "Devices", "Disk", "DiskDriver", "DiskSource",
     "DiskTarget", "Domain", "Features", "Filesystem", "Graphics", "GraphicsListen", "Hostdev",
     "Input", "Interface", "Loader", "Memballoon", "Os", "OsType", "Panic", "Rng", "Serial",
-    "Sound", "Timer", "Tpm", "Vcpu", "Video", "Watchdog", "random_mac",
+    "Sound", "Timer", "Tpm", "Vcpu", "Video", "Watchdog", "random_mac", "type_choices",
 ]
 
-DOMAIN_TYPES = (
+#: libvirt's built-in domain types (``<domain type='...'>``): accepted unless a driver passes
+#: its own set (``Domain.from_xml(text, domain_types=...)``).
+DOMAIN_TYPES: tuple[str, ...] = (
     "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox",
     "phyp", "vz", "bhyve", "ch",
 )
+#: libvirt's built-in OS types (``<os><type>...</type>``): accepted unless a driver passes its
+#: own set (``Domain.from_xml(text, os_types=...)``).
+OS_TYPES: tuple[str, ...] = ("hvm", "xen", "linux", "xenpvh", "exe", "uml")
 LIFECYCLE = ("destroy", "restart", "preserve", "rename-restart")
 CRASH = (*LIFECYCLE, "coredump-destroy", "coredump-restart")
 
@@ -88,7 +95,7 @@ class Vcpu(Model):
 class OsType(Model):
     arch: str | None = attr()
     machine: str | None = attr()
-    name: str = text(choices=("hvm", "xen", "linux", "xenpvh", "exe", "uml"), required=True)
+    name: str = text(choices=OS_TYPES, required=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -700,16 +707,42 @@ class Domain(Model):
 
     @classmethod
     def from_xml(
-        cls, text: str | bytes, *, validate: bool = False, strict: bool = False
+        cls,
+        text: str | bytes,
+        *,
+        validate: bool = False,
+        strict: bool = False,
+        domain_types: Iterable[str] | None = None,
+        os_types: Iterable[str] | None = None,
     ) -> Domain:
         """Parse a domain document and check libvirt's semantic rules.
 
         ``validate``: first validate against virtkit's RelaxNG schema (libvirt's VALIDATE flag;
         ``XML_INVALID_SCHEMA``). ``strict``: refuse elements and attributes virtkit does not
         model instead of reporting them (``Domain.parse`` returns that report).
+        ``domain_types`` / ``os_types``: the values ``<domain type=...>`` and ``<os><type>``
+        may take, in place of libvirt's built-in :data:`DOMAIN_TYPES` / :data:`OS_TYPES` (a
+        driver passes its own, see :func:`type_choices`); the schema check uses them too.
         """
-        result: Domain = _load(cls, text, validate=validate, strict=strict)
+        result: Domain = _load(
+            cls, text, validate=validate, strict=strict,
+            choices=type_choices(domain_types, os_types),
+        )
         return result
+
+    @classmethod
+    def parse(
+        cls,
+        text: str | bytes,
+        *,
+        domain_types: Iterable[str] | None = None,
+        os_types: Iterable[str] | None = None,
+    ) -> tuple[Domain, list[str]]:
+        """Parse without checks; return the model and the XPaths of what it did not
+        understand. ``domain_types`` / ``os_types`` as for :meth:`from_xml`."""
+        root = parse_document(text, cls.WHAT)
+        ctx = ParseContext(cls.WHAT, type_choices(domain_types, os_types))
+        return cls.from_element(root, ctx), ctx.ignored
 
     def check(self) -> None:
         """Raise ``XML_ERROR`` naming the element and the problem if a semantic rule fails."""
@@ -720,15 +753,18 @@ class Domain(Model):
     def to_xml(self, tag: str | None = None, *, secure: bool = True) -> str:
         """The document. ``secure=False`` leaves out secrets (graphics passwords), as libvirt
         does without VIR_DOMAIN_XML_SECURE."""
-        if not secure and self.devices is not None and any(
-            g.passwd is not None for g in self.devices.graphics
-        ):
-            devs = attrs.evolve(
-                self.devices,
-                graphics=tuple(attrs.evolve(g, passwd=None) for g in self.devices.graphics),
-            )
-            return Model.to_xml(attrs.evolve(self, devices=devs), tag)
-        return Model.to_xml(self, tag)
+        return Model.to_xml(self if secure else self.without_secrets(), tag)
+
+    def without_secrets(self) -> Domain:
+        """This definition without its secrets (graphics passwords): what a caller without
+        ``security_info`` sees, here and inside snapshots."""
+        if self.devices is None or all(g.passwd is None for g in self.devices.graphics):
+            return self
+        devs = attrs.evolve(
+            self.devices,
+            graphics=tuple(attrs.evolve(g, passwd=None) for g in self.devices.graphics),
+        )
+        return attrs.evolve(self, devices=devs)
 
     def with_defaults(self) -> Domain:
         """A copy with what libvirt fills on define: a uuid, currentMemory (from memory, and
@@ -770,23 +806,74 @@ class Domain(Model):
         return attrs.evolve(self, **changes) if changes else self
 
 
-def _load(cls: Any, text: str | bytes, *, validate: bool, strict: bool) -> Any:
+def _names(what: str, values: Iterable[str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise TypeError(f"{what} must be a collection of names, not a string")
+    names = tuple(dict.fromkeys(values))
+    if not names:
+        raise ValueError(f"{what} must name at least one type")
+    for v in names:
+        if not isinstance(v, str) or not v or v.split() != [v]:
+            raise ValueError(f"{what}: {v!r} is not a type name (a non-empty word)")
+    return names
+
+
+def type_choices(
+    domain_types: Iterable[str] | None = None, os_types: Iterable[str] | None = None
+) -> dict[tuple[type, str], tuple[str, ...]] | None:
+    """The open enumerations of a domain document for a driver's own types: what
+    ``Domain.from_xml``, ``Domain.parse``, ``DomainSnapshot.from_xml`` and
+    ``virtkit.xml.schema.validate`` take as ``choices``. ``None`` for libvirt's built-in sets.
+    Raises ``ValueError`` for an empty set or a name that is not a single word."""
+    dt = _names("domain_types", domain_types)
+    ot = _names("os_types", os_types)
+    choices: dict[tuple[type, str], tuple[str, ...]] = {}
+    if dt is not None and dt != DOMAIN_TYPES:
+        choices[(Domain, "type")] = dt
+    if ot is not None and ot != OS_TYPES:
+        choices[(OsType, "name")] = ot
+    return choices or None
+
+
+#: At most this many unmodelled items are named in a message (all are in ``Model.parse``).
+NAMED_IGNORED = 20
+
+
+def describe_ignored(paths: list[str]) -> str:
+    """The XPaths of what was not understood, for a message: the first few and how many more."""
+    if len(paths) <= NAMED_IGNORED:
+        return ", ".join(paths)
+    return f"{', '.join(paths[:NAMED_IGNORED])} and {len(paths) - NAMED_IGNORED} more"
+
+
+def _load(
+    cls: Any,
+    text: str | bytes,
+    *,
+    validate: bool,
+    strict: bool,
+    choices: dict[tuple[type, str], tuple[str, ...]] | None = None,
+) -> Any:
     what = cls.WHAT
     root = parse_document(text, what)
     if validate:
         from virtkit.xml.schema import validate as _validate
 
-        _validate(root, cls.SCHEMA if hasattr(cls, "SCHEMA") else what)
-    ctx = ParseContext(what)
+        _validate(root, cls.SCHEMA if hasattr(cls, "SCHEMA") else what, choices=choices)
+    ctx = ParseContext(what, choices)
     obj = cls.from_element(root, ctx)
-    if ctx.ignored:
+    if ctx._nodes:
         if strict:
-            raise xml_error(f"{what}: unsupported configuration: {', '.join(ctx.ignored)}")
+            raise xml_error(
+                f"{what}: unsupported configuration: {describe_ignored(ctx.ignored)}"
+            )
         # reported, not silently dropped: what virtkit does not model is named in the log
         import logging
 
         logging.getLogger("virtkit.xml").warning(
-            "%s: ignoring what virtkit does not model: %s", what, ", ".join(ctx.ignored)
+            "%s: ignoring what virtkit does not model: %s", what, describe_ignored(ctx.ignored)
         )
     obj.check()
     return obj

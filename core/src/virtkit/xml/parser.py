@@ -1,9 +1,16 @@
 """The one hardened XML parser every virtkit document goes through.
 
-It refuses, with ``XML_ERROR`` and a message that says why: documents over 4 MiB (checked before
-any parsing), invalid UTF-8, any DOCTYPE (so no DTD, no entity declarations, no external entities),
+It refuses, with ``XML_ERROR`` and a message that says why: documents over 4 MiB, with more than
+10,000 elements or more than 25,000 attributes (all three checked before any parsing, by counting
+bytes), invalid UTF-8, any DOCTYPE (so no DTD, no entity declarations, no external entities),
 undefined entity references, nesting deeper than 256 levels, and plain syntax errors. It never
 touches the network or the file system, and never expands entities.
+
+The element and attribute budgets bound the work every later step does (building models, the
+schema check, formatting), so that any document is accepted or refused in time linear in its size
+and small in absolute terms. The counts are upper bounds read from the bytes: every element starts
+with a ``<`` not followed by ``/``, and every attribute has an ``=``; markup inside comments and
+CDATA sections, and ``=`` in text, count too, which only matters for documents near the budgets.
 """
 
 from __future__ import annotations
@@ -15,13 +22,30 @@ from lxml import etree
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 
-__all__ = ["MAX_DEPTH", "MAX_SIZE", "parse_document", "xml_error"]
+__all__ = [
+    "MAX_ATTRIBUTES",
+    "MAX_DEPTH",
+    "MAX_ELEMENTS",
+    "MAX_ELEMENT_ATTRIBUTES",
+    "MAX_SIZE",
+    "parse_document",
+    "too_many_attributes",
+    "xml_error",
+]
 
 #: Largest document accepted, in bytes (in characters for ``str`` input, whose UTF-8 form is
 #: never smaller).
 MAX_SIZE = 4 * 1024 * 1024
 #: Deepest element nesting accepted (libxml2's own limit without XML_PARSE_HUGE).
 MAX_DEPTH = 256
+#: Most elements a document may hold (an upper bound counted before parsing: the ``<`` that are
+#: not ``</``). Far above any real domain, network or capabilities document.
+MAX_ELEMENTS = 10_000
+#: Most attributes a document may hold (an upper bound counted before parsing: the ``=``).
+MAX_ATTRIBUTES = 25_000
+#: Most attributes one element that virtkit reads may have (lxml reads an element's attribute
+#: values in time quadratic in their number); checked by the models and the schema check.
+MAX_ELEMENT_ATTRIBUTES = 256
 
 _local = threading.local()
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -31,6 +55,14 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 def xml_error(message: str) -> VirtError:
     """The error every refusal of a document raises: ``XML_ERROR`` in the XML error domain."""
     return VirtError(ErrorCode.XML_ERROR, f"XML error: {message}", ErrorDomain.XML)
+
+
+def too_many_attributes(what: str, el: etree._Element, count: int) -> VirtError:
+    """The refusal of an element with more than :data:`MAX_ELEMENT_ATTRIBUTES` attributes."""
+    return xml_error(
+        f"{what}: element <{el.tag}> has {count} attributes, the limit is "
+        f"{MAX_ELEMENT_ATTRIBUTES} at {el.getroottree().getpath(el)}"
+    )
 
 
 def _parser() -> etree.XMLParser:
@@ -77,12 +109,32 @@ def parse_document(text: str | bytes, what: str) -> etree._Element:
         raise xml_error(f"{what} document too large: {len(data)} bytes, the limit is {MAX_SIZE}")
     if not data.strip():
         raise xml_error(f"{what} document is empty")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise xml_error(
-            f"{what} document is not valid UTF-8: {exc.reason} at byte {exc.start}"
-        ) from None
+    # Budgets, counted in C over the bytes (a few milliseconds for 4 MiB, nothing for a small
+    # document, which cannot exceed them): elements and attributes bound everything done after
+    # parsing, and parsing itself.
+    if len(data) > MAX_ELEMENTS:
+        elements = data.count(b"<")
+        if elements > MAX_ELEMENTS:
+            elements -= data.count(b"</")
+            if elements > MAX_ELEMENTS:
+                raise xml_error(
+                    f"{what} document has too many elements: about {elements}, the limit is "
+                    f"{MAX_ELEMENTS}"
+                )
+    if len(data) > MAX_ATTRIBUTES:
+        attributes = data.count(b"=")
+        if attributes > MAX_ATTRIBUTES:
+            raise xml_error(
+                f"{what} document has too many attributes: up to {attributes}, the limit is "
+                f"{MAX_ATTRIBUTES}"
+            )
+    if not isinstance(text, str):  # a str that encoded is valid UTF-8
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise xml_error(
+                f"{what} document is not valid UTF-8: {exc.reason} at byte {exc.start}"
+            ) from None
     if _DOCTYPE.search(data) is not None:
         # A DOCTYPE can only appear in the prolog; refusing it before parsing means no DTD and no
         # entity declaration is ever read (billion laughs, external entities).

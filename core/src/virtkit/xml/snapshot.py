@@ -6,10 +6,12 @@ https://libvirt.org/formatsnapshot.html)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from virtkit.xml._model import NAME, PATH, UINT, Model, attr, child, child_text, children
-from virtkit.xml.domain import Domain, _load
+from virtkit.xml.domain import Domain, _load, type_choices
 
 __all__ = ["DomainSnapshot", "SnapshotDisk", "SnapshotDisks", "SnapshotMemory"]
 
@@ -75,9 +77,20 @@ class DomainSnapshot(Model):
 
     @classmethod
     def from_xml(
-        cls, text: str | bytes, *, validate: bool = False, strict: bool = False
+        cls,
+        text: str | bytes,
+        *,
+        validate: bool = False,
+        strict: bool = False,
+        domain_types: Iterable[str] | None = None,
+        os_types: Iterable[str] | None = None,
     ) -> DomainSnapshot:
-        result: DomainSnapshot = _load(cls, text, validate=validate, strict=strict)
+        """Parse a snapshot document; ``domain_types`` / ``os_types`` apply to the captured
+        ``<domain>`` as in :meth:`Domain.from_xml <virtkit.xml.domain.Domain.from_xml>`."""
+        result: DomainSnapshot = _load(
+            cls, text, validate=validate, strict=strict,
+            choices=type_choices(domain_types, os_types),
+        )
         return result
 
     def check(self) -> None:

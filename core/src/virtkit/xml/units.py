@@ -54,7 +54,7 @@ def scale_factor(unit: str | None, default: int) -> int:
             return _BINARY[first]
         if rest == "b":
             return _DECIMAL[first]
-    raise UnitError(f"unknown unit '{unit}'")
+    raise UnitError(f"unknown unit '{_short(unit)}'")
 
 
 def parse_uint(value: str | None) -> int:
@@ -66,9 +66,15 @@ def parse_uint(value: str | None) -> int:
         s = s[1:]
     if not s.isdigit() or not s.isascii():
         if s.startswith("-") and s[1:].isdigit():
-            raise UnitError(f"negative value '{value}'")
-        raise UnitError(f"invalid value '{value}': expected a non-negative integer")
+            raise UnitError(f"negative value '{_short(value)}'")
+        raise UnitError(f"invalid value '{_short(value)}': expected a non-negative integer")
+    if len(s) > 40 and len(s.lstrip("0")) > 40:  # far beyond any limit; int() would be slow
+        raise UnitError(f"value too large: {_short(value)}")
     return int(s)
+
+
+def _short(value: str, limit: int = 64) -> str:
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
 
 
 def scale_integer(value: str | None, unit: str | None, default: int, limit: int) -> int:

@@ -206,6 +206,16 @@ class Capabilities(Model):
         result: Capabilities = _load_plain(cls, text)
         return result
 
+    def os_types(self) -> tuple[str, ...]:
+        """The OS types the guests declare (``<guest><os_type>``), each once, in order: what a
+        driver passes as ``os_types`` to ``Domain.from_xml``."""
+        return tuple(dict.fromkeys(g.os_type for g in self.guests))
+
+    def domain_types(self) -> tuple[str, ...]:
+        """The domain types the guests declare (``<guest><arch><domain type=...>``), each once,
+        in order: what a driver passes as ``domain_types`` to ``Domain.from_xml``."""
+        return tuple(dict.fromkeys(d.type for g in self.guests for d in g.arch.domains))
+
 
 # ---------------------------------------------------------------- domain capabilities
 

@@ -35,6 +35,11 @@ def run_suite(pytester: pytest.Pytester, driver: str, groups: str) -> dict:
     return json.loads(out.read_text())
 
 
+def message(record: dict, name: str) -> str:
+    [test] = [t for t in record["tests"] if t["name"] == name]
+    return str(test["message"])
+
+
 def failed(record: dict) -> set[str]:
     return {t["name"] for t in record["tests"] if t["outcome"] == "failed"}
 
@@ -92,3 +97,126 @@ def test_declared_but_refused_fails(pytester: pytest.Pytester) -> None:
     record = run_suite(pytester, "RefusesDeclaredSuspend", "lifecycle")
     assert "test_suspend_resume" in failed(record)
     assert record["verdict"] == "refused"
+
+
+def test_omitting_domains_from_the_list(pytester: pytest.Pytester) -> None:
+    record = run_suite(pytester, "OmitsTransient", "connection")
+    assert failed(record) == {"test_list_shows_every_domain"}
+    assert "omits the transient domain" in message(record, "test_list_shows_every_domain")
+    assert record["verdict"] == "refused"
+
+
+def test_secrets_in_xml(pytester: pytest.Pytester) -> None:
+    record = run_suite(pytester, "LeaksSecrets", "readonly,definition")
+    assert "test_xml_hides_secrets" in failed(record)
+    assert "without security_info" in message(record, "test_xml_hides_secrets")
+    assert record["verdict"] == "refused"
+
+
+def test_change_beyond_maximum(pytester: pytest.Pytester) -> None:
+    record = run_suite(pytester, "ExceedsMaximum", "resources")
+    assert failed(record) == {"test_changes_beyond_maximum_refused"}
+    assert "INVALID_ARG" in message(record, "test_changes_beyond_maximum_refused")
+
+
+def test_silently_dropped_device(pytester: pytest.Pytester) -> None:
+    record = run_suite(pytester, "DropsDevices", "definition")
+    assert failed(record) == {"test_devices_kept_or_refused"}
+    assert "silently dropped these devices: watchdog" in message(
+        record, "test_devices_kept_or_refused")
+
+
+def test_os_type_comes_from_the_capabilities(pytester: pytest.Pytester) -> None:
+    """A driver that runs only ``<os><type>exe`` is certified: the suite asks for what the
+    capabilities offer instead of hvm."""
+    record = run_suite(pytester, "ExeOnly", "connection,definition,lifecycle,readonly,bad-input")
+    assert not failed(record), failed(record)
+    assert record["verdict"] == "certified"
+    assert outcome(record, "test_round_trip") == "passed"
+
+
+def test_no_migration_hooks(pytester: pytest.Pytester) -> None:
+    record = run_suite(pytester, "NoMigration", "migration")
+    assert record["groups"]["migration"]["status"] == "not supported"
+    for t in record["tests"]:
+        assert t["outcome"] == "not-supported"
+        assert "the driver implements no migration hooks" in t["message"], t["message"]
+        assert "second host" not in t["message"]
+
+
+def test_pool_autostart_ignored(pytester: pytest.Pytester) -> None:
+    record = run_suite(pytester, "IgnoresPoolAutostart", "storage")
+    assert failed(record) == {"test_pool_autostart"}
+
+
+def test_abort_ignored(pytester: pytest.Pytester) -> None:
+    record = run_suite(pytester, "IgnoresAbort", "save-restore")
+    assert failed(record) == {"test_job_progress_and_abort"}
+    assert "not OPERATION_ABORTED" in message(record, "test_job_progress_and_abort")
+
+
+def test_recorded_backend_is_marked(pytester: pytest.Pytester) -> None:
+    from virtkit_conformance import matrix
+    from virtkit_conformance.results import markdown_report, summary_lines
+
+    record = run_suite(pytester, "Recorded", "connection,definition,lifecycle,readonly,bad-input")
+    assert record["verdict"] == "certified" and record["backend"] == "recorded"
+    assert record["driver"]["backend"] == "recorded"
+    assert "CERTIFIED (against a recorded backend)" in "\n".join(summary_lines(record))
+    assert "Verdict: CERTIFIED (against a recorded backend)" in markdown_report(record)
+    real = dict(record, backend="real", driver=dict(record["driver"], backend="real"))
+    text = matrix.markdown([record, real])
+    real_part, recorded_part = text.split("## Certified against a recorded backend")
+    assert "## Real backends" in real_part and matrix.RECORDED_MARK not in real_part.split(
+        "## Runs")[0]
+    assert "**certified** (📼 recorded)" in recorded_part, "never mixed with real runs"
+    assert "<h2>Certified against a recorded backend" in matrix.to_html([record, real])
+
+
+RECORDER_CONFTEST = """
+import json
+import pytest
+from virtkit.api.connection import Connection
+from virtkit.sdk.uri import parse_uri
+import hook_recorder
+
+@pytest.fixture(scope="session")
+def virtkit_connection_factory():
+    def factory(uri, read_only=False):
+        return Connection(uri, parse_uri(uri), read_only, hook_recorder.RecordingDriver)
+    return factory
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    hook_recorder.IN_CALL.set()
+    try:
+        return (yield)
+    finally:
+        hook_recorder.IN_CALL.clear()
+
+def pytest_sessionfinish(session):
+    with open({out!r}, "w") as f:
+        json.dump(sorted(hook_recorder.SUCCEEDED), f)
+"""
+
+
+def test_every_hookspec_has_a_success_path_test(pytester: pytest.Pytester) -> None:
+    """The meta-test (as datasette has for its hooks): the whole suite, run against the test
+    driver, calls every hookspec at least once in a test body where it succeeds."""
+    from virtkit.sdk.hookspecs import all_specs
+
+    pytester.syspathinsert()
+    pytester.makepyfile(hook_recorder=(HERE / "hook_recorder.py").read_text())
+    hooks = pytester.path / "hooks.json"
+    pytester.makeconftest(RECORDER_CONFTEST.format(out=str(hooks)))
+    pytester.makepyfile(test_cert="from virtkit_conformance.suite import *  # noqa: F403\n")
+    out = pytester.path / "result.json"
+    pytester.runpytest("--virtkit-uri", "test:///default", "--virtkit-json", str(out),
+                       "-p", "no:cacheprovider", "-q")
+    record = json.loads(out.read_text())
+    assert record["verdict"] == "certified", record["reasons"]
+    succeeded = set(json.loads(hooks.read_text()))
+    missing = sorted(set(all_specs()) - succeeded)
+    assert not missing, (
+        f"hookspecs no conformance test calls on their success path: {', '.join(missing)}; "
+        f"add a suite test that does")

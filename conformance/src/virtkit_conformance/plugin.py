@@ -436,11 +436,13 @@ def _host_facts(conn: Connection | None) -> dict[str, Any]:
 
 
 def _driver_facts(conn: Connection | None) -> dict[str, Any]:
-    facts: dict[str, Any] = {"name": None, "class": None, "distribution": None, "version": None}
+    facts: dict[str, Any] = {"name": None, "class": None, "distribution": None, "version": None,
+                             "backend": "real"}
     if conn is None:
         return facts
     cls = type(conn.driver)
     facts["name"] = conn.driver_name
+    facts["backend"] = str((getattr(conn.driver, "capabilities", {}) or {}).get("backend", "real"))
     facts["class"] = f"{cls.__module__}:{cls.__qualname__}"
     with contextlib.suppress(Exception):
         from virtkit.runtime import registry
@@ -482,7 +484,8 @@ def build_record(config: pytest.Config) -> dict[str, Any]:
         "duration_s": round(time.time() - config.stash[_START], 3),
         "tests": tests,
     }
-    record.update(summarize(tests))
+    record["backend"] = record["driver"].get("backend", "real")
+    record.update(summarize(tests, record["backend"]))
     with contextlib.suppress(Exception):
         import virtkit
 

@@ -8,12 +8,17 @@ from . import GROUPS, MANDATORY_GROUPS
 
 OUTCOMES = ("passed", "failed", "not-supported", "skipped")
 
+#: What a driver's ``capabilities["backend"]`` may say: ``real`` (the default: the suite ran
+#: against the live hypervisor or service) or ``recorded`` (against recorded backend output,
+#: such as VBoxManage transcripts replayed by a fake tool).
+BACKENDS = ("real", "recorded")
 
-def summarize(tests: list[dict[str, Any]]) -> dict[str, Any]:
+
+def summarize(tests: list[dict[str, Any]], backend: str = "real") -> dict[str, Any]:
     """``groups`` (counts per group), ``totals``, ``verdict`` and ``reasons`` for a test list.
 
     Certified only when nothing failed and every mandatory group ran, has at least one passed
-    test and no failed one.
+    test and no failed one, and the backend is one of :data:`BACKENDS`.
     """
     groups: dict[str, dict[str, Any]] = {}
     for name in GROUPS:
@@ -31,6 +36,9 @@ def summarize(tests: list[dict[str, Any]]) -> dict[str, Any]:
             reasons.append(f"mandatory group '{name}' has failures")
         elif not g["passed"]:
             reasons.append(f"mandatory group '{name}' did not pass (nothing passed in it)")
+    if backend not in BACKENDS:
+        reasons.append(f"capabilities['backend'] is {backend!r}; it must be one of "
+                       f"{', '.join(BACKENDS)}")
     for g in groups.values():
         g["status"] = group_status(g)
     return {
@@ -55,6 +63,24 @@ def group_status(g: dict[str, Any]) -> str:
     return "not run"
 
 
+def is_recorded(record: dict[str, Any]) -> bool:
+    """Whether the run was against a recorded backend (never to be mixed with real runs)."""
+    return record.get("backend") == "recorded"
+
+
+def verdict_text(record: dict[str, Any]) -> str:
+    """``CERTIFIED``, ``CERTIFIED (against a recorded backend)`` or ``REFUSED``."""
+    text = str(record["verdict"]).upper()
+    if is_recorded(record):
+        text += " (against a recorded backend)"
+    return text
+
+
+RECORDED_NOTE = ("certified against a recorded backend: the driver ran against recorded output "
+                 "of its backend, not a live one; this says the driver handles what was "
+                 "recorded, not that it works with the backend today")
+
+
 def summary_lines(record: dict[str, Any]) -> list[str]:
     lines = [f"{'group':<14} {'passed':>6} {'failed':>6} {'n/s':>5}  status"]
     for name, g in record["groups"].items():
@@ -67,8 +93,10 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     driver = record.get("driver") or {}
     lines.append(f"driver {driver.get('name')} ({driver.get('distribution')} "
                  f"{driver.get('version')}) at {record.get('uri')}: "
-                 f"{record['verdict'].upper()}"
+                 f"{verdict_text(record)}"
                  + (f" - {'; '.join(record['reasons'])}" if record["reasons"] else ""))
+    if is_recorded(record):
+        lines.append(f"note: {RECORDED_NOTE}")
     return lines
 
 
@@ -79,9 +107,11 @@ def markdown_report(record: dict[str, Any]) -> str:
     out = [
         f"# virtkit conformance report: {driver.get('name')} at `{record.get('uri')}`",
         "",
-        f"**Verdict: {record['verdict'].upper()}**"
+        f"**Verdict: {verdict_text(record)}**"
         + (f" — {'; '.join(record['reasons'])}" if record["reasons"] else ""),
         "",
+        f"- backend: {record.get('backend', 'real')}"
+        + (f" — {RECORDED_NOTE}" if is_recorded(record) else ""),
         f"- driver: `{driver.get('class')}` from distribution `{driver.get('distribution')}` "
         f"{driver.get('version')}",
         f"- suite: virtkit-conformance {record['suite']['version']}; virtkit "

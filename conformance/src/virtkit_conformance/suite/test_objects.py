@@ -47,6 +47,9 @@ class TestStorage:
         expect_error(C.OPERATION_INVALID, pool.create)
         pool.destroy()
         assert not pool.is_active()
+        if vk.conn.implements("pool_delete"):
+            pool.delete()
+            assert vk.conn.storage_pool_lookup_by_name(name) == pool, "delete keeps the pool"
         pool.undefine()
         expect_error(C.NO_STORAGE_POOL, vk.conn.storage_pool_lookup_by_name, name)
         got = [e for e, _ in rec.wait_for(4)]
@@ -183,6 +186,7 @@ class TestNetworks:
         net = vk.conn.network_define_xml(net_xml(name, random.randint(1, 250)))
         assert not net.is_active() and net.is_persistent()
         assert vk.conn.network_lookup_by_uuid(net.uuid) == net
+        assert vk.conn.network_lookup_by_name(name) == net
         root = etree.fromstring(net.xml_desc().encode())
         assert root.findtext("name") == name and root.findtext("uuid") == net.uuid
         net.create()

@@ -83,7 +83,10 @@ def test_route_open_and_bridge_modes(host) -> None:
     ns, svc = host
     ns.run("ip", "link", "add", "hostbr", "type", "bridge")
     before = ns.links()
-    routed = svc.call("network_create_xml", xml=net_xml("routed", "route", "vkr", "10.30.0.1"))
+    routed = svc.call("network_create_xml", xml=net_xml(
+        "routed", "route", "vkr", "10.30.0.1",
+        extra="<route address='10.99.0.0' prefix='24' gateway='10.30.0.5'/>"))
+    assert "10.99.0.0/24 via 10.30.0.5 dev vkr" in ns.run("ip", "route")
     rules = ns.ruleset()
     assert 'oifname "vkr" ip daddr 10.30.0.0/24 accept' in rules and "masquerade" not in rules
     opened = svc.call("network_create_xml", xml=net_xml("opened", "open", "vko", "10.31.0.1"))
@@ -98,6 +101,7 @@ def test_route_open_and_bridge_modes(host) -> None:
     for ref in (routed, opened, bridged):
         svc.call("network_destroy", net=ref)
     assert ns.links() == before and "hostbr" in ns.run("ip", "link")
+    assert "10.99.0.0" not in ns.run("ip", "route")
     assert "virtkit" not in ns.ruleset()
     with pytest.raises(VirtError) as err:
         svc.call("network_create_xml", xml=net_xml("gone", "bridge", "nosuchbr", None))

@@ -104,3 +104,37 @@ def test_a_dnsmasq_that_cannot_start_undoes_the_whole_start(netns, agents, tmp_p
     assert ns.links() == links_before
     assert ns.ruleset() == rules_before
     assert not svc.call("network_list")[0].active
+
+
+@pytest.mark.hook("network_list", "network_destroy")
+def test_a_new_process_puts_back_a_dead_dnsmasq_and_a_deleted_table(netns, agents) -> None:
+    ns = netns()
+    first = agents(ns)
+    net = first.call("network_create_xml", xml=NET.format(name="n4", bridge="vk4",
+                                                          prefix="10.14.0"))
+    first.close()
+    (pid,) = dnsmasq_pids(ns)
+    os.kill(pid, 9)
+    ns.run("nft", "delete", "table", "inet", "virtkit_vk4")
+    second = agents(ns)
+    assert second.call("network_list")[0].active
+    (new_pid,) = dnsmasq_pids(ns)
+    assert new_pid != pid
+    assert "table inet virtkit_vk4" in ns.ruleset()
+    second.call("network_destroy", net=net)
+    assert dnsmasq_pids(ns) == [] and "virtkit" not in ns.ruleset()
+
+
+@pytest.mark.hook("network_list")
+def test_a_network_whose_bridge_vanished_is_cleaned_up_and_inactive(netns, agents) -> None:
+    ns = netns()
+    first = agents(ns)
+    net = first.call("network_define_xml", xml=NET.format(name="n5", bridge="vk5",
+                                                          prefix="10.15.0"))
+    first.call("network_create", net=net)
+    first.kill9()
+    ns.run("ip", "link", "del", "vk5")  # as after a reboot, or someone deleting it
+    second = agents(ns)
+    (summary,) = second.call("network_list")
+    assert not summary.active and summary.persistent
+    assert dnsmasq_pids(ns) == [] and "virtkit" not in ns.ruleset()

@@ -17,6 +17,8 @@ from virtkit.services.storage.errors import bad_arg, failed
 
 #: the formats a file volume may have (those qemu-img creates and libvirt lists for files).
 FILE_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "qed")
+#: formats whose images qemu-img cannot resize.
+FIXED_SIZE_FORMATS = ("vmdk", "vdi")
 #: formats that may sit on a backing store.
 BACKING_FORMATS = ("qcow2", "qed", "vmdk")
 

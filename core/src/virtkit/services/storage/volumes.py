@@ -21,7 +21,14 @@ from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import PoolRef, VolumeInfo, VolumeRef
 from virtkit.services.storage import images
 from virtkit.services.storage.backends.base import Backend, NewVolume, VolEntry, VolFacts
-from virtkit.services.storage.errors import bad_arg, failed, invalid, no_pool, no_vol
+from virtkit.services.storage.errors import (
+    bad_arg,
+    failed,
+    invalid,
+    no_pool,
+    no_vol,
+    unsupported,
+)
 from virtkit.services.storage.paths import check_inside, discard, new_temp
 from virtkit.services.storage.state import Pool
 from virtkit.services.storage.streams import VolumeStream
@@ -344,6 +351,9 @@ class VolumeHooks:
         self, vol: VolumeRef, capacity: int, allocate: bool, delta: bool, shrink: bool
     ) -> bool:
         v = self._vol(vol)
+        if v.format in images.FIXED_SIZE_FORMATS:
+            raise unsupported(f"volume '{v.name}' of format '{v.format}' cannot be resized "
+                              f"(qemu-img cannot resize {v.format} images)")
         facts = v.facts()
         if not isinstance(capacity, int) or capacity < 0:
             raise bad_arg(f"capacity {capacity} of volume '{v.name}' must not be negative")

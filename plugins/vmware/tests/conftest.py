@@ -52,3 +52,28 @@ def fresh_sim() -> Iterator[Simulator]:
         yield sim
     finally:
         sim.stop()
+
+
+@pytest.fixture
+def esx(esx_sim: Simulator) -> Iterator[object]:
+    """A virtkit connection to the ESX simulator, closed after the test."""
+    import virtkit
+
+    conn = virtkit.open(esx_sim.uri())
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def raw(esx_sim: Simulator) -> Iterator[object]:
+    """A plain pyvmomi ServiceInstance on the same simulator: changes made behind virtkit."""
+    from pyVim.connect import Disconnect, SmartConnect
+
+    si = SmartConnect(protocol="http", host="127.0.0.1", port=esx_sim.port, user="user",
+                      pwd="pass")
+    try:
+        yield si
+    finally:
+        Disconnect(si)

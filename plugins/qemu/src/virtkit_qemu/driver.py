@@ -40,14 +40,19 @@ _hosts: dict[tuple[str, str], QemuHost] = {}
 _hosts_lock = threading.Lock()
 
 
-def shared_host(paths: Paths, instance: str) -> QemuHost:
-    """The process's host for these directories (made and loaded on first use)."""
+def shared_host(paths: Paths, instance: str, subscriber: int,
+                emit: Any) -> QemuHost:
+    """The process's host for these directories, with ``emit`` subscribed to its events, then
+    reconciled with the status records (so a crash noticed now reaches this connection)."""
     key = (str(paths.config), str(paths.run))
     with _hosts_lock:
         host = _hosts.get(key)
         if host is None:
             host = QemuHost(paths, instance)
             _hosts[key] = host
+        with host.lock:
+            host.subscribers[subscriber] = emit
+            host.refs += 1
         host.load()
         return host
 
@@ -116,10 +121,7 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
             raise VirtError(ErrorCode.NO_CONNECT, f"cannot open '{uri}': {exc.message}",
                             ErrorDomain.QEMU) from None
         paths = Paths.for_instance(self.context.state_dirs(), instance)
-        host = shared_host(paths, instance)
-        with host.lock:
-            host.subscribers[id(self)] = self.context.emit
-            host.refs += 1
+        host = shared_host(paths, instance, id(self), self.context.emit)
         self._host = host
         return True
 

@@ -269,6 +269,11 @@ class InterfaceMixin:
         return [seen[n] for n in sorted(seen)]
 
     @impl
+    def virtkit_interface_get_summary(self, iface: InterfaceRef) -> InterfaceSummary:
+        ref = self._ref(iface.name)
+        return InterfaceSummary(ref, self._is_up(iface.name))
+
+    @impl
     def virtkit_interface_lookup_by_name(self, name: str) -> InterfaceRef:
         return self._ref(name)
 

@@ -40,7 +40,7 @@ class Link:
 def _ipr() -> Any:
     ipr = getattr(_local, "ipr", None)
     if ipr is None:
-        from pyroute2 import IPRoute
+        from pyroute2 import IPRoute  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         ipr = IPRoute()
         _local.ipr = ipr
@@ -67,7 +67,9 @@ def failed(what: str, exc: BaseException, domain: ErrorDomain = ErrorDomain.NETW
 @contextmanager
 def netlink(what: str, domain: ErrorDomain = ErrorDomain.NETWORK) -> Iterator[Any]:
     """The thread's IPRoute; any netlink error inside becomes OPERATION_FAILED about ``what``."""
-    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.exceptions import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        NetlinkError,
+    )
 
     ipr = _ipr()
     try:
@@ -217,7 +219,9 @@ def add_route(dst: str, gateway: str, metric: int | None) -> None:
 
 def delete_route(dst: str, gateway: str) -> None:
     """Delete the route to ``dst`` via ``gateway``; absent is fine."""
-    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.exceptions import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        NetlinkError,
+    )
 
     with netlink(f"cannot delete route to {dst} via {gateway}") as ipr:
         try:

@@ -357,6 +357,14 @@ class NetworkMixin:
         return list(out)
 
     @impl
+    def virtkit_network_get_summary(self, net: NetworkRef) -> NetworkSummary:
+        defn, st = self._find(net)
+        bridge = st.bridge if st is not None else bridge_of(defn) if defn is not None else ""
+        persistent = defn is not None
+        return NetworkSummary(net, st is not None, persistent,
+                              persistent and self.files.autostart(net.name), bridge)
+
+    @impl
     def virtkit_network_lookup_by_name(self, name: str) -> NetworkRef:
         try:
             defn, st = self._current(name)

@@ -104,6 +104,11 @@ class PoolHooks:
         ]
 
     @hookimpl
+    def virtkit_pool_get_summary(self, pool: PoolRef) -> PoolSummary:
+        p = self._pool(pool)
+        return PoolSummary(self._ref(p), p.active, p.persistent, p.autostart)
+
+    @hookimpl
     def virtkit_pool_lookup_by_name(self, name: str) -> PoolRef:
         pool = self.host.load(name) if name and "/" not in name else None
         if pool is None:

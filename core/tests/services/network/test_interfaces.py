@@ -7,7 +7,14 @@ import pytest
 from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit.sdk.records import InterfaceRef
 
+
 # iface-begin/commit/rollback hookspecs live in sdk/hookspecs/ports.py until they join MODULES.
+def _specs() -> set[str]:
+    from virtkit.sdk.hookspecs import all_specs
+
+    return {name.removeprefix("virtkit_") for name in all_specs()}
+
+
 CHANGE_HOOKS = ("interface_change_begin", "interface_change_commit", "interface_change_rollback")
 
 BRIDGE = """
@@ -38,6 +45,8 @@ def test_list_shows_links_with_mac_state_and_addresses(host) -> None:
     assert listed["veth0"].ref == InterfaceRef("veth0", "52:54:00:9a:00:01")
     assert svc.call("interface_lookup_by_mac", mac="52:54:00:9A:00:01").name == "veth0"
     ref = svc.call("interface_lookup_by_name", name="veth0")
+    if "interface_get_summary" in _specs():
+        assert svc.call("interface_get_summary", iface=ref) == listed["veth0"]
     live = svc.call("interface_get_xml", iface=ref, inactive=False)
     assert "type=\"ethernet\"" in live and "198.51.100.4" in live and "52:54:00:9a:00:01" in live
     with pytest.raises(VirtError) as err:

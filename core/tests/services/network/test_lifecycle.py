@@ -17,6 +17,10 @@ def net_xml(name: str, mode: str | None = "nat", bridge: str | None = None,
     return f"<network><name>{name}</name>{fwd}{br}{extra}{addr}</network>"
 
 
+# Hooks the lead is adding to sdk/hookspecs/network.py; named here until they are committed.
+SUMMARY_HOOKS = ("network_get_summary",)
+
+
 def events(svc) -> list[tuple[str, int]]:
     return [(e.obj.name, e.event) for e in svc.call("events")]
 
@@ -65,9 +69,13 @@ def test_define_start_stop_undefine_and_their_events(host) -> None:
 
 
 @pytest.mark.hook("network_create_xml", "network_get_xml", "network_destroy")
+@pytest.mark.hook(*SUMMARY_HOOKS)
 def test_a_transient_network_vanishes_when_stopped(host) -> None:
     ns, svc = host
     ref = svc.call("network_create_xml", xml=net_xml("tmp", mode=None, bridge="vktmp"))
+    summary = svc.call("network_get_summary", net=ref)
+    assert (summary.ref, summary.active, summary.persistent, summary.bridge) == (
+        ref, True, False, "vktmp")
     assert "<bridge name='vktmp'" in svc.call("network_get_xml", net=ref, inactive=False)
     # isolated: guests may talk to each other and to the host, never beyond.
     rules = ns.ruleset()

@@ -1,0 +1,38 @@
+"""Put the fake ``VBoxManage`` on PATH: a launcher in ``bindir`` that runs ``fake/VBoxManage``
+with this interpreter (no shell shims between: each VBoxManage call is a process start)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+FAKE = Path(__file__).resolve().parent / "VBoxManage"
+
+
+def install(bindir: Path) -> Path:
+    bindir.mkdir(parents=True, exist_ok=True)
+    exe = bindir / "VBoxManage"
+    python = os.path.realpath(sys.executable)
+    exe.write_text(
+        f"#!{python} -IS\n"
+        "import runpy, sys\n"
+        f"sys.argv[0] = {str(FAKE)!r}\n"
+        f"runpy.run_path({str(FAKE)!r}, run_name='__main__')\n"
+    )
+    exe.chmod(0o755)
+    return exe
+
+
+def environment(root: Path, version: str = "7.0.14") -> dict[str, str]:
+    """Variables for a fake VirtualBox living under ``root`` (its own HOME and state)."""
+    bindir = root / "bin"
+    install(bindir)
+    return {
+        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(root / "home"),
+        "VBOX_USER_HOME": str(root / "home" / ".config" / "VirtualBox"),
+        "VIRTKIT_STATE_ROOT": str(root / "virtkit"),
+        "FAKE_VBOX_VERSION": version,
+        "FAKE_VBOX_LOG": str(root / "vboxmanage.log"),
+    }

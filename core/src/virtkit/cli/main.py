@@ -144,6 +144,8 @@ COMMANDS: dict[str, str] = {
     "event": "event",
     # beyond virsh
     "drivers": "extra",
+    "admin": "admin",
+    "pki": "pki",
     "completion": "extra",
     "help": "extra",
 }

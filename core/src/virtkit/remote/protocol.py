@@ -1,0 +1,138 @@
+"""The wire protocol between the remote driver and virtkitd.
+
+A frame is a length word, a fixed header and a msgpack body::
+
+    length    int32   the whole frame, this word included (28 .. MAX_FRAME)
+    program   uint32  PROGRAM ("VKTD")
+    version   uint32  VERSION of the frame layout
+    procedure int32   a number from the procedure table (procedures.json)
+    type      int32   CALL, REPLY, EVENT, STREAM or KEEPALIVE
+    serial    uint32  chosen by the caller; a reply carries its call's serial
+    status    int32   OK, ERROR, or UNKNOWN_PROCEDURE (replies); 0 otherwise
+
+The length is checked against :data:`MAX_FRAME` (libvirt's 32 MiB) before any of the body is
+read, and a negative or too small length is refused. Bodies are msgpack maps of plain data
+(:func:`virtkit.sdk.records.to_plain`): a call's keyword arguments, a reply's ``{"r": result}``,
+an error reply's ``{"code", "domain", "message"}``, an event's plain :class:`Event`.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from typing import Any
+
+import attrs
+import msgpack
+
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+
+PROGRAM = 0x564B5444  # "VKTD"
+VERSION = 1
+HEADER = struct.Struct("!iIIiiIi")
+HEADER_SIZE = HEADER.size
+LENGTH = struct.Struct("!i")
+#: The largest frame accepted, header included (libvirt's limit).
+MAX_FRAME = 32 * 1024 * 1024
+
+
+class Type(enum.IntEnum):
+    CALL = 0
+    REPLY = 1
+    EVENT = 2
+    STREAM = 3
+    KEEPALIVE = 4
+
+
+class Status(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    #: The daemon has no procedure of that number: it is older than the client.
+    UNKNOWN_PROCEDURE = 2
+
+
+#: Keepalive frames carry one of these as their procedure.
+PING, PONG = 1, 2
+
+
+class ProtocolError(Exception):
+    """A frame that breaks the protocol; the peer that sent it is disconnected."""
+
+
+@attrs.frozen
+class Header:
+    procedure: int
+    type: int
+    serial: int
+    status: int = 0
+    program: int = PROGRAM
+    version: int = VERSION
+
+
+def encode(header: Header, body: Any = None) -> bytes:
+    """One whole frame: length word, header, msgpack body (empty when ``body`` is None)."""
+    payload = b"" if body is None else msgpack.packb(body, use_bin_type=True)
+    length = HEADER_SIZE + len(payload)
+    if length > MAX_FRAME:
+        raise VirtError(
+            ErrorCode.RPC,
+            f"a message of {length} bytes exceeds the largest frame ({MAX_FRAME} bytes)",
+            ErrorDomain.RPC,
+        )
+    return (
+        HEADER.pack(
+            length, header.program, header.version, header.procedure, header.type,
+            header.serial, header.status,
+        )
+        + payload
+    )
+
+
+def check_length(word: bytes) -> int:
+    """The body length that the frame's first four bytes announce; ProtocolError when the length
+    is negative, smaller than the header or larger than MAX_FRAME (checked before reading on)."""
+    (length,) = LENGTH.unpack(word)
+    if length < HEADER_SIZE:
+        raise ProtocolError(f"frame length {length} is smaller than the header ({HEADER_SIZE})")
+    if length > MAX_FRAME:
+        raise ProtocolError(f"frame length {length} exceeds the maximum of {MAX_FRAME} bytes")
+    return length - HEADER_SIZE
+
+
+def decode_header(first: bytes) -> Header:
+    """Parse the 28 header bytes (length word included); checks program and frame type."""
+    _length, program, version, procedure, kind, serial, status = HEADER.unpack(first)
+    if program != PROGRAM:
+        raise ProtocolError(f"unknown program 0x{program:08x} (expected 0x{PROGRAM:08x})")
+    if kind not in _TYPES:
+        raise ProtocolError(f"unknown frame type {kind}")
+    return Header(procedure, kind, serial, status, program, version)
+
+
+_TYPES = frozenset(int(t) for t in Type)
+
+
+def decode_body(payload: bytes) -> Any:
+    """The msgpack body; ProtocolError for anything that is not one well-formed value."""
+    if not payload:
+        return None
+    try:
+        return msgpack.unpackb(payload, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise ProtocolError(f"malformed message body: {type(exc).__name__}: {exc}") from None
+
+
+def error_body(exc: VirtError) -> dict[str, Any]:
+    return exc.to_dict()
+
+
+def error_from_body(body: Any) -> VirtError:
+    """The VirtError an error reply carries (RPC error when the body is not one)."""
+    if (
+        isinstance(body, dict)
+        and isinstance(body.get("code"), int)
+        and isinstance(body.get("message"), str)
+        and isinstance(body.get("domain", 0), int)
+    ):
+        return VirtError.from_dict(body)
+    return VirtError(ErrorCode.RPC, "the daemon sent an unreadable error reply", ErrorDomain.RPC)

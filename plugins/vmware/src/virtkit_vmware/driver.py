@@ -126,6 +126,7 @@ class VSphereDriver(Driver):
         self.session.login()
         self.scope = resolve_scope(self.session)
         self.inventory = Inventory(self.session, self.scope)
+        self.session.on_relogin.append(self.inventory.rebuild)
         self.simulator = self._is_simulator()
 
     @hookimpl

@@ -51,11 +51,24 @@ class Watcher:
         self._thread.join(timeout=WAIT_SECONDS + 5)
 
     def _run(self) -> None:
-        try:
-            self._watch()
-        except Exception as exc:  # a lost connection ends event delivery, loudly
-            if not self._stop.is_set():
-                log.warning("event watcher for %s stopped: %s", self.driver.endpoint.where, exc)
+        from pyVmomi import vim
+
+        while not self._stop.is_set():
+            try:
+                self._watch()
+            except vim.fault.NotAuthenticated:
+                # the session expired: log in again (views and collectors are remade) and go on
+                try:
+                    self.driver.session.relogin()
+                except Exception as exc:
+                    log.warning("event watcher for %s stopped: %s",
+                                self.driver.endpoint.where, exc)
+                    return
+            except Exception as exc:  # a lost connection ends event delivery, loudly
+                if not self._stop.is_set():
+                    log.warning("event watcher for %s stopped: %s",
+                                self.driver.endpoint.where, exc)
+                return
 
     def _watch(self) -> None:
         from pyVmomi import vim, vmodl

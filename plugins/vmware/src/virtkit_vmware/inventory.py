@@ -109,11 +109,16 @@ class Inventory:
     """Container views (made once per connection) and the property collector over them."""
 
     def __init__(self, session: Session, scope: Scope) -> None:
-        from pyVmomi import vim, vmodl
-
         self.session = session
         self.scope = scope
-        content = session.content
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Make the container view and the filter spec (again, after a new login)."""
+        from pyVmomi import vim, vmodl
+
+        content = self.session.content
+        scope = self.scope
         self._pc = content.propertyCollector
         view = content.viewManager.CreateContainerView(scope.container, [vim.VirtualMachine], True)
         self.vm_view = view

@@ -177,6 +177,8 @@ class Session:
         self._password: str | None = None
         self.si: Any = None
         self.content: Any = None
+        #: called after a new login: session-scoped objects (views, collectors) are remade
+        self.on_relogin: list[Callable[[], None]] = []
 
     def login(self) -> None:
         """Log in: find the credentials through the chain, then SmartConnect."""
@@ -228,20 +230,41 @@ class Session:
         from pyVmomi import vim
 
         with self._lock:
+            manager = self.content.sessionManager
+            if self._logged_in():
+                return  # another thread logged in again already
             try:
-                self.content.sessionManager.Login(self._user, self._password)
+                manager.Login(self._user, self._password)
             except vim.fault.InvalidLogin:
                 raise esx_error(ErrorCode.AUTH_FAILED,
                                 f"authentication failed: {self.endpoint.where} refused a "
                                 f"new login of '{self._user}'") from None
+            for callback in self.on_relogin:
+                callback()
+
+    def _logged_in(self) -> bool:
+        from pyVmomi import vim
+
+        try:
+            return self.content.sessionManager.currentSession is not None
+        except vim.fault.NotAuthenticated:
+            return False
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
-        from pyVmomi import vim
+        from pyVmomi import vim, vmodl
 
         try:
             try:
                 return fn()
             except vim.fault.NotAuthenticated:
+                log.debug("session expired on %s; logging in again", self.endpoint.where)
+                self.relogin()
+                return fn()
+            except vmodl.fault.ManagedObjectNotFound:
+                # a session-scoped object (a view) is gone with an expired session: vcsim says
+                # so instead of NotAuthenticated
+                if self._logged_in():
+                    raise
                 log.debug("session expired on %s; logging in again", self.endpoint.where)
                 self.relogin()
                 return fn()

@@ -43,6 +43,9 @@ def main() -> None:
     events: list[Event] = []
     context = DriverContext(parse_uri(os.environ.get("AGENT_URI", "tiny:///system")), False,
                             events.append)
+    if "--dispatcher" in sys.argv:
+        serve_dispatcher(context, events)
+        return
     pm = pluggy.PluginManager(PROJECT)
     for module in MODULES:
         pm.add_hookspecs(module)
@@ -66,6 +69,30 @@ def main() -> None:
             else:
                 hook = getattr(pm.hook, "virtkit_" + op)
                 reply = {"ok": to_plain(hook(**from_plain(req.get("kw", {}))))}
+        except VirtError as exc:
+            reply = {"err": exc.to_dict()}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+def serve_dispatcher(context: DriverContext, events: list[Event]) -> None:
+    """The same, through the core's dispatcher: argument and result checks, the driver first."""
+    from virtkit.runtime.dispatch import Dispatcher
+    from virtkit.services.network import HostNetwork
+
+    out = sys.stdout
+    try:
+        disp = Dispatcher("tiny:///system", context, TinyDriver, (HostNetwork,))
+    except VirtError as exc:
+        out.write(json.dumps({"ready": os.getpid(), "refused": exc.to_dict()}) + "\n")
+        out.flush()
+        return
+    out.write(json.dumps({"ready": os.getpid()}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            reply: dict[str, Any] = {"ok": to_plain(disp.call(req["op"], from_plain(req["kw"])))}
         except VirtError as exc:
             reply = {"err": exc.to_dict()}
         out.write(json.dumps(reply) + "\n")

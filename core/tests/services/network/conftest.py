@@ -104,7 +104,10 @@ class Agent:
         line = self.proc.stdout.readline()
         if not line:
             raise AssertionError("the network service agent did not start")
-        self.pid = json.loads(line)["ready"]
+        hello = json.loads(line)
+        self.pid = hello["ready"]
+        if "refused" in hello:
+            raise VirtError.from_dict(hello["refused"])
 
     def call(self, op: str, **kw: Any) -> Any:
         from virtkit.sdk.records import to_plain

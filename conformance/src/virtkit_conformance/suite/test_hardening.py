@@ -20,7 +20,7 @@ from virtkit.sdk.hookspecs import PREFIX, all_specs
 from virtkit.sdk.hookspecs.markers import is_readonly
 from virtkit.sdk.states import DomainState as S
 
-from ..kit import Kit, expect_error, vol_xml
+from ..kit import Kit, expect_error, nic_xml, vol_xml
 from ..plugin import ConnectionFactory
 from ..requirements import Requirements
 
@@ -137,6 +137,16 @@ class TestReadOnly:
                 else:
                     assert secret not in text, (
                         "a read-only connection got the graphics password in snapshot XML")
+
+    @pytest.mark.ops("domain_create", "domain_interface_addresses")
+    def test_read_only_gets_no_guest_data(self, vk: Kit, vk_ro_conn: Connection) -> None:
+        """What the guest agent reports is guest data: refused on a read-only connection,
+        through the API and straight to the hook."""
+        dom = vk.running(devices=nic_xml(vk.mac()))
+        ro = vk_ro_conn.lookup_by_uuid(dom.uuid)
+        expect_error(C.OPERATION_DENIED, ro.interface_addresses, "agent")
+        expect_error(C.OPERATION_DENIED, vk_ro_conn.call, "domain_interface_addresses",
+                     dom=ro.ref, source="agent")
 
     def test_read_only_sees_changes(self, vk: Kit, vk_ro_conn: Connection) -> None:
         dom = vk.running()

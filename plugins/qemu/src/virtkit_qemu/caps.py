@@ -17,6 +17,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -157,15 +158,20 @@ def _probe_now(binary: str) -> QemuCaps:
             for _ in range(200):
                 if os.path.exists(sock) or proc.poll() is not None:
                     break
-                import time
-
                 time.sleep(0.01)
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
                 raise VirtError(ErrorCode.INTERNAL_ERROR,
                                 f"probing emulator '{binary}' failed: {err}", ErrorDomain.QEMU)
-            mon = Monitor(f"probe of {binary}", sock, lambda _e, _d: None)
-            mon.connect()
+            for attempt in range(200):  # the socket exists from bind(), accepts from listen()
+                mon = Monitor(f"probe of {binary}", sock, lambda _e, _d: None)
+                try:
+                    mon.connect()
+                    break
+                except VirtError:
+                    if attempt == 199 or proc.poll() is not None:
+                        raise
+                    time.sleep(0.005)
             ver = mon.execute("query-version")["qemu"]
             machines = tuple(
                 Machine(m["name"], m.get("alias"), bool(m.get("is-default")),

@@ -73,6 +73,7 @@ def virtkit_network_port_create_xml(net: NetworkRef, xml: str) -> NetworkPortRef
     (``<mac address=.../>``), optionally the port's uuid and a portgroup (``<group>``); the
     network fills in the plug (``<plug type='network' bridge='virbr0'/>``).
 
+    :return: the new port's :class:`NetworkPortRef`.
     :raises VirtError: XML_ERROR; OPERATION_INVALID when the network is not active;
         NETWORK_PORT_EXIST (106) when the uuid is taken; INVALID_ARG naming an unknown portgroup.
     :state: the port exists until deleted or the network stops.
@@ -83,6 +84,7 @@ def virtkit_network_port_create_xml(net: NetworkRef, xml: str) -> NetworkPortRef
 def virtkit_network_port_lookup_by_uuid(net: NetworkRef, uuid: str) -> NetworkPortRef | None:
     """Find a port of ``net`` by uuid.
 
+    :return: its :class:`NetworkPortRef`.
     :raises VirtError: NO_NETWORK_PORT naming the uuid.
     :state: none.
     """
@@ -92,6 +94,7 @@ def virtkit_network_port_lookup_by_uuid(net: NetworkRef, uuid: str) -> NetworkPo
 def virtkit_network_list_ports(net: NetworkRef) -> list[NetworkPortRef] | None:
     """Every port of ``net`` (none when it is inactive).
 
+    :return: a list of :class:`NetworkPortRef`.
     :raises VirtError: NO_NETWORK.
     :state: none.
     """
@@ -101,6 +104,7 @@ def virtkit_network_list_ports(net: NetworkRef) -> list[NetworkPortRef] | None:
 def virtkit_network_port_delete(port: NetworkPortRef) -> bool | None:
     """Delete a port: the guest interface that held it is gone.
 
+    :return: True.
     :raises VirtError: NO_NETWORK_PORT.
     :state: the port is gone.
     """
@@ -110,6 +114,7 @@ def virtkit_network_port_delete(port: NetworkPortRef) -> bool | None:
 def virtkit_network_port_get_xml(port: NetworkPortRef) -> str | None:
     """The port's ``<networkport>`` document, its ``<plug>`` included.
 
+    :return: the XML text.
     :raises VirtError: NO_NETWORK_PORT.
     :state: none.
     """
@@ -119,6 +124,7 @@ def virtkit_network_port_get_xml(port: NetworkPortRef) -> str | None:
 def virtkit_network_port_get_plug(port: NetworkPortRef) -> NetworkPortPlug | None:
     """The plain data a hypervisor driver plugs the guest interface with.
 
+    :return: a :class:`NetworkPortPlug` (bridge, MAC, MTU, VLAN, portgroup, owner).
     :raises VirtError: NO_NETWORK_PORT.
     :state: none.
     """
@@ -131,6 +137,7 @@ def virtkit_network_port_get_plug(port: NetworkPortRef) -> NetworkPortPlug | Non
 def virtkit_interface_change_begin() -> bool | None:
     """Take a snapshot of the host-interface configuration (``iface-begin``).
 
+    :return: True.
     :raises VirtError: OPERATION_INVALID when a transaction is already open.
     :state: a transaction is open.
     """
@@ -140,6 +147,7 @@ def virtkit_interface_change_begin() -> bool | None:
 def virtkit_interface_change_commit() -> bool | None:
     """Keep the changes made since ``iface-begin`` and close the transaction.
 
+    :return: True.
     :raises VirtError: OPERATION_INVALID when no transaction is open.
     :state: no transaction.
     """
@@ -149,6 +157,7 @@ def virtkit_interface_change_commit() -> bool | None:
 def virtkit_interface_change_rollback() -> bool | None:
     """Restore the definitions and the up/down state of the snapshot ``iface-begin`` took.
 
+    :return: True.
     :raises VirtError: OPERATION_INVALID when no transaction is open.
     :state: no transaction; interfaces as they were at ``iface-begin``.
     """

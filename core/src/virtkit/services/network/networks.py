@@ -310,14 +310,15 @@ class NetworkMixin:
     def _recover(self) -> None:
         """Find the networks a previous process started: finish or undo half-made starts,
         forget networks whose bridge vanished, restart a dnsmasq that died."""
-        for name in self.files.status.names("networks"):
-            st = self.files.status_of(name)
-            if st is None:
-                continue
-            try:
-                self._recover_one(st)
-            except VirtError as exc:
-                log.error("recovering network '%s': %s", name, exc.message)
+        with self.files.config.locked():
+            for name in self.files.status.names("networks"):
+                st = self.files.status_of(name)
+                if st is None:
+                    continue
+                try:
+                    self._recover_one(st)
+                except VirtError as exc:
+                    log.error("recovering network '%s': %s", name, exc.message)
 
     def _recover_one(self, st: Status) -> None:
         if st.state != "active" or (st.made_bridge and netlink.index(st.bridge) is None):

@@ -48,7 +48,11 @@ log = logging.getLogger("virtkit_vmware")
 
 #: Operations govmomi's simulator (vcsim) does not implement: left out of the operation set when
 #: the endpoint is the simulator, so that they answer NO_SUPPORT there.
-SIMULATOR_LACKS = frozenset({"domain_reboot", "domain_get_autostart", "domain_set_autostart"})
+SIMULATOR_LACKS = frozenset({
+    "domain_reboot",  # no RebootGuest
+    "domain_get_autostart", "domain_set_autostart",  # no HostAutoStartManager
+    "pool_refresh",  # RefreshDatastore answers an empty body
+})
 
 
 def _observed_status(power: str, persistent: bool) -> DomainStatus:

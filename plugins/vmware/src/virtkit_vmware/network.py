@@ -66,6 +66,11 @@ class NetworkHooks:
                 for sw in self._switches()]
 
     @hookimpl
+    def virtkit_network_get_summary(self: Any, net: NetworkRef) -> NetworkSummary:
+        sw = self._switch(net)
+        return NetworkSummary(NetworkRef(sw["name"], sw["uuid"]), True, True, True, sw["name"])
+
+    @hookimpl
     def virtkit_network_lookup_by_name(self: Any, name: str) -> NetworkRef:
         for sw in self._switches():
             if sw["name"] == name:

@@ -128,8 +128,13 @@ class SnapshotHooks:
         try:
             self._task(known, f"revert '{known.name}' to snapshot '{name}'",
                        lambda: node.snapshot.RevertToSnapshot_Task())
-            if op is Op.REVERT_RUNNING and target != "running":
+            # vSphere returns to the snapshot's power state; make sure of it (and honour
+            # ``running`` for a snapshot of a stopped guest)
+            power = str(self._vm_props(known, ["runtime.powerState"])["runtime.powerState"])
+            if op is Op.REVERT_RUNNING and power != "poweredOn":
                 self._task(known, f"start '{known.name}'", known.vm.PowerOnVM_Task)
+            elif op is Op.REVERT_SHUTOFF and power != "poweredOff":
+                self._task(known, f"stop '{known.name}'", known.vm.PowerOffVM_Task)
         finally:
             with self._lock:
                 self._busy.discard(moid)

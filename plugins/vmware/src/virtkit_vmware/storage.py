@@ -68,6 +68,11 @@ class StorageHooks:
                 for _, s, uid in self._datastores()]
 
     @hookimpl
+    def virtkit_pool_get_summary(self: Any, pool: PoolRef) -> PoolSummary:
+        _, s, uid = self._pool(pool)
+        return PoolSummary(PoolRef(s.name, uid), bool(s.accessible), True, True)
+
+    @hookimpl
     def virtkit_pool_lookup_by_name(self: Any, name: str) -> PoolRef:
         for _, s, uid in self._datastores():
             if s.name == name:
@@ -118,9 +123,11 @@ class StorageHooks:
         """(name in the datastore, capacity, allocation) of every virtual disk."""
         from pyVmomi import vim
 
-        spec = vim.host.DatastoreBrowser.SearchSpec(
+        B = vim.host.DatastoreBrowser
+        spec = B.SearchSpec(
             matchPattern=["*.vmdk"],
-            details=vim.host.DatastoreBrowser.FileInfo.Details(fileSize=True, fileType=True),
+            details=B.FileInfo.Details(fileSize=True, fileType=True),
+            query=[B.VmDiskQuery(details=B.VmDiskQuery.Details(capacityKb=True, diskType=True))],
         )
         browser = self.session.call(f"browsing datastore '{name}'", lambda: ds.browser)
         task = self.session.call(
@@ -213,7 +220,7 @@ class StorageHooks:
             except VirtError as exc:
                 if exc.code != ErrorCode.STORAGE_VOL_EXIST:
                     raise
-        spec = vim.VirtualDiskManager.FileBackedVirtualSpec(
+        spec = vim.VirtualDiskManager.FileBackedVirtualDiskSpec(
             diskType="thin", adapterType="lsiLogic", capacityKb=max(1, vol.capacity // 1024))
         dm = content.virtualDiskManager
         task = self.session.call(f"creating volume '{name}'", lambda: dm.CreateVirtualDisk_Task(

@@ -92,11 +92,14 @@ class Agent:
     """The host network service running in a namespace; ``call(op, **kw)`` calls one hook."""
 
     def __init__(self, ns: Netns, state: Path, *flags: str, uri: str = "tiny:///system",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, user: int | None = None) -> None:
         env = dict(os.environ, VIRTKIT_STATE_ROOT=str(state), AGENT_URI=uri,
                    PYTHONDONTWRITEBYTECODE="1", **(env or {}))
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns.name, sys.executable, str(AGENT), *flags],
+            ["ip", "netns", "exec", ns.name,
+             *(["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+               if user is not None else []),
+             sys.executable, str(AGENT), *flags],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
             start_new_session=True,
         )
@@ -164,8 +167,17 @@ def agents(tmp_path: Path) -> Iterator[Any]:
     state = tmp_path / "state"
 
     def start(ns: Netns, *flags: str, uri: str = "tiny:///system",
-              env: dict[str, str] | None = None) -> Agent:
-        agent = Agent(ns, state, *flags, uri=uri, env=env)
+              env: dict[str, str] | None = None, user: int | None = None) -> Agent:
+        if user is not None:
+            state.mkdir(parents=True, exist_ok=True)
+            os.chown(state, user, user)
+            # Let the user reach its state directory: the test's own temporary directories
+            # lack the search bit for others (directories that have it are left alone).
+            for parent in (state.parent, *state.parent.parents):
+                mode = os.stat(parent).st_mode
+                if mode & 0o011 != 0o011:
+                    os.chmod(parent, mode | 0o011)
+        agent = Agent(ns, state, *flags, uri=uri, env=env, user=user)
         started.append(agent)
         return agent
 

@@ -201,3 +201,21 @@ def test_autostart_networks_start_once_per_boot(netns, agents, tmp_path) -> None
     # Within the same boot a stopped autostart network stays stopped.
     third = agents(ns)
     assert not third.call("network_list")[0].active
+
+
+@pytest.mark.hook("network_define_xml", "network_create", "network_undefine")
+def test_an_unprivileged_session_defines_networks_and_is_told_why_start_fails(
+    netns, agents
+) -> None:
+    ns = netns()
+    svc = agents(ns, uri="tiny:///session", user=65534)
+    ref = svc.call("network_define_xml", xml=net_xml("mine", bridge="vkuser", ip="10.63.0.1"))
+    assert [s.ref for s in svc.call("network_list")] == [ref]
+    before = ns.links()
+    with pytest.raises(VirtError) as err:
+        svc.call("network_create", net=ref)
+    assert err.value.code == ErrorCode.OPERATION_FAILED
+    assert "vkuser" in err.value.message and "CAP_NET_ADMIN" in err.value.message
+    assert ns.links() == before and not svc.call("network_list")[0].active
+    svc.call("network_undefine", net=ref)
+    assert svc.call("network_list") == []

@@ -113,11 +113,19 @@ class Agent:
             raise VirtError.from_dict(hello["refused"])
 
     def call(self, op: str, **kw: Any) -> Any:
+        self.send(op, **kw)
+        return self.receive(op)
+
+    def send(self, op: str, **kw: Any) -> None:
+        """Send one request without waiting for its answer (see :meth:`receive`)."""
         from virtkit.sdk.records import to_plain
 
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"op": op, "kw": to_plain(kw)}) + "\n")
         self.proc.stdin.flush()
+
+    def receive(self, op: str = "a request") -> Any:
+        assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
             raise AssertionError(f"the agent died during {op}")

@@ -219,3 +219,18 @@ def test_an_unprivileged_session_defines_networks_and_is_told_why_start_fails(
     assert ns.links() == before and not svc.call("network_list")[0].active
     svc.call("network_undefine", net=ref)
     assert svc.call("network_list") == []
+
+
+@pytest.mark.hook("network_define_xml")
+def test_two_processes_defining_at_once_get_distinct_bridges(netns, agents) -> None:
+    ns = netns()
+    a, b = agents(ns), agents(ns)
+    for i in range(6):
+        a.send("network_define_xml", xml=net_xml(f"a{i}", ip=f"10.64.{i}.1"))
+        b.send("network_define_xml", xml=net_xml(f"b{i}", ip=f"10.65.{i}.1"))
+    for _ in range(6):
+        a.receive()
+        b.receive()
+    listed = a.call("network_list")
+    assert len(listed) == 12
+    assert len({s.bridge for s in listed}) == 12

@@ -69,7 +69,6 @@ def publish(temp: str, final: str, pool: str) -> None:
         ) from None
     finally:
         discard(temp)
-    fsync_dir(os.path.dirname(final))
 
 
 def discard(path: str) -> None:

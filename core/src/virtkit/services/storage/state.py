@@ -6,7 +6,11 @@ processes), under ``state_dirs("storage", INSTANCE)``:
 - ``CONFIG/pools/NAME.xml``: persistent pool definitions;
 - ``CONFIG/autostart/NAME.xml``: present (empty) when the pool autostarts;
 - ``CONFIG/volumes/POOL-UUID/NAME.json``: what a volume was declared as (format, backing
-  store) — the storage itself is the truth for which volumes exist;
+  store) — the storage itself is the truth for which volumes exist. These are replaced
+  atomically (rename) but not fsynced, like the image files they describe (qemu-img does not
+  fsync either): a process killed at any point leaves the old declaration or the new one; after
+  a power loss a lost declaration makes its volume raw (never probed), and a declaration whose
+  volume was lost is dropped by the next refresh;
 - ``RUN/pools/NAME.xml``: the live definition of each active pool (transient ones included);
 - ``RUN/autostarted``: made when the first connection of this boot started autostart pools.
 
@@ -16,15 +20,17 @@ pool survives kill -9 of the process that started it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from virtkit.sdk.store import StateDirs, StateStore, state_dirs
+from virtkit.sdk.store import StateDirs, StateStore, check_name, state_dirs
 from virtkit.services.storage.commands import Runner
 from virtkit.xml.storage import StoragePool
 
@@ -66,7 +72,7 @@ class Host:
     def __init__(self, dirs: StateDirs) -> None:
         self.dirs = dirs
         self.defs = StateStore(dirs.config)
-        self.meta = StateStore(dirs.config / "volumes", ".json")
+        self.meta = VolumeDeclarations(dirs.config / "volumes")
         self.live = StateStore(dirs.run)
         self.runner = Runner()
         self._parsed: dict[bytes, StoragePool] = {}
@@ -167,6 +173,53 @@ class Host:
             return False
         os.close(fd)
         return True
+
+
+class VolumeDeclarations:
+    """``ROOT/POOL-UUID/NAME.json`` files, each replaced atomically by a rename."""
+
+    suffix = ".json"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, pool: str, name: str) -> Path:
+        return self.root / check_name(pool, "pool uuid") / (check_name(name) + self.suffix)
+
+    def read(self, pool: str, name: str) -> bytes | None:
+        try:
+            return self._path(pool, name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, pool: str, name: str, data: bytes) -> None:
+        path = self._path(pool, name)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def delete(self, pool: str, name: str) -> bool:
+        try:
+            self._path(pool, name).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def names(self, pool: str) -> list[str]:
+        try:
+            entries = os.listdir(self.root / check_name(pool, "pool uuid"))
+        except FileNotFoundError:
+            return []
+        n = len(self.suffix)
+        return sorted(e[:-n] for e in entries if e.endswith(self.suffix) and
+                      not e.startswith("."))
 
 
 _HOSTS: dict[tuple[Path, Path], Host] = {}

@@ -23,7 +23,6 @@ from virtkit.services.storage.paths import (
     TMP_PREFIX,
     check_inside,
     discard,
-    fsync_dir,
     new_temp,
     publish,
     vol_path,
@@ -195,7 +194,6 @@ class DirBackend(Backend):
             try:
                 if vol.format == "raw":
                     images.create_raw(fd, vol.capacity, vol.allocation)
-                    os.fsync(fd)
                 else:
                     images.create(self.runner, temp, vol.format, vol.capacity,
                                   backing=vol.backing,
@@ -243,7 +241,6 @@ class DirBackend(Backend):
             os.unlink(path)  # a symlink itself, never what it points to
         except FileNotFoundError:
             return
-        fsync_dir(self.target)
 
     def resize_volume(
         self, name: str, path: str, fmt: str, capacity: int, allocate: bool, shrink: bool

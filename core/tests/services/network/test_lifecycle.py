@@ -234,3 +234,21 @@ def test_two_processes_defining_at_once_get_distinct_bridges(netns, agents) -> N
     listed = a.call("network_list")
     assert len(listed) == 12
     assert len({s.bridge for s in listed}) == 12
+
+
+@pytest.mark.hook("network_create_xml")
+def test_nat_to_one_device_and_ipv6_nat(host) -> None:
+    ns, svc = host
+    ns.run("ip", "link", "add", "wan0", "type", "bridge")
+    ref = svc.call("network_create_xml", xml="""
+        <network><name>wan</name><forward mode='nat' dev='wan0'><nat ipv6='yes'/></forward>
+          <bridge name='vkw'/>
+          <ip address='10.66.0.1' prefix='24'/>
+          <ip family='ipv6' address='fd66::1' prefix='64'/>
+        </network>""")
+    rules = ns.ruleset()
+    assert 'iifname "vkw" oifname "wan0" ip saddr 10.66.0.0/24 accept' in rules
+    assert 'ip saddr 10.66.0.0/24 ip daddr != 10.66.0.0/24 oifname "wan0" masquerade' in rules
+    assert 'ip6 saddr fd66::/64 ip6 daddr != fd66::/64 oifname "wan0" masquerade' in rules
+    svc.call("network_destroy", net=ref)
+    assert "virtkit" not in ns.ruleset()

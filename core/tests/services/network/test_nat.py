@@ -46,7 +46,7 @@ esac
 
 
 @pytest.mark.hook("network_define_xml", "network_create", "network_get_dhcp_leases",
-                  "network_destroy")
+                  "network_destroy", "network_undefine")
 def test_guest_gets_a_lease_resolves_names_and_reaches_the_outside(
     netns, agents, tmp_path: Path
 ) -> None:
@@ -105,3 +105,8 @@ def test_guest_gets_a_lease_resolves_names_and_reaches_the_outside(
     assert svc.call("network_destroy", net=net) is True
     assert "virbr0" not in host.run("ip", "link")
     assert "virtkit" not in host.ruleset()
+    # The lease file outlives a stop (guests keep their addresses), not the network.
+    leases_file = tmp_path / "state" / "system" / "network" / "run" / "dnsmasq" / "default.leases"
+    assert GUEST_MAC in leases_file.read_text()
+    svc.call("network_undefine", net=net)
+    assert not leases_file.exists()

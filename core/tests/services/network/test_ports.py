@@ -68,6 +68,8 @@ def test_ports_give_bridge_mtu_and_vlan_and_go_with_the_network(host) -> None:
                      xml=port_xml("52:54:00:00:00:03", "plain"))
     assert svc.call("network_port_get_plug", port=plain).vlan_tags == [7]
 
+    assert "connections='3'" in svc.call("network_get_xml", net=net, inactive=False)
+    assert "connections" not in svc.call("network_get_xml", net=net, inactive=True)
     xml = svc.call("network_port_get_xml", port=trunk)
     assert "<group>trunk</group>" in xml and "bridge=\"vklan\"" in xml
     assert "52:54:00:00:00:02" in xml and "<tag id=\"11\" nativeMode=\"untagged\"/>" in xml

@@ -340,6 +340,12 @@ class NetworkMixin:
             st.dnsmasq_pid = dnsmasq.start(st.name, dnsmasq.config(net, st.bridge, files), files)
             self.files.write_status(st)
 
+    def _forget_leases(self, name: str) -> None:
+        """Remove the lease file of a network that is gone (kept across restarts otherwise, so
+        that guests keep their addresses)."""
+        with contextlib.suppress(FileNotFoundError):
+            dnsmasq.Files.under(self.files.dnsmasq_dir, name).leases.unlink()
+
     # -- listing and lookup --------------------------------------------------------------------
 
     @impl
@@ -434,6 +440,8 @@ class NetworkMixin:
                 raise invalid(f"network '{net.name}' is not active")
             self._teardown(st)
             self.files.delete_status(net.name)
+            if not st.persistent:
+                self._forget_leases(net.name)
         self._event(net, NetworkEventLifecycle.STOPPED)
         return True
 
@@ -447,6 +455,8 @@ class NetworkMixin:
             if st is not None:
                 st.persistent = False
                 self.files.write_status(st)
+            else:
+                self._forget_leases(net.name)
         self._event(net, NetworkEventLifecycle.UNDEFINED)
         return True
 
@@ -456,6 +466,8 @@ class NetworkMixin:
     def virtkit_network_get_xml(self, net: NetworkRef, inactive: bool) -> str:
         defn, st = self._find(net)
         if st is not None and not (inactive and defn is not None):
+            if st.ports:
+                return attrs.evolve(self._live(st), connections=len(st.ports)).to_xml()
             return st.xml
         assert defn is not None
         return defn.to_xml()

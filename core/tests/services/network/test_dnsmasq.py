@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit.services.network import dnsmasq
 from virtkit.xml.network import Network
 
@@ -95,3 +96,22 @@ def test_an_ipv6_network_gets_its_address_and_router_advertisements(host) -> Non
     assert ns.run("cat", "/proc/sys/net/ipv6/conf/all/forwarding").strip() == "1"
     svc.call("network_destroy", net=ref)
     assert "vk6" not in ns.run("ip", "link") and "virtkit" not in ns.ruleset()
+
+
+@pytest.mark.parametrize("piece", [
+    "<ip address='10.83.0.1' prefix='24'><dhcp><bootp file='x&#10;dhcp-script=/tmp/evil'/>"
+    "</dhcp></ip>",
+    "<domain name='lab&#10;dhcp-script=/tmp/evil'/>",
+    "<dns><txt name='t' value='a&quot;&#10;dhcp-script=/x'/></dns>",
+    "<dns><host ip='10.83.0.5'><hostname>db&#10;dhcp-script=/x</hostname></host></dns>",
+    "<dns><forwarder addr='not-an-address'/></dns>",
+    "<forward mode='nat' dev='eth0&#10;'/>",
+])
+@pytest.mark.hook("network_define_xml")
+def test_values_that_could_add_configuration_lines_are_refused(host, piece: str) -> None:
+    _ns, svc = host
+    with pytest.raises(VirtError) as err:
+        svc.call("network_define_xml", xml=f"<network><name>evil</name>{piece}</network>")
+    assert err.value.code in (ErrorCode.XML_ERROR, ErrorCode.INVALID_ARG)
+    assert "evil" in err.value.message or "eth0" in err.value.message
+    assert svc.call("network_list") == []

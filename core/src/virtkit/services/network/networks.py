@@ -24,6 +24,7 @@ from virtkit.sdk.hookspecs.markers import hookimpl
 from virtkit.sdk.records import DhcpLease, Event, NetworkRef, NetworkSummary
 from virtkit.sdk.states import NetworkEventLifecycle
 from virtkit.services.network import dnsmasq, firewall, netlink
+from virtkit.services.network.checks import check_network_values
 from virtkit.services.network.names import check_ifname, check_network_name, nft_table
 from virtkit.services.network.state import Files, Status
 from virtkit.xml.network import Bridge, Network
@@ -82,6 +83,7 @@ class NetworkMixin:
     def _parse(self, xml: str) -> Network:
         net = Network.from_xml(xml).with_defaults()
         check_network_name(net.name)
+        check_network_values(net)
         mode = net.forward_mode
         if mode not in SUPPORTED:
             raise VirtError(

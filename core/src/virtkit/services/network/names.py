@@ -9,7 +9,7 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 #: Linux's IFNAMSIZ is 16 bytes with the terminating NUL.
 IFNAME_MAX = 15
 _IFNAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
-_NETNAME = re.compile(r"^[^/\x00-\x1f\x7f]{1,200}$")
+_NETNAME = re.compile(r'^[^/\x00-\x1f\x7f"\\]{1,200}$')
 
 
 def check_ifname(name: str, what: str = "interface") -> str:
@@ -30,12 +30,13 @@ def check_ifname(name: str, what: str = "interface") -> str:
 
 
 def check_network_name(name: str) -> str:
-    """A network name that is safe as a file name (no '/', no control characters)."""
+    """A network name that is safe as a file name and inside dnsmasq's configuration (no '/',
+    no quote or backslash, no control characters)."""
     if not _NETNAME.match(name) or name in (".", ".."):
         raise VirtError(
             ErrorCode.XML_ERROR,
-            f"XML error: network name {name!r} must be 1-200 characters without '/' or control "
-            f"characters",
+            f"XML error: network name {name!r} must be 1-200 characters without '/', '\"', "
+            f"'\\' or control characters",
             ErrorDomain.NETWORK,
         )
     return name

@@ -23,7 +23,7 @@ from virtkit_qemu.monitor import MonitorError
 if TYPE_CHECKING:
     from virtkit_qemu.host import QemuHost
 
-UNPLUG_WAIT = 10.0
+UNPLUG_WAIT = 30.0
 UNPLUG_REPEAT = 2.0
 
 
@@ -470,16 +470,18 @@ def _cpu_model(mon: Any) -> str:
 
 def _tap_stats(tap: str) -> dict[str, int]:
     """Counters of a tap, from the guest's point of view (the tap's rx is the guest's tx)."""
-    base = f"/sys/class/net/{tap}/statistics"
+    import json
+    import subprocess
 
-    def read(name: str) -> int:
-        try:
-            with open(f"{base}/{name}") as f:
-                return int(f.read())
-        except (OSError, ValueError):
-            return 0
-
-    return {"rx_bytes": read("tx_bytes"), "rx_packets": read("tx_packets"),
-            "rx_errs": read("tx_errors"), "rx_drop": read("tx_dropped"),
-            "tx_bytes": read("rx_bytes"), "tx_packets": read("rx_packets"),
-            "tx_errs": read("rx_errors"), "tx_drop": read("rx_dropped")}
+    res = subprocess.run(["ip", "-j", "-s", "link", "show", "dev", tap], capture_output=True,
+                         text=True, check=False)
+    try:
+        st = json.loads(res.stdout)[0]["stats64"]
+        rx, tx = st["rx"], st["tx"]
+    except (ValueError, KeyError, IndexError):
+        raise VirtError(ErrorCode.OPERATION_FAILED,
+                        f"cannot read the counters of tap '{tap}': {res.stderr.strip()}",
+                        ErrorDomain.QEMU) from None
+    return {"rx_bytes": tx["bytes"], "rx_packets": tx["packets"], "rx_errs": tx["errors"],
+            "rx_drop": tx["dropped"], "tx_bytes": rx["bytes"], "tx_packets": rx["packets"],
+            "tx_errs": rx["errors"], "tx_drop": rx["dropped"]}

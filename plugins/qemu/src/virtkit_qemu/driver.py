@@ -92,6 +92,8 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
         # interface tests use them, so interfaces are not declared hot/cold-pluggable here
         "hotplug": ["disk"],
         "coldplug": ["disk"],
+        "graphics": ["vnc"],
+        "backend": "real",
     }
 
     def __init__(self, context: DriverContext) -> None:

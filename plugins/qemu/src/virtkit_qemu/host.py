@@ -548,9 +548,10 @@ class QemuHost:
                              f"<source bridge=...>")
             name = iface.target.dev if iface.target is not None else None
             if not name:
+                existing = _links()
                 for n in range(0, 4096):
                     cand = f"vk{n}"
-                    if not Path(f"/sys/class/net/{cand}").exists() and cand not in names:
+                    if cand not in existing and cand not in names:
                         name = cand
                         break
             assert name is not None
@@ -707,3 +708,11 @@ def _wait_alive(pid: int) -> bool:
             return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
     except OSError:
         return False
+
+
+def _links() -> set[str]:
+    """Names of the network links of this process's namespace."""
+    res = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                         check=False)
+    return {line.split(":")[1].strip().split("@")[0] for line in res.stdout.splitlines()
+            if line.count(":") >= 2}

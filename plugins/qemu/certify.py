@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Certify the qemu driver: ``python certify.py OUTDIR``.
+
+Runs ``virtkit-certify qemu:///session`` with the session's state under a private temporary XDG
+directory, the suite's guests booted as the tiny Linux guest under TCG (see certify_guest.py),
+writes result.json, junit.xml and report.md into OUTDIR, kills any QEMU the run left behind, and
+exits non-zero unless the driver is certified. Groups that need what this driver does not serve
+here are left out: storage, networks and interfaces (host services), guest-info (its guest has
+an ``<interface type='network'>``, which needs the host network service), migration (no second
+host).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GROUPS = ("connection,definition,lifecycle,save-restore,snapshots,devices,resources,console,"
+          "readonly,concurrency,bad-input,stateful")
+
+
+def _kill_qemus(root: str) -> None:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            if b"qemu-system" in cmd and root.encode() in cmd:
+                os.kill(int(entry), signal.SIGKILL)
+
+
+def main() -> int:
+    outdir = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(HERE / "tests"))
+    import tinyguest
+
+    cache = Path(os.environ.get("VIRTKIT_QEMU_TEST_CACHE") or HERE / "tests" / ".cache")
+    kernel, initrd = tinyguest.kernel_path(), tinyguest.build_initramfs(cache)
+    root = tempfile.mkdtemp(prefix="vkqc-")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTKIT_STATE_ROOT"}
+    env.update(XDG_CONFIG_HOME=f"{root}/config", XDG_RUNTIME_DIR=f"{root}/run",
+               XDG_CACHE_HOME=f"{root}/cache", VKQ_KERNEL=str(kernel), VKQ_INITRD=str(initrd),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])))
+    os.makedirs(f"{root}/run", mode=0o700)
+    certify = shutil.which("virtkit-certify") or str(Path(sys.executable).parent /
+                                                     "virtkit-certify")
+    cmd = [certify, "qemu:///session", "--only", GROUPS,
+           "--json", str(outdir / "result.json"), "--junit", str(outdir / "junit.xml"),
+           "--report", str(outdir / "report.md"), "-q",
+           "--", "-p", "certify_guest", "--virtkit-domain-type", "qemu",
+           "--virtkit-event-timeout", "30", "--virtkit-timeout", "120"]
+    try:
+        return subprocess.call(cmd, env=env)
+    finally:
+        _kill_qemus(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

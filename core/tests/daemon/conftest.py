@@ -77,7 +77,14 @@ class Daemon:
     @staticmethod
     def _listening(target: str) -> bool:
         if target.startswith("/"):
-            return os.path.exists(target)
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(target)
+                return True
+            except OSError:
+                return False
+            finally:
+                probe.close()
         host, port = target.rsplit(":", 1)
         try:
             with socket.create_connection((host, int(port)), timeout=0.2):

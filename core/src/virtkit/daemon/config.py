@@ -4,7 +4,8 @@ The file holds ``key = value`` lines; a value is a quoted string, an integer or 
 strings in brackets (which may span lines); ``#`` starts a comment. Anything wrong is refused at
 start with the file, the line and the key named (``CONF_SYNTAX``). Keys virtkit adds to libvirt's
 set: ``scram_users_file`` (the SCRAM-SHA-256 credentials, see ``virtkit admin passwd``) and
-``access_rules_file`` (the access-control rules, see docs/daemon.md).
+``access_rules_file`` (the access-control rules, see docs/daemon.md) and ``max_client_backlog``
+(bytes a client may leave unread, events mostly, before it is disconnected).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Config:
     ca_file: str = "/etc/pki/CA/cacert.pem"
     max_clients: int = 5000
     max_anonymous_clients: int = 20
+    max_queued_clients: int = 1000
     max_workers: int = 20
     min_workers: int = 5
     prio_workers: int = 5
@@ -63,6 +65,8 @@ class Config:
     log_outputs: str = ""
     scram_users_file: str = ""
     access_rules_file: str = ""
+    #: Unsent bytes (mostly events) a client may have queued before it is disconnected.
+    max_client_backlog: int = 8 * 1024 * 1024
     #: Where the file was read from (None: defaults only).
     source: str | None = None
 
@@ -73,9 +77,10 @@ _TYPES: dict[str, type] = {
     "unix_sock_rw_perms": str, "auth_unix_rw": str, "auth_unix_ro": str, "auth_tcp": str,
     "auth_tls": str, "tls_allowed_dn_list": list, "key_file": str, "cert_file": str,
     "ca_file": str, "max_clients": int, "max_anonymous_clients": int, "max_workers": int,
+    "max_queued_clients": int,
     "min_workers": int, "prio_workers": int, "max_client_requests": int,
     "keepalive_interval": int, "keepalive_count": int, "log_level": int, "log_outputs": str,
-    "scram_users_file": str, "access_rules_file": str,
+    "scram_users_file": str, "access_rules_file": str, "max_client_backlog": int,
 }
 
 #: libvirtd keys that virtkitd accepts and ignores (they have no meaning here), so that a
@@ -87,7 +92,7 @@ _IGNORED = frozenset({
     "access_drivers", "host_uuid", "host_uuid_source", "audit_level", "audit_logging",
     "log_filters", "admin_max_workers", "admin_min_workers", "admin_max_clients",
     "admin_max_queued_clients", "admin_max_client_requests", "admin_keepalive_interval",
-    "admin_keepalive_count", "max_queued_clients", "ovs_timeout", "prio_workers_max",
+    "admin_keepalive_count", "ovs_timeout", "prio_workers_max",
     "keepalive_required", "tcp_min_ssf", "auth_unix_admin",
 })
 
@@ -243,7 +248,8 @@ def validate(config: Config) -> None:
     for key in ("tcp_port", "tls_port"):
         if not 0 <= getattr(config, key) < 65536:
             raise _Invalid(key, f"port {getattr(config, key)} is not 0..65535")
-    for key in ("max_clients", "max_workers", "max_client_requests"):
+    for key in ("max_clients", "max_workers", "max_client_requests", "max_client_backlog",
+                "max_queued_clients"):
         if getattr(config, key) < 1:
             raise _Invalid(key, "must be at least 1")
     for key in ("max_anonymous_clients", "prio_workers", "keepalive_count", "min_workers"):

@@ -92,7 +92,7 @@ def setup_logging(config: Config, stdio: bool) -> None:
         root.addHandler(handler)
 
 
-def _bind_unix(path: str, perms: int, group: str) -> socket.socket:
+def _bind_unix(path: str, perms: int, group: str, backlog: int) -> socket.socket:
     Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     with contextlib.suppress(FileNotFoundError):
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -113,7 +113,7 @@ def _bind_unix(path: str, perms: int, group: str) -> socket.socket:
     if group:
         os.chown(path, -1, grp.getgrnam(group).gr_gid)
     os.chmod(path, perms)
-    sock.listen(256)
+    sock.listen(backlog)
     return sock
 
 
@@ -156,12 +156,13 @@ async def serve(args: argparse.Namespace, config: Config, session: bool) -> int:
     rw = activated.pop("rw", None)
     if rw is None:
         path = os.path.join(sock_dir, RW_SOCKET)
-        rw = _bind_unix(path, int(config.unix_sock_rw_perms, 8), config.unix_sock_group)
+        rw = _bind_unix(path, int(config.unix_sock_rw_perms, 8), config.unix_sock_group,
+                        config.max_queued_clients)
         created.append(path)
     ro = activated.pop("ro", None)
     if ro is None and not session:
         path = os.path.join(sock_dir, RO_SOCKET)
-        ro = _bind_unix(path, int(config.unix_sock_ro_perms, 8), "")
+        ro = _bind_unix(path, int(config.unix_sock_ro_perms, 8), "", config.max_queued_clients)
         created.append(path)
 
     def handler(transport: str, scheme: str):  # type: ignore[no-untyped-def]
@@ -169,23 +170,24 @@ async def serve(args: argparse.Namespace, config: Config, session: bool) -> int:
             await server.accept(reader, writer, transport, scheme)
         return run
 
+    backlog = config.max_queued_clients
     server.servers.append(await asyncio.start_unix_server(
-        handler("unix-rw", config.auth_unix_rw), sock=rw))
+        handler("unix-rw", config.auth_unix_rw), sock=rw, backlog=backlog))
     if ro is not None:
         server.servers.append(await asyncio.start_unix_server(
-            handler("unix-ro", config.auth_unix_ro), sock=ro))
+            handler("unix-ro", config.auth_unix_ro), sock=ro, backlog=backlog))
     tcp_sock, tls_sock = activated.pop("tcp", None), activated.pop("tls", None)
     if (args.listen and config.listen_tcp) or tcp_sock is not None:
         kw = {"sock": tcp_sock} if tcp_sock else {"host": config.listen_addr,
                                                   "port": config.tcp_port}
         server.servers.append(await asyncio.start_server(
-            handler("tcp", config.auth_tcp), reuse_address=True, **kw))  # type: ignore[arg-type]
+            handler("tcp", config.auth_tcp), reuse_address=True, backlog=backlog, **kw))  # type: ignore[arg-type]
     if (args.listen and config.listen_tls) or tls_sock is not None:
         ctx = auth.server_tls_context(config.cert_file, config.key_file, config.ca_file)
         kw = {"sock": tls_sock} if tls_sock else {"host": config.listen_addr,
                                                   "port": config.tls_port}
         server.servers.append(await asyncio.start_server(
-            handler("tls", config.auth_tls), ssl=ctx, reuse_address=True,
+            handler("tls", config.auth_tls), ssl=ctx, reuse_address=True, backlog=backlog,
             ssl_handshake_timeout=10, **kw))  # type: ignore[arg-type]
 
     def reload() -> None:

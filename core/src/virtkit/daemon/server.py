@@ -5,7 +5,7 @@ One asyncio loop reads and writes every client's frames; hook calls run on a poo
 when every ordinary worker is busy. Each client has one connection (opened by the ``@open``
 procedure with the client's identity) and at most ``max_client_requests`` calls in flight: the
 daemon stops reading a client at its limit until a reply goes. Events of a client's connection
-go out as EVENT frames; a client whose unsent data passes :data:`EVENT_BACKLOG` is disconnected
+go out as EVENT frames; a client whose unsent data passes ``max_client_backlog`` is disconnected
 so that it cannot slow the others.
 """
 
@@ -48,8 +48,6 @@ from virtkit.sdk.uri import parse_uri
 
 log = logging.getLogger("virtkitd")
 
-#: Unsent bytes a client may have queued before it is disconnected for not reading.
-EVENT_BACKLOG = 8 * 1024 * 1024
 #: Operations served by the priority workers when every ordinary worker is busy.
 PRIORITY_OPS = frozenset(
     op[len(PREFIX):] for op in all_specs()
@@ -245,7 +243,7 @@ class Server:
             client.last_rx = time.monotonic()
             if not self._frame(client, header, payload):
                 client.slots.release()
-            if client.writer.transport.get_write_buffer_size() > EVENT_BACKLOG:
+            if client.writer.transport.get_write_buffer_size() > self.config.max_client_backlog:
                 await client.writer.drain()
 
     def _frame(self, client: Client, header: Header, payload: bytes) -> bool:
@@ -432,8 +430,10 @@ class Server:
         if client.closed:
             return
         transport = client.writer.transport
-        if transport.get_write_buffer_size() > EVENT_BACKLOG:
-            self.disconnect(client, f"it does not read its events ({EVENT_BACKLOG} bytes unsent)")
+        limit = self.config.max_client_backlog
+        if transport.get_write_buffer_size() > limit:
+            self.disconnect(client, f"it does not read its events (more than {limit} bytes "
+                            f"unsent)")
             return
         self._send(client, Header(0, Type.EVENT, 0), to_plain(event))
 

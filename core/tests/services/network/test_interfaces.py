@@ -149,3 +149,19 @@ def test_interface_names_are_checked(host) -> None:
         svc.call("interface_define_xml",
                  xml="<interface type='bridge' name='bridge-name-too-long'><bridge/></interface>")
     assert "bridge-name-too-long" in err.value.message
+
+
+@pytest.mark.parametrize("xml,what", [
+    ("<interface type='ethernet' name='veth0'><protocol family='ipv4'>"
+     "<ip address='300.1.1.1' prefix='24'/></protocol></interface>", "300.1.1.1"),
+    ("<interface type='ethernet' name='veth0'><protocol family='ipv4'>"
+     "<ip address='10.0.0.1' prefix='40'/></protocol></interface>", "prefix 40"),
+    ("<interface type='vlan' name='veth0.5000'><vlan tag='5000'><interface name='veth0'/>"
+     "</vlan></interface>", "5000"),
+])
+@pytest.mark.hook("interface_define_xml")
+def test_bad_addresses_and_vlan_tags_are_refused_at_define(host, xml: str, what: str) -> None:
+    _ns, svc = host
+    with pytest.raises(VirtError) as err:
+        svc.call("interface_define_xml", xml=xml)
+    assert err.value.code == ErrorCode.XML_ERROR and what in err.value.message

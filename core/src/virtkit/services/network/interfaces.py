@@ -11,6 +11,7 @@ definitions and of which interfaces are up, as virsh's iface-begin/commit/rollba
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,32 @@ BOND_MODES = {
 
 def _invalid(message: str) -> VirtError:
     return VirtError(ErrorCode.OPERATION_INVALID, message, D)
+
+
+def _check(iface: HostInterface) -> None:
+    """Names, addresses and VLAN tags of a definition, before anything reaches netlink."""
+    check_ifname(iface.name or "")
+    for proto in iface.protocols:
+        for ip in proto.ips:
+            try:
+                addr = ipaddress.ip_address(ip.address)
+            except ValueError:
+                raise VirtError(ErrorCode.XML_ERROR, f"XML error: interface '{iface.name}': "
+                                f"'{ip.address}' is not an IP address", D) from None
+            limit = 32 if addr.version == 4 else 128
+            if ip.prefix is not None and not 0 <= ip.prefix <= limit:
+                raise VirtError(ErrorCode.XML_ERROR, f"XML error: interface '{iface.name}': "
+                                f"prefix {ip.prefix} is out of range for {ip.address}", D)
+    if iface.vlan is not None and not 1 <= iface.vlan.tag <= 4094:
+        raise VirtError(ErrorCode.XML_ERROR, f"XML error: interface '{iface.name}': VLAN tag "
+                        f"{iface.vlan.tag} is not between 1 and 4094", D)
+    subs = (iface.bridge.interfaces if iface.bridge else ()) + (
+        iface.bond.interfaces if iface.bond else ())
+    if iface.vlan is not None and iface.vlan.interface is not None:
+        subs += (iface.vlan.interface,)
+    for sub in subs:
+        if sub.name:
+            _check(sub)
 
 
 def _names(iface: HostInterface) -> list[str]:
@@ -294,6 +321,7 @@ class InterfaceMixin:
         new = HostInterface.from_xml(xml)
         for n in _names(new):
             check_ifname(n)
+        _check(new)
         assert new.name is not None
         with self.files.config.locked():
             self.files.config.write(IFACES, new.name, new.to_xml().encode())

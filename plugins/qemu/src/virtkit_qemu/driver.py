@@ -167,7 +167,7 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
             raise VirtError(ErrorCode.INVALID_ARG,
                             f"invalid argument: no emulator for architecture '{arch}'",
                             ErrorDomain.QEMU)
-        vt = virttype or ("kvm" if capsmod.kvm_usable() else "qemu")
+        vt = virttype or "qemu"  # the first type the capabilities document lists
         try:
             caps = self.host.caps(emulator, arch)
             return capsmod.domain_capabilities_xml(caps, vt, machine or "")

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 import uuid as uuidlib
@@ -113,7 +114,9 @@ class LogCapture(logging.Handler):
         logging.getLogger().removeHandler(self)
 
     def mentions(self, word: str) -> bool:
-        return any(word in m for m in self.messages)
+        """Whether a message names ``word`` as a word of its own."""
+        found = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])")
+        return any(found.search(m) for m in self.messages)
 
 
 class EventRecorder:

@@ -177,6 +177,15 @@ def test_wipe_zero_random_and_image_formats(pool):
     assert e.value.code == ErrorCode.ARGUMENT_UNSUPPORTED
 
 
+def test_unknown_stream_is_invalid_stream(conn):
+    for op, kwargs in (("stream_recv", {"nbytes": 10, "timeout": None}),
+                       ("stream_send", {"data": b"x"}), ("stream_finish", {}),
+                       ("stream_abort", {})):
+        with pytest.raises(VirtError) as e:
+            conn.call(op, stream=(1 << 32) + 999999, **kwargs)
+        assert e.value.code == ErrorCode.INVALID_STREAM and "4295967295" in str(e.value)
+
+
 def test_upload_download_streams_and_ranges(pool):
     vol = pool.create_xml(vol_xml("s", MiB, allocation=0))
     up = vol.upload()
@@ -196,6 +205,9 @@ def test_upload_download_streams_and_ranges(pool):
     with pytest.raises(VirtError) as e:
         vol.download(offset=MiB + 1)
     assert e.value.code == ErrorCode.INVALID_ARG
+    with pytest.raises(VirtError) as e:
+        down.recv(10)  # finished
+    assert e.value.code == ErrorCode.INVALID_STREAM
     aborted = vol.upload(offset=0, length=10)
     aborted.send(b"0123456789")
     aborted.abort()

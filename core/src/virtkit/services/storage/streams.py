@@ -2,10 +2,10 @@
 
 A stream is an open file descriptor on the volume's file or device (opened with ``O_NOFOLLOW``),
 a position and an end. Stream ids come from one counter per process starting at 2**32, apart from
-the small ids a hypervisor driver gives its own streams (consoles); each service instance (one
-per connection) keeps its own table, and the stream hooks answer None for ids that are not in it,
-so a driver's own stream hooks see them instead. Progress is the stream's position; abort closes
-the file (an upload's data written so far stays, as in libvirt).
+the small ids a hypervisor driver gives its own streams (consoles), so that the dispatcher can
+route a stream call to the provider that opened it; each service instance (one per connection)
+keeps its own table, and an id that is not in it is INVALID_STREAM. Progress is the stream's
+position; abort closes the file (an upload's data written so far stays, as in libvirt).
 """
 
 from __future__ import annotations
@@ -126,20 +126,29 @@ class StreamHooks:
         for st in streams:
             st.close(False)
 
-    @hookimpl
-    def virtkit_stream_recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes | None:
+    def _get(self, stream: int) -> VolumeStream:
         st = self._streams.get(stream)
         if st is None:
-            return None
+            raise _invalid(stream, "is not open (unknown, finished or aborted)")
+        return st
+
+    def _pop(self, stream: int) -> VolumeStream:
+        with self._streams_lock:
+            st = self._streams.pop(stream, None)
+        if st is None:
+            raise _invalid(stream, "is not open (unknown, finished or aborted)")
+        return st
+
+    @hookimpl
+    def virtkit_stream_recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        st = self._get(stream)
         if not isinstance(nbytes, int) or not 1 <= nbytes <= MAX_CHUNK:
             raise _arg(f"cannot receive {nbytes!r} bytes from stream {stream} (1 .. {MAX_CHUNK})")
         return st.recv(stream, nbytes)
 
     @hookimpl
-    def virtkit_stream_send(self, stream: int, data: bytes) -> int | None:
-        st = self._streams.get(stream)
-        if st is None:
-            return None
+    def virtkit_stream_send(self, stream: int, data: bytes) -> int:
+        st = self._get(stream)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise _arg(f"data sent to stream {stream} must be bytes")
         if len(data) > MAX_CHUNK:
@@ -148,19 +157,11 @@ class StreamHooks:
         return st.send(stream, bytes(data))
 
     @hookimpl
-    def virtkit_stream_finish(self, stream: int) -> bool | None:
-        with self._streams_lock:
-            st = self._streams.pop(stream, None)
-        if st is None:
-            return None
-        st.close(True)
+    def virtkit_stream_finish(self, stream: int) -> bool:
+        self._pop(stream).close(True)
         return True
 
     @hookimpl
-    def virtkit_stream_abort(self, stream: int) -> bool | None:
-        with self._streams_lock:
-            st = self._streams.pop(stream, None)
-        if st is None:
-            return None
-        st.close(False)
+    def virtkit_stream_abort(self, stream: int) -> bool:
+        self._pop(stream).close(False)
         return True

@@ -187,7 +187,7 @@ class DeviceMixin:
                                 f"domain '{rec.name}' has no shared folder '{name}'",
                                 ErrorDomain.VBOX)
             self._vbm.run("sharedfolder", "remove", rec.uuid, "--name", name)
-            self._vbm.run("setextradata", rec.uuid, f"virtkit/sf-readonly/{name}")
+            self._set_extra(rec.uuid, f"virtkit/sf-readonly/{name}", None)
             return
         if existing is not None:
             raise VirtError(ErrorCode.OPERATION_FAILED,
@@ -200,7 +200,7 @@ class DeviceMixin:
         folder = SharedFolder(name, fs.source.dir, not fs.readonly)
         self._vbm.run(*sharedfolder_args(rec.uuid, folder))
         if fs.readonly:
-            self._vbm.run("setextradata", rec.uuid, f"virtkit/sf-readonly/{name}", "1")
+            self._set_extra(rec.uuid, f"virtkit/sf-readonly/{name}", "1")
 
     @hookimpl
     def virtkit_domain_attach_device(self: VBoxDriver, dom: DomainRef, xml: str, live: bool,

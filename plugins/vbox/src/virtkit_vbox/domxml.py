@@ -51,6 +51,7 @@ from virtkit.xml.domain import (
     FsSource,
     FsTarget,
     Graphics,
+    Input,
     Interface,
     InterfaceSource,
     LinkState,
@@ -110,6 +111,9 @@ _DEFAULT_TYPE = {"ide": "PIIX4", "sata": "IntelAhci", "scsi": "LsiLogic", "virti
 _VBOX_BUS = {"PIIX3": "ide", "PIIX4": "ide", "ICH6": "ide", "IntelAhci": "sata",
              "LsiLogic": "scsi", "BusLogic": "scsi", "LsiLogicSas": "sas", "VirtioSCSI": "virtio",
              "I82078": "floppy", "USB": "usb", "NVMe": "pcie"}
+_POINTING = {("mouse", "ps2"): "ps2mouse", ("mouse", "usb"): "usbmouse",
+             ("tablet", "usb"): "usbtablet"}
+_KEYBOARD = {("keyboard", "ps2"): "ps2kbd", ("keyboard", "usb"): "usbkbd"}
 _NIC_MODEL_ALIASES = {"e1000": "82540EM", "pcnet": "Am79C973", "virtio": "virtio"}
 
 
@@ -232,9 +236,7 @@ def _controllers(name: str, dom: Domain) -> tuple[StorageController, ...]:
         elif vbus == "scsi" and vtype == "VirtioSCSI":
             vtype = _DEFAULT_TYPE["scsi"]
         atts = tuple(sorted(slots[vbus], key=lambda a: (a.port, a.device)))
-        ports = DEFAULT_PORTS[vbus]
-        if vbus == "sata":
-            ports = max([1] + [a.port + 1 for a in atts])
+        ports = DEFAULT_PORTS[vbus]  # SATA: all 30 ports, so that disks can be hot-plugged
         out.append(StorageController(CONTROLLER_NAMES[vbus], _VBOX_BUS[vtype], vtype, ports,
                                      True, atts))
     return tuple(out)
@@ -352,6 +354,28 @@ def machine_from_domain(dom: Domain) -> Machine:
         if fs.source is None or not fs.source.dir:
             raise unsupported(name, f"filesystem '{fs.target.dir}' needs <source dir=...>")
         folders.append(SharedFolder(fs.target.dir, fs.source.dir, not fs.readonly, False))
+    for kind, present in (
+        ("console", devs.consoles), ("channel", devs.channels), ("parallel", devs.parallels),
+        ("video", devs.videos), ("sound", devs.sounds), ("rng", devs.rngs),
+        ("watchdog", devs.watchdogs), ("tpm", devs.tpms), ("panic", devs.panics),
+        ("hostdev", devs.hostdevs),
+    ):
+        if present:
+            raise unsupported(name, f"{kind} devices are not mapped to VirtualBox settings by "
+                                    f"this driver")
+    if devs.memballoon is not None and devs.memballoon.model != "none":
+        raise unsupported(name, f"memballoon model '{devs.memballoon.model}' (VirtualBox's "
+                                f"balloon is its own: set <currentMemory> instead)")
+    pointing, keyboard = "ps2mouse", "ps2kbd"
+    for inp in devs.inputs:
+        key = (inp.type, inp.bus or ("usb" if inp.type == "tablet" else "ps2"))
+        if key in _POINTING:
+            pointing = _POINTING[key]
+        elif key in _KEYBOARD:
+            keyboard = _KEYBOARD[key]
+        else:
+            raise unsupported(name, f"input type '{inp.type}' bus '{inp.bus}' (VirtualBox: "
+                                    f"PS/2 or USB mouse, USB tablet, PS/2 or USB keyboard)")
     feats = dom.features or Features()
     return Machine(
         name=name,
@@ -372,6 +396,8 @@ def machine_from_domain(dom: Domain) -> Machine:
         serials=tuple(serials),
         vrde=vrde,
         shared_folders=tuple(folders),
+        pointing=pointing,
+        keyboard=keyboard,
     )
 
 
@@ -475,6 +501,9 @@ def domain_from_machine(m: Machine, dom_id: int | None = None) -> Domain:
         ),
         interfaces=tuple(_interface(n) for n in m.nics),
         serials=tuple(_serial_xml(s) for s in m.serials),
+        inputs=tuple(Input(type=t, bus=b) for (t, b), v in (*_POINTING.items(),
+                                                             *_KEYBOARD.items())
+                     if v in (m.pointing, m.keyboard)),
         graphics=graphics,
     )
     current = m.cpus_current if m.cpus_current is not None else None

@@ -265,8 +265,31 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             raise to_virt_error(exc, ["showvminfo", ref]) from None
 
     def _machine(self, info: dict[str, str]) -> Machine:
-        extra = parse_extradata(self._vbm.run("getextradata", info["UUID"], "enumerate"))
+        """The settings; the ``virtkit/`` extra data come from the driver's record, which
+        mirrors every value the driver writes (saving a ``getextradata`` call per read)."""
+        uuid = info["UUID"].lower()
+        rec = records.load(self._store, uuid)
+        if rec is None or rec.extradata is None:
+            extra = {k: v for k, v in parse_extradata(
+                self._vbm.run("getextradata", uuid, "enumerate")).items()
+                if k.startswith("virtkit/")}
+            if rec is not None:
+                rec.extradata = extra
+                records.save(self._store, rec)
+        else:
+            extra = rec.extradata
         return machine_from_showvminfo(info, extra)
+
+    def _set_extra(self, uuid: str, key: str, value: str | None) -> None:
+        """``setextradata`` (None removes the key), mirrored in the machine's record."""
+        self._vbm.run("setextradata", uuid, key, *([value] if value is not None else []))
+        rec = records.load(self._store, uuid)
+        if rec is not None and rec.extradata is not None:
+            if value is None:
+                rec.extradata.pop(key, None)
+            else:
+                rec.extradata[key] = value
+            records.save(self._store, rec)
 
     # -- records and reconciliation -----------------------------------------------------------
 
@@ -526,6 +549,9 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         """Register a new machine with these settings; on failure nothing is left behind."""
         vbm = self._vbm
         vbm.run(*createvm_args(m))
+        fresh = records.load(self._store, m.uuid) or MachineRecord(m.uuid, m.name)
+        fresh.extradata = {}
+        records.save(self._store, fresh)
         try:
             vbm.run("modifyvm", m.uuid, *modifyvm_args(m, vbm.major))
             self._write_storage(m)
@@ -537,7 +563,13 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
                 vbm.raw("unregistervm", m.uuid, "--delete")
             except VBoxError:
                 pass
+            records.delete(self._store, m.uuid)
             raise
+
+    def _new_record(self, m: Machine, persistent: bool) -> MachineRecord:
+        rec = records.load(self._store, m.uuid) or MachineRecord(m.uuid, m.name)
+        rec.persistent = persistent
+        return rec
 
     def _write_storage(self, m: Machine) -> None:
         for c in m.controllers:
@@ -548,11 +580,10 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
     def _write_extradata(self, m: Machine, old: Machine | None = None) -> None:
         plugged = "" if m.cpus_current is None else str(m.cpus_current)
         if old is None or old.cpus_current != m.cpus_current:
-            self._vbm.run("setextradata", m.uuid, "virtkit/cpus-plugged", *(
-                [plugged] if plugged else []))
+            self._set_extra(m.uuid, "virtkit/cpus-plugged", plugged or None)
         for f in m.shared_folders:
             if not f.writable:
-                self._vbm.run("setextradata", m.uuid, f"virtkit/sf-readonly/{f.name}", "1")
+                self._set_extra(m.uuid, f"virtkit/sf-readonly/{f.name}", "1")
 
     def _redefine(self, m: Machine, info: dict[str, str]) -> None:
         old = self._machine(info)
@@ -570,7 +601,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         if old.shared_folders != m.shared_folders:
             for f in old.shared_folders:
                 vbm.run("sharedfolder", "remove", m.uuid, "--name", f.name)
-                vbm.run("setextradata", m.uuid, f"virtkit/sf-readonly/{f.name}")
+                self._set_extra(m.uuid, f"virtkit/sf-readonly/{f.name}", None)
             for f in m.shared_folders:
                 vbm.run(*sharedfolder_args(m.uuid, f))
         self._write_extradata(m, old)
@@ -592,7 +623,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             existing = self._clash(m.name, m.uuid)
             if existing is None:
                 self._create_machine(m)
-                rec = MachineRecord(m.uuid, m.name)
+                rec = self._new_record(m, True)
                 t = transition(Op.DEFINE, m.name, None)
             else:
                 rec, info = self._find(DomainRef(m.name, m.uuid))
@@ -618,7 +649,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
                     raise _invalid(f"domain '{m.name}' is already active")
                 raise _failed(f"domain '{m.name}' is already defined; start it instead")
             self._create_machine(m)
-            rec = MachineRecord(m.uuid, m.name, persistent=False)
+            rec = self._new_record(m, False)
             t = transition(Op.CREATE_XML, m.name, None, paused=paused)
             try:
                 self._start(m.uuid, paused)
@@ -816,7 +847,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             if existing is None:
                 m = self._settings_of(definition)
                 self._create_machine(m)
-                rec = MachineRecord(m.uuid, m.name, persistent=persistent)
+                rec = self._new_record(m, persistent)
                 records.save(self._store, rec)
                 status: DomainStatus | None = None
                 info = self._info(m.uuid) or {}

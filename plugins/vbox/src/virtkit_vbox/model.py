@@ -128,6 +128,8 @@ class Machine:
     serials: tuple[SerialPort, ...] = ()
     vrde: Vrde = Vrde()
     shared_folders: tuple[SharedFolder, ...] = ()
+    pointing: str = "ps2mouse"  # ps2mouse, usbmouse, usbtablet
+    keyboard: str = "ps2kbd"  # ps2kbd, usbkbd
     autostart: bool = False
     state: str = "poweroff"
     state_file: str = ""

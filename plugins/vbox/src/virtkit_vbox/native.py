@@ -58,6 +58,9 @@ _BOOT_TO_FILE = {"floppy": "Floppy", "dvd": "DVD", "disk": "HardDisk", "net": "N
 _BOOT_FROM_FILE = {v: k for k, v in _BOOT_TO_FILE.items()}
 _CTL_TO_FILE = {"IntelAhci": "AHCI"}
 _CTL_FROM_FILE = {"AHCI": "IntelAhci"}
+_HID_TO_FILE = {"ps2mouse": "PS2Mouse", "usbmouse": "USBMouse", "usbtablet": "USBTablet",
+                "ps2kbd": "PS2Keyboard", "usbkbd": "USBKeyboard"}
+_HID_FROM_FILE = {v: k for k, v in _HID_TO_FILE.items()}
 _DEV_TO_FILE = {"hdd": "HardDisk", "dvddrive": "DVD", "fdd": "Floppy"}
 _DEV_FROM_FILE = {v: k for k, v in _DEV_TO_FILE.items()}
 _UART_TO_FILE = {"disconnected": "Disconnected", "file": "RawFile", "tcpserver": "TCP",
@@ -140,6 +143,8 @@ def machine_to_vbox(m: Machine, version: str = "7.0",
         out.append("        </CpuTree>\n")
     out.append("      </CPU>\n")
     out.append(f'      <Memory RAMSize="{m.memory_mib}"/>\n')
+    out.append(f'      <HID Pointing="{_HID_TO_FILE[m.pointing]}" '
+               f'Keyboard="{_HID_TO_FILE[m.keyboard]}"/>\n')
     if m.firmware != "BIOS":
         out.append(f'      <Firmware type="{m.firmware}"/>\n')
     out.append("      <Boot>\n")
@@ -353,6 +358,11 @@ def machine_from_vbox(text: str | bytes) -> Machine:
                                              sc.get("Bootable", "true") == "true",
                                              tuple(sorted(atts, key=lambda a: (a.port,
                                                                                a.device)))))
+    hid = hw.find(_q("HID"))
+    pointing = _HID_FROM_FILE.get(hid.get("Pointing", "PS2Mouse") if hid is not None
+                                  else "PS2Mouse", "ps2mouse")
+    keyboard = _HID_FROM_FILE.get(hid.get("Keyboard", "PS2Keyboard") if hid is not None
+                                  else "PS2Keyboard", "ps2kbd")
     desc = mach.findtext(_q("Description")) or ""
     autostart = _bool(mach.find(_q("Autostart")))
     return Machine(name=name, uuid=uuid, ostype=mach.get("OSType", "Other"), description=desc,
@@ -361,7 +371,7 @@ def machine_from_vbox(text: str | bytes) -> Machine:
                    acpi=acpi, ioapic=ioapic, pae=pae, boot=tuple(boot),
                    controllers=tuple(controllers), nics=tuple(sorted(nics, key=lambda n: n.slot)),
                    serials=tuple(serials), vrde=vrde, shared_folders=tuple(folders),
-                   autostart=autostart)
+                   pointing=pointing, keyboard=keyboard, autostart=autostart)
 
 
 def domain_from_vbox(text: str | bytes) -> str:

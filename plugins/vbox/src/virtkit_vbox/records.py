@@ -28,6 +28,8 @@ class MachineRecord:
     id: int = -1
     live_vcpus: int | None = None
     snapshots: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: the machine's ``virtkit/`` extra data as last written (None: not read yet)
+    extradata: dict[str, str] | None = None
 
     @property
     def status(self) -> DomainStatus:

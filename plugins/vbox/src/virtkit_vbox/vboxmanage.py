@@ -121,6 +121,10 @@ def modifyvm_args(m: Machine, major: int, old: Machine | None = None,
     if changed("boot"):
         for i, dev in enumerate(m.boot, start=1):
             a += [f"--boot{i}", dev]
+    if changed("pointing"):
+        a += ["--mouse", {"ps2mouse": "ps2", "usbmouse": "usb"}.get(m.pointing, m.pointing)]
+    if changed("keyboard"):
+        a += ["--keyboard", {"ps2kbd": "ps2", "usbkbd": "usb"}[m.keyboard]]
     if changed("description"):
         a += ["--description", m.description]
     if changed("nics"):
@@ -298,6 +302,8 @@ def machine_from_showvminfo(info: dict[str, str], extradata: dict[str, str] | No
         serials=tuple(serials),
         vrde=vrde,
         shared_folders=tuple(folders),
+        pointing=info.get("hidpointing", "ps2mouse"),
+        keyboard=info.get("hidkeyboard", "ps2kbd"),
         autostart=_onoff(info.get("autostart-enabled", "off")),
         state=info.get("VMState", "poweroff"),
         state_file=info.get("VMStateFile", ""),

@@ -36,3 +36,13 @@ def environment(root: Path, version: str = "7.0.14") -> dict[str, str]:
         "FAKE_VBOX_VERSION": version,
         "FAKE_VBOX_LOG": str(root / "vboxmanage.log"),
     }
+
+
+def calls(root: Path) -> list[list[str]]:
+    """Every VBoxManage argument list the fake under ``root`` received, in order."""
+    import json
+
+    log = root / "vboxmanage.log"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]

@@ -145,6 +145,12 @@ def parse_text(text: str, path: str = "<config>") -> dict[str, tuple[int, Any]]:
         value: Any = None
         items: list[str] | None = None
         while True:
+            if pos >= len(text):
+                if items is not None:
+                    raise _bad(path, start_line, key, "unterminated list")
+                if value is None:
+                    raise _bad(path, start_line, key, "missing value")
+                break
             tm = _TOKEN.match(text, pos)
             if tm is None:
                 snippet = text[pos:].split("\n", 1)[0].strip()

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from launcher import calls
 
-
 import virtkit
 from virtkit.api.connection import Connection
 from virtkit.sdk.errors import ErrorCode

@@ -40,7 +40,15 @@ from virtkit.sdk.states import (
     transition,
 )
 from virtkit_vmware.domxml import DOMAIN_TYPE, TRANSIENT_KEY, config_spec, domain_from_vm
-from virtkit_vmware.inventory import Inventory, Scope, VmRow, moref_id, resolve_scope, vm_props
+from virtkit_vmware.inventory import (
+    Inventory,
+    Scope,
+    VmRow,
+    _count,
+    moref_id,
+    resolve_scope,
+    vm_props,
+)
 from virtkit_vmware.jobs import Jobs
 from virtkit_vmware.session import Endpoint, Session, esx_error
 
@@ -82,6 +90,7 @@ class Known:
     status: DomainStatus
     transient: str = ""
     shutdown_requested: bool = False
+    snapshots: int = 0
 
 
 class VSphereDriver(Driver):
@@ -117,6 +126,8 @@ class VSphereDriver(Driver):
         self._busy: set[str] = set()
         self._creating: set[str] = set()  # names of VMs this connection is creating
         self._op_locks: dict[str, threading.Lock] = {}
+        self._default_datastore = ""
+        self._uuid_given = False
         self.jobs = Jobs(self.session)
         self._watcher: Any = None
 
@@ -256,7 +267,8 @@ class VSphereDriver(Driver):
         known = self._known.get(row.moid)
         if known is None:
             known = Known(row.vm, row.name, row.uuid,
-                          _observed_status(row.power, not row.transient), row.transient)
+                          _observed_status(row.power, not row.transient), row.transient,
+                          snapshots=row.snapshots)
             self._known[row.moid] = known
             self._by_uuid[row.uuid] = row.moid
             return known
@@ -264,6 +276,7 @@ class VSphereDriver(Driver):
             self._by_uuid.pop(known.uuid, None)
             self._by_uuid[row.uuid] = row.moid
         known.name, known.uuid, known.transient = row.name, row.uuid, row.transient
+        known.snapshots = row.snapshots
         persistent = not row.transient
         if known.status.persistent != persistent:
             known.status = attrs.evolve(known.status, persistent=persistent)
@@ -346,9 +359,12 @@ class VSphereDriver(Driver):
     def _current(self, dom: DomainRef) -> tuple[str, Known]:
         """``_find`` plus the VM's power state read now (a domain changed elsewhere shows)."""
         moid, known = self._find(dom)
-        props = self._vm_props(known, ["runtime.powerState", "config.managedBy", "name"])
+        props = self._vm_props(known, ["runtime.powerState", "config.managedBy", "name",
+                                       "snapshot"])
+        snap = props.get("snapshot")
         row = VmRow(known.vm, moid, props.get("name", known.name), known.uuid,
-                    str(props.get("runtime.powerState")), _transient(props), 0)
+                    str(props.get("runtime.powerState")), _transient(props),
+                    _count(snap.rootSnapshotList) if snap is not None else 0)
         with self._lock:
             return moid, self._observe_row(row)
 
@@ -412,11 +428,14 @@ class VSphereDriver(Driver):
             known = self._observe_row(row)
             return self._ref(row.moid, known)
 
-    def _by_instance_uuid(self, uuid: str) -> VmRow | None:
+    def _by_bios_uuid(self, uuid: str) -> VmRow | None:
+        return self._by_instance_uuid(uuid, instance=False)
+
+    def _by_instance_uuid(self, uuid: str, instance: bool = True) -> VmRow | None:
         index = self.session.content.searchIndex
         vm = self.session.call(
             f"looking up uuid '{uuid}'",
-            lambda: index.FindByUuid(None, uuid, True, True),
+            lambda: index.FindByUuid(None, uuid, True, instance),
         )
         if vm is None:
             return None
@@ -440,14 +459,19 @@ class VSphereDriver(Driver):
         from virtkit.xml.domain import Domain
 
         dom = Domain.from_xml(xml, validate=validate)
+        self._uuid_given = dom.uuid is not None
         return dom.with_defaults()
 
     def _datastore(self) -> str:
+        """The first accessible datastore of the scope (looked up once per connection)."""
         assert self.scope is not None
+        if self._default_datastore:
+            return self._default_datastore
         stores = self.session.call("listing datastores", lambda: self.scope.compute.datastore)
         for ds in stores:
             if ds.summary.accessible:
-                return str(ds.name)
+                self._default_datastore = str(ds.name)
+                return self._default_datastore
         raise esx_error(ErrorCode.OPERATION_FAILED, "no accessible datastore to create a VM on")
 
     def _create_vm(self, dom: Any, transient: str) -> tuple[str, Known]:
@@ -502,8 +526,19 @@ class VSphereDriver(Driver):
 
     def _clash(self, dom: Any) -> tuple[str, Known] | None:
         """The existing VM with ``dom``'s name and uuid, None when neither is used; a clash of
-        one without the other is OPERATION_FAILED."""
-        self._refresh()
+        one without the other is OPERATION_FAILED.
+
+        The records are kept current by the event watcher, so no listing is needed; a uuid the
+        document gives is also looked up in vSphere (a VM made a moment ago elsewhere), and a
+        name vSphere already has is refused by vSphere itself (DuplicateName)."""
+        if self._uuid_given:
+            with self._lock:
+                known_uuid = dom.uuid in self._by_uuid
+            if not known_uuid:
+                row = self._by_bios_uuid(dom.uuid)
+                if row is not None:
+                    with self._lock:
+                        self._observe_row(row)
         with self._lock:
             by_name = next(((m, k) for m, k in self._known.items() if k.name == dom.name), None)
             by_uuid_moid = self._by_uuid.get(dom.uuid)
@@ -601,7 +636,7 @@ class VSphereDriver(Driver):
                                 snapshots_metadata: bool, nvram: bool) -> bool:
         from pyVmomi import vim
 
-        moid, known = self._current(dom)
+        moid, known = self._find(dom)
         st = known.status
         if not st.persistent:
             raise VirtError(ErrorCode.OPERATION_INVALID,
@@ -610,7 +645,7 @@ class VSphereDriver(Driver):
             raise VirtError(ErrorCode.OPERATION_INVALID,
                             f"refusing to undefine domain '{known.name}' with a managed save "
                             f"image (vSphere suspended state)", ErrorDomain.DOMAIN)
-        snaps = self._snapshot_count(known)
+        snaps = known.snapshots
         if snaps and not snapshots_metadata:
             raise VirtError(ErrorCode.OPERATION_INVALID,
                             f"cannot undefine domain '{known.name}' with {snaps} snapshot(s)",
@@ -656,12 +691,26 @@ class VSphereDriver(Driver):
 
     def _power_locked(self, dom: DomainRef, op: Op, call: str, what: str,
                       force_boot: bool) -> tuple[str, Known]:
-        moid, known = self._current(dom)
+        """Check against the record (kept current by the watcher), then ask vSphere; when
+        vSphere refuses because the record was behind, read the VM and say why in libvirt's
+        words."""
+        moid, known = self._find(dom)
         transition(op, known.name, known.status, force_boot=force_boot)  # check first
         with self._lock:
             self._busy.add(moid)
         try:
             self._task(known, f"{what} '{known.name}'", getattr(known.vm, call))
+        except VirtError as exc:
+            with self._lock:
+                self._busy.discard(moid)
+            if exc.code == ErrorCode.NO_DOMAIN:
+                with self._lock:
+                    self._forget(moid)
+                raise no_domain(known.name) from None
+            if exc.code == ErrorCode.OPERATION_INVALID:
+                moid, known = self._current(dom)
+                transition(op, known.name, known.status, force_boot=force_boot)
+            raise
         finally:
             with self._lock:
                 self._busy.discard(moid)
@@ -675,7 +724,7 @@ class VSphereDriver(Driver):
             raise VirtError(ErrorCode.ARGUMENT_UNSUPPORTED,
                             "argument unsupported: vSphere cannot start a guest paused",
                             ErrorDomain.ESX)
-        moid, known = self._current(dom)
+        moid, known = self._find(dom)
         if force_boot and known.status.has_managed_save:
             with self._lock:
                 self._busy.add(moid)

@@ -121,6 +121,10 @@ def fault_error(exc: BaseException, what: str) -> VirtError:
         return esx_error(ErrorCode.AUTH_FAILED, f"authentication failed: {what}: invalid login")
     if isinstance(exc, vim.fault.NotAuthenticated):
         return esx_error(ErrorCode.AUTH_FAILED, f"{what}: the session is not authenticated")
+    if isinstance(exc, vmodl.fault.ManagedObjectNotFound) and \
+            isinstance(getattr(exc, "obj", None), vim.VirtualMachine):
+        return VirtError(ErrorCode.NO_DOMAIN, f"Domain not found: {what}: the virtual machine "
+                         f"is gone", ErrorDomain.DOMAIN)
     if isinstance(exc, vim.fault.InvalidPowerState):
         return esx_error(ErrorCode.OPERATION_INVALID, f"{what}: {_msg(exc)}")
     if isinstance(exc, (vim.fault.DuplicateName, vim.fault.AlreadyExists)):

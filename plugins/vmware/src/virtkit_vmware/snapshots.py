@@ -71,6 +71,8 @@ class SnapshotHooks:
                    lambda: known.vm.CreateSnapshot_Task(name=name,
                                                         description=snap.description or "",
                                                         memory=memory, quiesce=False))
+        with self._lock:
+            known.snapshots = len(nodes) + 1
         return name
 
     @hookimpl
@@ -154,9 +156,12 @@ class SnapshotHooks:
             for child in node.childSnapshotList or ():
                 self._task(known, f"delete snapshot '{child.name}'",
                            lambda c=child: c.snapshot.RemoveSnapshot_Task(removeChildren=True))
-            return True
-        self._task(known, f"delete snapshot '{name}'",
-                   lambda: node.snapshot.RemoveSnapshot_Task(removeChildren=children))
+        else:
+            self._task(known, f"delete snapshot '{name}'",
+                       lambda: node.snapshot.RemoveSnapshot_Task(removeChildren=children))
+        _, known, nodes, _ = self._snapshots(dom)
+        with self._lock:
+            known.snapshots = len(nodes)
         return True
 
 

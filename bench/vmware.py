@@ -39,8 +39,8 @@ def raw_session(port: int) -> Any:
 class Raw:
     """The same work written directly against pyvmomi, as a careful user would."""
 
-    PROPS = ["name", "config.uuid", "runtime.powerState", "config.template", "config.managedBy",
-             "snapshot", "runtime.host"]
+    PROPS = ("name", "config.uuid", "runtime.powerState", "config.template", "config.managedBy",
+             "snapshot", "runtime.host")
 
     def __init__(self, si: Any) -> None:
         from pyVmomi import vim, vmodl
@@ -55,7 +55,7 @@ class Raw:
         self.spec = PF.FilterSpec(
             objectSet=[PF.ObjectSpec(obj=view, skip=True, selectSet=[PF.TraversalSpec(
                 name="view", path="view", skip=False, type=vim.view.ContainerView)])],
-            propSet=[PF.PropertySpec(type=vim.VirtualMachine, pathSet=self.PROPS)])
+            propSet=[PF.PropertySpec(type=vim.VirtualMachine, pathSet=list(self.PROPS))])
         self.options = PF.RetrieveOptions()
         dc = content.rootFolder.childEntity[0]
         self.folder = dc.vmFolder

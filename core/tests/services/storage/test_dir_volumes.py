@@ -239,3 +239,37 @@ def test_permissions_from_xml(pool):
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, uid, gid)
     xml = vol.xml_desc()
     assert "<mode>0640</mode>" in xml and f"<owner>{uid}</owner>" in xml
+
+
+def test_volume_in_use_by_a_running_guest_cannot_be_deleted_or_shrunk(pool, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    vol = pool.create_xml(vol_xml("busy.qcow2", 16 * MiB, "qcow2"))
+    other = pool.create_xml(vol_xml("idle", MiB))
+    qemu = subprocess.Popen(
+        ["qemu-system-x86_64", "-name", "guest=vk-busy,debug-threads=on", "-machine", "none",
+         "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "none",
+         "-blockdev", f"driver=qcow2,node-name=d0,file.driver=file,file.filename={vol.path}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        from virtkit.services.storage.inuse import guests_using
+
+        deadline = time.monotonic() + 20
+        while guests_using(vol.path) != ["vk-busy"]:
+            assert qemu.poll() is None, qemu.stderr.read()
+            assert time.monotonic() < deadline, "qemu did not open the volume"
+            time.sleep(0.05)
+        for call in (vol.delete, lambda: vol.resize(8 * MiB, shrink=True),
+                     lambda: vol.resize(32 * MiB)):
+            with pytest.raises(VirtError) as e:
+                call()
+            assert e.value.code == ErrorCode.OPERATION_INVALID
+            assert "'vk-busy'" in str(e.value) and "busy.qcow2" in str(e.value)
+        other.delete()  # other volumes are not affected
+    finally:
+        os.killpg(qemu.pid, signal.SIGKILL)
+        qemu.wait()
+    vol.delete()
+    assert not os.path.exists(vol.path)

@@ -29,6 +29,7 @@ from virtkit.services.storage.errors import (
     no_vol,
     unsupported,
 )
+from virtkit.services.storage.inuse import guests_using
 from virtkit.services.storage.paths import check_inside, discard, new_temp
 from virtkit.services.storage.state import Pool
 from virtkit.services.storage.streams import VolumeStream
@@ -296,9 +297,19 @@ class VolumeHooks:
             raise
         return VolumeRef(p.name, model.name, path, path)
 
+    def _not_in_use(self, v: Vol, action: str) -> None:
+        guests = guests_using(v.path)
+        if guests:
+            who = ", ".join(f"'{g}'" for g in guests)
+            raise invalid(
+                f"cannot {action} storage volume '{v.name}' of storage pool '{v.pool.name}': "
+                f"it is in use by running guest {who}"
+            )
+
     @hookimpl
     def virtkit_vol_delete(self, vol: VolumeRef) -> bool:
         v = self._vol(vol)
+        self._not_in_use(v, "delete")
         v.backend.delete_volume(v.name, v.path)
         self.host.drop_vol_meta(v.pool.uuid, v.name)
         return True
@@ -377,6 +388,10 @@ class VolumeHooks:
             self._check_space(v.pool, v.backend, v.name, new - facts.allocation)
         elif v.backend.vol_type != "file" and new > facts.capacity:
             self._check_space(v.pool, v.backend, v.name, new - facts.capacity)
+        if new < facts.capacity:
+            self._not_in_use(v, "shrink")
+        elif v.format != "raw":  # the image is locked by its guest: its driver resizes it live
+            self._not_in_use(v, "resize")
         v.backend.resize_volume(v.name, v.path, v.format, new, allocate, new < facts.capacity)
         return True
 

@@ -42,6 +42,7 @@ FULL = """<domain type='vbox'>
     <serial type='file'><source path='{d}/com1.log'/><target port='0'/></serial>
     <serial type='tcp'><source mode='bind' host='0.0.0.0' service='4555'/><target port='1'/></serial>
     <serial type='unix'><source mode='connect' path='{d}/com3.sock'/><target port='2'/></serial>
+    <controller type='usb' index='0' model='qemu-xhci'/>
     <input type='tablet' bus='usb'/>
     <graphics type='vnc' port='5905' listen='127.0.0.1'/>
   </devices>
@@ -95,6 +96,7 @@ def check_full(xml: str, d: Path) -> None:
     assert serials["2"].get("type") == "unix"
     assert serials["2"].find("source").get("mode") == "connect"
     assert root.find("devices/input[@type='tablet'][@bus='usb']") is not None
+    assert root.find("devices/controller[@type='usb']").get("model") == "qemu-xhci"
     g = root.find("devices/graphics")
     assert g.get("type") == "vnc" and g.get("port") == "5905" and g.get("listen") == "127.0.0.1"
 

@@ -30,6 +30,8 @@ What maps to what (VirtualBox has no field for the rest, which is refused or rep
 
 from __future__ import annotations
 
+import logging
+
 import attrs
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
@@ -80,6 +82,8 @@ from virtkit_vbox.model import (
 
 __all__ = ["domain_from_machine", "machine_from_domain", "unsupported"]
 
+log = logging.getLogger("virtkit_vbox")
+
 MAX_NICS = 8  # VirtualBox's ICH9 chipset maximum (PIIX3: 8 as well on 6.1/7.x)
 
 _BOOT_TO_VBOX = {"hd": "disk", "cdrom": "dvd", "fd": "floppy", "network": "net"}
@@ -111,6 +115,10 @@ _DEFAULT_TYPE = {"ide": "PIIX4", "sata": "IntelAhci", "scsi": "LsiLogic", "virti
 _VBOX_BUS = {"PIIX3": "ide", "PIIX4": "ide", "ICH6": "ide", "IntelAhci": "sata",
              "LsiLogic": "scsi", "BusLogic": "scsi", "LsiLogicSas": "sas", "VirtioSCSI": "virtio",
              "I82078": "floppy", "USB": "usb", "NVMe": "pcie"}
+#: <controller type='usb' model=...> -> VirtualBox's USB controller
+_USB_MODELS = {None: "ohci", "pci-ohci": "ohci", "piix3-uhci": "ohci", "ehci": "ehci",
+               "ich9-ehci1": "ehci", "qemu-xhci": "xhci", "nec-xhci": "xhci", "none": ""}
+_USB_XML = {"ohci": "pci-ohci", "ehci": "ehci", "xhci": "qemu-xhci"}
 _POINTING = {("mouse", "ps2"): "ps2mouse", ("mouse", "usb"): "usbmouse",
              ("tablet", "usb"): "usbtablet"}
 _KEYBOARD = {("keyboard", "ps2"): "ps2kbd", ("keyboard", "usb"): "usbkbd"}
@@ -210,8 +218,12 @@ def _controllers(name: str, dom: Domain) -> tuple[StorageController, ...]:
             if vtype is None and c.type in ("ide", "sata", "scsi", "fdc") and c.model is None:
                 vtype = _DEFAULT_TYPE[_DISK_BUS_TO_VBOX[c.type]]
             if vtype is None:
-                if c.type in ("usb", "pci", "virtio-serial", "ccid"):
-                    continue  # not storage controllers: nothing to set in VirtualBox
+                if c.type == "usb":
+                    continue  # the USB controller: see machine_from_domain
+                if c.type in ("pci", "virtio-serial", "ccid"):
+                    log.warning("domain '%s': ignoring controller type '%s': VirtualBox "
+                                "machines have no such setting", name, c.type)
+                    continue
                 raise unsupported(name, f"controller type '{c.type}' model '{c.model}'")
             wanted_types[_VBOX_BUS[vtype] if _VBOX_BUS[vtype] != "sas" else "scsi"] = vtype
     slots: dict[str, list[Attachment]] = {}
@@ -366,6 +378,14 @@ def machine_from_domain(dom: Domain) -> Machine:
     if devs.memballoon is not None and devs.memballoon.model != "none":
         raise unsupported(name, f"memballoon model '{devs.memballoon.model}' (VirtualBox's "
                                 f"balloon is its own: set <currentMemory> instead)")
+    usb = ""
+    for c in devs.controllers:
+        if c.type == "usb":
+            kind = _USB_MODELS.get(c.model)
+            if kind is None:
+                raise unsupported(name, f"controller type 'usb' model '{c.model}' (VirtualBox: "
+                                        f"{', '.join(m for m in _USB_MODELS if m)})")
+            usb = kind
     pointing, keyboard = "ps2mouse", "ps2kbd"
     for inp in devs.inputs:
         key = (inp.type, inp.bus or ("usb" if inp.type == "tablet" else "ps2"))
@@ -396,6 +416,7 @@ def machine_from_domain(dom: Domain) -> Machine:
         serials=tuple(serials),
         vrde=vrde,
         shared_folders=tuple(folders),
+        usb=usb,
         pointing=pointing,
         keyboard=keyboard,
     )
@@ -492,7 +513,9 @@ def domain_from_machine(m: Machine, dom_id: int | None = None) -> Domain:
                              listen=m.vrde.address or None),)
     devices = Devices(
         disks=tuple(disks),
-        controllers=tuple(controllers),
+        controllers=tuple(controllers) + ((Controller(type="usb", index=0,
+                                                      model=_USB_XML[m.usb]),) if m.usb
+                                          else ()),
         filesystems=tuple(
             Filesystem(type="mount", accessmode="passthrough",
                        source=FsSource(dir=f.path), target=FsTarget(dir=f.name),

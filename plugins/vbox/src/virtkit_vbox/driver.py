@@ -446,8 +446,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
                 known.add(uuid)
                 rec = records.load(self._store, uuid)
                 online = uuid in running
-                if rec is None or rec.status.active != online or (
-                        online and rec.state == DomainState.RUNNING and False):
+                if rec is None or rec.status.active != online:
                     info = self._info(uuid)
                     if info is None:
                         continue

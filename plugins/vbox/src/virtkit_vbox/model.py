@@ -128,6 +128,7 @@ class Machine:
     serials: tuple[SerialPort, ...] = ()
     vrde: Vrde = Vrde()
     shared_folders: tuple[SharedFolder, ...] = ()
+    usb: str = ""  # the USB controller: "", ohci, ehci (with ohci) or xhci
     pointing: str = "ps2mouse"  # ps2mouse, usbmouse, usbtablet
     keyboard: str = "ps2kbd"  # ps2kbd, usbkbd
     autostart: bool = False

@@ -165,6 +165,12 @@ def machine_to_vbox(m: Machine, version: str = "7.0",
     out.append(f'        <ACPI enabled={_a(m.acpi)}/>\n')
     out.append(f'        <IOAPIC enabled={_a(m.ioapic)}/>\n')
     out.append("      </BIOS>\n")
+    if m.usb:
+        out.append("      <USB>\n        <Controllers>\n")
+        kinds = ["OHCI", "EHCI"] if m.usb == "ehci" else [m.usb.upper()]
+        for kind in kinds:
+            out.append(f'          <Controller name="{kind}" type="{kind}"/>\n')
+        out.append("        </Controllers>\n      </USB>\n")
     if m.nics:
         out.append("      <Network>\n")
         for n in m.nics:
@@ -358,6 +364,10 @@ def machine_from_vbox(text: str | bytes) -> Machine:
                                              sc.get("Bootable", "true") == "true",
                                              tuple(sorted(atts, key=lambda a: (a.port,
                                                                                a.device)))))
+    usb_types = {c.get("type") for c in hw.iter(_q("Controller"))
+                 if c.getparent() is not None and c.getparent().tag == _q("Controllers")}
+    usb = "xhci" if "XHCI" in usb_types else "ehci" if "EHCI" in usb_types else \
+        "ohci" if "OHCI" in usb_types else ""
     hid = hw.find(_q("HID"))
     pointing = _HID_FROM_FILE.get(hid.get("Pointing", "PS2Mouse") if hid is not None
                                   else "PS2Mouse", "ps2mouse")
@@ -371,7 +381,7 @@ def machine_from_vbox(text: str | bytes) -> Machine:
                    acpi=acpi, ioapic=ioapic, pae=pae, boot=tuple(boot),
                    controllers=tuple(controllers), nics=tuple(sorted(nics, key=lambda n: n.slot)),
                    serials=tuple(serials), vrde=vrde, shared_folders=tuple(folders),
-                   pointing=pointing, keyboard=keyboard, autostart=autostart)
+                   usb=usb, pointing=pointing, keyboard=keyboard, autostart=autostart)
 
 
 def domain_from_vbox(text: str | bytes) -> str:

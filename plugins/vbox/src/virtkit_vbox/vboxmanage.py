@@ -33,7 +33,8 @@ _V7_NAMES = {
     "--hostonlyadapter": "--host-only-adapter", "--uartmode": "--uart-mode",
     "--uarttype": "--uart-type", "--vrdeport": "--vrde-port", "--vrdeaddress": "--vrde-address",
     "--vrdeextpack": "--vrde-extpack", "--guestmemoryballoon": "--guest-memory-balloon",
-    "--cpuhotplug": "--cpu-hotplug", "--plugcpu": "--plug-cpu", "--unplugcpu": "--unplug-cpu",
+    "--cpuhotplug": "--cpu-hotplug", "--usbohci": "--usb-ohci", "--usbehci": "--usb-ehci",
+    "--usbxhci": "--usb-xhci", "--plugcpu": "--plug-cpu", "--unplugcpu": "--unplug-cpu",
 }
 _SERIAL_HOST_MODES = {"file": "file", "tcpserver": "tcpserver", "tcpclient": "tcpclient",
                       "server": "server", "client": "client", "device": "", "disconnected":
@@ -121,6 +122,10 @@ def modifyvm_args(m: Machine, major: int, old: Machine | None = None,
     if changed("boot"):
         for i, dev in enumerate(m.boot, start=1):
             a += [f"--boot{i}", dev]
+    if changed("usb"):
+        a += [option("--usbohci", major), "on" if m.usb in ("ohci", "ehci") else "off",
+              option("--usbehci", major), "on" if m.usb == "ehci" else "off",
+              option("--usbxhci", major), "on" if m.usb == "xhci" else "off"]
     if changed("pointing"):
         a += ["--mouse", {"ps2mouse": "ps2", "usbmouse": "usb"}.get(m.pointing, m.pointing)]
     if changed("keyboard"):
@@ -302,6 +307,8 @@ def machine_from_showvminfo(info: dict[str, str], extradata: dict[str, str] | No
         serials=tuple(serials),
         vrde=vrde,
         shared_folders=tuple(folders),
+        usb="xhci" if info.get("xhci") == "on" else "ehci" if info.get("ehci") == "on"
+        else "ohci" if info.get("usb") == "on" else "",
         pointing=info.get("hidpointing", "ps2mouse"),
         keyboard=info.get("hidkeyboard", "ps2kbd"),
         autostart=_onoff(info.get("autostart-enabled", "off")),

@@ -209,7 +209,8 @@ class Domain(Handle[DomainRef]):
     def snapshot_lookup_by_name(self, name: str) -> Snapshot:
         from virtkit.api.snapshot import Snapshot
 
-        self._call("snapshot_get_xml", name=name, security_info=False)  # NO_DOMAIN_SNAPSHOT when there is none
+        # NO_DOMAIN_SNAPSHOT when there is none
+        self._call("snapshot_get_xml", name=name, security_info=False)
         return Snapshot(self, name)
 
     def snapshot_current(self) -> Snapshot:

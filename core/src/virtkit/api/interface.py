@@ -40,8 +40,5 @@ class Interface(Handle[InterfaceRef]):
         return result
 
     def is_active(self) -> bool:
-        summaries: list[InterfaceSummary] = self._conn.call("interface_list")
-        for s in summaries:
-            if s.ref.name == self._ref.name:
-                return s.active
-        raise no_interface(self._ref.name)
+        result: InterfaceSummary = self._call("interface_get_summary")
+        return result.active

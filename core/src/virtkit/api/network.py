@@ -27,11 +27,8 @@ class Network(Handle[NetworkRef]):
 
     def summary(self) -> NetworkSummary:
         """The network's list entry: active, persistent, autostart, bridge."""
-        summaries: list[NetworkSummary] = self._conn.call("network_list")
-        for s in summaries:
-            if s.ref.uuid == self._ref.uuid:
-                return s
-        raise no_network(self._ref.name)
+        result: NetworkSummary = self._call("network_get_summary")
+        return result
 
     # -- lifecycle ----------------------------------------------------------------------------
 

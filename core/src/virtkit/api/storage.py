@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from virtkit.api.handle import Handle
 from virtkit.sdk import checks as args
 from virtkit.sdk.checks import WIPE_ALGORITHMS, check_volume_name
-from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
+from virtkit.sdk.errors import invalid_arg
 from virtkit.sdk.records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
 from virtkit.sdk.states import PoolEventLifecycle, PoolState
 from virtkit.xml.storage import volume_xml_name
@@ -75,15 +75,8 @@ class StoragePool(Handle[PoolRef]):
     # -- information --------------------------------------------------------------------------
 
     def _summary(self) -> PoolSummary:
-        summaries: list[PoolSummary] = self._conn.call("pool_list")
-        for s in summaries:
-            if s.ref.uuid == self._ref.uuid:
-                return s
-        raise VirtError(
-            ErrorCode.NO_STORAGE_POOL,
-            f"Storage pool not found: no storage pool with matching name '{self.name}'",
-            ErrorDomain.STORAGE,
-        )
+        result: PoolSummary = self._call("pool_get_summary")
+        return result
 
     def info(self) -> PoolInfo:
         """State (:class:`PoolState`), capacity, allocation and available bytes."""

@@ -17,18 +17,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from virtkit.sdk.errors import ErrorCode, VirtError
-from virtkit.sdk.records import Event
+from virtkit.sdk.records import EVENT_KINDS, Event
 
 log = logging.getLogger("virtkit.runtime.events")
 
-KINDS = (
-    "domain-lifecycle",
-    "domain-reboot",
-    "domain-device-added",
-    "domain-device-removed",
-    "network-lifecycle",
-    "pool-lifecycle",
-)
+KINDS = EVENT_KINDS
 
 Callback = Callable[[Event], Any]
 
@@ -89,7 +82,14 @@ class EventBus:
     # -- emission and delivery ---------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """Queue ``event`` for delivery; returns at once. Safe from any thread."""
+        """Queue ``event`` for delivery; returns at once. Safe from any thread.
+
+        Something that is not an :class:`Event`, or an event of a kind virtkit does not know, is
+        dropped with a logged error: a driver's bad event never stops delivery of the others.
+        """
+        if not isinstance(event, Event) or event.kind not in KINDS:
+            log.error("dropped a bad event (not an Event of a known kind): %r", event)
+            return
         if not self._callbacks:
             return
         with self._lock:
@@ -120,7 +120,7 @@ class EventBus:
                 targets = [
                     (cb, match)
                     for kind, cb, match in self._callbacks.values()
-                    if kind == item.kind
+                    if kind == getattr(item, "kind", None)
                 ]
             for cb, match in targets:
                 try:

@@ -12,7 +12,9 @@ from typing import Any
 
 
 class ErrorCode(enum.IntEnum):
-    """libvirt's ``virErrorNumber`` values that virtkit raises."""
+    """libvirt's ``virErrorNumber`` values, every one with libvirt's number (a test compares
+    them with libvirt's own table). libvirt's warnings (``VIR_WAR_*``) are not errors and are
+    not here."""
 
     OK = 0
     INTERNAL_ERROR = 1
@@ -55,22 +57,23 @@ class ErrorCode(enum.IntEnum):
     SYSTEM_ERROR = 38
     RPC = 39
     GNUTLS_ERROR = 40
-    NO_NETWORK = 43
     NO_DOMAIN = 42
+    NO_NETWORK = 43
     INVALID_MAC = 44
     AUTH_FAILED = 45
     INVALID_STORAGE_POOL = 46
     INVALID_STORAGE_VOL = 47
     NO_STORAGE_POOL = 49
     NO_STORAGE_VOL = 50
-    NO_NODE = 51
     INVALID_NODE_DEVICE = 52
     NO_NODE_DEVICE = 53
     NO_SECURITY_MODEL = 54
     OPERATION_INVALID = 55
     NO_INTERFACE = 57
-    INVALID_INTERFACE = 59
-    MULTIPLE_INTERFACES = 60
+    INVALID_INTERFACE = 58
+    MULTIPLE_INTERFACES = 59
+    INVALID_NWFILTER = 61
+    NO_NWFILTER = 62
     BUILD_FIREWALL = 63
     INVALID_SECRET = 65
     NO_SECRET = 66
@@ -109,6 +112,15 @@ class ErrorCode(enum.IntEnum):
     DEVICE_MISSING = 99
     INVALID_NWFILTER_BINDING = 100
     NO_NWFILTER_BINDING = 101
+    INVALID_DOMAIN_CHECKPOINT = 102
+    NO_DOMAIN_CHECKPOINT = 103
+    NO_DOMAIN_BACKUP = 104
+    INVALID_NETWORK_PORT = 105
+    NETWORK_PORT_EXIST = 106
+    NO_NETWORK_PORT = 107
+    NO_HOSTNAME = 108
+    CHECKPOINT_INCONSISTENT = 109
+    MULTIPLE_DOMAINS = 110
 
 
 class ErrorDomain(enum.IntEnum):
@@ -208,7 +220,9 @@ class VirtError(Exception):
         super().__init__(message)
 
     def __repr__(self) -> str:
-        return f"VirtError({self.code.name}, {self.message!r}, domain={self.domain.name})"
+        code = getattr(self.code, "name", self.code)
+        domain = getattr(self.domain, "name", self.domain)
+        return f"VirtError({code}, {self.message!r}, domain={domain})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (VirtError, (int(self.code), self.message, int(self.domain)))

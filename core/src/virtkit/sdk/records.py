@@ -170,6 +170,19 @@ class InterfaceAddress:
     addrs: list[dict[str, Any]]
 
 
+#: Every event kind a driver may emit (``Event.kind``); anything else is dropped with a logged
+#: error. The ``event`` and ``detail`` numbers of lifecycle events are libvirt's
+#: (:class:`virtkit.sdk.states.EventType` and its detail enums).
+EVENT_KINDS: tuple[str, ...] = (
+    "domain-lifecycle",
+    "domain-reboot",
+    "domain-device-added",
+    "domain-device-removed",
+    "network-lifecycle",
+    "pool-lifecycle",
+)
+
+
 @record
 @attrs.frozen
 class Event:

@@ -138,6 +138,11 @@ class NetworkMixin:
             return [self._net_summary(n) for n in node.networks.values()]
 
     @hookimpl
+    def virtkit_network_get_summary(self, net: NetworkRef) -> NetworkSummary:
+        with self._node.lock:
+            return self._net_summary(self._net(net))
+
+    @hookimpl
     def virtkit_network_lookup_by_name(self, name: str) -> NetworkRef:
         node = self._node
         with node.lock:
@@ -312,6 +317,12 @@ class NetworkMixin:
         node = self._node
         with node.lock:
             return [InterfaceSummary(i.ref, i.active) for i in node.interfaces.values()]
+
+    @hookimpl
+    def virtkit_interface_get_summary(self, iface: InterfaceRef) -> InterfaceSummary:
+        with self._node.lock:
+            found = self._iface(iface)
+            return InterfaceSummary(found.ref, found.active)
 
     @hookimpl
     def virtkit_interface_lookup_by_name(self, name: str) -> InterfaceRef:

@@ -176,6 +176,12 @@ class StorageMixin:
             ]
 
     @hookimpl
+    def virtkit_pool_get_summary(self, pool: PoolRef) -> PoolSummary:
+        with self._node.lock:
+            p = self._pool(pool)
+            return PoolSummary(p.ref, p.active, p.persistent, p.autostart)
+
+    @hookimpl
     def virtkit_pool_lookup_by_name(self, name: str) -> PoolRef:
         node = self._node
         with node.lock:

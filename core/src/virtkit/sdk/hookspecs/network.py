@@ -29,6 +29,17 @@ def virtkit_network_list() -> list[NetworkSummary] | None:
 
 
 @spec(readonly=True)
+def virtkit_network_get_summary(net: NetworkRef) -> NetworkSummary | None:
+    """One network's list entry, without listing every network.
+
+    :return: its :class:`~virtkit.sdk.records.NetworkSummary` (identity, active, persistent,
+        autostart, bridge name).
+    :raises VirtError: NO_NETWORK.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
 def virtkit_network_lookup_by_name(name: str) -> NetworkRef | None:
     """Find a network by name.
 
@@ -137,6 +148,16 @@ def virtkit_interface_list() -> list[InterfaceSummary] | None:
     """Every host interface: identity and whether it is up.
 
     :raises: nothing.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_interface_get_summary(iface: InterfaceRef) -> InterfaceSummary | None:
+    """One host interface's list entry, without listing every interface.
+
+    :return: its :class:`~virtkit.sdk.records.InterfaceSummary` (identity, active).
+    :raises VirtError: NO_INTERFACE.
     :state: none.
     """
 

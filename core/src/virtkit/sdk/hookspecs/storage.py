@@ -1,6 +1,7 @@
 """Hookspecs for storage pools and volumes.
 
-Pools cross as :class:`~virtkit.sdk.records.PoolRef`, volumes as :class:`~virtkit.sdk.records.VolumeRef`.
+Pools cross as :class:`~virtkit.sdk.records.PoolRef`, volumes as
+:class:`~virtkit.sdk.records.VolumeRef`.
 Volume names are checked by the core (no ``/``, no ``..``) before a driver sees them, and a
 driver trusts a volume's declared format, never probing it. Unless said otherwise, an unknown pool
 raises NO_STORAGE_POOL and an unknown volume NO_STORAGE_VOL, naming them.
@@ -20,6 +21,17 @@ def virtkit_pool_list() -> list[PoolSummary] | None:
     """Every storage pool: identity, active, persistent, autostart.
 
     :raises: nothing.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_pool_get_summary(pool: PoolRef) -> PoolSummary | None:
+    """One pool's list entry, without listing every pool.
+
+    :return: its :class:`~virtkit.sdk.records.PoolSummary` (identity, active, persistent,
+        autostart).
+    :raises VirtError: NO_STORAGE_POOL.
     :state: none.
     """
 

@@ -44,7 +44,7 @@ FULL = """<domain type='vbox'>
     <serial type='unix'><source mode='connect' path='{d}/com3.sock'/><target port='2'/></serial>
     <controller type='usb' index='0' model='qemu-xhci'/>
     <input type='tablet' bus='usb'/>
-    <graphics type='vnc' port='5905' listen='127.0.0.1'/>
+    <graphics type='vnc' port='5905' listen='127.0.0.1' passwd='s3cret'/>
   </devices>
 </domain>"""
 
@@ -99,6 +99,7 @@ def check_full(xml: str, d: Path) -> None:
     assert root.find("devices/controller[@type='usb']").get("model") == "qemu-xhci"
     g = root.find("devices/graphics")
     assert g.get("type") == "vnc" and g.get("port") == "5905" and g.get("listen") == "127.0.0.1"
+    assert g.get("passwd") == "s3cret"
 
 
 def test_domain_machine_round_trip(tmp_path: Path) -> None:
@@ -106,6 +107,7 @@ def test_domain_machine_round_trip(tmp_path: Path) -> None:
     assert m.memory_mib == 2048 and m.balloon_mib == 512 and (m.cpus, m.cpus_current) == (4, 2)
     assert m.firmware == "EFI" and m.boot == ("dvd", "disk", "net", "none")
     check_full(domain_from_machine(m).to_xml(), tmp_path)
+    assert "s3cret" not in domain_from_machine(m).to_xml(secure=False)
     # what came back defines the same machine again
     assert machine_from_domain(model(domain_from_machine(m).to_xml())) == m
 

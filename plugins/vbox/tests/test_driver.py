@@ -210,3 +210,11 @@ def test_errors_name_the_object(conn: Connection) -> None:
     with pytest.raises(virtkit.VirtError) as info:
         conn.define_xml(xml("bad", "<interface type='vhostuser'/>"))
     assert info.value.code in (ErrorCode.CONFIG_UNSUPPORTED, ErrorCode.XML_ERROR)
+
+
+def test_vnc_password_is_a_secret(conn: Connection, fake: Path) -> None:
+    dom = conn.define_xml(xml("vnc", "<graphics type='vnc' port='5901' passwd='hush'/>"))
+    assert "hush" not in dom.xml_desc(inactive=True)
+    assert "hush" in dom.xml_desc(inactive=True, security_info=True)
+    modify = next(c for c in calls(fake) if c[0] == "modifyvm")
+    assert "VNCPassword=hush" in modify

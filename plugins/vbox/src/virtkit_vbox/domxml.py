@@ -357,7 +357,11 @@ def machine_from_domain(dom: Domain) -> Machine:
         port = g.port if g.port is not None and g.port > 0 and not g.autoport else None
         listen = g.listen or next((lst.address for lst in g.listens if lst.address), None)
         default_ports = "5900-5999" if g.type == "vnc" else "3389"
-        vrde = Vrde(True, str(port) if port else default_ports, listen or "", g.type == "vnc")
+        if g.passwd and g.type != "vnc":
+            raise unsupported(name, "graphics type 'rdp' with a password (VirtualBox's RDP "
+                                    "server authenticates host users, not a password)")
+        vrde = Vrde(True, str(port) if port else default_ports, listen or "", g.type == "vnc",
+                    g.passwd or "")
     folders = []
     for fs in devs.filesystems:
         if fs.type not in (None, "mount"):
@@ -510,7 +514,8 @@ def domain_from_machine(m: Machine, dom_id: int | None = None) -> Domain:
             port = int(first)
         graphics = (Graphics(type="vnc" if m.vrde.vnc else "rdp", port=port,
                              autoport=None if port else True,
-                             listen=m.vrde.address or None),)
+                             listen=m.vrde.address or None,
+                             passwd=m.vrde.password or None),)
     devices = Devices(
         disks=tuple(disks),
         controllers=tuple(controllers) + ((Controller(type="usb", index=0,

@@ -103,6 +103,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         "live_migration": False,
         "offline_migration": False,
         "console": False,
+        "graphics": ["vnc", "rdp"],
     }
     POLL_DEFAULT = 1.0
     POLL_MIN = 0.05
@@ -909,7 +910,8 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             if rec.status.active and not inactive and rec.live_vcpus is not None:
                 m = attrs.evolve(m, cpus_current=rec.live_vcpus if rec.live_vcpus != m.cpus
                                  else None)
-            return domain_from_machine(m, None if inactive else rec.id).to_xml()
+            return domain_from_machine(m, None if inactive else rec.id).to_xml(
+                secure=security_info)
 
     @hookimpl
     def virtkit_domain_get_autostart(self, dom: DomainRef) -> bool:

@@ -106,6 +106,7 @@ class Vrde:
     ports: str = "3389"
     address: str = ""
     vnc: bool = False
+    password: str = ""  # VNC only: the VNC extension pack's VNCPassword property (a secret)
 
 
 @attrs.frozen

@@ -160,6 +160,8 @@ def machine_to_vbox(m: Machine, version: str = "7.0",
                    f'          <Property name="TCP/Ports" value={_a(v.ports)}/>\n'
                    + (f'          <Property name="TCP/Address" value={_a(v.address)}/>\n'
                       if v.address else "")
+                   + (f'          <Property name="VNCPassword" value={_a(v.password)}/>\n'
+                      if v.password else "")
                    + "        </VRDEProperties>\n      </RemoteDisplay>\n")
     out.append("      <BIOS>\n")
     out.append(f'        <ACPI enabled={_a(m.acpi)}/>\n')
@@ -336,7 +338,7 @@ def machine_from_vbox(text: str | bytes) -> Machine:
         assert rd is not None
         props = {p.get("name"): p.get("value", "") for p in rd.iter(_q("Property"))}
         vrde = Vrde(True, props.get("TCP/Ports") or "3389", props.get("TCP/Address") or "",
-                    rd.get("VRDEExtPack") == "VNC")
+                    rd.get("VRDEExtPack") == "VNC", props.get("VNCPassword") or "")
     guest = hw.find(_q("Guest"))
     balloon = int(guest.get("memoryBalloonSize", "0")) if guest is not None else 0
     controllers = []

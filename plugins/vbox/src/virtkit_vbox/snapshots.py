@@ -101,7 +101,7 @@ class SnapshotMixin:
                                 ErrorDomain.VBOX)
             state = {DomainState.RUNNING: "running", DomainState.PAUSED: "paused"}.get(
                 DomainState(rec.state), "shutoff")
-            domain_xml = self.virtkit_domain_get_xml(dom, False, True)
+            domain_xml = self.virtkit_domain_get_xml(dom, False, False)  # no secrets
             args = ["snapshot", rec.uuid, "take", name]
             if snap.description:
                 args += ["--description", snap.description]

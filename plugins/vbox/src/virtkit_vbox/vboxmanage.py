@@ -32,7 +32,8 @@ _V7_NAMES = {
     "--cableconnected": "--cable-connected", "--bridgeadapter": "--bridge-adapter",
     "--hostonlyadapter": "--host-only-adapter", "--uartmode": "--uart-mode",
     "--uarttype": "--uart-type", "--vrdeport": "--vrde-port", "--vrdeaddress": "--vrde-address",
-    "--vrdeextpack": "--vrde-extpack", "--guestmemoryballoon": "--guest-memory-balloon",
+    "--vrdeextpack": "--vrde-extpack", "--vrdeproperty": "--vrde-property",
+    "--guestmemoryballoon": "--guest-memory-balloon",
     "--cpuhotplug": "--cpu-hotplug", "--usbohci": "--usb-ohci", "--usbehci": "--usb-ehci",
     "--usbxhci": "--usb-xhci", "--plugcpu": "--plug-cpu", "--unplugcpu": "--unplug-cpu",
 }
@@ -88,6 +89,8 @@ def _vrde_args(v: Vrde, major: int) -> list[str]:
     if v.address:
         args += [option("--vrdeaddress", major), v.address]
     args += [option("--vrdeextpack", major), "VNC" if v.vnc else "default"]
+    if v.vnc:
+        args += [option("--vrdeproperty", major), f"VNCPassword={v.password}"]
     return args
 
 
@@ -283,8 +286,10 @@ def machine_from_showvminfo(info: dict[str, str], extradata: dict[str, str] | No
         slot += 1
     vrde = Vrde()
     if info.get("vrde") == "on":
+        password = info.get("vrdeproperty[VNCPassword]", "<not set>")
         vrde = Vrde(True, info.get("vrdeports", "3389"), info.get("vrdeaddress", ""),
-                    "vrdeproperty[VNCPassword]" in info)
+                    "vrdeproperty[VNCPassword]" in info,
+                    "" if password == "<not set>" else password)
     boot = tuple(info.get(f"boot{n}", "none") for n in range(1, 5))
     ostype = info.get("ostype", "Other/Unknown (64-bit)")
     current = extradata.get("virtkit/cpus-plugged")

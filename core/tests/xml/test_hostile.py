@@ -202,8 +202,23 @@ S = ErrorCode.XML_INVALID_SCHEMA
 
 SHAPES: dict[str, Shape] = {
     "metadata: 9,000 siblings": Shape(
-        _domain("<metadata>" + "<m:e xmlns:m='urn:x' k='v'>t</m:e>" * _N + "</metadata>"),
-        check=lambda d: len(d.metadata) == _N),
+        _domain("<metadata xmlns:m='urn:x'>" + "<m:e k='v'>t</m:e>" * _N + "</metadata>"),
+        check=lambda d: len(d.metadata) == _N and d.metadata[0] == '<m:e xmlns:m="urn:x" k="v">t</m:e>'),
+    "metadata: 9,000 siblings in 8 long-named namespaces": Shape(
+        _domain("<metadata " + " ".join(f"xmlns:m{i}='urn:{i}:{'u' * 240}'" for i in range(8))
+                + ">" + "".join(f"<m{i % 8}:e/>" for i in range(_N)) + "</metadata>"),
+        check=lambda d: len(d.metadata) == _N and d.metadata[9].count("xmlns") == 1),
+    "metadata: 256 siblings each declaring its namespace": Shape(
+        _domain("<metadata>" + "".join(f"<m:e xmlns:m='urn:{i}'/>" for i in range(256))
+                + "</metadata>"),
+        check=lambda d: len(d.metadata) == 256),
+    "300 namespace declarations": Shape(
+        _domain("<metadata>" + "".join(f"<m:e xmlns:m='urn:{i}'/>" for i in range(300))
+                + "</metadata>"),
+        (X, "too many namespace declarations"), (X, "too many namespace declarations")),
+    "a namespace name of 300 bytes": Shape(
+        _domain(f"<metadata><m:e xmlns:m='urn:{'u' * 296}'/></metadata>"),
+        (X, "namespace name of 300 bytes"), (X, "namespace name of 300 bytes")),
     "metadata: 9,000 children of one": Shape(
         _domain("<metadata><m:r xmlns:m='urn:x'>" + "<m:i/>" * _N + "</m:r></metadata>"),
         check=lambda d: len(d.metadata) == 1 and d.metadata[0].count("<m:i/>") == _N),
@@ -267,9 +282,13 @@ SHAPES: dict[str, Shape] = {
     "4 MiB memory size": Shape(
         _domain("", _HEAD.replace("1048576", "1" * _BIG)),
         (X, "value too large"), (X, "value too large")),
+    "49,000 character references": Shape(
+        _domain(f"<description>{'&amp;x' * 49_000}</description>"),
+        check=lambda d: d.description == "&x" * 49_000),
     "800,000 character references": Shape(
         _domain(f"<description>{'&amp;' * 800_000}</description>"),
-        check=lambda d: d.description == "&" * 800_000),
+        (X, "too many character or entity references"),
+        (X, "too many character or entity references")),
     "4 MiB of blanks between elements": Shape(
         _domain(" " * _BIG + "<on_reboot>restart</on_reboot>" + " " * 64),
         check=lambda d: d.on_reboot == "restart"),

@@ -13,6 +13,7 @@ an XPath in ``ParseContext.ignored``; the model's ``from_xml`` exposes them (see
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -23,6 +24,7 @@ from lxml import etree
 
 from virtkit.xml.parser import (
     MAX_ELEMENT_ATTRIBUTES,
+    MAX_SIZE,
     parse_document,
     too_many_attributes,
     xml_error,
@@ -468,6 +470,41 @@ def _scaled(ctx: ParseContext, el: etree._Element, fp: FieldPlan) -> int:
     return -(-b // spec.store_scale)
 
 
+#: Most characters the verbatim children of one container (``<metadata>``) may take once
+#: serialized: each child carries the namespace declarations it uses, which can repeat.
+MAX_VERBATIM = MAX_SIZE
+
+
+def _verbatim(ctx: ParseContext, container: Any) -> list[str]:
+    """The child elements of ``container``, each serialized on its own with the namespace
+    declarations it needs (libvirt keeps ``<metadata>`` children so)."""
+    kids = list(container.iterchildren(etree.Element))  # elements only, tags not spelt out
+    if not kids:
+        return []
+    # lxml's tostring of an element declares every namespace in scope from its ancestors,
+    # used or not, checking each against those already declared: cheap for the usual one or
+    # two, but a document can declare hundreds, with long names, and have thousands of
+    # children. Then the children are taken out of a copy of the container one by one, which
+    # declares on each only the namespaces it uses, in time linear in its size.
+    scope = container.nsmap
+    inherited = sum(len(k or "") + len(v) + 12 for k, v in scope.items())
+    if len(scope) > 8 or inherited * len(kids) > MAX_SIZE:
+        holder = copy.deepcopy(container)
+        kids = list(holder.iterchildren(etree.Element))
+        for node in kids:
+            holder.remove(node)
+    out: list[str] = []
+    total = 0
+    for node in kids:
+        s = etree.tostring(node, encoding="unicode", with_tail=False)
+        total += len(s)
+        if total > MAX_VERBATIM:
+            raise ctx.fail(container, f"the children of <{container.tag}> take more than "
+                           f"{MAX_VERBATIM} characters once serialized")
+        out.append(s)
+    return out
+
+
 def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
     """Build ``cls`` from element ``el``."""
     plan = _plans.get(cls) or plan_of(cls)
@@ -574,10 +611,7 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
                         ctx._nodes.append((ch, name))
                 kw[field] = _scaled(ctx, ch, fp)
             elif kind == RAW:
-                lst = kw.setdefault(field, [])
-                for node in ch:
-                    if isinstance(node.tag, str):
-                        lst.append(etree.tostring(node, encoding="unicode", with_tail=False))
+                kw.setdefault(field, []).extend(_verbatim(ctx, ch))
         for field in plan.tuples:
             v = kw.get(field)
             if v is not None:

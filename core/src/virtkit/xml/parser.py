@@ -1,16 +1,17 @@
 """The one hardened XML parser every virtkit document goes through.
 
 It refuses, with ``XML_ERROR`` and a message that says why: documents over 4 MiB, with more than
-10,000 elements or more than 25,000 attributes (all three checked before any parsing, by counting
-bytes), invalid UTF-8, any DOCTYPE (so no DTD, no entity declarations, no external entities),
+10,000 elements, 25,000 attributes, 50,000 character or entity references or 256 namespace
+declarations (all checked before any parsing, by counting bytes), invalid UTF-8, any DOCTYPE (so no DTD, no entity declarations, no external entities),
 undefined entity references, nesting deeper than 256 levels, and plain syntax errors. It never
 touches the network or the file system, and never expands entities.
 
 The element and attribute budgets bound the work every later step does (building models, the
 schema check, formatting), so that any document is accepted or refused in time linear in its size
 and small in absolute terms. The counts are upper bounds read from the bytes: every element starts
-with a ``<`` not followed by ``/``, and every attribute has an ``=``; markup inside comments and
-CDATA sections, and ``=`` in text, count too, which only matters for documents near the budgets.
+with a ``<`` not followed by ``/``, every attribute has an ``=``, every reference an ``&`` and
+every namespace declaration an ``xmlns``; the same characters inside comments, CDATA sections
+and text count too, which only matters for documents near the budgets.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_ELEMENTS",
     "MAX_ELEMENT_ATTRIBUTES",
+    "MAX_NAMESPACES",
+    "MAX_NAMESPACE_URI",
+    "MAX_REFERENCES",
     "MAX_SIZE",
     "parse_document",
     "too_many_attributes",
@@ -43,6 +47,15 @@ MAX_DEPTH = 256
 MAX_ELEMENTS = 10_000
 #: Most attributes a document may hold (an upper bound counted before parsing: the ``=``).
 MAX_ATTRIBUTES = 25_000
+#: Most character and entity references (``&amp;``, ``&#38;``) a document may hold (an upper
+#: bound counted before parsing: the ``&``); libxml2 splits text at each one.
+MAX_REFERENCES = 50_000
+#: Most namespace declarations a document may hold (an upper bound counted before parsing: the
+#: ``xmlns``); every element that uses a prefix looks through those in scope.
+MAX_NAMESPACES = 256
+#: Longest namespace name (URI) accepted: lxml spells every element's tag with its namespace
+#: name, so one long name declared once would be copied for every element that uses it.
+MAX_NAMESPACE_URI = 256
 #: Most attributes one element that virtkit reads may have (lxml reads an element's attribute
 #: values in time quadratic in their number); checked by the models and the schema check.
 MAX_ELEMENT_ATTRIBUTES = 256
@@ -50,6 +63,8 @@ MAX_ELEMENT_ATTRIBUTES = 256
 _local = threading.local()
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+# the start of a namespace declaration's value (found in C; the value is measured with find)
+_NS_DECL = re.compile(rb"xmlns(?::[^\s=>/]*)?\s*=\s*(['\"])")
 
 
 def xml_error(message: str) -> VirtError:
@@ -128,6 +143,28 @@ def parse_document(text: str | bytes, what: str) -> etree._Element:
                 f"{what} document has too many attributes: up to {attributes}, the limit is "
                 f"{MAX_ATTRIBUTES}"
             )
+    if len(data) > MAX_REFERENCES:
+        references = data.count(b"&")
+        if references > MAX_REFERENCES:
+            raise xml_error(
+                f"{what} document has too many character or entity references: up to "
+                f"{references}, the limit is {MAX_REFERENCES}"
+            )
+    if len(data) > MAX_NAMESPACES * 6:
+        namespaces = data.count(b"xmlns")
+        if namespaces > MAX_NAMESPACES:
+            raise xml_error(
+                f"{what} document has too many namespace declarations: up to {namespaces}, "
+                f"the limit is {MAX_NAMESPACES}"
+            )
+    if b"xmlns" in data:
+        for m in _NS_DECL.finditer(data):
+            end = data.find(m.group(1), m.end())
+            if end - m.end() > MAX_NAMESPACE_URI:
+                raise xml_error(
+                    f"{what} document declares a namespace name of {end - m.end()} bytes, the "
+                    f"limit is {MAX_NAMESPACE_URI}"
+                )
     if not isinstance(text, str):  # a str that encoded is valid UTF-8
         try:
             data.decode("utf-8")

@@ -2,11 +2,12 @@
 
 It refuses, with ``XML_ERROR`` and a message that says why: documents over 4 MiB, with more than
 10,000 elements, 25,000 attributes, 50,000 character or entity references or 256 namespace
-declarations (all checked before any parsing, by counting bytes), invalid UTF-8, any DOCTYPE (so no DTD, no entity declarations, no external entities),
-undefined entity references, nesting deeper than 256 levels, and plain syntax errors. It never
-touches the network or the file system, and never expands entities.
+declarations, or a namespace name over 256 bytes (all checked before any parsing, on the bytes),
+invalid UTF-8, any DOCTYPE (so no DTD, no entity declarations, no external entities), undefined
+entity references, nesting deeper than 256 levels, and plain syntax errors. It never touches the
+network or the file system, and never expands entities.
 
-The element and attribute budgets bound the work every later step does (building models, the
+The budgets bound the work every later step does (building models, the
 schema check, formatting), so that any document is accepted or refused in time linear in its size
 and small in absolute terms. The counts are upper bounds read from the bytes: every element starts
 with a ``<`` not followed by ``/``, every attribute has an ``=``, every reference an ``&`` and
@@ -158,11 +159,12 @@ def parse_document(text: str | bytes, what: str) -> etree._Element:
                 f"the limit is {MAX_NAMESPACES}"
             )
     if b"xmlns" in data:
-        for m in _NS_DECL.finditer(data):
-            end = data.find(m.group(1), m.end())
-            if end - m.end() > MAX_NAMESPACE_URI:
+        for decl in _NS_DECL.finditer(data):
+            start = decl.end()
+            length = data.find(decl.group(1), start) - start
+            if length > MAX_NAMESPACE_URI:
                 raise xml_error(
-                    f"{what} document declares a namespace name of {end - m.end()} bytes, the "
+                    f"{what} document declares a namespace name of {length} bytes, the "
                     f"limit is {MAX_NAMESPACE_URI}"
                 )
     if not isinstance(text, str):  # a str that encoded is valid UTF-8

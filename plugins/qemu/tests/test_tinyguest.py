@@ -24,7 +24,7 @@ def booted(state_root: str, tiny: tuple[Path, Path],
     conn = virtkit.open("qemu:///session")
     ev = Events(conn)
     reboots = Events(conn, "domain-reboot")
-    xml = tinyguest.domain_xml("tiny1", *tiny)
+    xml = tinyguest.domain_xml("tiny1", *tiny, vcpus="<vcpu current='1'>2</vcpu>")
     dom = conn.define_xml(xml)
     dom.create()
     console = Console(dom)
@@ -59,6 +59,14 @@ def test_hotplugged_disk_appears_in_the_guest(booted: dict[str, Any]) -> None:
     dom.detach_device(disk, live=True)  # returns once the guest released it
     assert "vda" not in console.command("disks", "DISKS:")
     assert "vdb" not in dom.xml_desc()
+
+
+def test_vcpu_hotplug_seen_by_the_guest(booted: dict[str, Any]) -> None:
+    dom, console = booted["dom"], booted["console"]
+    assert console.command("cpus", "CPUS:") == "CPUS: 0"
+    dom.set_vcpus(2, live=True)
+    assert console.command("cpus", "CPUS:") == "CPUS: 0-1"
+    assert dom.vcpus_count(live=True) == 2 and dom.vcpus_count(config=True) == 1
 
 
 def test_user_nic_hotplug_and_unplug(booted: dict[str, Any]) -> None:

@@ -33,9 +33,9 @@ while read -r line; do
   case "$line" in
     ping) echo pong;;
     disks) echo "DISKS: $(ls /sys/block | tr '\\n' ' ')";;
-    cpus) echo "CPUS: $(grep -c ^processor /proc/cpuinfo)";;
+    cpus) echo "CPUS: $(cat /sys/devices/system/cpu/present)";;
     poweroff) poweroff -f;;
-    debug) ls /dev/input; cat /tmp/acpid.log; ps;;
+    dmesg) dmesg | tail -20;;
     *) ;;
   esac
 done

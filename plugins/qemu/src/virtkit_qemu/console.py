@@ -133,18 +133,26 @@ class ConsoleMixin:
 
     def _stream(self, stream: int) -> ConsoleStream:
         s = self._streams.get(stream)
-        if s is None or s.closed:
-            self._streams.pop(stream, None)
+        if s is None:
             raise invalid_stream(stream)
         return s  # type: ignore[no-any-return]
 
     @hookimpl
     def virtkit_stream_recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
-        return self._stream(stream).recv(stream, nbytes, timeout)
+        s = self._stream(stream)
+        if s.closed:
+            return b""  # the console was taken over or the guest stopped: end of stream
+        return s.recv(stream, nbytes, timeout)
 
     @hookimpl
     def virtkit_stream_send(self, stream: int, data: bytes) -> int:
-        return self._stream(stream).send(stream, data)
+        s = self._stream(stream)
+        if s.closed:
+            raise VirtError(ErrorCode.INVALID_STREAM,
+                            f"stream {stream} was closed: the console of domain "
+                            f"'{s.guest.name}' was taken over or the guest stopped",
+                            ErrorDomain.STREAMS)
+        return s.send(stream, data)
 
     @hookimpl
     def virtkit_stream_finish(self, stream: int) -> bool:

@@ -484,6 +484,12 @@ class QemuHost:
                 for gr in dom.devices.graphics:
                     if gr.type == "vnc" and gr.passwd is not None:
                         mon.execute("change-vnc-password", {"password": gr.passwd})
+            if dom.vcpu is not None and dom.vcpu.count > 1:
+                # the modern ACPI cpu hotplug interface from the start (the legacy one, which
+                # the guest would switch from only once it booted, cannot unplug)
+                with contextlib.suppress(MonitorError):
+                    mon.execute("qom-set", {"path": "/machine/acpi-device",
+                                            "property": "cpu-hotplug-legacy", "value": False})
             if incoming is not None:
                 self._incoming(g, mon, *incoming)
             if after_start is not None:

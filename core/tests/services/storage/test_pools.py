@@ -247,3 +247,46 @@ def test_volume_ops_on_an_inactive_pool(pool):
         with pytest.raises(virtkit.VirtError) as e:
             call()
         assert e.value.code == ErrorCode.OPERATION_INVALID and "images" in str(e.value)
+
+
+def test_concurrent_creates_of_one_name_make_one_volume(pool, tmp_path, state_root):
+    import threading
+
+    conns = [open_host() for _ in range(6)]
+    results: list[object] = []
+    barrier = threading.Barrier(len(conns))
+
+    def create(c):
+        p = c.storage_pool_lookup_by_name("images")
+        barrier.wait()
+        try:
+            results.append(p.create_xml(vol_xml("race.qcow2", MiB, "qcow2")).name)
+        except virtkit.VirtError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=create, args=(c,)) for c in conns]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for c in conns:
+            c.close()
+    assert results.count("race.qcow2") == 1
+    assert all(r == ErrorCode.STORAGE_VOL_EXIST for r in results if r != "race.qcow2")
+    assert sorted(os.listdir(tmp_path / "images")) == ["race.qcow2"]  # no temporary files
+    assert "qcow2" in pool.storage_vol_lookup_by_name("race.qcow2").xml_desc()
+
+
+def test_build_applies_the_target_permissions(conn, tmp_path):
+    target = tmp_path / "perm-pool"
+    p = conn.storage_pool_define_xml(
+        f"<pool type='dir'><name>perm</name><target><path>{target}</path><permissions>"
+        f"<mode>0711</mode><owner>4321</owner><group>1234</group></permissions></target></pool>")
+    p.build()
+    st = os.stat(target)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o711, 4321, 1234)
+    with pytest.raises(virtkit.VirtError) as e:
+        p.build(no_overwrite=True)
+    assert e.value.code == ErrorCode.STORAGE_POOL_BUILT

@@ -77,6 +77,7 @@ class Host:
         self.runner = Runner()
         self._parsed: dict[bytes, StoragePool] = {}
         self._parsed_lock = threading.Lock()
+        self._reserved: set[str] = set()
 
     def locked(self) -> Any:
         """The instance's lock (threads and processes): hold it around read-check-write."""
@@ -161,6 +162,34 @@ class Host:
         for name in self.meta.names(pool_uuid):
             self.meta.delete(pool_uuid, name)
 
+    # -- volumes being made ------------------------------------------------------------------------
+
+    def _reservation(self, pool_uuid: str, name: str) -> Path:
+        return Path(self.dirs.run) / "creating" / check_name(pool_uuid, "pool uuid") / \
+            check_name(name)
+
+    def reserve(self, pool_uuid: str, name: str) -> bool:
+        """Mark volume ``name`` as being made by this process (call under :meth:`locked`);
+        False when a live process is making it already."""
+        path = self._reservation(pool_uuid, name)
+        try:
+            owner = int(path.read_text() or "0")
+        except (FileNotFoundError, ValueError):
+            owner = 0
+        if owner and owner != os.getpid() and _alive(owner):
+            return False
+        if owner == os.getpid() and name in self._reserved:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(str(os.getpid()))
+        self._reserved.add(name)
+        return True
+
+    def release(self, pool_uuid: str, name: str) -> None:
+        self._reserved.discard(name)
+        with contextlib.suppress(FileNotFoundError):
+            self._reservation(pool_uuid, name).unlink()
+
     # -- autostart once per boot -------------------------------------------------------------------
 
     def first_open(self) -> bool:
@@ -173,6 +202,16 @@ class Host:
             return False
         os.close(fd)
         return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class VolumeDeclarations:

@@ -200,16 +200,26 @@ class VolumeHooks:
                 f"needs {needed} bytes, {available} are available"
             )
 
-    def _declare(self, pool: Pool, vol: NewVolume) -> bool:
-        """Record what ``vol`` is declared as; True when a declaration was written."""
+    def _reserve(self, pool: Pool, backend: Backend, name: str) -> None:
+        """Claim ``name`` for a volume being made (under the instance lock): STORAGE_VOL_EXIST
+        when it exists or another create of it is under way, in this process or another."""
+        if backend.find(name) is not None or not self.host.reserve(pool.uuid, name):
+            raise self._exists(pool, name)
+
+    def _declare(self, pool: Pool, vol: NewVolume) -> None:
+        """Record what ``vol`` is declared as (a raw volume without backing: nothing)."""
         if vol.format == "raw" and vol.backing is None:
-            self.host.drop_vol_meta(pool.uuid, vol.name)
-            return False
+            self.host.drop_vol_meta(pool.uuid, vol.name)  # a stale one: an unlink, if any
+            return
         self.host.save_vol_meta(pool.uuid, vol.name, {
             "format": vol.format,
             "backing": list(vol.backing) if vol.backing else None,
         })
-        return True
+
+    def _undeclare(self, pool: Pool, backend: Backend, name: str) -> None:
+        """Drop the declaration of a volume whose making failed (the name is still ours)."""
+        if backend.vol_type == "file" and backend.find(name) is None:
+            self.host.drop_vol_meta(pool.uuid, name)
 
     def _exists(self, pool: Pool, name: str) -> VirtError:
         return VirtError(
@@ -258,16 +268,20 @@ class VolumeHooks:
         vol = self._new(model, backend, fmt, capacity, backing)
         backend.check_new(vol)
         with self.host.locked():
-            if backend.find(model.name) is not None:
-                raise self._exists(p, model.name)
-            self._check_space(p, backend, model.name, vol.allocation)
-            declared = self._declare(p, vol)
+            self._reserve(p, backend, model.name)
+            try:
+                self._check_space(p, backend, model.name, vol.allocation)
+                self._declare(p, vol)
+            except BaseException:
+                self.host.release(p.uuid, model.name)
+                raise
         try:
             path = backend.create_volume(vol)
         except BaseException:
-            if declared and backend.find(model.name) is None:
-                self.host.drop_vol_meta(p.uuid, model.name)
+            self._undeclare(p, backend, model.name)
             raise
+        finally:
+            self.host.release(p.uuid, model.name)
         return VolumeRef(p.name, model.name, path, path)
 
     @hookimpl
@@ -281,20 +295,24 @@ class VolumeHooks:
         capacity = max(model.capacity or 0, src_facts.capacity)
         vol = self._new(model, backend, fmt, capacity, None)
         backend.check_new(vol)
+        needed = src_facts.allocation if fmt == "raw" else 0
+        if backend.vol_type != "file":
+            needed = capacity
         with self.host.locked():
-            if backend.find(model.name) is not None:
-                raise self._exists(p, model.name)
-            needed = src_facts.allocation if fmt == "raw" else 0
-            if backend.vol_type != "file":
-                needed = capacity
-            self._check_space(p, backend, model.name, needed)
-            declared = self._declare(p, vol)
+            self._reserve(p, backend, model.name)
+            try:
+                self._check_space(p, backend, model.name, needed)
+                self._declare(p, vol)
+            except BaseException:
+                self.host.release(p.uuid, model.name)
+                raise
         try:
             path = backend.clone_volume(vol, src.path, src.format, src_facts.capacity)
         except BaseException:
-            if declared and backend.find(model.name) is None:
-                self.host.drop_vol_meta(p.uuid, model.name)
+            self._undeclare(p, backend, model.name)
             raise
+        finally:
+            self.host.release(p.uuid, model.name)
         return VolumeRef(p.name, model.name, path, path)
 
     def _not_in_use(self, v: Vol, action: str) -> None:

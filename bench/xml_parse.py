@@ -4,20 +4,31 @@ virtkit side: ``Domain.from_xml(text).to_xml()`` (hardened parse, semantic check
 libvirt side: ``conn.defineXML(text)`` + ``dom.XMLDesc(0)`` on ``test:///default`` through
 python3-libvirt, run in a subprocess of the system Python (/usr/bin/python3), for which Debian
 builds the binding. Both in the same run; prints the ratio (libvirt time / virtkit time: >= 1.0
-means virtkit is at least as fast). Then times the refusal of each hostile document and prints
-the worst.
+means virtkit is at least as fast).
 
-Run: python bench/xml_parse.py [--seconds N]
+Then the bounded-cost part: the refusal time of each hostile document, and every large shape of
+the hostile corpus (core/tests/xml/test_hostile.py: many siblings in <metadata>, many devices,
+deep nesting, long values, many attributes, large text, each near a cap) parsed as define_xml
+does, without and with validation (libvirt's VALIDATE flag). Each shape is timed interleaved
+with libvirt defining the same document on test:///default (``defineXMLFlags`` /
+``networkDefineXMLFlags``, with VIR_*_DEFINE_VALIDATE for the validating run): median of the
+runs, their spread (max - min), what each side answered, and the ratio libvirt / virtkit where
+both did the same work (both accepted, or both refused). Target: every shape under 50 ms.
+
+Run: python bench/xml_parse.py [--seconds N] [--runs N] [--shapes-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -141,6 +152,83 @@ for line in sys.stdin:  # one batch size per line; answer with the time per oper
 """
 
 
+# The libvirt side of the shapes: one document per request, timed define with or without the
+# VALIDATE flag; answers the time and what libvirt said.
+LIBVIRT_SHAPES = r"""
+import json, sys, time
+import libvirt
+libvirt.registerErrorHandler(lambda *a: None, None)
+conn = libvirt.open("test:///default")
+print("ready", flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    t = time.perf_counter()
+    try:
+        if req["kind"] == "network":
+            conn.networkDefineXMLFlags(req["xml"], req["flags"]).undefine()
+        else:
+            conn.defineXMLFlags(req["xml"], req["flags"]).undefine()
+        said = "ok"
+    except libvirt.libvirtError as exc:
+        said = "refused: " + (exc.get_error_message() or "")[:60]
+    print(json.dumps([time.perf_counter() - t, said]), flush=True)
+"""
+
+
+class LibvirtShapes:
+    """libvirt defining documents in a system-Python subprocess; a call that takes longer than
+    ``limit`` seconds is abandoned (the process is killed and restarted) and reported so."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            ["/usr/bin/python3", "-c", LIBVIRT_SHAPES],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise SystemExit("libvirt side failed (python3-libvirt installed?)")
+        return proc
+
+    def define(self, xml: str, kind: str, validate: bool) -> tuple[float, str]:
+        import selectors
+
+        if self.proc is None:
+            self.proc = self._start()
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"xml": xml, "kind": kind, "flags": int(validate)}) + "\n")
+        proc.stdin.flush()
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        ready = sel.select(self.limit)
+        sel.close()
+        if not ready:
+            self.close()
+            return float("inf"), f"no answer in {self.limit:.0f} s"
+        elapsed, said = json.loads(proc.stdout.readline())
+        return float(elapsed), str(said)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+def virtkit_define(load: Any, shape: Any, validate: bool) -> tuple[float, str]:
+    t = time.perf_counter()
+    try:
+        load(shape, validate)
+        said = "ok"
+    except VirtError as exc:
+        said = "refused: " + exc.message[:60]
+    return time.perf_counter() - t, said
+
+
 def refusal_time(doc: bytes | str) -> float:
     best = float("inf")
     for _ in range(3):
@@ -155,10 +243,57 @@ def refusal_time(doc: bytes | str) -> float:
     return best
 
 
+def bench_shapes(runs: int, limit: float) -> float:
+    """Time every large shape (interleaved with libvirt); return the worst virtkit median."""
+    from test_hostile import SHAPES, load
+
+    logging.getLogger("virtkit.xml").setLevel(logging.ERROR)  # unmodelled-element warnings
+    libvirt = LibvirtShapes(limit)
+    worst = ("", 0.0)
+    print(f"large shapes (core/tests/xml/test_hostile.py), median of {runs} runs interleaved "
+          "with libvirt on test:///default; spread = max - min:")
+    print(f"  {'shape':54s} {'mode':8s} {'virtkit ms':>10s} {'spread':>7s} {'libvirt ms':>10s} "
+          f"{'ratio':>6s}  answers (virtkit | libvirt)")
+    try:
+        for name, shape in SHAPES.items():
+            for validate in (False, True):
+                vk: list[float] = []
+                lv: list[float] = []
+                vsaid = lsaid = ""
+                for _ in range(runs):  # ABAB
+                    t, vsaid = virtkit_define(load, shape, validate)
+                    vk.append(t)
+                    if not lv or lv[-1] != float("inf"):
+                        t, lsaid = libvirt.define(shape.doc, shape.kind, validate)
+                        lv.append(t)
+                vmed = statistics.median(vk)
+                lmed = statistics.median(lv)
+                same = vsaid.split(":")[0] == lsaid.split(":")[0]
+                ratio = f"{lmed / vmed:6.2f}" if same and lmed != float("inf") else "     -"
+                lms = f"{lmed * 1e3:10.1f}" if lmed != float("inf") else f">{limit * 1e3:9.0f}"
+                mode = "validate" if validate else "plain"
+                print(f"  {name:54s} {mode:8s} {vmed * 1e3:10.1f} {(max(vk) - min(vk)) * 1e3:7.1f}"
+                      f" {lms} {ratio}  {vsaid[:34]} | {lsaid[:40]}", flush=True)
+                if vmed > worst[1]:
+                    worst = (f"{name} ({mode})", vmed)
+    finally:
+        libvirt.close()
+    print(f"  worst virtkit median: {worst[0]} {worst[1] * 1e3:.1f} ms  (target < 50 ms)")
+    return worst[1]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="time per side (default 2)")
+    ap.add_argument("--runs", type=int, default=5, help="runs per large shape (default 5)")
+    ap.add_argument("--libvirt-limit", type=float, default=20.0,
+                    help="seconds after which a libvirt define is abandoned (default 20)")
+    ap.add_argument("--shapes-only", action="store_true", help="only the bounded-cost part")
     args = ap.parse_args()
+    if args.shapes_only:
+        bench_hostile()
+        bench_shapes(args.runs, args.libvirt_limit)
+        return 0
 
     def virtkit_op() -> str:
         return Domain.from_xml(TYPICAL).to_xml()
@@ -213,6 +348,12 @@ def main() -> int:
     print(f"  (virtkit with its leaf caches emptied before every op: {cold * 1e6:.1f} us/op, "
           f"ratio {lv / cold:.2f}x)")
 
+    bench_hostile()
+    bench_shapes(args.runs, args.libvirt_limit)
+    return 0
+
+
+def bench_hostile() -> None:
     from test_hostile import HOSTILE  # the tests' hostile corpus
 
     print("hostile documents, time to refuse (best of 3):")
@@ -223,7 +364,6 @@ def main() -> int:
         if t > worst[1]:
             worst = (name, t)
     print(f"  worst: {worst[0]} {worst[1] * 1e3:.3f} ms  (limit 50 ms)")
-    return 0
 
 
 if __name__ == "__main__":

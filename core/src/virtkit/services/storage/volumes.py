@@ -87,10 +87,10 @@ class VolumeHooks:
 
     def _make_vol(self, pool: Pool, backend: Backend, name: str, entry: VolEntry) -> Vol:
         meta = self.host.vol_meta(pool.uuid, name) if backend.vol_type == "file" else {}
-        fmt = meta.get("format") or backend.formats[0]
-        backing = meta.get("backing")
-        return Vol(pool, backend, name, entry.path, fmt,
-                   tuple(backing) if backing else None, entry)  # type: ignore[arg-type]
+        fmt = str(meta.get("format") or backend.formats[0])
+        raw = meta.get("backing")
+        backing = (str(raw[0]), str(raw[1])) if isinstance(raw, list) and len(raw) == 2 else None
+        return Vol(pool, backend, name, entry.path, fmt, backing, entry)
 
     def _find(self, pool: Pool, backend: Backend, name: str) -> Vol | None:
         entry = backend.find(name)

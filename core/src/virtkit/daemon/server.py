@@ -43,7 +43,7 @@ from virtkit.remote.protocol import VERSION as PROTOCOL_VERSION
 from virtkit.sdk.driver import Identity
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import PREFIX, all_specs
-from virtkit.sdk.records import Event, from_plain, to_plain
+from virtkit.sdk.records import Event, to_plain
 from virtkit.sdk.uri import parse_uri
 
 log = logging.getLogger("virtkitd")
@@ -330,7 +330,10 @@ class Server:
             return
         try:
             client.writer.write(encode(header, body))
-        except VirtError as exc:  # a result too large for one frame
+        except VirtError as exc:  # a result too large for one frame, or not plain data
+            if header.type == Type.EVENT:
+                log.error("an event could not be sent: %s", exc.message)
+                return
             client.writer.write(encode(Header(header.procedure, Type.REPLY, header.serial,
                                               Status.ERROR), exc.to_dict()))
         except (RuntimeError, OSError):
@@ -435,7 +438,7 @@ class Server:
             self.disconnect(client, f"it does not read its events (more than {limit} bytes "
                             f"unsent)")
             return
-        self._send(client, Header(0, Type.EVENT, 0), to_plain(event))
+        self._send(client, Header(0, Type.EVENT, 0), event)
 
     # -- administration ------------------------------------------------------------------------
 
@@ -553,15 +556,11 @@ class _Reply:
 
 
 def _hook_call_inner(conn: Any, op: str, body: Any) -> Any:
-    if not isinstance(body, dict):
-        raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map", ErrorDomain.RPC)
+    if not isinstance(body, dict) or not all(isinstance(k, str) for k in body):
+        raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map of names",
+                        ErrorDomain.RPC)
     try:
-        kwargs = {str(k): from_plain(v) for k, v in body.items()}
-    except Exception as exc:  # from_plain on hostile input: any of several types
-        raise VirtError(ErrorCode.RPC, f"{op}: malformed arguments: {type(exc).__name__}: {exc}",
-                        ErrorDomain.RPC) from None
-    try:
-        return to_plain(conn.call(op, **kwargs))
+        return conn.call(op, **body)
     finally:
         # the events this call caused go out before its reply, as they reach in-process
         # callbacks before the call returns

@@ -1,7 +1,7 @@
 """The client side of the wire: calls matched to replies by serial, events, keepalive.
 
 Any number of threads may call at once: each call gets a serial, its frame is written whole, and
-a reader thread hands each reply to the call that waits for it. EVENT frames go to
+the reply goes to the call that waits for it (see :class:`RpcClient`). EVENT frames go to
 ``on_event``. Keepalive: after ``interval`` seconds without a frame from the daemon the client
 pings; after ``count`` intervals it gives the daemon up, closes the channel and fails every
 waiting call.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -39,17 +40,22 @@ log = logging.getLogger("virtkit.remote")
 
 
 class _Waiter:
-    __slots__ = ("body", "latch", "status")
+    __slots__ = ("body", "done", "status")
 
     def __init__(self) -> None:
-        self.latch = threading.Lock()
-        self.latch.acquire()
+        self.done = False
         self.status = Status.OK
         self.body: Any = None
 
 
 class RpcClient:
-    """Frames over one channel to one daemon named ``host`` (used in error messages)."""
+    """Frames over one channel to one daemon named ``host`` (used in error messages).
+
+    There is no reader thread on the way of a reply: a calling thread reads the channel itself
+    while it waits (one thread at a time holds the reading role and hands other callers their
+    replies), so a reply reaches its caller without a thread switch. A background thread reads
+    only while nobody calls: events and keepalive pings of an idle connection.
+    """
 
     def __init__(
         self,
@@ -64,20 +70,18 @@ class RpcClient:
         self.on_event = on_event
         self._serials = itertools.count(1)
         self._waiting: dict[int, _Waiter] = {}
-        self._lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._reading = False
+        self._buf = bytearray()
         self._closed = False
         self._lost: VirtError | None = None
         self.last_rx = time.monotonic()
+        self._interval = keepalive_interval
+        self._count = keepalive_count
         self._wake = threading.Event()
-        self._reader = threading.Thread(target=self._read_loop, name="virtkit-remote-reader",
-                                        daemon=True)
-        self._reader.start()
-        self._keepalive: threading.Thread | None = None
-        if keepalive_interval > 0:
-            self._keepalive = threading.Thread(
-                target=self._keepalive_loop, args=(keepalive_interval, keepalive_count),
-                name="virtkit-remote-keepalive", daemon=True)
-            self._keepalive.start()
+        self._idle = threading.Thread(target=self._idle_loop, name="virtkit-remote-idle",
+                                      daemon=True)
+        self._idle.start()
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -89,18 +93,20 @@ class RpcClient:
 
     def call_number(self, number: int, name: str, body: Any = None) -> Any:
         waiter = _Waiter()
-        with self._lock:
+        frame = encode(Header(number, Type.CALL, 0), body)
+        with self._cond:
             if self._lost is not None:
                 raise self._lost
             serial = next(self._serials) & 0xFFFFFFFF
             self._waiting[serial] = waiter
+        frame = frame[:20] + serial.to_bytes(4, "big") + frame[24:]
         try:
-            self.channel.send(encode(Header(number, Type.CALL, serial), body))
+            self.channel.send(frame)
         except OSError as exc:
-            with self._lock:
+            with self._cond:
                 self._waiting.pop(serial, None)
             raise self._gone(f"sending {name.lstrip('@')}: {exc}") from None
-        waiter.latch.acquire()
+        self._wait(waiter)
         if waiter.status == Status.OK:
             reply = waiter.body
             if not isinstance(reply, dict):
@@ -120,38 +126,57 @@ class RpcClient:
             raise waiter.body
         raise error_from_body(waiter.body)
 
-    # -- the reader ----------------------------------------------------------------------------
-
-    def _read_loop(self) -> None:
-        buf = bytearray()
-        need = HEADER_SIZE
-        header: Header | None = None
-        why = "the daemon closed the connection"
+    def _wait(self, waiter: _Waiter) -> None:
+        """Until ``waiter`` has its reply: read the channel if nobody else does, else sleep until
+        the reader hands the reply over (or gives up the reading role)."""
+        with self._cond:
+            while not waiter.done:
+                if not self._reading:
+                    self._reading = True
+                    break
+                self._cond.wait()
+            else:
+                return
         try:
-            while True:
-                while len(buf) < need:
-                    chunk = self.channel.recv(max(65536, need - len(buf)))
-                    if not chunk:
-                        raise EOFError
-                    buf += chunk
-                    self.last_rx = time.monotonic()
-                if header is None:
-                    size = check_length(bytes(buf[:4]))
-                    header = decode_header(bytes(buf[:HEADER_SIZE]))
-                    need = HEADER_SIZE + size
-                    if len(buf) < need:
-                        continue
-                payload = bytes(buf[HEADER_SIZE:need])
-                del buf[:need]
-                self._frame(header, payload)
-                header, need = None, HEADER_SIZE
-        except EOFError:
-            pass
-        except ProtocolError as exc:
-            why = f"the daemon broke the protocol: {exc}"
-        except (OSError, ValueError) as exc:
-            why = f"the connection failed: {exc}"
-        self._fail(self._gone(why))
+            while not waiter.done:
+                self._read_one()
+        except Exception as exc:
+            self._fail(self._gone(self._why(exc)))
+        finally:
+            with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read_one(self) -> None:
+        """Read one whole frame and act on it (only the holder of the reading role calls)."""
+        buf = self._buf
+        while len(buf) < HEADER_SIZE:
+            self._fill()
+        size = check_length(bytes(buf[:4]))
+        header = decode_header(bytes(buf[:HEADER_SIZE]))
+        need = HEADER_SIZE + size
+        while len(buf) < need:
+            self._fill()
+        payload = bytes(buf[HEADER_SIZE:need])
+        del buf[:need]
+        self._frame(header, payload)
+
+    def _fill(self) -> None:
+        chunk = self.channel.recv(65536)
+        if not chunk:
+            raise EOFError
+        self._buf += chunk
+        self.last_rx = time.monotonic()
+
+    @staticmethod
+    def _why(exc: BaseException) -> str:
+        if isinstance(exc, EOFError):
+            return "the daemon closed the connection"
+        if isinstance(exc, ProtocolError):
+            return f"the daemon broke the protocol: {exc}"
+        return f"the connection failed: {exc}"
 
     def _frame(self, header: Header, payload: bytes) -> None:
         kind = header.type
@@ -161,13 +186,17 @@ class RpcClient:
                 # the daemon refused this client before any call (limits, credentials)
                 self._fail(error_from_body(body))
                 return
-            with self._lock:
+            with self._cond:
                 waiter = self._waiting.pop(header.serial, None)
-            if waiter is None:
-                raise ProtocolError(f"a reply for serial {header.serial}, which was not called")
-            waiter.status = Status(header.status) if header.status in (0, 1, 2) else Status.ERROR
-            waiter.body = body
-            waiter.latch.release()
+                if waiter is None:
+                    raise ProtocolError(
+                        f"a reply for serial {header.serial}, which was not called")
+                waiter.status = (Status(header.status) if header.status in (0, 1, 2)
+                                 else Status.ERROR)
+                waiter.body = body
+                waiter.done = True
+                if self._waiting:
+                    self._cond.notify_all()
         elif kind == Type.EVENT:
             if self.on_event is not None:
                 try:
@@ -188,14 +217,15 @@ class RpcClient:
                          f"{why}", ErrorDomain.REMOTE)
 
     def _fail(self, error: VirtError) -> None:
-        with self._lock:
+        with self._cond:
             if self._lost is None:
                 self._lost = error
             waiting, self._waiting = self._waiting, {}
-        for waiter in waiting.values():
-            waiter.status = -1  # type: ignore[assignment]
-            waiter.body = error
-            waiter.latch.release()
+            for waiter in waiting.values():
+                waiter.status = -1  # type: ignore[assignment]
+                waiter.body = error
+                waiter.done = True
+            self._cond.notify_all()
         self._wake.set()
         if not self._closed:
             self._closed = True
@@ -204,15 +234,46 @@ class RpcClient:
             except OSError:
                 pass
 
-    # -- keepalive and close -------------------------------------------------------------------
+    # -- idle reading, keepalive and close ---------------------------------------------------
 
-    def _keepalive_loop(self, interval: float, count: int) -> None:
-        while not self._wake.wait(interval):
-            quiet = time.monotonic() - self.last_rx
+    def _idle_loop(self) -> None:
+        """While nobody calls: read events and pings; ping a quiet daemon every interval and
+        give it up after ``count`` quiet intervals."""
+        interval, count = self._interval, self._count
+        last_ping = time.monotonic()
+        while not self._wake.is_set():
+            readable = self.channel.pending() > 0
+            if not readable:
+                try:
+                    readable = bool(select.select([self.channel], [], [], 0.25)[0])
+                except (OSError, ValueError):
+                    return
+            if self._wake.is_set():
+                return
+            if readable:
+                with self._cond:
+                    if self._reading or self._waiting:
+                        self._cond.wait(0.05)  # a caller reads (or is about to)
+                        continue
+                    self._reading = True
+                try:
+                    self._read_one()
+                except Exception as exc:
+                    self._fail(self._gone(self._why(exc)))
+                    return
+                finally:
+                    with self._cond:
+                        self._reading = False
+                        self._cond.notify_all()
+            if interval <= 0:
+                continue
+            now = time.monotonic()
+            quiet = now - self.last_rx
             if quiet > interval * max(1, count):
                 self._fail(self._gone(f"no keepalive answer for {quiet:.0f} s"))
                 return
-            if quiet >= interval:
+            if quiet >= interval and now - last_ping >= interval:
+                last_ping = now
                 try:
                     self.channel.send(encode(Header(PING, Type.KEEPALIVE, 0)))
                 except OSError:
@@ -223,11 +284,11 @@ class RpcClient:
         return self._lost is None
 
     def close(self) -> None:
-        """Close the channel; waiting calls fail; the reader thread ends."""
+        """Close the channel; waiting calls fail; the idle thread ends."""
         if self._closed:
             return
         self._closed = True
-        with self._lock:
+        with self._cond:
             if self._lost is None:
                 self._lost = VirtError(ErrorCode.INVALID_CONN, f"the connection to the daemon at "
                                        f"{self.host} is closed", ErrorDomain.REMOTE)
@@ -236,10 +297,8 @@ class RpcClient:
             self.channel.close()
         except OSError:
             pass
-        if self._reader is not threading.current_thread():
-            self._reader.join(timeout=5)
-        if self._keepalive is not None and self._keepalive is not threading.current_thread():
-            self._keepalive.join(timeout=5)
+        if self._idle is not threading.current_thread():
+            self._idle.join(timeout=5)
 
 
 __all__ = ["HEADER", "RpcClient"]

@@ -7,7 +7,8 @@ SDK's credential chain: auth file, ``VIRTKIT_PASSWORD``, callback, prompt), and 
 connection, learning the far driver's name, the operations it implements and its capability
 flags, which it then presents as its own so that NO_SUPPORT, ``conn.implements()`` and the
 conformance suite answer as in-process. One hookimpl per hookspec is generated: it sends the
-operation's keyword arguments in their plain-data form and returns the plain result as records;
+operation's keyword arguments in their plain-data form (records as tagged maps, see
+:func:`virtkit.remote.protocol.encode`) and returns the result as records;
 a far VirtError is raised here with the same code, domain and message. Far events arrive as EVENT
 frames and are emitted on this connection.
 """
@@ -25,7 +26,7 @@ from virtkit.remote.transport import connect
 from virtkit.sdk.driver import Driver, DriverContext
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import PREFIX, all_specs, hookimpl
-from virtkit.sdk.records import Event, from_plain, to_plain
+from virtkit.sdk.records import Event
 from virtkit.sdk.uri import URI, format_uri
 
 #: Parameters read here, never passed to the far driver.
@@ -97,7 +98,7 @@ class RemoteDriver(Driver):
                 raise VirtError(exc.code, f"{exc.message}: {detail}", exc.domain) from None
             raise
         self.name = str(info["driver"])  # type: ignore[misc]
-        self.capabilities = dict(from_plain(info.get("capabilities") or {}))  # type: ignore[misc]
+        self.capabilities = dict(info.get("capabilities") or {})  # type: ignore[misc]
         self._operations = frozenset(str(op) for op in info["operations"])
         self.far_read_only = bool(info.get("read_only"))
         self.daemon_hostname = str(info.get("hostname", ""))
@@ -157,13 +158,11 @@ class RemoteDriver(Driver):
         if number is None:
             raise VirtError(ErrorCode.NO_SUPPORT, f"this client has no procedure number for "
                             f"{op}", ErrorDomain.REMOTE)
-        body = {k: to_plain(v) for k, v in kwargs.items()}
-        return from_plain(self.client.call_number(number, op, body))
+        return self.client.call_number(number, op, kwargs)
 
     def _event(self, body: Any) -> None:
-        event = from_plain(body)
-        if isinstance(event, Event):
-            self.context.emit(event)
+        if isinstance(body, Event):
+            self.context.emit(body)
 
     # -- the connection ------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ A frame is a length word, a fixed header and a msgpack body::
 
 The length is checked against :data:`MAX_FRAME` (libvirt's 32 MiB) before any of the body is
 read, and a negative or too small length is refused. Bodies are msgpack maps of plain data
-(:func:`virtkit.sdk.records.to_plain`): a call's keyword arguments, a reply's ``{"r": result}``,
+(:func:`virtkit.sdk.records.to_plain`'s form, see :func:`encode`): a call's keyword arguments,
+a reply's ``{"r": result}``,
 an error reply's ``{"code", "domain", "message"}``, an event's plain :class:`Event`.
 """
 
@@ -26,6 +27,7 @@ import attrs
 import msgpack
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.records import record_types
 
 PROGRAM = 0x564B5444  # "VKTD"
 VERSION = 1
@@ -69,9 +71,57 @@ class Header:
     version: int = VERSION
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _record_fields(cls: type) -> tuple[str, ...] | None:
+    names = _FIELDS.get(cls)
+    if names is None:
+        if record_types().get(cls.__name__) is not cls:
+            return None
+        names = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
+    return names
+
+
+def _default(value: Any) -> Any:
+    """msgpack's hook for what it cannot pack itself: a record becomes its plain-data form, a
+    dict tagged ``__record__`` (its fields are packed in turn)."""
+    cls = type(value)
+    names = _record_fields(cls)
+    if names is None:
+        raise TypeError(f"{cls.__name__} is not plain data and cannot cross a hook boundary")
+    out: dict[str, Any] = {"__record__": cls.__name__}
+    for name in names:
+        out[name] = getattr(value, name)
+    return out
+
+
+def _object_hook(data: dict[str, Any]) -> Any:
+    """msgpack's hook for every map it decodes (innermost first): tagged maps become records."""
+    tag = data.get("__record__")
+    if tag is not None:
+        cls = record_types().get(tag) if isinstance(tag, str) else None
+        if cls is None:
+            raise ValueError(f"unknown record type {tag!r}")
+        del data["__record__"]
+        return cls(**data)
+    if "__bytes__" in data and len(data) == 1 and isinstance(data["__bytes__"], str):
+        return bytes.fromhex(data["__bytes__"])
+    return data
+
+
 def encode(header: Header, body: Any = None) -> bytes:
-    """One whole frame: length word, header, msgpack body (empty when ``body`` is None)."""
-    payload = b"" if body is None else msgpack.packb(body, use_bin_type=True)
+    """One whole frame: length word, header, msgpack body (empty when ``body`` is None).
+
+    The body is plain data as :func:`virtkit.sdk.records.to_plain` defines it (records as maps
+    tagged ``__record__``, made by msgpack's ``default`` hook as it packs), except that bytes
+    travel as msgpack's bin type rather than hex text."""
+    try:
+        payload = b"" if body is None else msgpack.packb(body, use_bin_type=True,
+                                                         default=_default)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise VirtError(ErrorCode.INTERNAL_ERROR, f"internal error: a message is not plain "
+                        f"data: {exc}", ErrorDomain.RPC) from None
     length = HEADER_SIZE + len(payload)
     if length > MAX_FRAME:
         raise VirtError(
@@ -117,7 +167,8 @@ def decode_body(payload: bytes) -> Any:
     if not payload:
         return None
     try:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=True)
+        return msgpack.unpackb(payload, raw=False, strict_map_key=True,
+                               object_hook=_object_hook)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise ProtocolError(f"malformed message body: {type(exc).__name__}: {exc}") from None
 

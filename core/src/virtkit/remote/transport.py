@@ -42,6 +42,14 @@ class Channel:
     def close(self) -> None:
         raise NotImplementedError
 
+    def fileno(self) -> int:
+        """What select() waits on for incoming data."""
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        """Bytes already received but not yet returned by recv (TLS buffers some)."""
+        return 0
+
 
 class SocketChannel(Channel):
     def __init__(self, sock: socket.socket) -> None:
@@ -54,6 +62,9 @@ class SocketChannel(Channel):
 
     def recv(self, size: int) -> bytes:
         return self.sock.recv(size)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
 
     def close(self) -> None:
         try:
@@ -95,6 +106,15 @@ class TlsChannel(Channel):
                         self.sock.setblocking(True)
         return b""
 
+    def fileno(self) -> int:
+        return int(self.sock.fileno())
+
+    def pending(self) -> int:
+        try:
+            return int(self.sock.pending())
+        except (OSError, ValueError):
+            return 0
+
     def close(self) -> None:
         self._closed = True
         try:
@@ -123,6 +143,9 @@ class ProcessChannel(Channel):
 
     def recv(self, size: int) -> bytes:
         return os.read(self._out, size)
+
+    def fileno(self) -> int:
+        return self._out
 
     def close(self) -> None:
         for stream in (self.proc.stdin, self.proc.stdout):

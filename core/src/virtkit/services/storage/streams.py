@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
@@ -44,6 +45,8 @@ class VolumeStream:
         self.end = end
         self.lock = threading.Lock()
         self.closed = False
+        # a stream its connection never finished: the file closes when the stream is collected
+        self._finalizer = weakref.finalize(self, os.close, fd)
 
     @property
     def transferred(self) -> int:
@@ -86,7 +89,7 @@ class VolumeStream:
                 if commit and self.upload:
                     os.fsync(self.fd)
             finally:
-                os.close(self.fd)
+                self._finalizer()
 
 
 class StreamHooks:

@@ -290,7 +290,7 @@ class ParseContext:
         # demand, all at once, in time linear in the document (see :func:`xpaths`)
         self._nodes: list[tuple[Any, str | None]] = []
         self._paths: list[str] | None = None
-        self.choices = dict(choices) if choices else None
+        self.choices = {k: dict.fromkeys(v) for k, v in choices.items()} if choices else None
         self.open_classes = frozenset(c for c, _ in self.choices) if self.choices else frozenset()
 
     @property
@@ -380,7 +380,7 @@ class Plan:
 
     __slots__ = (
         "amap", "cls", "fattrs", "fkids", "kids", "kmap", "leaf", "order", "required", "text",
-        "tuples",
+        "text_choices", "tuples",
     )
 
     def __init__(self, cls: type) -> None:
@@ -416,7 +416,7 @@ class Plan:
                 self.required.append(fp)
             kind = spec.kind
             if kind == ATTR:
-                self.amap[xml] = (f.name, parse, spec.choices, kind, fp)
+                self.amap[xml] = (f.name, parse, _ordered(spec.choices), kind, fp)
                 self.fattrs.append((f.name, xml, fmt))
             elif kind in (TEXT, UNIT_TEXT):
                 self.text = fp
@@ -424,13 +424,19 @@ class Plan:
                     self.amap["unit"] = (f.name, None, None, kind, fp)
             else:
                 self.kids[xml] = fp
-                self.kmap[xml] = (kind, f.name, sub, parse, spec.choices, fp)
+                self.kmap[xml] = (kind, f.name, sub, parse, _ordered(spec.choices), fp)
                 self.fkids.append((kind, f.name, xml, fmt, spec.out_unit))
                 if kind in (CHILDREN, CHILD_TEXTS, RAW):
                     self.tuples.append(f.name)
         # Leaf models (attributes and plain text only) are interned: equal elements parse to the
         # same frozen instance, which is safe because models are immutable.
         self.leaf = not self.kmap and (self.text is None or self.text.spec.kind == TEXT)
+        self.text_choices = _ordered(self.text.spec.choices) if self.text is not None else None
+
+
+def _ordered(choices: tuple[str, ...] | None) -> dict[str, None] | None:
+    """Choices as a dict: membership in constant time, the declared order for messages."""
+    return None if choices is None else dict.fromkeys(choices)
 
 
 _plans: dict[type, Plan] = {}
@@ -511,13 +517,17 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
     kw: dict[str, Any] = {}
     e: Any = el
     n = len(e.attrib)
-    if n > MAX_ELEMENT_ATTRIBUTES:
-        raise too_many_attributes(ctx.what, el, n)
-    items = e.items() if n else ()
+    if n:
+        if n > MAX_ELEMENT_ATTRIBUTES:
+            raise too_many_attributes(ctx.what, el, n)
+        items = e.items()
+    else:
+        items = ()
+    nkids = len(e)
     key: tuple[Any, ...] | None = None
     # open enumerations (a driver's own domain types) apply to a few classes only
     ov = ctx.choices if cls in ctx.open_classes else None
-    if plan.leaf and not len(e) and ov is None:
+    if plan.leaf and not nkids and ov is None:
         key = (cls, e.text, *items)
         hit = _interned.get(key)
         if hit is not None:
@@ -553,7 +563,8 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
             if txt is not None or spec.required:
                 kw[tp.name] = _scaled(ctx, el, tp)
         elif txt is not None:
-            choices = spec.choices if ov is None else ov.get((cls, tp.name), spec.choices)
+            choices = plan.text_choices if ov is None else ov.get((cls, tp.name),
+                                                                   plan.text_choices)
             if choices is not None and txt not in choices:
                 raise _bad_choice(ctx, el, txt, f"the text of <{e.tag}>", choices)
             conv = spec.conv
@@ -564,7 +575,7 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
                     kw[tp.name] = conv.parse(txt)
                 except ValueError as exc:
                     raise _bad_value(ctx, el, txt, f"the text of <{e.tag}>", exc) from None
-    if len(e):
+    if nkids:
         kmap = plan.kmap
         for ch in e:
             tag = ch.tag
@@ -616,7 +627,7 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
             v = kw.get(field)
             if v is not None:
                 kw[field] = tuple(v)
-    if len(kw) < len(plan.required) or plan.required:
+    if plan.required:
         for fp in plan.required:
             if fp.name not in kw:
                 sk = fp.spec.kind

@@ -32,7 +32,7 @@ from virtkit.xml._model import (
     unit_text,
 )
 from virtkit.xml.domain import CpuFeature, CpuTopology
-from virtkit.xml.parser import parse_document, xml_error
+from virtkit.xml.parser import MAX_HOST_ELEMENTS, parse_document, xml_error
 
 __all__ = [
     "Capabilities", "DomainCapabilities", "Guest", "GuestArch", "HostCaps", "HostCpu", "NodeInfo",
@@ -40,7 +40,8 @@ __all__ = [
 
 
 def _load_plain(cls: Any, text: str | bytes) -> Any:
-    root = parse_document(text, cls.WHAT)
+    # documents a driver writes about its host: every CPU, cache and machine type is listed
+    root = parse_document(text, cls.WHAT, max_elements=MAX_HOST_ELEMENTS)
     return cls.from_element(root, ParseContext(cls.WHAT))
 
 

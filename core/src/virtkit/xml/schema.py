@@ -383,10 +383,6 @@ def _short(v: str, limit: int = 64) -> str:
     return v.replace("\n", "\\n")
 
 
-def _blank(s: str | None) -> bool:
-    return s is None or not s.strip(" \t\n\r")
-
-
 def _check(el: Any, c: _Element) -> None:
     tag = el.tag
     n = len(el.attrib)
@@ -401,47 +397,68 @@ def _check(el: Any, c: _Element) -> None:
             if not check(value):
                 raise _Invalid(el, f"Invalid value '{_short(value)}' for attribute {name} of "
                                    f"element {tag}")
-    for name in c.required_attrs:
-        if el.get(name) is None:
-            raise _Invalid(el, f"Element {tag} failed to validate attributes: missing "
-                               f"attribute {name}")
+    if c.required_attrs:
+        for name in c.required_attrs:
+            if el.get(name) is None:
+                raise _Invalid(el, f"Element {tag} failed to validate attributes: missing "
+                                   f"attribute {name}")
     mode = c.text
+    nkids = len(el)
     if mode == _TEXT_VALUE:
-        for ch in el:
-            if isinstance(ch.tag, str):
-                raise _Invalid(ch, f"Element {tag} has extra content: element {ch.tag}")
-        txt = el.text or ""
-        if _blank(txt) and not c.text_required:
-            return
+        if nkids:
+            for ch in el:
+                if isinstance(ch.tag, str):
+                    raise _Invalid(ch, f"Element {tag} has extra content: element {ch.tag}")
+        txt = el.text
+        if txt is None or not txt.strip(_XML_WS):
+            if not c.text_required:
+                return
+            txt = txt or ""
         if not c.text_check(txt):
             raise _Invalid(el, f"Invalid value '{_short(txt)}' for the text of element {tag}")
         return
-    if mode == _TEXT_NONE and not _blank(el.text):
-        raise _Invalid(el, f"Element {tag} has extra content: text")
+    if mode == _TEXT_NONE:
+        txt = el.text
+        if txt is not None and txt.strip(_XML_WS):
+            raise _Invalid(el, f"Element {tag} has extra content: text")
+    if not nkids:
+        if c.required_kids:
+            raise _Invalid(el, f"Expecting an element {c.required_kids[0]}, got nothing (in "
+                               f"element {tag})")
+        return
     if c.any_children:
-        for ch in el:
-            if mode == _TEXT_NONE and not _blank(ch.tail):
-                raise _Invalid(el, f"Element {tag} has extra content: text")
+        if mode == _TEXT_NONE:
+            for ch in el:
+                txt = ch.tail
+                if txt is not None and txt.strip(_XML_WS):
+                    raise _Invalid(el, f"Element {tag} has extra content: text")
         return
     kids = c.kids
     once = c.once
     seen: set[str] = set()
     for ch in el:
+        if mode == _TEXT_NONE:
+            txt = ch.tail
+            if txt is not None and txt.strip(_XML_WS):
+                raise _Invalid(el, f"Element {tag} has extra content: text")
         ctag = ch.tag
-        if mode == _TEXT_NONE and not _blank(ch.tail):
-            raise _Invalid(el, f"Element {tag} has extra content: text")
-        if not isinstance(ctag, str):
-            continue
         sub = kids.get(ctag)
-        if sub is None or (ctag in once and ctag in seen):
+        if sub is None:
+            if not isinstance(ctag, str):
+                continue
             where = "in interleave" if c.interleave else f"in element {tag}"
             raise _Invalid(ch, f"Extra element {_local(ctag)} {where}")
         if ctag in once:
+            if ctag in seen:
+                where = "in interleave" if c.interleave else f"in element {tag}"
+                raise _Invalid(ch, f"Extra element {_local(ctag)} {where}")
             seen.add(ctag)
         _check(ch, sub)
-    for need in c.required_kids:
-        if need not in seen:
-            raise _Invalid(el, f"Expecting an element {need}, got nothing (in element {tag})")
+    if c.required_kids:
+        for need in c.required_kids:
+            if need not in seen:
+                raise _Invalid(el, f"Expecting an element {need}, got nothing (in element "
+                                   f"{tag})")
 
 
 def _local(name: str) -> str:

@@ -51,15 +51,20 @@ class ConsoleStream:
         try:
             return os.read(self.fd, min(nbytes, MAX_CHUNK))
         except OSError:
-            return b""
+            return b""  # the guest's end closed: end of stream
 
     def send(self, stream: int, data: bytes) -> int:
         if self.closed:
             raise invalid_stream(stream)
         view = memoryview(data)
-        while view:
-            n = os.write(self.fd, view)
-            view = view[n:]
+        try:
+            while view:
+                n = os.write(self.fd, view)
+                view = view[n:]
+        except OSError as exc:
+            raise VirtError(ErrorCode.INVALID_STREAM,
+                            f"stream {stream}: the console of domain '{self.guest.name}' "
+                            f"closed ({exc.strerror})", ErrorDomain.STREAMS) from None
         return len(data)
 
     def close(self) -> None:

@@ -185,8 +185,9 @@ class DeviceMixin:
         g.live = new_live
         self.host.save_status(g)
 
-    def _device_del(self, g: Guest, mon: Any, alias: str) -> None:
-        """Ask the guest to release ``alias`` and wait for QEMU's DEVICE_DELETED."""
+    def _device_del(self, g: Guest, mon: Any, alias: str, repeat: bool = True) -> None:
+        """Ask the guest to release ``alias`` and wait for QEMU's DEVICE_DELETED; with
+        ``repeat`` the request is made again every 2 s (a guest still booting loses it)."""
         import threading
 
         done = threading.Event()
@@ -204,8 +205,9 @@ class DeviceMixin:
                                     f"domain '{g.name}' did not release device '{alias}' "
                                     f"within {UNPLUG_WAIT:g}s (the guest must cooperate)",
                                     ErrorDomain.QEMU)
-                with contextlib.suppress(Exception):  # ask again: a guest still booting
-                    mon.execute("device_del", {"id": alias})
+                if repeat:
+                    with contextlib.suppress(Exception):
+                        mon.execute("device_del", {"id": alias})
         finally:
             g.deleted.pop(alias, None)
 
@@ -375,7 +377,8 @@ class DeviceMixin:
         except MonitorError as exc:
             raise failed(f"cannot add vcpus to domain '{g.name}': {exc.desc}") from None
         for n in range(current - 1, count - 1, -1):
-            self._device_del(g, mon, f"vcpu{n}")
+            # once only: QEMU 7.2 was seen to corrupt its heap on a repeated cpu unplug
+            self._device_del(g, mon, f"vcpu{n}", repeat=False)
         g.live = attrs.evolve(d, vcpu=attrs.evolve(vc, current=count if count != vc.count
                                                    else None))
         self.host.save_status(g)

@@ -193,9 +193,6 @@ class QemuHost:
                 self.emit(Event("domain-reboot", g.ref))
             elif event == "GUEST_PANICKED":
                 self._panicked(g)
-            elif event == "STOP" and g.status.state is DomainState.RUNNING and g.stop_op is None \
-                    and data.get("reason") not in (None,):
-                pass
             elif event == "BALLOON_CHANGE" and g.live is not None:
                 actual = int(data.get("actual", 0)) // 1024
                 if actual:
@@ -601,10 +598,12 @@ class QemuHost:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(g.pid, sig)
 
-    def stop(self, g: Guest, op: Op, *, graceful: bool = True, silent: bool = False,
+    def stop(self, g: Guest, op: Op, *, graceful: bool = False, silent: bool = False,
              quit_first: bool = False) -> None:
         """End the guest's process and wait until its end was applied (caller must NOT hold
-        the lock). ``op`` is the transition the end means; ``silent`` applies none."""
+        the lock). ``op`` is the transition the end means; ``silent`` applies none. SIGTERM
+        (or QMP ``quit`` with ``quit_first``), then SIGKILL after the grace period unless
+        ``graceful``, which fails instead."""
         exited = g.exited
         g.stop_op = op
         g.stop_silent = silent
@@ -620,9 +619,11 @@ class QemuHost:
                 g.monitor.execute("quit", timeout=5)
         else:
             self._signal(g, signal.SIGTERM)
-        if not exited.wait(DESTROY_GRACE if graceful else 2.0):
-            if not graceful or True:
-                self._signal(g, signal.SIGKILL)
+        if not exited.wait(DESTROY_GRACE):
+            if graceful:
+                raise failed(f"domain '{g.name}' did not stop within {DESTROY_GRACE:g}s of "
+                             f"SIGTERM (pid {g.pid}); destroy it without the graceful flag")
+            self._signal(g, signal.SIGKILL)
             if not exited.wait(10.0):
                 raise failed(f"domain '{g.name}' did not stop (pid {g.pid})")
 

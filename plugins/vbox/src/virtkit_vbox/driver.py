@@ -116,6 +116,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         self._lock = threading.RLock()
         self._seen: dict[str, tuple[int, int, bool, str]] = {}
         self._poller: Poller | None = None
+        self._rounds = 0
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -373,9 +374,10 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             rec.live_vcpus = None
         records.save(self._store, rec)
 
-    def _forget(self, rec: MachineRecord) -> None:
-        """Remove a machine from VirtualBox (its disks stay) and its record."""
-        info = self._info(rec.uuid)
+    def _forget(self, rec: MachineRecord, info: dict[str, str] | None = None) -> None:
+        """Remove a machine from VirtualBox (its disks stay) and its record; ``info`` is its
+        showvminfo when the caller has it."""
+        info = info if info is not None else self._info(rec.uuid)
         if info is not None:
             self._detach_hdds(rec.uuid, info)
             try:
@@ -406,11 +408,12 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         else:
             self._seen[rec.uuid] = self._view(rec)
 
-    def _apply(self, rec: MachineRecord, t: Transition) -> None:
+    def _apply(self, rec: MachineRecord, t: Transition,
+               info: dict[str, str] | None = None) -> None:
         """Store a transition's outcome and emit its events (caller holds the lock)."""
         events = [(int(e), int(d)) for e, d in t.events]
         if t.status is None:
-            self._forget(rec)
+            self._forget(rec, info)
             rec.state = -1
         else:
             self._store_status(rec, t.status)
@@ -436,37 +439,46 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
     def _ref(self, rec: MachineRecord) -> DomainRef:
         return DomainRef(rec.name, rec.uuid, rec.id)
 
+    #: every how many poll rounds the poller also lists all machines (defined or removed
+    #: outside this connection); the other rounds list only running machines
+    FULL_EVERY = 5
+
     def poll_once(self) -> None:
         """One round of the event poller: notice machines that changed outside this
-        connection (lock taken here)."""
+        connection. VBoxManage runs before the lock is taken, so API calls wait only for the
+        reconciliation of what changed."""
+        self._rounds += 1
+        present = self._list() if self._rounds % self.FULL_EVERY == 1 else None
+        running = self._running()
         with self._locked():
-            present = self._list()
-            running = self._running()
+            uuids = [u for _, u in present] if present is not None else list(self._seen)
             known = set()
-            for _name, uuid in present:
-                known.add(uuid)
+            for uuid in uuids:
                 rec = records.load(self._store, uuid)
-                online = uuid in running
-                if rec is None or rec.status.active != online:
+                if rec is None or rec.status.active != (uuid in running):
                     info = self._info(uuid)
                     if info is None:
-                        continue
+                        continue  # gone: reported below (or at the next full round)
                     rec, events = self._record(info)
                     if events:
+                        known.add(uuid)
                         self._emit(rec, events)
                         continue
                     if rec.state == -1:
                         continue
+                known.add(uuid)
                 old = self._seen.get(uuid)
                 new = self._view(rec)
                 if old != new:
-                    derived = derive_events(old, new)
-                    self._emit(rec, derived)
+                    self._emit(rec, derive_events(old, new))
+            if present is None:
+                return
             for uuid in list(self._seen):
                 if uuid not in known:
+                    if self._info(uuid) is not None:
+                        continue  # defined after the listing: not gone
                     old = self._seen[uuid]
-                    rec = records.load(self._store, uuid)
-                    if rec is not None:
+                    if records.load(self._store, uuid) is not None:
                         records.delete(self._store, uuid)
                     gone = MachineRecord(uuid, old[3], state=-1)
                     self._emit(gone, derive_events(old, None))
@@ -579,7 +591,8 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
 
     def _write_extradata(self, m: Machine, old: Machine | None = None) -> None:
         plugged = "" if m.cpus_current is None else str(m.cpus_current)
-        if old is None or old.cpus_current != m.cpus_current:
+        if (old is None and m.cpus_current is not None) or (
+                old is not None and old.cpus_current != m.cpus_current):
             self._set_extra(m.uuid, "virtkit/cpus-plugged", plugged or None)
         for f in m.shared_folders:
             if not f.writable:
@@ -676,7 +689,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
                 raise _invalid(f"cannot undefine domain '{rec.name}' with snapshots; use the "
                                f"snapshots_metadata flag to remove them too")
             t = transition(Op.UNDEFINE, rec.name, rec.status)
-            self._apply(rec, t)
+            self._apply(rec, t, info)
             self._store.delete("autostart", rec.uuid)
             return True
 
@@ -695,7 +708,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             t = transition(op, rec.name, rec.status, **flags)
             if action is not None:
                 action(rec, info)
-            self._apply(rec, t)
+            self._apply(rec, t, info)
             return rec
 
     @hookimpl

@@ -42,6 +42,10 @@ def _active(state: int) -> bool:
 def derive_events(old: View | None, new: View | None) -> list[tuple[int, int]]:
     """The lifecycle events that explain a change from ``old`` to ``new`` (None: no domain),
     for a connection that did not make the change itself."""
+    return [(int(e), int(d)) for e, d in _derive(old, new)]
+
+
+def _derive(old: View | None, new: View | None) -> list[tuple[int, int]]:
     E = EventType
     out: list[tuple[int, int]] = []
     if old is None and new is None:
@@ -82,7 +86,7 @@ def derive_events(old: View | None, new: View | None) -> list[tuple[int, int]]:
             out.append((E.SUSPENDED, SuspendedDetail.PAUSED))
         elif old[0] == DomainState.PAUSED and new[0] != DomainState.PAUSED:
             out.append((E.RESUMED, ResumedDetail.UNPAUSED))
-    return [(int(e), int(d)) for e, d in out]
+    return out
 
 
 class Pollable(Protocol):

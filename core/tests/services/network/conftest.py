@@ -11,9 +11,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,22 +172,22 @@ def netns() -> Iterator[Any]:
 
 @pytest.fixture
 def agents(tmp_path: Path) -> Iterator[Any]:
-    """``agents(ns, *flags)`` starts the service in ``ns`` (state under the test's tmp dir)."""
+    """``agents(ns, *flags)`` starts the service in ``ns`` (state under the test's tmp dir).
+
+    ``user=UID`` runs it as that user, with its state in a directory of its own under /tmp
+    (pytest's temporary root is private to root, and other pytest sessions reset its mode)."""
     started: list[Agent] = []
     state = tmp_path / "state"
+    private: list[Path] = []
 
     def start(ns: Netns, *flags: str, uri: str = "tiny:///system",
               env: dict[str, str] | None = None, user: int | None = None) -> Agent:
+        where = state
         if user is not None:
-            state.mkdir(parents=True, exist_ok=True)
-            os.chown(state, user, user)
-            # Let the user reach its state directory: the test's own temporary directories
-            # lack the search bit for others (directories that have it are left alone).
-            for parent in (state.parent, *state.parent.parents):
-                mode = os.stat(parent).st_mode
-                if mode & 0o011 != 0o011:
-                    os.chmod(parent, mode | 0o011)
-        agent = Agent(ns, state, *flags, uri=uri, env=env, user=user)
+            where = Path(tempfile.mkdtemp(prefix="vkt-user-"))
+            private.append(where)
+            os.chown(where, user, user)
+        agent = Agent(ns, where, *flags, uri=uri, env=env, user=user)
         started.append(agent)
         return agent
 
@@ -194,6 +196,8 @@ def agents(tmp_path: Path) -> Iterator[Any]:
     finally:
         for agent in started:
             agent.close()
+        for where in private:
+            shutil.rmtree(where, ignore_errors=True)
 
 
 @pytest.fixture

@@ -379,3 +379,18 @@ def test_host_documents_have_a_larger_element_budget() -> None:
         parse_document(big, "domain")  # a definition of that size is refused
     with pytest.raises(VirtError, match="too many elements: about 55"):
         cx.Capabilities.from_xml(caps(55_000))
+
+
+def test_metadata_children_carry_the_namespaces_they_use() -> None:
+    """Each kept child declares what it uses, and only that, wherever it was declared."""
+    doc = (
+        "<domain type='kvm' xmlns:u='urn:unused' xmlns:p='urn:p'><name>x</name>"
+        "<memory>1024</memory><os><type>hvm</type></os><metadata xmlns:q='urn:q'>"
+        "<p:x a='1'><q:y/></p:x><z xmlns='urn:d'/><w/></metadata></domain>"
+    )
+    dom = Domain.from_xml(doc)
+    assert dom.metadata == (
+        '<p:x xmlns:p="urn:p" xmlns:q="urn:q" a="1"><q:y/></p:x>', '<z xmlns="urn:d"/>', "<w/>",
+    )
+    again = Domain.from_xml(dom.to_xml())
+    assert again.metadata == dom.metadata

@@ -487,14 +487,12 @@ def _verbatim(ctx: ParseContext, container: Any) -> list[str]:
     kids = list(container.iterchildren(etree.Element))  # elements only, tags not spelt out
     if not kids:
         return []
-    # lxml's tostring of an element declares every namespace in scope from its ancestors,
-    # used or not, checking each against those already declared: cheap for the usual one or
-    # two, but a document can declare hundreds, with long names, and have thousands of
-    # children. Then the children are taken out of a copy of the container one by one, which
-    # declares on each only the namespaces it uses, in time linear in its size.
-    scope = container.nsmap
-    inherited = sum(len(k or "") + len(v) + 12 for k, v in scope.items())
-    if len(scope) > 8 or inherited * len(kids) > MAX_SIZE:
+    # lxml's tostring of an element declares every namespace in scope from its ancestors, used
+    # or not, checking each against those already declared: quadratic, and amplifying (a
+    # document can declare hundreds, with long names, and have thousands of children). When
+    # the container has namespaces in scope, the children are taken out of a copy of it one by
+    # one, which declares on each only the namespaces it uses, in time linear in its size.
+    if container.nsmap:
         holder = copy.deepcopy(container)
         kids = list(holder.iterchildren(etree.Element))
         for node in kids:

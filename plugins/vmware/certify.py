@@ -19,10 +19,10 @@ from virtkit_vmware.vcsim import Simulator, SimulatorUnavailable
 #: The groups this driver supports. Left out: resources (vSphere has one configuration, so a
 #: live-only vcpu change cannot leave the persistent one as it was), devices (the suite's disks
 #: are local image files and its NICs join a network 'default'; vSphere needs datastore paths
-#: and port groups: tests/test_devices.py covers them), storage and networks (datastores and
-#: switches are not defined or started through this driver), stateful (see docs/vmware.md).
+#: and port groups: tests/test_objects.py covers them), storage and networks (datastores and
+#: switches are not defined or started through this driver).
 GROUPS = ("connection", "definition", "lifecycle", "save-restore", "snapshots", "readonly",
-          "concurrency", "bad-input")
+          "concurrency", "bad-input", "stateful")
 
 
 def certify(model: str, path: str, outdir: Path) -> int:

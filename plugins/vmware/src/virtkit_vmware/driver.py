@@ -127,6 +127,7 @@ class VSphereDriver(Driver):
         self._creating: set[str] = set()  # names of VMs this connection is creating
         self._op_locks: dict[str, threading.Lock] = {}
         self._default_datastore = ""
+        self._gone: set[str] = set()  # moids of VMs removed: late updates about them are old
         self._uuid_given = False
         self.jobs = Jobs(self.session)
         self._watcher: Any = None
@@ -320,6 +321,9 @@ class VSphereDriver(Driver):
         return t.status
 
     def _forget(self, moid: str) -> None:
+        """Drop the record of a VM that is gone; its managed object id is never reused, so
+        updates about it that arrive later are ignored."""
+        self._gone.add(moid)
         known = self._known.pop(moid, None)
         if known is not None and self._by_uuid.get(known.uuid) == moid:
             del self._by_uuid[known.uuid]
@@ -603,13 +607,7 @@ class VSphereDriver(Driver):
         dom = self._parse(xml, validate)
         existing = self._clash(dom)
         if existing is not None:
-            moid, known = existing
-            if known.status.active:
-                raise VirtError(ErrorCode.OPERATION_INVALID,
-                                f"domain '{dom.name}' is already active", ErrorDomain.DOMAIN)
-            raise VirtError(ErrorCode.OPERATION_FAILED,
-                            f"domain '{dom.name}' is already defined; start it instead",
-                            ErrorDomain.ESX)
+            return self._start_with(existing, dom)
         moid, known = self._create_vm(dom, "created")
         try:
             with self._lock:
@@ -630,6 +628,31 @@ class VSphereDriver(Driver):
             for event, detail in t.events:
                 self.emit(Event("domain-lifecycle", ref, int(event), int(detail)))
             return ref
+
+    def _start_with(self, existing: tuple[str, Known], dom: Any) -> DomainRef:
+        """create_xml naming an inactive defined domain: start it with the document given.
+        vSphere keeps one configuration, so the document becomes the VM's configuration (libvirt
+        would use it for this run only); a saved state is discarded, as a fresh boot does."""
+        moid, known = existing
+        ref = DomainRef(known.name, known.uuid)
+        with self._vm_lock(ref):
+            if known.status.active:
+                raise VirtError(ErrorCode.OPERATION_INVALID,
+                                f"domain '{dom.name}' is already active", ErrorDomain.DOMAIN)
+            self._reconfigure(known, dom)
+            with self._lock:
+                self._busy.add(moid)
+            try:
+                if known.status.has_managed_save:
+                    self._task(known, f"discard the saved state of '{known.name}'",
+                               known.vm.PowerOffVM_Task)
+                self._task(known, f"start '{known.name}'", known.vm.PowerOnVM_Task)
+            finally:
+                with self._lock:
+                    self._busy.discard(moid)
+            with self._lock:
+                self._apply(moid, known, Op.CREATE, force_boot=True)
+                return self._ref(moid, known)
 
     @hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef, managed_save: bool,

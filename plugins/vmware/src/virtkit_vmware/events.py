@@ -109,6 +109,10 @@ class Watcher:
         driver = self.driver
         moid = change.obj._moId
         kind = str(change.kind)
+        with driver._lock:
+            if moid in driver._gone:
+                self._props.pop(moid, None)
+                return
         if kind == "leave":
             self._props.pop(moid, None)
             with driver._lock:
@@ -137,15 +141,20 @@ class Watcher:
             if moid in driver._busy or (new and row.name in driver._creating):
                 return
             known = driver._known.get(moid)
-            stale = known is not None and not _agrees(known.status, row.power)
+            stale = known is not None and (not _agrees(known.status, row.power)
+                                           or known.transient != row.transient)
         if stale:
             # updates lag behind: one that disagrees is checked against vSphere now, so a
             # change this connection already made (and announced) is not announced again
             try:
-                fresh = vm_props(driver.session, change.obj, ["runtime.powerState"], row.name)
+                fresh = vm_props(driver.session, change.obj,
+                                 ["runtime.powerState", "config.managedBy"], row.name)
             except Exception:
                 return
-            row = attrs.evolve(row, power=str(fresh.get("runtime.powerState", row.power)))
+            from virtkit_vmware.driver import _transient
+
+            row = attrs.evolve(row, power=str(fresh.get("runtime.powerState", row.power)),
+                               transient=_transient(fresh))
         with driver._lock:
             if moid in driver._busy:
                 return

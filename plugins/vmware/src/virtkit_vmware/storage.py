@@ -220,6 +220,9 @@ class StorageHooks:
             except VirtError as exc:
                 if exc.code != ErrorCode.STORAGE_VOL_EXIST:
                     raise
+        if not vol.capacity:
+            raise VirtError(ErrorCode.XML_ERROR, f"volume '{name}': a <capacity> is needed",
+                            ErrorDomain.STORAGE)
         spec = vim.VirtualDiskManager.FileBackedVirtualDiskSpec(
             diskType="thin", adapterType="lsiLogic", capacityKb=max(1, vol.capacity // 1024))
         dm = content.virtualDiskManager

@@ -442,16 +442,16 @@ def domain_to_vmx(dom: Domain) -> str:
     for index, ser in enumerate(devices.serials):
         port = ser.target.port if ser.target and ser.target.port is not None else index
         prefix = f"serial{port}."
-        src = ser.source
+        chr_src = ser.source
         out.append((prefix + "present", "TRUE"))
-        if ser.type in ("file", "pipe", "dev") and src is not None and src.path:
+        if ser.type in ("file", "pipe", "dev") and chr_src is not None and chr_src.path:
             out += [(prefix + "filetype", {"dev": "device"}.get(ser.type, ser.type)),
-                    (prefix + "filename", src.path)]
-        elif ser.type == "tcp" and src is not None and src.service:
+                    (prefix + "filename", chr_src.path)]
+        elif ser.type == "tcp" and chr_src is not None and chr_src.service:
             out += [(prefix + "filetype", "network"),
-                    (prefix + "filename", f"tcp://{src.host or ''}:{src.service}"),
+                    (prefix + "filename", f"tcp://{chr_src.host or ''}:{chr_src.service}"),
                     (prefix + "network.endpoint",
-                     "server" if src.mode in (None, "bind") else "client")]
+                     "server" if chr_src.mode in (None, "bind") else "client")]
         else:
             raise vmx_error(f"serial port {port} of type '{ser.type}'")
     others = [f for f in attrs.fields(Devices) if f.name not in

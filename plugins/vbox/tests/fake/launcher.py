@@ -7,18 +7,20 @@ import os
 import sys
 from pathlib import Path
 
-FAKE = Path(__file__).resolve().parent / "VBoxManage"
+HERE = Path(__file__).resolve().parent
+FAKE = HERE / "VBoxManage"
 
 
 def install(bindir: Path) -> Path:
     bindir.mkdir(parents=True, exist_ok=True)
     exe = bindir / "VBoxManage"
     python = os.path.realpath(sys.executable)
-    exe.write_text(
+    exe.write_text(  # the fake as an imported module: its bytecode is cached between calls
         f"#!{python} -IS\n"
-        "import runpy, sys\n"
-        f"sys.argv[0] = {str(FAKE)!r}\n"
-        f"runpy.run_path({str(FAKE)!r}, run_name='__main__')\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(HERE)!r})\n"
+        "import fakevbox\n"
+        "sys.exit(fakevbox.main(sys.argv[1:]))\n"
     )
     exe.chmod(0o755)
     return exe

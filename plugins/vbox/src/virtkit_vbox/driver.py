@@ -419,9 +419,26 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             self._store_status(rec, t.status)
         self._emit(rec, events, t.reboot)
 
-    def _find(self, ref: DomainRef) -> tuple[MachineRecord, dict[str, str]]:
-        """Reconcile and return the record and ``showvminfo`` of ``ref`` (lock held)."""
-        info = self._info(ref.uuid) if ref.uuid else None
+    def _read(self, ref: DomainRef) -> tuple[MachineRecord, dict[str, str]]:
+        """As :meth:`_find` for operations that only read: VBoxManage runs before the lock is
+        taken, so readers do not hold writers up. The record's generation tells whether a
+        writer changed the machine meanwhile; then the state is read again under the lock."""
+        before = records.load(self._store, ref.uuid) if ref.uuid else None
+        info = self._info(ref.uuid) if ref.uuid else self._info(ref.name)
+        with self._locked():
+            uuid = info["UUID"].lower() if info is not None else ref.uuid
+            now = records.load(self._store, uuid) if uuid else None
+            if (before is None) != (now is None) or (
+                    before is not None and now is not None and before.gen != now.gen):
+                return self._find(ref)
+            return self._find(ref, info)
+
+    def _find(self, ref: DomainRef, info: dict[str, str] | None = None
+              ) -> tuple[MachineRecord, dict[str, str]]:
+        """Reconcile and return the record and ``showvminfo`` of ``ref`` (lock held; ``info``
+        when the caller read it already)."""
+        if info is None:
+            info = self._info(ref.uuid) if ref.uuid else None
         if info is None and ref.uuid == "":
             info = self._info(ref.name)
         if info is None:
@@ -491,10 +508,11 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
 
     @hookimpl
     def virtkit_domain_list(self) -> list[DomainSummary]:
+        present = self._list()  # outside the lock; a stale answer is checked per machine
+        running = self._running()
         with self._locked():
-            running = self._running()
             out = []
-            for _name, uuid in self._list():
+            for _name, uuid in present:
                 rec = records.load(self._store, uuid)
                 if rec is None or rec.status.active != (uuid in running):
                     info = self._info(uuid)
@@ -514,20 +532,18 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
 
     @hookimpl
     def virtkit_domain_lookup_by_name(self, name: str) -> DomainRef:
-        with self._locked():
-            for vname, uuid in self._list():
-                if vname == name:
-                    rec, _ = self._find(DomainRef(name, uuid))
-                    return self._ref(rec)
+        for vname, uuid in self._list():
+            if vname == name:
+                rec, _ = self._read(DomainRef(name, uuid))
+                return self._ref(rec)
         raise no_domain(name)
 
     @hookimpl
     def virtkit_domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
-        with self._locked():
-            for vname, vuuid in self._list():
-                if vuuid == uuid.lower():
-                    rec, _ = self._find(DomainRef(vname, vuuid))
-                    return self._ref(rec)
+        for vname, vuuid in self._list():
+            if vuuid == uuid.lower():
+                rec, _ = self._read(DomainRef(vname, vuuid))
+                return self._ref(rec)
         raise no_domain(uuid=uuid)
 
     @hookimpl
@@ -894,43 +910,38 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
 
     @hookimpl
     def virtkit_domain_get_summary(self, dom: DomainRef) -> DomainSummary:
-        with self._locked():
-            rec, info = self._find(dom)
-            return self._summary(rec, info.get("autostart-enabled") == "on")
+        rec, info = self._read(dom)
+        return self._summary(rec, info.get("autostart-enabled") == "on")
 
     @hookimpl
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
-        with self._locked():
-            rec, info = self._find(dom)
-            m = self._machine(info)
-            vcpus = m.cpus_current or m.cpus
-            if rec.status.active and rec.live_vcpus is not None:
-                vcpus = rec.live_vcpus
-            return DomainInfo(rec.state, m.memory_mib * 1024,
-                              (m.memory_mib - m.balloon_mib) * 1024, vcpus, 0)
+        rec, info = self._read(dom)
+        m = self._machine(info)
+        vcpus = m.cpus_current or m.cpus
+        if rec.status.active and rec.live_vcpus is not None:
+            vcpus = rec.live_vcpus
+        return DomainInfo(rec.state, m.memory_mib * 1024,
+                          (m.memory_mib - m.balloon_mib) * 1024, vcpus, 0)
 
     @hookimpl
     def virtkit_domain_get_state(self, dom: DomainRef) -> DomainStateInfo:
-        with self._locked():
-            rec, _ = self._find(dom)
-            return DomainStateInfo(rec.state, rec.reason)
+        rec, _ = self._read(dom)
+        return DomainStateInfo(rec.state, rec.reason)
 
     @hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, inactive: bool, security_info: bool) -> str:
-        with self._locked():
-            rec, info = self._find(dom)
-            m = self._machine(info)
-            if rec.status.active and not inactive and rec.live_vcpus is not None:
-                m = attrs.evolve(m, cpus_current=rec.live_vcpus if rec.live_vcpus != m.cpus
-                                 else None)
-            return domain_from_machine(m, None if inactive else rec.id).to_xml(
-                secure=security_info)
+        rec, info = self._read(dom)
+        m = self._machine(info)
+        if rec.status.active and not inactive and rec.live_vcpus is not None:
+            m = attrs.evolve(m, cpus_current=rec.live_vcpus if rec.live_vcpus != m.cpus
+                             else None)
+        return domain_from_machine(m, None if inactive else rec.id).to_xml(
+            secure=security_info)
 
     @hookimpl
     def virtkit_domain_get_autostart(self, dom: DomainRef) -> bool:
-        with self._locked():
-            _, info = self._find(dom)
-            return info.get("autostart-enabled") == "on"
+        _, info = self._read(dom)
+        return info.get("autostart-enabled") == "on"
 
     @hookimpl
     def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> bool:

@@ -30,6 +30,8 @@ class MachineRecord:
     snapshots: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: the machine's ``virtkit/`` extra data as last written (None: not read yet)
     extradata: dict[str, str] | None = None
+    #: bumped on every save: a reader that queried VirtualBox before a writer's change sees it
+    gen: int = 0
 
     @property
     def status(self) -> DomainStatus:
@@ -55,6 +57,7 @@ def load(store: StateStore, uuid: str) -> MachineRecord | None:
 
 
 def save(store: StateStore, rec: MachineRecord) -> None:
+    rec.gen += 1
     store.write(KIND, rec.uuid, json.dumps(attrs.asdict(rec)).encode())
 
 

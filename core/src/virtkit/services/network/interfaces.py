@@ -89,6 +89,9 @@ class Made:
         self.addresses: list[list[Any]] = data.get("addresses", [])
         self.enslaved: list[str] = data.get("enslaved", [])
         self.raised: list[str] = data.get("raised", [])
+        self.mtus: list[list[Any]] = data.get("mtus", [])  # [name, MTU before]
+        # [name, MAC before]: a bridge takes a port's MAC, and is left with none when released
+        self.macs: list[list[str]] = data.get("macs", [])
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__).encode()
@@ -116,6 +119,21 @@ class Made:
             if idx is not None and name not in self.links:
                 try:
                     netlink.set_link(idx, f"cannot bring '{name}' down", D, state="down")
+                except VirtError as exc:
+                    errors.append(exc.message)
+        for name, mtu in reversed(self.mtus):
+            idx = netlink.index(name)
+            if idx is not None and name not in self.links:
+                try:
+                    netlink.set_link(idx, f"cannot restore the MTU of '{name}'", D, mtu=mtu)
+                except VirtError as exc:
+                    errors.append(exc.message)
+        for name, mac in reversed(self.macs):
+            link = netlink.link(name)
+            if link is not None and name not in self.links and link.mac != mac:
+                try:
+                    netlink.set_link(link.index, f"cannot restore the MAC of '{name}'", D,
+                                     address=mac)
                 except VirtError as exc:
                     errors.append(exc.message)
         for name in reversed(self.links):
@@ -158,17 +176,25 @@ class InterfaceMixin:
                 raise VirtError(ErrorCode.OPERATION_FAILED,
                                 f"cannot start interface '{name}': no such host interface", D)
         elif idx is not None:
-            if kind == "bridge" and netlink.link(name) is not None:
+            link = netlink.link(name)
+            if link is None or link.kind != kind:
                 raise VirtError(
                     ErrorCode.OPERATION_FAILED,
                     f"cannot start {kind} interface '{name}': an interface of that name already "
-                    f"exists", D)
+                    f"exists and is not a {kind}", D)
         if kind == "bridge":
-            idx = netlink.add_link(name, "bridge", D, br_stp_state=1 if iface.bridge and
-                                   iface.bridge.stp else 0)
-            made.links.append(name)
+            if idx is None:  # an existing bridge is used as it is, and not deleted at stop
+                idx = netlink.add_link(name, "bridge", D, br_stp_state=1 if iface.bridge and
+                                       iface.bridge.stp else 0)
+                made.links.append(name)
+            else:
+                existing = netlink.link(name)
+                if existing is not None:
+                    made.macs.append([name, existing.mac])
             for sub in iface.bridge.interfaces if iface.bridge else ():
                 self._build(sub, made, master=idx)
+        elif kind in ("vlan", "bond") and idx is not None:
+            pass  # an existing link of that kind: brought up with its settings below
         elif kind == "vlan":
             vlan = iface.vlan
             parent = vlan.interface if vlan is not None else None
@@ -199,6 +225,9 @@ class InterfaceMixin:
                 self._build(sub, made, master=idx)
         assert idx is not None
         if iface.mtu is not None:
+            current = netlink.link(name)
+            if name not in made.links and current is not None and current.mtu != iface.mtu.size:
+                made.mtus.append([name, current.mtu])
             netlink.set_link(idx, f"cannot set MTU of '{name}'", D, mtu=iface.mtu.size)
         if master is not None:
             netlink.set_link(idx, f"cannot attach '{name}' to its master", D, master=master)

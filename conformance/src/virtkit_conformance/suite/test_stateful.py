@@ -1,5 +1,5 @@
 """Group ``stateful``: Hypothesis drives random sequences of lifecycle and device operations
-against a reference model of the REFERENCE.md table, checking state, reason, persistence,
+against a reference model of the lifecycle transition table, checking state, reason, persistence,
 events and error codes after every step. A failure is shrunk to a minimal sequence, which the
 report shows."""
 

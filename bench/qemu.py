@@ -32,6 +32,9 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
+# this file is named qemu.py: keep its directory off the path, or it shadows the qemu package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "plugins" / "qemu" / "tests"
 
@@ -240,7 +243,7 @@ def main() -> int:
     sides: list[tuple[str, Any]] = [("virtkit", vk)] + ([("libvirt", lv)] if lv else [])
     tmp = Path(tempfile.mkdtemp(prefix="vkbench-img-"))
     os.chmod(tmp, 0o777)
-    times: dict[str, dict[str, list[float]]] = {s: {} for s, _ in sides}
+    times: dict[str, dict[str, list[float]]] = {s: {} for s in ("virtkit", "libvirt", "bare")}
 
     def rec(side: str, op: str, t: float) -> None:
         times[side].setdefault(op, []).append(t)

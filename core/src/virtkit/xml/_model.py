@@ -76,6 +76,11 @@ class Conv:
     format: Callable[[Any], str]
 
 
+def _digits(s: str) -> bool:
+    """Non-empty and ASCII digits only (str.isdigit walks Unicode tables: slow on megabytes)."""
+    return s.isascii() and s.encode("ascii").isdigit()
+
+
 # Integers in documents are bounded far below this many digits (int() is quadratic in them).
 _MAX_DIGITS = 40
 
@@ -83,7 +88,7 @@ _MAX_DIGITS = 40
 def _parse_int(s: str) -> int:
     s2 = s.strip()
     digits = s2[1:] if s2[:1] in ("+", "-") else s2
-    if not digits.isdigit() or not digits.isascii():
+    if not _digits(digits):
         raise ValueError("expected an integer")
     if len(digits) > _MAX_DIGITS and len(digits.lstrip("0")) > _MAX_DIGITS:
         raise ValueError("integer too large")
@@ -92,7 +97,7 @@ def _parse_int(s: str) -> int:
 
 def _parse_uint(s: str) -> int:
     s2 = s.strip()
-    if not s2.isdigit() or not s2.isascii():
+    if not _digits(s2):
         raise ValueError("expected a non-negative integer")
     if len(s2) > _MAX_DIGITS and len(s2.lstrip("0")) > _MAX_DIGITS:
         raise ValueError("integer too large")

@@ -102,7 +102,8 @@ def _token_in(choices: frozenset[str]) -> Callable[[str], bool]:
 
 
 def _digits_ok(digits: str) -> bool:
-    return digits.isdigit() and digits.isascii()
+    # ASCII digits only (str.isdigit walks Unicode tables: slow on megabytes)
+    return digits.isascii() and digits.encode("ascii").isdigit()
 
 
 def _integer(v: str) -> bool:
@@ -177,7 +178,7 @@ def _fast_checks() -> dict[str, Callable[[str], bool]]:
         "ip": _ip,
         "host": lambda v: bool(v) and not any(c in v for c in _XML_WS),
         "hex": lambda v: (v[:2] == "0x" and _hex_digits(v[2:])) or (
-            v.isdigit() and v.isascii()),
+            v.isascii() and v.encode("ascii").isdigit()),
     }
 
 

@@ -14,7 +14,6 @@ running. Socket activation by systemd (LISTEN_FDS) is used when present.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import grp
 import logging
@@ -23,12 +22,13 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
 from virtkit.daemon import auth
 from virtkit.daemon.config import LOG_LEVELS, Config, load, parse_log_outputs
-from virtkit.daemon.server import Server
+from virtkit.daemon.server import PipeLink, Server
 from virtkit.sdk.errors import VirtError
 
 log = logging.getLogger("virtkitd")
@@ -130,99 +130,107 @@ def _activated() -> dict[str, socket.socket]:
     return found
 
 
-async def serve(args: argparse.Namespace, config: Config, session: bool) -> int:
-    loop = asyncio.get_running_loop()
+def _listen(server: Server, lsock: socket.socket, transport: str, scheme: str) -> None:
+    """Accept connections on ``lsock`` until the daemon stops."""
+    lsock.settimeout(0.5)
+    while not server.stopping.is_set():
+        try:
+            sock, _addr = lsock.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            if server.stopping.is_set():
+                return
+            time.sleep(0.05)  # out of file descriptors, say: try again
+            continue
+        sock.settimeout(None)
+        server.admit(sock, transport, scheme)
+
+
+def _tcp_socket(addr: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((addr, port))
+    sock.listen(backlog)
+    return sock
+
+
+def serve(args: argparse.Namespace, config: Config, session: bool) -> int:
     server = Server(config, session=session)
-    server.loop = loop
-    stop = asyncio.Event()
+    stop = threading.Event()
     created: list[str] = []
+    threading.Thread(target=server.keepalive, name="virtkitd-keepalive", daemon=True).start()
 
     if args.stdio:
-        reader = asyncio.StreamReader(limit=2**16)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        out = os.fdopen(os.dup(1), "wb")
+        out = os.dup(1)
         os.dup2(2, 1)  # a stray print must not corrupt the frames on stdout
-        wtransport, wprotocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, out)
-        writer = asyncio.StreamWriter(wtransport, wprotocol, reader, loop)
-        keepalive = asyncio.create_task(server.keepalive())
-        await server.accept(reader, writer, "stdio")
-        keepalive.cancel()
-        await server.close_all()
+        client = server.serve(PipeLink(0, out), "stdio", auth.process_identity())
+        client.done.wait()  # its reading may have moved to another thread
+        server.close_all()
         return 0
 
     activated = _activated()
     sock_dir = socket_dir(config, session)
+    backlog = config.max_queued_clients
+    listeners: list[tuple[socket.socket, str, str]] = []
     rw = activated.pop("rw", None)
     if rw is None:
         path = os.path.join(sock_dir, RW_SOCKET)
         rw = _bind_unix(path, int(config.unix_sock_rw_perms, 8), config.unix_sock_group,
-                        config.max_queued_clients)
+                        backlog)
         created.append(path)
+    listeners.append((rw, "unix-rw", config.auth_unix_rw))
     ro = activated.pop("ro", None)
     if ro is None and not session:
         path = os.path.join(sock_dir, RO_SOCKET)
-        ro = _bind_unix(path, int(config.unix_sock_ro_perms, 8), "", config.max_queued_clients)
+        ro = _bind_unix(path, int(config.unix_sock_ro_perms, 8), "", backlog)
         created.append(path)
-
-    def handler(transport: str, scheme: str):  # type: ignore[no-untyped-def]
-        async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await server.accept(reader, writer, transport, scheme)
-        return run
-
-    backlog = config.max_queued_clients
-    server.servers.append(await asyncio.start_unix_server(
-        handler("unix-rw", config.auth_unix_rw), sock=rw, backlog=backlog))
     if ro is not None:
-        server.servers.append(await asyncio.start_unix_server(
-            handler("unix-ro", config.auth_unix_ro), sock=ro, backlog=backlog))
+        listeners.append((ro, "unix-ro", config.auth_unix_ro))
     tcp_sock, tls_sock = activated.pop("tcp", None), activated.pop("tls", None)
     if (args.listen and config.listen_tcp) or tcp_sock is not None:
-        kw = {"sock": tcp_sock} if tcp_sock else {"host": config.listen_addr,
-                                                  "port": config.tcp_port}
-        server.servers.append(await asyncio.start_server(
-            handler("tcp", config.auth_tcp), reuse_address=True, backlog=backlog, **kw))  # type: ignore[arg-type]
+        sock = tcp_sock or _tcp_socket(config.listen_addr, config.tcp_port, backlog)
+        listeners.append((sock, "tcp", config.auth_tcp))
     if (args.listen and config.listen_tls) or tls_sock is not None:
-        ctx = auth.server_tls_context(config.cert_file, config.key_file, config.ca_file)
-        kw = {"sock": tls_sock} if tls_sock else {"host": config.listen_addr,
-                                                  "port": config.tls_port}
-        server.servers.append(await asyncio.start_server(
-            handler("tls", config.auth_tls), ssl=ctx, reuse_address=True, backlog=backlog,
-            ssl_handshake_timeout=10, **kw))  # type: ignore[arg-type]
+        server.tls_context = auth.server_tls_context(config.cert_file, config.key_file,
+                                                     config.ca_file)
+        sock = tls_sock or _tcp_socket(config.listen_addr, config.tls_port, backlog)
+        listeners.append((sock, "tls", config.auth_tls))
 
-    def reload() -> None:
-        try:
-            new = load(config.source)
-        except VirtError as exc:
-            log.error("not reloading: %s", exc.message)
-            return
-        setup_logging(new, False)
-        server.reload(new)
-
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload)
-    tasks = [asyncio.create_task(server.keepalive())]
-    if args.timeout:
-        async def idle_exit() -> None:
-            while True:
-                await asyncio.sleep(min(1.0, args.timeout))
-                if not server.clients and time.monotonic() - server.idle_since >= args.timeout:
-                    log.info("no clients for %s s: exiting", args.timeout)
-                    stop.set()
-                    return
-        tasks.append(asyncio.create_task(idle_exit()))
-    for srv in server.servers:
-        for sock in srv.sockets:
-            log.info("listening on %s", sock.getsockname())
+    reload_asked = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_asked.set())
+    threads = []
+    for lsock, transport, scheme in listeners:
+        log.info("listening on %s", lsock.getsockname())
+        thread = threading.Thread(target=_listen, args=(server, lsock, transport, scheme),
+                                  name=f"virtkitd-listen-{transport}", daemon=True)
+        thread.start()
+        threads.append(thread)
     print_ready()
-    await stop.wait()
+    while not stop.wait(0.25):
+        if reload_asked.is_set():
+            reload_asked.clear()
+            try:
+                new = load(config.source)
+            except VirtError as exc:
+                log.error("not reloading: %s", exc.message)
+            else:
+                setup_logging(new, False)
+                server.reload(new)
+        if (args.timeout and not server.clients
+                and time.monotonic() - server.idle_since >= args.timeout):
+            log.info("no clients for %s s: exiting", args.timeout)
+            break
     log.info("shutting down: closing %d client(s); guests keep running", len(server.clients))
-    for srv in server.servers:
-        srv.close()
-    for task in tasks:
-        task.cancel()
-    await server.close_all()
+    server.stopping.set()
+    for thread in threads:
+        thread.join(2)
+    for lsock, _t, _s in listeners:
+        lsock.close()
+    server.close_all()
     for path in created:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -257,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pid_file:
         Path(args.pid_file).write_text(f"{os.getpid()}\n")
     try:
-        return asyncio.run(serve(args, config, session))
+        return serve(args, config, session)
     except VirtError as exc:
         print(f"virtkitd: {exc.message}", file=sys.stderr)
         return 1

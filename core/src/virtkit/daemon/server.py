@@ -1,21 +1,24 @@
-"""The virtkitd server: listeners, clients, authentication, limits and dispatch to drivers.
+"""The virtkitd server: clients, authentication, limits and dispatch to drivers.
 
-One asyncio loop reads and writes every client's frames; hook calls run on a pool of
-``max_workers`` threads, with ``prio_workers`` more for destroy, lookups and other quick reads
-when every ordinary worker is busy. Each client has one connection (opened by the ``@open``
-procedure with the client's identity) and at most ``max_client_requests`` calls in flight: the
-daemon stops reading a client at its limit until a reply goes. Events of a client's connection
-go out as EVENT frames; a client whose unsent data passes ``max_client_backlog`` is disconnected
-so that it cannot slow the others.
+Threads, not an event loop, so that a reply needs no thread switch: one thread at a time reads
+each client's frames. When a frame is a hook call, that thread first hands the reading of the
+client to another thread of the pool (so that the client's next call, an ``abort_job`` say, is
+read at once), then runs the call itself and writes the reply. At most ``max_workers`` calls run
+at once, plus ``prio_workers`` more for destroy, lookups and other quick reads when every ordinary
+worker is busy. Each client has one connection (opened by the ``@open`` procedure with the
+client's identity) and at most ``max_client_requests`` calls in flight: at the limit its reader
+waits until a reply goes before reading on. Events of a client's connection go out as EVENT
+frames from that connection's own event thread; a client whose socket stays full (it does not
+read) is disconnected, which slows nobody else.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import itertools
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -55,14 +58,130 @@ PRIORITY_OPS = frozenset(
 ) | {"domain_destroy", "domain_abort_job", "connect_close", "domain_list", "connect_get_hostname"}
 
 
+class Link:
+    """A client's byte stream: ``recv`` by the one thread that reads, ``send`` whole frames from
+    any thread (under the client's write lock), ``close`` from any thread."""
+
+    def __init__(self, sock: socket.socket | None = None) -> None:
+        self.sock = sock
+
+    def recv(self, size: int) -> bytes:
+        assert self.sock is not None
+        return self.sock.recv(size)
+
+    def send(self, data: bytes, timeout: float) -> None:
+        """Write all of ``data``; TimeoutError when the peer takes nothing for ``timeout``."""
+        assert self.sock is not None
+        sock = self.sock
+        view = memoryview(data)
+        deadline = time.monotonic() + timeout
+        while view:
+            try:
+                sent = sock.send(view, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            if sent:
+                view = view[sent:]
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            select.select([], [sock], [], left)
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def release(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+class TlsLink(Link):
+    """TLS: OpenSSL's connection object must not be used by two threads at once, so reads and
+    writes share a lock and the reader waits for data with select() outside it."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock)
+        self._lock = threading.Lock()
+        self._closed = False
+        sock.setblocking(False)
+
+    def recv(self, size: int) -> bytes:
+        import ssl
+
+        sock: Any = self.sock
+        while not self._closed:
+            if not sock.pending():
+                select.select([sock], [], [], 1.0)
+            with self._lock:
+                try:
+                    return bytes(sock.recv(size))
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    continue
+                except ssl.SSLZeroReturnError:
+                    return b""
+        return b""
+
+    def send(self, data: bytes, timeout: float) -> None:
+        import ssl
+
+        sock: Any = self.sock
+        view = memoryview(data)
+        deadline = time.monotonic() + timeout
+        while view:
+            with self._lock:
+                try:
+                    sent = sock.send(view)
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                    sent = 0
+            if sent:
+                view = view[sent:]
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            select.select([], [sock], [], min(left, 0.05))
+
+    def close(self) -> None:
+        self._closed = True
+        super().close()
+
+
+class PipeLink(Link):
+    """Standard input and output (``virtkitd --stdio`` under ssh)."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        super().__init__(None)
+        self.rfd, self.wfd = rfd, wfd
+
+    def recv(self, size: int) -> bytes:
+        return os.read(self.rfd, size)
+
+    def send(self, data: bytes, timeout: float) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.wfd, view):]
+
+    def close(self) -> None:
+        for fd in (self.rfd, self.wfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 @attrs.define(eq=False)
 class Client:
     """One connected client."""
 
     id: int
     transport: str  # unix-rw, unix-ro, tcp, tls, stdio
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    link: Link
     identity: Identity
     read_only: bool
     authenticated: bool
@@ -72,11 +191,14 @@ class Client:
     last_rx: float = attrs.field(factory=time.monotonic)
     uri: str | None = None
     conn: Any = None
-    slots: asyncio.Semaphore | None = None
     scram: auth.ScramSession | None = None
     closed: bool = False
     in_flight: int = 0
+    buf: bytearray = attrs.field(factory=bytearray)
+    wlock: threading.Lock = attrs.field(factory=threading.Lock)
+    cond: threading.Condition = attrs.field(factory=threading.Condition)
     event_ids: list[int] = attrs.field(factory=list)
+    done: threading.Event = attrs.field(factory=threading.Event)
 
     def info(self) -> dict[str, Any]:
         ident = self.identity
@@ -91,87 +213,102 @@ class Client:
 
 
 class Server:
-    """The daemon's state: configuration, clients, worker pools."""
+    """The daemon's state: configuration, clients, the thread pool and worker slots."""
 
     def __init__(self, config: Config, *, session: bool = False) -> None:
         self.config = config
         self.session = session
         self.clients: dict[int, Client] = {}
+        self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.workers = concurrent.futures.ThreadPoolExecutor(
-            config.max_workers, thread_name_prefix="virtkitd-worker")
-        self.prio = concurrent.futures.ThreadPoolExecutor(
-            max(1, config.prio_workers), thread_name_prefix="virtkitd-prio")
+        # readers and calls share one pool; worker slots bound how many calls run at once
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            config.max_clients + config.max_workers + config.prio_workers + 8,
+            thread_name_prefix="virtkitd")
+        self.slots = threading.BoundedSemaphore(config.max_workers)
+        self.prio_slots = threading.BoundedSemaphore(max(1, config.prio_workers))
         self.busy = 0
         self.users = auth.load_users(config.scram_users_file)
-        self.servers: list[asyncio.base_events.Server] = []
         self.idle_since = time.monotonic()
         self.hostname = socket.gethostname()
+        self.stopping = threading.Event()
 
     # -- configuration -------------------------------------------------------------------------
 
     def reload(self, config: Config) -> None:
-        """SIGHUP: new limits, TLS DN list, users and log level; listeners stay."""
+        """SIGHUP: new limits, TLS DN list, users and log level; listeners and pools stay."""
         self.config = config
         self.users = auth.load_users(config.scram_users_file)
-        if config.max_workers != self.workers._max_workers:
-            old, self.workers = self.workers, concurrent.futures.ThreadPoolExecutor(
-                config.max_workers, thread_name_prefix="virtkitd-worker")
-            old.shutdown(wait=False)
         log.warning("configuration reloaded from %s", config.source or "defaults")
 
-    # -- clients -------------------------------------------------------------------------------
+    @property
+    def send_timeout(self) -> float:
+        """How long a client's socket may stay full before the client is dropped."""
+        return float(max(1, self.config.keepalive_interval))
+
+    # -- admission -----------------------------------------------------------------------------
 
     def anonymous(self) -> int:
-        return sum(1 for c in self.clients.values() if not c.authenticated)
+        return sum(1 for c in list(self.clients.values()) if not c.authenticated)
 
-    async def accept(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        transport: str,
-        auth_scheme: str = "none",
-    ) -> None:
-        """Serve one client until it goes: admission, then its frames."""
+    def admit(self, sock: socket.socket, transport: str, auth_scheme: str = "none") -> None:
+        """A connection accepted by a listener: checks, then its reader in the pool."""
+        self.pool.submit(self._admit, sock, transport, auth_scheme)
+
+    def _admit(self, sock: socket.socket, transport: str, auth_scheme: str) -> None:
         cfg = self.config
+        link: Link
+        target: Any = sock
         try:
-            identity = self._identify(writer, transport)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                            min(cfg.max_client_backlog, 2**30))
+            if transport == "tls":
+                sock.settimeout(10)
+                target = self.tls_context.wrap_socket(sock, server_side=True)
+                target.settimeout(None)
+                link = TlsLink(target)
+            else:
+                if transport == "tcp":
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                link = Link(sock)
+            identity = self._identify(link, transport)
+            if len(self.clients) >= cfg.max_clients:
+                raise VirtError(ErrorCode.RPC, f"too many clients: the daemon serves at most "
+                                f"{cfg.max_clients}", ErrorDomain.RPC)
+            needs_auth = auth_scheme != "none"
+            if needs_auth and self.anonymous() >= cfg.max_anonymous_clients:
+                raise VirtError(ErrorCode.RPC, f"too many unauthenticated clients "
+                                f"(max_anonymous_clients {cfg.max_anonymous_clients})",
+                                ErrorDomain.RPC)
         except VirtError as exc:
             log.warning("refused a %s client: %s", transport, exc.message)
-            await self._refuse(writer, exc)
+            self._refuse(target, exc)
             return
-        if len(self.clients) >= cfg.max_clients:
-            log.warning("refused a %s client: max_clients (%d) reached", transport,
-                        cfg.max_clients)
-            await self._refuse(writer, VirtError(
-                ErrorCode.RPC, f"too many clients: the daemon serves at most {cfg.max_clients}",
-                ErrorDomain.RPC))
+        except (OSError, ValueError) as exc:  # a failed TLS handshake, a vanished peer
+            log.warning("refused a %s client: %s", transport, exc)
+            sock.close()
             return
-        needs_auth = auth_scheme != "none"
-        if needs_auth and self.anonymous() >= cfg.max_anonymous_clients:
-            await self._refuse(writer, VirtError(
-                ErrorCode.RPC, f"too many unauthenticated clients (max_anonymous_clients "
-                f"{cfg.max_anonymous_clients})", ErrorDomain.RPC))
-            return
+        self.serve(link, transport, identity, auth_scheme)
+
+    def serve(self, link: Link, transport: str, identity: Identity,
+              auth_scheme: str = "none") -> Client:
+        """Register a client and start reading it (in this thread)."""
         client = Client(
-            id=next(self._ids), transport=transport, reader=reader, writer=writer,
-            identity=identity, read_only=transport == "unix-ro", authenticated=not needs_auth,
+            id=next(self._ids), transport=transport, link=link, identity=identity,
+            read_only=transport == "unix-ro", authenticated=auth_scheme == "none",
             auth_scheme=auth_scheme,
             admin=transport in ("unix-rw", "stdio") and identity.uid in (0, os.geteuid()),
-            slots=asyncio.Semaphore(cfg.max_client_requests),
         )
-        self.clients[client.id] = client
+        with self._lock:
+            self.clients[client.id] = client
         log.info("client %d connected over %s (uid %s)", client.id, transport, identity.uid)
-        try:
-            await self._serve(client)
-        finally:
-            await self._drop(client)
+        self._read(client)
+        return client
 
-    def _identify(self, writer: asyncio.StreamWriter, transport: str) -> Identity:
+    def _identify(self, link: Link, transport: str) -> Identity:
         if transport == "stdio":
             return auth.process_identity()
-        sock = writer.get_extra_info("socket")
+        sock: Any = link.sock
         if transport.startswith("unix"):
             ident = auth.peer_identity(sock)
             if self.session and ident.uid != os.geteuid():
@@ -179,8 +316,7 @@ class Server:
                                 f"{os.geteuid()}, not uid {ident.uid}", ErrorDomain.RPC)
             return ident
         if transport == "tls":
-            ssl_object = writer.get_extra_info("ssl_object")
-            der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+            der = sock.getpeercert(binary_form=True)
             if not der:
                 raise VirtError(ErrorCode.AUTH_FAILED, "the client sent no certificate",
                                 ErrorDomain.RPC)
@@ -191,122 +327,122 @@ class Server:
             return Identity(x509_dname=dname)
         return Identity()
 
-    async def _refuse(self, writer: asyncio.StreamWriter, exc: VirtError) -> None:
+    def _refuse(self, sock: Any, exc: VirtError) -> None:
         """Tell a refused client why (an unsolicited error reply, serial 0), then close."""
         try:
-            writer.write(encode(Header(0, Type.REPLY, 0, Status.ERROR), exc.to_dict()))
-            await asyncio.wait_for(writer.drain(), 2)
-        except (TimeoutError, OSError):
+            sock.setblocking(True)
+            sock.settimeout(2)
+            sock.sendall(encode(Header(0, Type.REPLY, 0, Status.ERROR), exc.to_dict()))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
             pass
         finally:
-            writer.close()
+            sock.close()
 
-    async def _drop(self, client: Client) -> None:
-        client.closed = True
-        self.clients.pop(client.id, None)
-        if not self.clients:
-            self.idle_since = time.monotonic()
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read(self, client: Client) -> None:
+        """Read the client's frames until it goes, or until a hook call: then hand the reading
+        on to another thread and run the call here."""
         try:
-            client.writer.close()
-        except Exception:  # the transport may already be gone
+            while not client.closed:
+                with client.cond:
+                    while client.in_flight >= self.config.max_client_requests:
+                        client.cond.wait()
+                header, payload = self._next_frame(client)
+                client.last_rx = time.monotonic()
+                call = self._frame(client, header, payload)
+                if call is not None:
+                    with client.cond:
+                        client.in_flight += 1
+                    self.pool.submit(self._read, client)
+                    self._run(client, header, *call)
+                    return
+        except (EOFError, ConnectionError, OSError):
             pass
-        conn, client.conn = client.conn, None
-        if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self.prio, _close_quietly, conn)
-        log.info("client %d disconnected", client.id)
+        except ProtocolError as exc:
+            self.disconnect(client, str(exc))
+        except Exception:  # a bug here must not kill the daemon
+            log.exception("client %d: reading failed", client.id)
+        self._drop(client)
 
-    def disconnect(self, client: Client, why: str) -> None:
-        if client.closed:
-            return
-        log.warning("disconnecting client %d: %s", client.id, why)
-        client.closed = True
-        transport = client.writer.transport
-        transport.abort()
+    def _next_frame(self, client: Client) -> tuple[Header, bytes]:
+        buf = client.buf
+        while len(buf) < HEADER_SIZE:
+            self._fill(client)
+        size = check_length(bytes(buf[:4]))
+        header = decode_header(bytes(buf[:HEADER_SIZE]))
+        need = HEADER_SIZE + size
+        while len(buf) < need:
+            self._fill(client)
+        payload = bytes(buf[HEADER_SIZE:need])
+        del buf[:need]
+        return header, payload
 
-    # -- frames --------------------------------------------------------------------------------
+    @staticmethod
+    def _fill(client: Client) -> None:
+        chunk = client.link.recv(262144)
+        if not chunk:
+            raise EOFError
+        client.buf += chunk
 
-    async def _serve(self, client: Client) -> None:
-        reader = client.reader
-        assert client.slots is not None
-        while not client.closed:
-            await client.slots.acquire()
-            try:
-                first = await reader.readexactly(HEADER_SIZE)
-                size = check_length(first[:4])
-                header = decode_header(first)
-                payload = await reader.readexactly(size) if size else b""
-            except (asyncio.IncompleteReadError, ConnectionError, OSError):
-                return
-            except ProtocolError as exc:
-                self.disconnect(client, str(exc))
-                return
-            client.last_rx = time.monotonic()
-            if not self._frame(client, header, payload):
-                client.slots.release()
-            if client.writer.transport.get_write_buffer_size() > self.config.max_client_backlog:
-                await client.writer.drain()
-
-    def _frame(self, client: Client, header: Header, payload: bytes) -> bool:
-        """Handle one frame; True when a call went to a worker (its slot is released later)."""
+    def _frame(self, client: Client, header: Header, payload: bytes) -> tuple[Any, ...] | None:
+        """Handle one frame; a hook call (or a slow protocol procedure) is returned as
+        ``(name, function, args)`` for the caller to run."""
         if header.type == Type.KEEPALIVE:
             if header.procedure == PING:
                 self._send(client, Header(PONG, Type.KEEPALIVE, header.serial))
-            return False
+            return None
         if header.type != Type.CALL:
-            self.disconnect(client, f"a {Type(header.type).name} frame was sent as a request")
-            return False
+            raise ProtocolError(f"a {Type(header.type).name} frame was sent as a request")
         if header.version != PROTOCOL_VERSION:
             self._error(client, header, VirtError(
                 ErrorCode.RPC, f"protocol version {header.version} is not supported by this "
                 f"daemon (it speaks version {PROTOCOL_VERSION})", ErrorDomain.RPC))
-            return False
+            return None
         name = procs.by_number().get(header.procedure)
         if name is None:
             self._send(client, Header(header.procedure, Type.REPLY, header.serial,
                                       Status.UNKNOWN_PROCEDURE), {"procedure": header.procedure})
-            return False
+            return None
         if not client.authenticated and name not in procs.AUTH_PROCEDURES:
             self._error(client, header, VirtError(
                 ErrorCode.AUTH_FAILED, f"authentication required before {name.lstrip('@')}",
                 ErrorDomain.RPC))
-            return False
+            return None
         try:
             body = decode_body(payload)
         except ProtocolError as exc:
             self._error(client, header, VirtError(ErrorCode.RPC, f"{name.lstrip('@')}: {exc}",
                                                   ErrorDomain.RPC))
-            return False
+            return None
         if name.startswith("@"):
             return self._protocol_call(client, header, name, body)
-        if client.conn is None:
+        conn = client.conn
+        if conn is None:
             self._error(client, header, VirtError(
                 ErrorCode.INVALID_CONN, f"no connection is open: call {name} after open",
                 ErrorDomain.RPC))
-            return False
-        self._dispatch(client, header, name, _hook_call, client.conn, name, body)
-        return True
+            return None
+        return (name, _hook_call, (conn, name, body))
 
-    def _dispatch(self, client: Client, header: Header, name: str, fn: Any, *args: Any) -> None:
-        assert self.loop is not None
-        priority = name in PRIORITY_OPS and self.busy >= self.config.max_workers
-        pool = self.prio if priority else self.workers
-        if not priority:
-            self.busy += 1
-        client.in_flight += 1
-        future = self.loop.run_in_executor(pool, fn, *args)
-        future.add_done_callback(
-            lambda f: self._done(client, header, f, not priority))
+    # -- running calls -------------------------------------------------------------------------
 
-    def _done(self, client: Client, header: Header, future: Any, ordinary: bool) -> None:
-        if ordinary:
-            self.busy -= 1
-        client.in_flight -= 1
-        assert client.slots is not None
-        client.slots.release()
-        if client.closed:
-            return
+    def _run(self, client: Client, header: Header, name: str, fn: Any, args: tuple[Any, ...]
+             ) -> None:
+        """Run one call in a worker slot (a priority slot for quick reads when every ordinary
+        one is taken) and send its reply (the reader counted it in flight)."""
+        slot = self.slots
+        if not slot.acquire(blocking=False):
+            if name in PRIORITY_OPS and self.prio_slots.acquire(blocking=False):
+                slot = self.prio_slots
+            else:
+                slot.acquire()
+        if slot is self.slots:
+            with self._lock:
+                self.busy += 1
         try:
-            result = future.result()
+            result = fn(*args)
         except VirtError as exc:
             self._error(client, header, exc)
             return
@@ -316,7 +452,18 @@ class Server:
                 ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}",
                 ErrorDomain.RPC))
             return
+        finally:
+            if slot is self.slots:
+                with self._lock:
+                    self.busy -= 1
+            slot.release()
+            with client.cond:
+                client.in_flight -= 1
+                client.cond.notify_all()
         if isinstance(result, _Opened):
+            if client.closed:
+                _close_quietly(result.conn)
+                return
             self._opened(client, result)
             result = result.reply
         if isinstance(result, _Reply):
@@ -329,23 +476,53 @@ class Server:
         if client.closed:
             return
         try:
-            client.writer.write(encode(header, body))
+            frame = encode(header, body)
         except VirtError as exc:  # a result too large for one frame, or not plain data
             if header.type == Type.EVENT:
                 log.error("an event could not be sent: %s", exc.message)
                 return
-            client.writer.write(encode(Header(header.procedure, Type.REPLY, header.serial,
-                                              Status.ERROR), exc.to_dict()))
-        except (RuntimeError, OSError):
-            self.disconnect(client, "its transport is closed")
+            frame = encode(Header(header.procedure, Type.REPLY, header.serial, Status.ERROR),
+                           exc.to_dict())
+        try:
+            with client.wlock:
+                client.link.send(frame, self.send_timeout)
+        except TimeoutError:
+            self.disconnect(client, f"it reads nothing (its socket stayed full for "
+                            f"{self.send_timeout:.0f} s)")
+        except OSError:
+            self.disconnect(client, "its connection is gone")
 
     def _error(self, client: Client, header: Header, exc: VirtError) -> None:
         self._send(client, Header(header.procedure, Type.REPLY, header.serial, Status.ERROR),
                    exc.to_dict())
 
+    def disconnect(self, client: Client, why: str) -> None:
+        if client.closed:
+            return
+        log.warning("disconnecting client %d: %s", client.id, why)
+        client.closed = True
+        client.link.close()
+
+    def _drop(self, client: Client) -> None:
+        """The reader ended: forget the client, close its connection (guests keep running)."""
+        client.closed = True
+        client.link.close()
+        with self._lock:
+            if self.clients.pop(client.id, None) is None:
+                return
+            if not self.clients:
+                self.idle_since = time.monotonic()
+        conn, client.conn = client.conn, None
+        if conn is not None:
+            _close_quietly(conn)
+        client.link.release()
+        client.done.set()
+        log.info("client %d disconnected", client.id)
+
     # -- protocol procedures ------------------------------------------------------------------
 
-    def _protocol_call(self, client: Client, header: Header, name: str, body: Any) -> bool:
+    def _protocol_call(self, client: Client, header: Header, name: str, body: Any
+                       ) -> tuple[Any, ...] | None:
         try:
             if name == procs.AUTH_LIST:
                 reply: Any = {"authenticated": client.authenticated,
@@ -358,21 +535,19 @@ class Server:
                 if client.conn is not None:
                     raise VirtError(ErrorCode.OPERATION_INVALID, "a connection is already open "
                                     "on this client", ErrorDomain.RPC)
-                self._dispatch(client, header, name, self._open, client, body)
-                return True
+                return (name, self._open, (client, body))
             elif name == procs.CLOSE:
                 conn, client.conn = client.conn, None
                 if conn is not None:
-                    self._dispatch(client, header, name, _close_quietly, conn)
-                    return True
+                    return (name, _close_quietly, (conn,))
                 reply = True
             else:
                 reply = self._admin(client, name, body)
         except VirtError as exc:
             self._error(client, header, exc)
-            return False
+            return None
         self._send(client, Header(header.procedure, Type.REPLY, header.serial), {"r": reply})
-        return False
+        return None
 
     def _scram_start(self, client: Client, body: Any) -> dict[str, str]:
         if client.authenticated:
@@ -396,7 +571,7 @@ class Server:
         return {"message": final}
 
     def _open(self, client: Client, body: Any) -> _Opened:
-        """In a worker: open the client's connection with its identity."""
+        """Open the client's connection with its identity."""
         from virtkit.api.connection import open as open_connection
 
         if not isinstance(body, dict) or not isinstance(body.get("uri"), str):
@@ -419,26 +594,13 @@ class Server:
     def _opened(self, client: Client, opened: _Opened) -> None:
         client.conn = opened.conn
         client.uri = opened.uri
-        loop = self.loop
-        assert loop is not None
 
         def relay(event: Event) -> None:
-            loop.call_soon_threadsafe(self._event, client, event)
+            self._send(client, Header(0, Type.EVENT, 0), event)
 
         from virtkit.runtime.events import KINDS
 
         client.event_ids = [opened.conn.event_register(kind, relay) for kind in KINDS]
-
-    def _event(self, client: Client, event: Event) -> None:
-        if client.closed:
-            return
-        transport = client.writer.transport
-        limit = self.config.max_client_backlog
-        if transport.get_write_buffer_size() > limit:
-            self.disconnect(client, f"it does not read its events (more than {limit} bytes "
-                            f"unsent)")
-            return
-        self._send(client, Header(0, Type.EVENT, 0), event)
 
     # -- administration ------------------------------------------------------------------------
 
@@ -459,7 +621,7 @@ class Server:
                 "keepalive_count": cfg.keepalive_count, "session": self.session,
             }
         if name == "@admin_client_list":
-            return [c.info() for c in self.clients.values()]
+            return [c.info() for c in list(self.clients.values())]
         if name == "@admin_client_close":
             target = self.clients.get(body.get("id") if isinstance(body, dict) else None)
             if target is None:
@@ -480,33 +642,33 @@ class Server:
             return True
         raise VirtError(ErrorCode.RPC, f"unknown procedure {name}", ErrorDomain.RPC)
 
-    # -- keepalive -----------------------------------------------------------------------------
+    # -- keepalive and shutdown ----------------------------------------------------------------
 
-    async def keepalive(self) -> None:
+    def keepalive(self) -> None:
         """Ping clients that were quiet for an interval; drop those quiet for count of them."""
-        while True:
+        while not self.stopping.is_set():
             interval = self.config.keepalive_interval
-            if interval <= 0:
-                await asyncio.sleep(1)
+            if self.stopping.wait(interval if interval > 0 else 1.0) or interval <= 0:
                 continue
-            await asyncio.sleep(interval)
             now = time.monotonic()
             for client in list(self.clients.values()):
                 quiet = now - client.last_rx
                 if quiet > interval * max(1, self.config.keepalive_count):
                     self.disconnect(client, f"no answer to keepalive for {quiet:.0f} s")
                 elif quiet >= interval:
-                    self._send(client, Header(PING, Type.KEEPALIVE, 0))
+                    self.pool.submit(self._send, client, Header(PING, Type.KEEPALIVE, 0))
 
-    async def close_all(self) -> None:
-        for client in list(self.clients.values()):
+    def close_all(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        clients = list(self.clients.values())
+        for client in clients:
             self.disconnect(client, "the daemon is shutting down")
-        for _ in range(50):
-            if not self.clients:
-                break
-            await asyncio.sleep(0.02)
-        self.workers.shutdown(wait=False, cancel_futures=True)
-        self.prio.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for client in clients:
+            client.done.wait(max(0.0, deadline - time.monotonic()))
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    tls_context: Any = None
 
 
 @attrs.define
@@ -537,34 +699,28 @@ WARNINGS = _Warnings()
 logging.getLogger().addHandler(WARNINGS)
 
 
-def _hook_call(conn: Any, op: str, body: Any) -> Any:
-    """In a worker: one hook call with its plain-data arguments; the plain-data result, and
-    the warnings logged while it ran (``{"r": result, "w": [messages]}``)."""
-    sink: list[str] = []
-    WARNINGS.local.sink = sink
-    try:
-        result = _hook_call_inner(conn, op, body)
-    finally:
-        WARNINGS.local.sink = None
-    return _Reply(result, sink) if sink else result
-
-
 @attrs.define
 class _Reply:
     result: Any
     warnings: list[str]
 
 
-def _hook_call_inner(conn: Any, op: str, body: Any) -> Any:
+def _hook_call(conn: Any, op: str, body: Any) -> Any:
+    """One hook call with its arguments (records already decoded); the result, and the
+    warnings logged while it ran."""
     if not isinstance(body, dict) or not all(isinstance(k, str) for k in body):
         raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map of names",
                         ErrorDomain.RPC)
+    sink: list[str] = []
+    WARNINGS.local.sink = sink
     try:
-        return conn.call(op, **body)
+        result = conn.call(op, **body)
     finally:
+        WARNINGS.local.sink = None
         # the events this call caused go out before its reply, as they reach in-process
         # callbacks before the call returns
         conn.events.wait_idle(5.0)
+    return _Reply(result, sink) if sink else result
 
 
 def _close_quietly(conn: Any) -> bool:

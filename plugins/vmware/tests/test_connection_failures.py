@@ -151,3 +151,22 @@ def test_expired_session_logs_in_again(fresh_sim: Simulator) -> None:
         assert len(conn.list_domains()) == before
     finally:
         conn.close()
+
+
+def test_frozen_endpoint_times_out(fresh_sim: Simulator) -> None:
+    """A simulator that stops answering (SIGSTOP) makes calls fail after the URI's timeout."""
+    import os
+    import signal
+
+    assert fresh_sim.proc is not None
+    conn = virtkit.open(fresh_sim.uri().replace("transport=http", "transport=http&timeout=2"))
+    try:
+        os.killpg(fresh_sim.proc.pid, signal.SIGSTOP)
+        began = time.monotonic()
+        with pytest.raises(virtkit.VirtError) as err:
+            conn.list_domains()
+        assert err.value.code == ErrorCode.NO_CONNECT and "timed out" in err.value.message
+        assert time.monotonic() - began < 8
+    finally:
+        os.killpg(fresh_sim.proc.pid, signal.SIGCONT)
+        conn.close()

@@ -266,3 +266,27 @@ def test_simulator_lacks_are_no_support(esx: Any) -> None:
     with pytest.raises(virtkit.VirtError) as err:
         dom.reboot()
     assert err.value.code == ErrorCode.NO_SUPPORT and "domain_reboot" in err.value.message
+
+
+def test_vnc_graphics_and_its_password(esx: Any) -> None:
+    """VNC is vSphere's RemoteDisplay.vnc.* settings; the password only with security_info."""
+    n = name("vnc")
+    dom = esx.define_xml(domain_xml(n, devices="<graphics type='vnc' port='5901' "
+                                               "passwd='s3cr3t-vnc' listen='127.0.0.1'/>"))
+    plain = dom.xml_desc()
+    assert "s3cr3t-vnc" not in plain
+    g = etree.fromstring(plain.encode()).find("devices/graphics")
+    assert (g.get("type"), g.get("port"), g.get("listen")) == ("vnc", "5901", "127.0.0.1")
+    assert "s3cr3t-vnc" in dom.xml_desc(security_info=True)
+    esx.define_xml(dom.xml_desc(security_info=True).replace(
+        "<graphics type='vnc' port='5901' autoport='no' listen='127.0.0.1' passwd='s3cr3t-vnc'/>",
+        ""))
+    assert etree.fromstring(dom.xml_desc().encode()).find("devices/graphics") is None
+    ro = virtkit.open(esx.uri, read_only=True)
+    try:
+        with pytest.raises(virtkit.VirtError) as err:
+            ro.lookup_by_name(n).xml_desc(security_info=True)
+        assert err.value.code == ErrorCode.OPERATION_DENIED
+    finally:
+        ro.close()
+    dom.undefine()

@@ -37,6 +37,7 @@ from virtkit.xml.domain import (
     DiskSource,
     DiskTarget,
     Domain,
+    Graphics,
     Interface,
     InterfaceSource,
     ModelType,
@@ -144,6 +145,7 @@ def domain_from_vm(config: Any, name: str, active_id: int | None = None) -> Doma
     disks: list[Disk] = []
     nics: list[Interface] = []
     serials: list[Chardev] = []
+    graphics = vnc_from_extra(extra)
     for dev in hw.device:
         if isinstance(dev, (vim.vm.device.VirtualDisk, vim.vm.device.VirtualCdrom)):
             kind, number = controllers.get(dev.controllerKey, ("scsi", 0))
@@ -176,9 +178,38 @@ def domain_from_vm(config: Any, name: str, active_id: int | None = None) -> Doma
         current_memory=current,
         vcpu=vcpu,
         os=Os(type=OsType(name="hvm", arch=arch), firmware=firmware),
-        devices=Devices(disks=tuple(disks), interfaces=tuple(nics), serials=tuple(serials))
-        if disks or nics or serials else None,
+        devices=Devices(disks=tuple(disks), interfaces=tuple(nics), serials=tuple(serials),
+                        graphics=graphics)
+        if disks or nics or serials or graphics else None,
     )
+
+
+#: VNC on vSphere: the VMX keys libvirt's esx driver uses, in ``extraConfig``.
+VNC_KEYS = ("RemoteDisplay.vnc.enabled", "RemoteDisplay.vnc.port", "RemoteDisplay.vnc.password",
+            "RemoteDisplay.vnc.ip", "RemoteDisplay.vnc.keyMap")
+
+
+def vnc_from_extra(extra: dict[str, str]) -> tuple[Graphics, ...]:
+    """``<graphics type='vnc'>`` from the RemoteDisplay.vnc.* keys, when enabled."""
+    if extra.get("RemoteDisplay.vnc.enabled", "").upper() != "TRUE":
+        return ()
+    port_text = extra.get("RemoteDisplay.vnc.port", "")
+    port = int(port_text) if port_text.isdigit() else -1
+    return (Graphics(type="vnc", port=port, autoport=port == -1,
+                     listen=extra.get("RemoteDisplay.vnc.ip") or None,
+                     passwd=extra.get("RemoteDisplay.vnc.password") or None,
+                     keymap=extra.get("RemoteDisplay.vnc.keyMap") or None),)
+
+
+def vnc_to_extra(graphics: tuple[Graphics, ...]) -> list[tuple[str, str]]:
+    """The RemoteDisplay.vnc.* values for ``graphics`` (all emptied when there is none)."""
+    if not graphics:
+        return [(key, "") for key in VNC_KEYS]
+    g = graphics[0]
+    port = "" if g.port is None or g.port < 0 or g.autoport else str(g.port)
+    return [("RemoteDisplay.vnc.enabled", "TRUE"), ("RemoteDisplay.vnc.port", port),
+            ("RemoteDisplay.vnc.password", g.passwd or ""),
+            ("RemoteDisplay.vnc.ip", g.listen or ""), ("RemoteDisplay.vnc.keyMap", g.keymap or "")]
 
 
 def _nic_model(dev: Any) -> str:
@@ -244,6 +275,8 @@ def check_domain(dom: Domain) -> None:
         value = getattr(devices, field.name)
         if field.name in ("disks", "interfaces", "serials") or not value:
             continue
+        if field.name == "graphics" and len(value) == 1 and value[0].type == "vnc":
+            continue
         kind = {"memballoon": "memballoon", "emulator": "emulator"}.get(
             field.name, field.name.rstrip("s") if field.name != "graphics" else "graphics")
         raise config_error(f"domain '{dom.name}': <{kind}> devices (this driver maps disk, "
@@ -274,6 +307,8 @@ def config_spec(dom: Domain, datastore: str, *, existing: Any = None) -> Plan:
     spec.annotation = dom.description or ""
     extra: list[Any] = [vim.option.OptionValue(
         key=VCPU_MAX_KEY, value=str(vcpu.count) if vcpu.count > current_cpus else "")]
+    graphics = dom.devices.graphics if dom.devices is not None else ()
+    extra += [vim.option.OptionValue(key=k, value=v) for k, v in vnc_to_extra(graphics)]
     spec.cpuHotAddEnabled = vcpu.count > current_cpus
     spec.extraConfig = extra
     if dom.os.firmware:

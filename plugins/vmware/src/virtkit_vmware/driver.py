@@ -109,7 +109,7 @@ class VSphereDriver(Driver):
         # datastore paths and NICs name port groups, so these are tested by the plugin's own tests
         "hotplug": [],
         "coldplug": [],
-        "graphics": [],
+        "graphics": ["vnc"],
         "disk_formats": ["vmdk"],
     }
 
@@ -860,7 +860,7 @@ class VSphereDriver(Driver):
         props = self._vm_props(known, ["config"])
         config = props["config"]
         active_id = moref_id(moid) if known.status.active and not inactive else None
-        return domain_from_vm(config, known.name, active_id).to_xml()
+        return domain_from_vm(config, known.name, active_id).to_xml(secure=security_info)
 
     # -- resources -------------------------------------------------------------------------
 

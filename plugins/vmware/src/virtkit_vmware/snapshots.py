@@ -90,7 +90,8 @@ class SnapshotHooks:
         return out
 
     @hookimpl
-    def virtkit_snapshot_get_xml(self: Any, dom: DomainRef, name: str) -> str:
+    def virtkit_snapshot_get_xml(self: Any, dom: DomainRef, name: str,
+                                 security_info: bool) -> str:
         _moid, known, node, nodes = self._snapshot(dom, name)
         parent = next((p for n, p in nodes if n is node), None)
         parts = [f"<domainsnapshot>\n  <name>{escape(node.name)}</name>\n"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from virtkit.api.connection import Connection, default_uri, open
     from virtkit.api.domain import Domain
     from virtkit.api.interface import Interface
-    from virtkit.api.network import Network
+    from virtkit.api.network import Network, NetworkPort
     from virtkit.api.snapshot import Snapshot
     from virtkit.api.storage import StoragePool, StorageVolume
     from virtkit.api.stream import Stream
@@ -59,6 +59,7 @@ _LAZY = {
     "Domain": "virtkit.api.domain",
     "Interface": "virtkit.api.interface",
     "Network": "virtkit.api.network",
+    "NetworkPort": "virtkit.api.network",
     "Snapshot": "virtkit.api.snapshot",
     "StoragePool": "virtkit.api.storage",
     "StorageVolume": "virtkit.api.storage",
@@ -96,6 +97,7 @@ __all__ = [
     "InterfaceSummary",
     "JobInfo",
     "Network",
+    "NetworkPort",
     "NetworkRef",
     "NetworkSummary",
     "NodeInfo",

@@ -22,6 +22,7 @@ from virtkit.runtime import registry
 from virtkit.runtime.config import load_config, resolve_alias
 from virtkit.runtime.dispatch import Dispatcher, new_plugin_manager
 from virtkit.runtime.events import EventBus
+from virtkit.runtime.hooks import Hooks
 from virtkit.sdk import checks as args
 from virtkit.sdk.driver import AuthCallback, DriverContext, Identity
 from virtkit.sdk.errors import VirtError, invalid_arg
@@ -139,8 +140,9 @@ class Connection(ObjectsMixin):
         )
         self.driver = dispatch.driver
         self.driver_name: str = dispatch.driver_name
-        self._fast = dispatch.fast
-        self.call("connect_open", uri=uri_text, read_only=read_only)
+        #: every operation as a typed method, checked as :meth:`call` is
+        self.hooks = Hooks(dispatch.call)
+        self.hooks.connect_open(uri=uri_text, read_only=read_only)
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class Connection(ObjectsMixin):
                 return
             try:
                 if self.implements("connect_close"):
-                    self.call("connect_close")
+                    self.hooks.connect_close()
             except VirtError as exc:
                 log.warning("closing '%s': %s", self._uri_text, exc.message)
             finally:
@@ -196,8 +198,7 @@ class Connection(ObjectsMixin):
     # -- host ---------------------------------------------------------------------------------
 
     def get_capabilities(self) -> str:
-        result: str = self.call("connect_get_capabilities")
-        return result
+        return self.hooks.connect_get_capabilities()
 
     def get_domain_capabilities(
         self,
@@ -206,19 +207,15 @@ class Connection(ObjectsMixin):
         machine: str | None = None,
         virttype: str | None = None,
     ) -> str:
-        result: str = self.call(
-            "connect_get_domain_capabilities",
-            emulator=emulator, arch=arch, machine=machine, virttype=virttype,
+        return self.hooks.connect_get_domain_capabilities(
+            emulator=emulator, arch=arch, machine=machine, virttype=virttype
         )
-        return result
 
     def get_hostname(self) -> str:
-        result: str = self.call("connect_get_hostname")
-        return result
+        return self.hooks.connect_get_hostname()
 
     def get_version(self) -> int:
-        result: int = self.call("connect_get_version")
-        return result
+        return self.hooks.connect_get_version()
 
     def get_lib_version(self) -> int:
         from virtkit.version import lib_version
@@ -229,20 +226,17 @@ class Connection(ObjectsMixin):
         return self.driver_name
 
     def node_info(self) -> NodeInfo:
-        result: NodeInfo = self.call("node_get_info")
-        return result
+        return self.hooks.node_get_info()
 
     def node_free_memory(self) -> int:
-        result: int = self.call("node_get_free_memory")
-        return result
+        return self.hooks.node_get_free_memory()
 
     def node_cells_free_memory(self, start_cell: int = 0, max_cells: int = 1) -> list[int]:
         if start_cell < 0 or max_cells < 1:
             raise invalid_arg(f"cells {start_cell}..+{max_cells} is not a valid range")
-        result: list[int] = self.call(
-            "node_get_cells_free_memory", start_cell=start_cell, max_cells=max_cells
+        return self.hooks.node_get_cells_free_memory(
+            start_cell=start_cell, max_cells=max_cells
         )
-        return result
 
     # -- domains ------------------------------------------------------------------------------
 
@@ -265,7 +259,7 @@ class Connection(ObjectsMixin):
         ``managed_save``, ``has_snapshot`` likewise; ``states`` keeps those in the given states.
         Active domains come first by id, then inactive ones by name.
         """
-        summaries: list[DomainSummary] = self.call("domain_list")
+        summaries: list[DomainSummary] = self.hooks.domain_list()
         picked = [
             s
             for s in summaries
@@ -281,34 +275,33 @@ class Connection(ObjectsMixin):
 
     def list_domain_summaries(self) -> list[DomainSummary]:
         """Every domain's list entry in one call (what ``list_domains`` filters)."""
-        result: list[DomainSummary] = self.call("domain_list")
-        return result
+        return self.hooks.domain_list()
 
     def lookup_by_name(self, name: str) -> Domain:
-        return self._domain(self.call("domain_lookup_by_name", name=args.name(name, "domain")))
+        return self._domain(self.hooks.domain_lookup_by_name(name=args.name(name, "domain")))
 
     def lookup_by_uuid(self, uuid: str) -> Domain:
-        return self._domain(self.call("domain_lookup_by_uuid", uuid=args.canonical_uuid(uuid)))
+        return self._domain(self.hooks.domain_lookup_by_uuid(uuid=args.canonical_uuid(uuid)))
 
     def lookup_by_id(self, id: int) -> Domain:
         if not isinstance(id, int) or id < 0:
             raise invalid_arg(f"domain id {id!r} must be a non-negative integer")
-        return self._domain(self.call("domain_lookup_by_id", id=id))
+        return self._domain(self.hooks.domain_lookup_by_id(id=id))
 
     def define_xml(self, xml: str, validate: bool = False) -> Domain:
         return self._domain(
-            self.call("domain_define_xml", xml=args.xml_text(xml), validate=validate)
+            self.hooks.domain_define_xml(xml=args.xml_text(xml), validate=validate)
         )
 
     def create_xml(self, xml: str, paused: bool = False, validate: bool = False) -> Domain:
         return self._domain(
-            self.call("domain_create_xml", xml=args.xml_text(xml), paused=paused, validate=validate)
+            self.hooks.domain_create_xml(xml=args.xml_text(xml), paused=paused, validate=validate)
         )
 
     def restore(self, path: str, xml: str | None = None, start_state: str | None = None) -> Domain:
         args.start_state(start_state)
         return self._domain(
-            self.call("domain_restore", path=os.fspath(path), xml=xml, start_state=start_state)
+            self.hooks.domain_restore(path=os.fspath(path), xml=xml, start_state=start_state)
         )
 
     # -- events -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from virtkit.sdk.records import InterfaceSummary, NetworkSummary, PoolSummary
 
 if TYPE_CHECKING:
     from virtkit.api.connection import Connection
+    from virtkit.runtime.hooks import Hooks
 
 __all__ = ["ObjectsMixin"]
 
@@ -37,8 +38,7 @@ class ObjectsMixin:
     """Networks, interfaces, pools and volumes by connection (libvirt-python names)."""
 
     if TYPE_CHECKING:
-
-        def call(self, op: str, /, **kwargs: Any) -> Any: ...
+        hooks: Hooks
 
     def _as_connection(self) -> Connection:
         return cast("Connection", self)
@@ -50,8 +50,7 @@ class ObjectsMixin:
 
     def list_network_summaries(self) -> list[NetworkSummary]:
         """Every network's list entry in one call."""
-        result: list[NetworkSummary] = self.call("network_list")
-        return result
+        return self.hooks.network_list()
 
     def list_networks(
         self,
@@ -71,19 +70,19 @@ class ObjectsMixin:
 
     def network_lookup_by_name(self, name: str) -> Network:
         return self._network(
-            self.call("network_lookup_by_name", name=args.name(name, "network"))
+            self.hooks.network_lookup_by_name(name=args.name(name, "network"))
         )
 
     def network_lookup_by_uuid(self, uuid: str) -> Network:
-        return self._network(self.call("network_lookup_by_uuid", uuid=args.canonical_uuid(uuid)))
+        return self._network(self.hooks.network_lookup_by_uuid(uuid=args.canonical_uuid(uuid)))
 
     def network_define_xml(self, xml: str) -> Network:
         """Define (or redefine) a persistent network (virsh net-define)."""
-        return self._network(self.call("network_define_xml", xml=args.xml_text(xml)))
+        return self._network(self.hooks.network_define_xml(xml=args.xml_text(xml)))
 
     def network_create_xml(self, xml: str) -> Network:
         """Create and start a transient network (virsh net-create)."""
-        return self._network(self.call("network_create_xml", xml=args.xml_text(xml)))
+        return self._network(self.hooks.network_create_xml(xml=args.xml_text(xml)))
 
     # -- host interfaces ----------------------------------------------------------------------
 
@@ -92,22 +91,34 @@ class ObjectsMixin:
 
     def list_interfaces(self, active: bool | None = None) -> list[Interface]:
         """Host interfaces, all or only those up (``active=True``) or down, by name."""
-        summaries: list[InterfaceSummary] = self.call("interface_list")
+        summaries: list[InterfaceSummary] = self.hooks.interface_list()
         picked = [s for s in summaries if _keep(active, s.active)]
         return [self._interface(s.ref) for s in sorted(picked, key=lambda s: s.ref.name)]
 
     def interface_lookup_by_name(self, name: str) -> Interface:
         return self._interface(
-            self.call("interface_lookup_by_name", name=args.name(name, "interface"))
+            self.hooks.interface_lookup_by_name(name=args.name(name, "interface"))
         )
 
     def interface_lookup_by_mac(self, mac: str) -> Interface:
         """The interface with MAC address ``mac`` (any case)."""
-        return self._interface(self.call("interface_lookup_by_mac", mac=_mac(mac)))
+        return self._interface(self.hooks.interface_lookup_by_mac(mac=_mac(mac)))
+
+    def interface_change_begin(self) -> None:
+        """Start a host-interface transaction (virsh iface-begin)."""
+        self.hooks.interface_change_begin()
+
+    def interface_change_commit(self) -> None:
+        """Keep the interface changes made since iface-begin (virsh iface-commit)."""
+        self.hooks.interface_change_commit()
+
+    def interface_change_rollback(self) -> None:
+        """Restore the host interfaces as iface-begin found them (virsh iface-rollback)."""
+        self.hooks.interface_change_rollback()
 
     def interface_define_xml(self, xml: str) -> Interface:
         """Define a host interface (virsh iface-define)."""
-        return self._interface(self.call("interface_define_xml", xml=args.xml_text(xml)))
+        return self._interface(self.hooks.interface_define_xml(xml=args.xml_text(xml)))
 
     # -- storage pools ------------------------------------------------------------------------
 
@@ -115,8 +126,7 @@ class ObjectsMixin:
         return StoragePool(self._as_connection(), ref)
 
     def list_storage_pool_summaries(self) -> list[PoolSummary]:
-        result: list[PoolSummary] = self.call("pool_list")
-        return result
+        return self.hooks.pool_list()
 
     def list_storage_pools(
         self,
@@ -135,25 +145,25 @@ class ObjectsMixin:
         return [self._pool(s.ref) for s in sorted(picked, key=lambda s: s.ref.name)]
 
     def storage_pool_lookup_by_name(self, name: str) -> StoragePool:
-        return self._pool(self.call("pool_lookup_by_name", name=args.name(name, "storage pool")))
+        return self._pool(self.hooks.pool_lookup_by_name(name=args.name(name, "storage pool")))
 
     def storage_pool_lookup_by_uuid(self, uuid: str) -> StoragePool:
-        return self._pool(self.call("pool_lookup_by_uuid", uuid=args.canonical_uuid(uuid)))
+        return self._pool(self.hooks.pool_lookup_by_uuid(uuid=args.canonical_uuid(uuid)))
 
     def storage_pool_define_xml(self, xml: str) -> StoragePool:
         """Define (or redefine) a persistent pool (virsh pool-define)."""
-        return self._pool(self.call("pool_define_xml", xml=args.xml_text(xml)))
+        return self._pool(self.hooks.pool_define_xml(xml=args.xml_text(xml)))
 
     def storage_pool_create_xml(self, xml: str, build: bool = False) -> StoragePool:
         """Create and start a transient pool, building it first if ``build`` (pool-create)."""
-        return self._pool(self.call("pool_create_xml", xml=args.xml_text(xml), build=bool(build)))
+        return self._pool(self.hooks.pool_create_xml(xml=args.xml_text(xml), build=bool(build)))
 
     # -- storage volumes ----------------------------------------------------------------------
 
     def storage_vol_lookup_by_key(self, key: str) -> StorageVolume:
-        ref = self.call("vol_lookup_by_key", key=args.name(key, "storage volume key"))
+        ref = self.hooks.vol_lookup_by_key(key=args.name(key, "storage volume key"))
         return StorageVolume(self._as_connection(), ref)
 
     def storage_vol_lookup_by_path(self, path: str) -> StorageVolume:
-        ref = self.call("vol_lookup_by_path", path=args.name(path, "storage volume path"))
+        ref = self.hooks.vol_lookup_by_path(path=args.name(path, "storage volume path"))
         return StorageVolume(self._as_connection(), ref)

@@ -56,43 +56,47 @@ class Domain(Handle[DomainRef]):
 
     def create(self, paused: bool = False, force_boot: bool = False) -> None:
         """Start the domain (virsh start)."""
-        self._update(self._call("domain_create", paused=paused, force_boot=force_boot))
+        self._update(
+            self._conn.hooks.domain_create(dom=self._ref, paused=paused, force_boot=force_boot)
+        )
 
     def shutdown(self, mode: str | None = None) -> None:
         if mode is not None and mode not in SHUTDOWN_MODES:
             raise invalid_arg(
                 f"unknown shutdown mode '{mode}' (known: {', '.join(SHUTDOWN_MODES)})"
             )
-        self._call("domain_shutdown", mode=mode)
+        self._conn.hooks.domain_shutdown(dom=self._ref, mode=mode)
 
     def reboot(self, mode: str | None = None) -> None:
         if mode is not None and mode not in SHUTDOWN_MODES:
             raise invalid_arg(f"unknown reboot mode '{mode}' (known: {', '.join(SHUTDOWN_MODES)})")
-        self._call("domain_reboot", mode=mode)
+        self._conn.hooks.domain_reboot(dom=self._ref, mode=mode)
 
     def reset(self) -> None:
-        self._call("domain_reset")
+        self._conn.hooks.domain_reset(dom=self._ref)
 
     def destroy(self, graceful: bool = False) -> None:
-        self._call("domain_destroy", graceful=graceful)
+        self._conn.hooks.domain_destroy(dom=self._ref, graceful=graceful)
         self._ref = DomainRef(self._ref.name, self._ref.uuid, -1)
 
     def suspend(self) -> None:
-        self._call("domain_suspend")
+        self._conn.hooks.domain_suspend(dom=self._ref)
 
     def resume(self) -> None:
-        self._call("domain_resume")
+        self._conn.hooks.domain_resume(dom=self._ref)
 
     def save(self, path: str, xml: str | None = None, start_state: str | None = None) -> None:
         args.start_state(start_state)
-        self._call("domain_save", path=os.fspath(path), xml=xml, start_state=start_state)
+        self._conn.hooks.domain_save(
+            dom=self._ref, path=os.fspath(path), xml=xml, start_state=start_state
+        )
 
     def managed_save(self, start_state: str | None = None) -> None:
         args.start_state(start_state)
-        self._call("domain_managed_save", start_state=start_state)
+        self._conn.hooks.domain_managed_save(dom=self._ref, start_state=start_state)
 
     def managed_save_remove(self) -> None:
-        self._call("domain_managed_save_remove")
+        self._conn.hooks.domain_managed_save_remove(dom=self._ref)
 
     def has_managed_save_image(self) -> bool:
         return self.summary().managed_save
@@ -100,9 +104,7 @@ class Domain(Handle[DomainRef]):
     def undefine(
         self, managed_save: bool = False, snapshots_metadata: bool = False, nvram: bool = False
     ) -> None:
-        self._call(
-            "domain_undefine",
-            managed_save=managed_save,
+        self._conn.hooks.domain_undefine(dom=self._ref, managed_save=managed_save,
             snapshots_metadata=snapshots_metadata,
             nvram=nvram,
         )
@@ -110,16 +112,14 @@ class Domain(Handle[DomainRef]):
     # -- information --------------------------------------------------------------------------
 
     def summary(self) -> DomainSummary:
-        result: DomainSummary = self._call("domain_get_summary")
-        return result
+        return self._conn.hooks.domain_get_summary(dom=self._ref)
 
     def info(self) -> DomainInfo:
-        result: DomainInfo = self._call("domain_get_info")
-        return result
+        return self._conn.hooks.domain_get_info(dom=self._ref)
 
     def state(self) -> tuple[int, int]:
         """(state, reason), numbers of :class:`virtkit.states.DomainState` and its reasons."""
-        st = self._call("domain_get_state")
+        st = self._conn.hooks.domain_get_state(dom=self._ref)
         return (st.state, st.reason)
 
     def is_active(self) -> bool:
@@ -135,36 +135,40 @@ class Domain(Handle[DomainRef]):
                 "operation forbidden: virDomainGetXMLDesc with secure flag on a read only "
                 "connection",
             )
-        result: str = self._call("domain_get_xml", inactive=inactive, security_info=security_info)
-        return result
+        return self._conn.hooks.domain_get_xml(
+            dom=self._ref, inactive=inactive, security_info=security_info
+        )
 
     @property
     def autostart(self) -> bool:
-        result: bool = self._call("domain_get_autostart")
-        return result
+        return self._conn.hooks.domain_get_autostart(dom=self._ref)
 
     def set_autostart(self, autostart: bool) -> None:
-        self._call("domain_set_autostart", autostart=bool(autostart))
+        self._conn.hooks.domain_set_autostart(dom=self._ref, autostart=bool(autostart))
 
     # -- devices and resources ----------------------------------------------------------------
 
     def attach_device(self, xml: str, live: bool = False, config: bool = False) -> None:
-        self._call("domain_attach_device", xml=xml, live=live, config=config)
+        self._conn.hooks.domain_attach_device(dom=self._ref, xml=xml, live=live, config=config)
 
     def detach_device(self, xml: str, live: bool = False, config: bool = False) -> None:
-        self._call("domain_detach_device", xml=xml, live=live, config=config)
+        self._conn.hooks.domain_detach_device(dom=self._ref, xml=xml, live=live, config=config)
 
     def update_device(
         self, xml: str, live: bool = False, config: bool = False, force: bool = False
     ) -> None:
-        self._call("domain_update_device", xml=xml, live=live, config=config, force=force)
+        self._conn.hooks.domain_update_device(
+            dom=self._ref, xml=xml, live=live, config=config, force=force
+        )
 
     def set_memory(
         self, kib: int, live: bool = False, config: bool = False, maximum: bool = False
     ) -> None:
         if not isinstance(kib, int) or kib < 1:
             raise invalid_arg(f"memory size {kib!r} KiB for domain '{self.name}' must be >= 1")
-        self._call("domain_set_memory", kib=kib, live=live, config=config, maximum=maximum)
+        self._conn.hooks.domain_set_memory(
+            dom=self._ref, kib=kib, live=live, config=config, maximum=maximum
+        )
 
     def set_max_memory(self, kib: int) -> None:
         self.set_memory(kib, config=True, maximum=True)
@@ -174,13 +178,14 @@ class Domain(Handle[DomainRef]):
     ) -> None:
         if not isinstance(count, int) or count < 1:
             raise invalid_arg(f"vcpu count {count!r} for domain '{self.name}' must be >= 1")
-        self._call("domain_set_vcpus", count=count, live=live, config=config, maximum=maximum)
+        self._conn.hooks.domain_set_vcpus(
+            dom=self._ref, count=count, live=live, config=config, maximum=maximum
+        )
 
     def vcpus_count(self, live: bool = False, config: bool = False, maximum: bool = False) -> int:
-        result: int = self._call(
-            "domain_get_vcpus_count", live=live, config=config, maximum=maximum
+        return self._conn.hooks.domain_get_vcpus_count(
+            dom=self._ref, live=live, config=config, maximum=maximum
         )
-        return result
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -188,11 +193,12 @@ class Domain(Handle[DomainRef]):
         """Take a snapshot described by ``<domainsnapshot>``; it becomes the current one."""
         from virtkit.api.snapshot import Snapshot
 
-        return Snapshot(self, self._call("snapshot_create_xml", xml=xml, redefine=redefine))
+        return Snapshot(
+            self, self._conn.hooks.snapshot_create_xml(dom=self._ref, xml=xml, redefine=redefine)
+        )
 
     def snapshot_summaries(self) -> list[SnapshotSummary]:
-        result: list[SnapshotSummary] = self._call("snapshot_list")
-        return result
+        return self._conn.hooks.snapshot_list(dom=self._ref)
 
     def list_all_snapshots(
         self, roots: bool = False, current: bool | None = None
@@ -210,13 +216,13 @@ class Domain(Handle[DomainRef]):
         from virtkit.api.snapshot import Snapshot
 
         # NO_DOMAIN_SNAPSHOT when there is none
-        self._call("snapshot_get_xml", name=name, security_info=False)
+        self._conn.hooks.snapshot_get_xml(dom=self._ref, name=name, security_info=False)
         return Snapshot(self, name)
 
     def snapshot_current(self) -> Snapshot:
         from virtkit.api.snapshot import Snapshot
 
-        return Snapshot(self, self._call("snapshot_current"))
+        return Snapshot(self, self._conn.hooks.snapshot_current(dom=self._ref))
 
     def has_current_snapshot(self) -> bool:
         return any(s.current for s in self.snapshot_summaries())
@@ -254,32 +260,31 @@ class Domain(Handle[DomainRef]):
         """The guest's console as a :class:`~virtkit.stream.Stream` (send keys, recv output)."""
         from virtkit.api.stream import Stream
 
-        return Stream(self._conn, self._call("domain_open_console", device=device, force=force),
-                      "console")
+        sid = self._conn.hooks.domain_open_console(dom=self._ref, device=device, force=force)
+        return Stream(self._conn, sid, "console")
 
     # -- guest data, statistics, jobs ---------------------------------------------------------
 
     def interface_addresses(self, source: str = "lease") -> list[InterfaceAddress]:
         if source not in ("lease", "agent", "arp"):
             raise invalid_arg(f"unknown address source '{source}' (lease, agent, arp)")
-        result: list[InterfaceAddress] = self._call("domain_interface_addresses", source=source)
-        return result
+        return self._conn.hooks.domain_interface_addresses(
+            dom=self._ref, source=source
+        )
 
     def block_stats(self, device: str) -> dict[str, int]:
-        result: dict[str, int] = self._call("domain_block_stats", device=device)
-        return result
+        return self._conn.hooks.domain_block_stats(dom=self._ref, device=device)
 
     def interface_stats(self, device: str) -> dict[str, int]:
-        result: dict[str, int] = self._call("domain_interface_stats", device=device)
-        return result
+        return self._conn.hooks.domain_interface_stats(
+            dom=self._ref, device=device
+        )
 
     def memory_stats(self) -> dict[str, int]:
-        result: dict[str, int] = self._call("domain_memory_stats")
-        return result
+        return self._conn.hooks.domain_memory_stats(dom=self._ref)
 
     def job_info(self) -> JobInfo:
-        result: JobInfo = self._call("domain_get_job_info")
-        return result
+        return self._conn.hooks.domain_get_job_info(dom=self._ref)
 
     def abort_job(self) -> None:
-        self._call("domain_abort_job")
+        self._conn.hooks.domain_abort_job(dom=self._ref)

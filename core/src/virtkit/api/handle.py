@@ -52,6 +52,3 @@ class Handle(Generic[R]):
     def __repr__(self) -> str:
         return f"<virtkit.{type(self).__name__} {self.name!r}>"
 
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        kwargs[self.ARG] = self._ref
-        return self._conn.call(op, **kwargs)

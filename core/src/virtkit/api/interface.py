@@ -26,19 +26,18 @@ class Interface(Handle[InterfaceRef]):
 
     def create(self) -> None:
         """Bring the interface up (virsh iface-start)."""
-        self._call("interface_create")
+        self._conn.hooks.interface_create(iface=self._ref)
 
     def destroy(self) -> None:
         """Bring the interface down (virsh iface-destroy)."""
-        self._call("interface_destroy")
+        self._conn.hooks.interface_destroy(iface=self._ref)
 
     def undefine(self) -> None:
-        self._call("interface_undefine")
+        self._conn.hooks.interface_undefine(iface=self._ref)
 
     def xml_desc(self, inactive: bool = False) -> str:
-        result: str = self._call("interface_get_xml", inactive=inactive)
-        return result
+        return self._conn.hooks.interface_get_xml(iface=self._ref, inactive=inactive)
 
     def is_active(self) -> bool:
-        result: InterfaceSummary = self._call("interface_get_summary")
+        result: InterfaceSummary = self._conn.hooks.interface_get_summary(iface=self._ref)
         return result.active

@@ -21,12 +21,12 @@ def migrate(dom: Domain, dest: Connection, params: dict[str, Any], xml: str | No
         raise VirtError(ErrorCode.OPERATION_INVALID,
                         f"cannot migrate domain '{dom.name}' to the connection it is on")
     src = dom.connection
-    begun = src.call("migrate_begin", dom=dom.ref, xml=xml, params=params)
-    prepared = dest.call("migrate_prepare", xml=begun["xml"], cookie=begun["cookie"],
+    begun = src.hooks.migrate_begin(dom=dom.ref, xml=xml, params=params)
+    prepared = dest.hooks.migrate_prepare(xml=begun["xml"], cookie=begun["cookie"],
                          params=params)
     name = params.get("dname") or dom.name
     try:
-        performed = src.call("migrate_perform", dom=dom.ref, uri=prepared["uri"],
+        performed = src.hooks.migrate_perform(dom=dom.ref, uri=prepared["uri"],
                              cookie=prepared["cookie"], params=params)
     except VirtError:
         _quietly(dest.call, "migrate_finish", name=name, cookie=prepared["cookie"],
@@ -35,13 +35,13 @@ def migrate(dom: Domain, dest: Connection, params: dict[str, Any], xml: str | No
                  params=params, cancelled=True)
         raise
     try:
-        ref = dest.call("migrate_finish", name=name, cookie=performed["cookie"], params=params,
+        ref = dest.hooks.migrate_finish(name=name, cookie=performed["cookie"], params=params,
                         cancelled=False)
     except VirtError:
         _quietly(src.call, "migrate_confirm", dom=dom.ref, cookie=performed["cookie"],
                  params=params, cancelled=True)
         raise
-    src.call("migrate_confirm", dom=dom.ref, cookie=performed["cookie"], params=params,
+    src.hooks.migrate_confirm(dom=dom.ref, cookie=performed["cookie"], params=params,
              cancelled=False)
     return dest._domain(ref)
 

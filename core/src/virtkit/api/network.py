@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from virtkit.api.handle import Handle
+from virtkit.sdk import checks
 from virtkit.sdk.errors import no_network
-from virtkit.sdk.records import DhcpLease, NetworkRef, NetworkSummary
+from virtkit.sdk.records import (
+    DhcpLease,
+    NetworkPortPlug,
+    NetworkPortRef,
+    NetworkRef,
+    NetworkSummary,
+)
 from virtkit.sdk.states import NetworkEventLifecycle
 
 if TYPE_CHECKING:
-    pass
+    from virtkit.runtime.hooks import Hooks
 
-__all__ = ["Network", "NetworkEventLifecycle", "no_network"]
+__all__ = ["Network", "NetworkEventLifecycle", "NetworkPort", "no_network"]
 
 
 class Network(Handle[NetworkRef]):
@@ -27,27 +34,25 @@ class Network(Handle[NetworkRef]):
 
     def summary(self) -> NetworkSummary:
         """The network's list entry: active, persistent, autostart, bridge."""
-        result: NetworkSummary = self._call("network_get_summary")
-        return result
+        return self._conn.hooks.network_get_summary(net=self._ref)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def create(self) -> None:
         """Start the network (virsh net-start)."""
-        self._call("network_create")
+        self._conn.hooks.network_create(net=self._ref)
 
     def destroy(self) -> None:
         """Stop the network (virsh net-destroy); a transient network vanishes."""
-        self._call("network_destroy")
+        self._conn.hooks.network_destroy(net=self._ref)
 
     def undefine(self) -> None:
-        self._call("network_undefine")
+        self._conn.hooks.network_undefine(net=self._ref)
 
     # -- information --------------------------------------------------------------------------
 
     def xml_desc(self, inactive: bool = False) -> str:
-        result: str = self._call("network_get_xml", inactive=inactive)
-        return result
+        return self._conn.hooks.network_get_xml(net=self._ref, inactive=inactive)
 
     def is_active(self) -> bool:
         return self.summary().active
@@ -60,18 +65,77 @@ class Network(Handle[NetworkRef]):
 
     @property
     def autostart(self) -> bool:
-        result: bool = self._call("network_get_autostart")
-        return result
+        return self._conn.hooks.network_get_autostart(net=self._ref)
 
     def set_autostart(self, autostart: bool) -> None:
-        self._call("network_set_autostart", autostart=bool(autostart))
+        self._conn.hooks.network_set_autostart(net=self._ref, autostart=bool(autostart))
+
+    # -- ports --------------------------------------------------------------------------------
+
+    def port_create_xml(self, xml: str) -> NetworkPort:
+        """Create a port for a guest interface from ``<networkport>`` XML (libvirt's
+        virNetworkPortCreateXML); the network must be active."""
+        ref = self._conn.hooks.network_port_create_xml(net=self._ref, xml=checks.xml_text(xml))
+        return NetworkPort(self, ref)
+
+    def port_lookup_by_uuid(self, uuid: str) -> NetworkPort:
+        ref = self._conn.hooks.network_port_lookup_by_uuid(net=self._ref, uuid=uuid)
+        return NetworkPort(self, ref)
+
+    def list_ports(self) -> list[NetworkPort]:
+        return [NetworkPort(self, r) for r in self._conn.hooks.network_list_ports(net=self._ref)]
 
     def dhcp_leases(self, mac: str | None = None) -> list[DhcpLease]:
         """The current DHCP leases, all or those of ``mac`` (the network must be active)."""
         if mac is not None:
             mac = _mac(mac)
-        result: list[DhcpLease] = self._call("network_get_dhcp_leases", mac=mac)
-        return result
+        return self._conn.hooks.network_get_dhcp_leases(net=self._ref, mac=mac)
+
+
+class NetworkPort:
+    """A guest interface's port on a virtual network (libvirt's virNetworkPort)."""
+
+    __slots__ = ("_net", "_ref")
+
+    def __init__(self, net: Network, ref: NetworkPortRef) -> None:
+        self._net = net
+        self._ref = ref
+
+    @property
+    def ref(self) -> NetworkPortRef:
+        return self._ref
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    @property
+    def network(self) -> Network:
+        return self._net
+
+    def xml_desc(self) -> str:
+        """The ``<networkport>`` document, with the plug the network chose."""
+        return self._hooks.network_port_get_xml(port=self._ref)
+
+    def plug(self) -> NetworkPortPlug:
+        """What a hypervisor driver connects the guest interface with (bridge, MAC, MTU, VLAN)."""
+        return self._hooks.network_port_get_plug(port=self._ref)
+
+    def delete(self) -> None:
+        self._hooks.network_port_delete(port=self._ref)
+
+    @property
+    def _hooks(self) -> Hooks:
+        return self._net.connection.hooks
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NetworkPort) and other._ref == self._ref
+
+    def __hash__(self) -> int:
+        return hash((self._ref.net, self._ref.uuid))
+
+    def __repr__(self) -> str:
+        return f"<virtkit.NetworkPort {self._ref.uuid} on {self._net.name!r}>"
 
 
 def _mac(mac: object) -> str:

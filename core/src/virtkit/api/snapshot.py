@@ -50,10 +50,9 @@ class Snapshot:
     def xml_desc(self, security_info: bool = False) -> str:
         """The snapshot's XML; ``security_info`` includes secrets (refused on a read-only
         connection)."""
-        result: str = self._dom._call(
-            "snapshot_get_xml", name=self._name, security_info=security_info
+        return self._dom.connection.hooks.snapshot_get_xml(
+            dom=self._dom.ref, name=self._name, security_info=security_info
         )
-        return result
 
     def parent(self) -> Snapshot | None:
         parent = self._summary().parent
@@ -68,12 +67,17 @@ class Snapshot:
 
     def revert(self, running: bool = False, paused: bool = False) -> None:
         """Return the domain to this snapshot (libvirt's revertToSnapshot)."""
-        self._dom._call("snapshot_revert", name=self._name, running=running, paused=paused)
+        self._dom.connection.hooks.snapshot_revert(
+            dom=self._dom.ref, name=self._name, running=running, paused=paused
+        )
 
     def delete(
         self, children: bool = False, children_only: bool = False, metadata_only: bool = False
     ) -> None:
-        self._dom._call(
-            "snapshot_delete", name=self._name, children=children, children_only=children_only,
+        self._dom.connection.hooks.snapshot_delete(
+            dom=self._dom.ref,
+            name=self._name,
+            children=children,
+            children_only=children_only,
             metadata_only=metadata_only,
         )

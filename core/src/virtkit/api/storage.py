@@ -52,40 +52,37 @@ class StoragePool(Handle[PoolRef]):
         """Build the pool's storage (virsh pool-build)."""
         if overwrite and no_overwrite:
             raise invalid_arg("overwrite and no_overwrite cannot both be given")
-        self._call("pool_build", overwrite=overwrite, no_overwrite=no_overwrite)
+        self._conn.hooks.pool_build(pool=self._ref, overwrite=overwrite, no_overwrite=no_overwrite)
 
     def create(self) -> None:
         """Start the pool (virsh pool-start)."""
-        self._call("pool_create")
+        self._conn.hooks.pool_create(pool=self._ref)
 
     def destroy(self) -> None:
         """Stop the pool; its data stays (virsh pool-destroy)."""
-        self._call("pool_destroy")
+        self._conn.hooks.pool_destroy(pool=self._ref)
 
     def delete(self) -> None:
         """Delete an inactive pool's storage (virsh pool-delete)."""
-        self._call("pool_delete")
+        self._conn.hooks.pool_delete(pool=self._ref)
 
     def undefine(self) -> None:
-        self._call("pool_undefine")
+        self._conn.hooks.pool_undefine(pool=self._ref)
 
     def refresh(self) -> None:
-        self._call("pool_refresh")
+        self._conn.hooks.pool_refresh(pool=self._ref)
 
     # -- information --------------------------------------------------------------------------
 
     def _summary(self) -> PoolSummary:
-        result: PoolSummary = self._call("pool_get_summary")
-        return result
+        return self._conn.hooks.pool_get_summary(pool=self._ref)
 
     def info(self) -> PoolInfo:
         """State (:class:`PoolState`), capacity, allocation and available bytes."""
-        result: PoolInfo = self._call("pool_get_info")
-        return result
+        return self._conn.hooks.pool_get_info(pool=self._ref)
 
     def xml_desc(self, inactive: bool = False) -> str:
-        result: str = self._call("pool_get_xml", inactive=inactive)
-        return result
+        return self._conn.hooks.pool_get_xml(pool=self._ref, inactive=inactive)
 
     def is_active(self) -> bool:
         return self._summary().active
@@ -95,11 +92,10 @@ class StoragePool(Handle[PoolRef]):
 
     @property
     def autostart(self) -> bool:
-        result: bool = self._call("pool_get_autostart")
-        return result
+        return self._conn.hooks.pool_get_autostart(pool=self._ref)
 
     def set_autostart(self, autostart: bool) -> None:
-        self._call("pool_set_autostart", autostart=bool(autostart))
+        self._conn.hooks.pool_set_autostart(pool=self._ref, autostart=bool(autostart))
 
     # -- volumes ------------------------------------------------------------------------------
 
@@ -108,7 +104,7 @@ class StoragePool(Handle[PoolRef]):
 
     def list_volumes(self) -> list[StorageVolume]:
         """The pool's volumes, by name (the pool must be active)."""
-        refs: list[VolumeRef] = self._call("vol_list")
+        refs: list[VolumeRef] = self._conn.hooks.vol_list(pool=self._ref)
         return [self._volume(r) for r in sorted(refs, key=lambda r: r.name)]
 
     def list_all_volumes(self) -> list[StorageVolume]:
@@ -122,13 +118,13 @@ class StoragePool(Handle[PoolRef]):
     def storage_vol_lookup_by_name(self, name: str) -> StorageVolume:
         if not isinstance(name, str) or not name:
             raise invalid_arg("a storage volume name must be a non-empty string")
-        return self._volume(self._call("vol_lookup_by_name", name=name))
+        return self._volume(self._conn.hooks.vol_lookup_by_name(pool=self._ref, name=name))
 
     def create_xml(self, xml: str) -> StorageVolume:
         """Create a volume from ``<volume>`` XML (virsh vol-create)."""
         text = args.xml_text(xml)
         volume_xml_name(text)
-        return self._volume(self._call("vol_create_xml", xml=text))
+        return self._volume(self._conn.hooks.vol_create_xml(pool=self._ref, xml=text))
 
     def create_xml_from(self, xml: str, source_vol: StorageVolume) -> StorageVolume:
         """Create a volume from ``xml`` holding a copy of ``source_vol``'s data (vol-clone)."""
@@ -136,7 +132,9 @@ class StoragePool(Handle[PoolRef]):
             raise invalid_arg("the source of a clone must be a StorageVolume")
         text = args.xml_text(xml)
         volume_xml_name(text)
-        return self._volume(self._call("vol_clone", xml=text, source=source_vol.ref))
+        return self._volume(
+            self._conn.hooks.vol_clone(pool=self._ref, xml=text, source=source_vol.ref)
+        )
 
 
 class StorageVolume(Handle[VolumeRef]):
@@ -161,30 +159,28 @@ class StorageVolume(Handle[VolumeRef]):
         return f"<virtkit.StorageVolume {self._ref.pool!r}/{self._ref.name!r}>"
 
     def storage_pool_lookup_by_volume(self) -> StoragePool:
-        ref: PoolRef = self._conn.call("pool_lookup_by_name", name=self._ref.pool)
+        ref: PoolRef = self._conn.hooks.pool_lookup_by_name(name=self._ref.pool)
         return StoragePool(self._conn, ref)
 
     # -- information --------------------------------------------------------------------------
 
     def info(self) -> VolumeInfo:
-        result: VolumeInfo = self._call("vol_get_info")
-        return result
+        return self._conn.hooks.vol_get_info(vol=self._ref)
 
     def xml_desc(self) -> str:
-        result: str = self._call("vol_get_xml")
-        return result
+        return self._conn.hooks.vol_get_xml(vol=self._ref)
 
     # -- changes ------------------------------------------------------------------------------
 
     def delete(self) -> None:
-        self._call("vol_delete")
+        self._conn.hooks.vol_delete(vol=self._ref)
 
     def wipe(self, algorithm: str = "zero") -> None:
         if algorithm not in WIPE_ALGORITHMS:
             raise invalid_arg(
                 f"unknown wipe algorithm '{algorithm}' (known: {', '.join(WIPE_ALGORITHMS)})"
             )
-        self._call("vol_wipe", algorithm=algorithm)
+        self._conn.hooks.vol_wipe(vol=self._ref, algorithm=algorithm)
 
     def resize(
         self, capacity: int, allocate: bool = False, delta: bool = False, shrink: bool = False
@@ -195,14 +191,16 @@ class StorageVolume(Handle[VolumeRef]):
         volume smaller needs ``shrink``. ``allocate`` allocates the whole new capacity.
         """
         _size(capacity, f"capacity of volume '{self.name}'")
-        self._call("vol_resize", capacity=capacity, allocate=allocate, delta=delta, shrink=shrink)
+        self._conn.hooks.vol_resize(
+            vol=self._ref, capacity=capacity, allocate=allocate, delta=delta, shrink=shrink
+        )
 
     def upload(self, offset: int = 0, length: int = 0) -> Stream:
         """A stream writing into the volume from ``offset`` (``length`` 0: up to the end)."""
         from virtkit.api.stream import Stream
 
-        sid: int = self._call(
-            "vol_upload", offset=_size(offset, "offset"), length=_size(length, "length")
+        sid = self._conn.hooks.vol_upload(
+            vol=self._ref, offset=_size(offset, "offset"), length=_size(length, "length")
         )
         return Stream(self._conn, sid, "upload")
 
@@ -210,7 +208,7 @@ class StorageVolume(Handle[VolumeRef]):
         """A stream reading the volume from ``offset`` (``length`` 0: up to the end)."""
         from virtkit.api.stream import Stream
 
-        sid: int = self._call(
-            "vol_download", offset=_size(offset, "offset"), length=_size(length, "length")
+        sid = self._conn.hooks.vol_download(
+            vol=self._ref, offset=_size(offset, "offset"), length=_size(length, "length")
         )
         return Stream(self._conn, sid, "download")

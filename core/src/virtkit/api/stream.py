@@ -53,15 +53,13 @@ class Stream:
         chunk = bytes(data)
         if len(chunk) > MAX_CHUNK:
             raise invalid_arg(f"cannot send {len(chunk)} bytes at once (at most {MAX_CHUNK})")
-        sent: int = self._conn.call("stream_send", stream=self._id, data=chunk)
-        return sent
+        return self._conn.hooks.stream_send(stream=self._id, data=chunk)
 
     def recv(self, nbytes: int = MAX_CHUNK, timeout: float | None = None) -> bytes:
         """Read up to ``nbytes`` (1 .. 1 MiB); ``b""`` at the end of the stream."""
         if not isinstance(nbytes, int) or isinstance(nbytes, bool) or not 1 <= nbytes <= MAX_CHUNK:
             raise invalid_arg(f"cannot receive {nbytes!r} bytes (1 .. {MAX_CHUNK})")
-        data: bytes = self._conn.call(
-            "stream_recv", stream=self._id, nbytes=nbytes, timeout=timeout
+        data: bytes = self._conn.hooks.stream_recv(stream=self._id, nbytes=nbytes, timeout=timeout
         )
         return data
 
@@ -96,12 +94,12 @@ class Stream:
 
     def finish(self) -> None:
         """Complete the stream normally (an upload's data is committed)."""
-        self._conn.call("stream_finish", stream=self._id)
+        self._conn.hooks.stream_finish(stream=self._id)
         self._closed = True
 
     def abort(self) -> None:
         """Abandon the stream."""
-        self._conn.call("stream_abort", stream=self._id)
+        self._conn.hooks.stream_abort(stream=self._id)
         self._closed = True
 
     def __enter__(self) -> Stream:

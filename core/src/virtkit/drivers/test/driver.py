@@ -19,6 +19,7 @@ from virtkit.drivers.test.jobs import JobMixin, job_seconds
 from virtkit.drivers.test.migration import MigrationMixin
 from virtkit.drivers.test.network import NetworkMixin
 from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
+from virtkit.drivers.test.ports import PortMixin
 from virtkit.drivers.test.snapshots import SnapshotMixin
 from virtkit.drivers.test.storage import StorageMixin
 from virtkit.drivers.test.streams import StreamMixin, close_streams
@@ -56,6 +57,7 @@ class TestDriver(
     JobMixin,
     MigrationMixin,
     NetworkMixin,
+    PortMixin,
     StorageMixin,
     StreamMixin,
     Driver,

@@ -218,6 +218,7 @@ class NetworkMixin:
             if not n.active:
                 raise _net_invalid(f"network '{n.name}' is not active")
             n.live = None
+            n.ports.clear()  # ports live only while their network runs
             if not n.persistent:
                 del node.networks[n.name]
             self._net_event(n, NetworkEventLifecycle.STOPPED)

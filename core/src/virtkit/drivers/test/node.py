@@ -158,6 +158,8 @@ class TestNetwork(Configured[Network]):
     """A virtual network."""
 
     started_at: int = 0
+    #: the ports of guest interfaces while the network is active, by uuid
+    ports: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
     @property
     def ref(self) -> NetworkRef:
@@ -265,6 +267,8 @@ class TestNode:
         self.next_id = 1
         self.networks: dict[str, TestNetwork] = {}  # by name
         self.interfaces: dict[str, TestInterface] = {}  # by name
+        #: the host interfaces as iface-begin found them, until commit or rollback
+        self.iface_snapshot: dict[str, TestInterface] | None = None
         self.pools: dict[str, TestPool] = {}  # by name
         self._emitters: dict[int, Callable[[Event], None]] = {}
 

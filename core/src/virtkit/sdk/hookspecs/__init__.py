@@ -13,10 +13,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from virtkit.sdk.hookspecs import connection, domain, network, storage, streams
+from virtkit.sdk.hookspecs import connection, domain, network, ports, storage, streams
 from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readonly, spec
 
-MODULES: tuple[ModuleType, ...] = (connection, domain, storage, network, streams)
+MODULES: tuple[ModuleType, ...] = (connection, domain, storage, network, ports, streams)
 PREFIX = "virtkit_"
 
 __all__ = [

@@ -15,52 +15,10 @@ configuration that a later rollback restores.
 
 from __future__ import annotations
 
-import attrs
-
 from virtkit.sdk.hookspecs.markers import spec
-from virtkit.sdk.records import NetworkRef, record
+from virtkit.sdk.records import NetworkPortPlug, NetworkPortRef, NetworkRef
 
 __all__ = ["NetworkPortPlug", "NetworkPortRef"]
-
-# -- records --------------------------------------------------------------------------------------
-
-
-@record
-@attrs.frozen
-class NetworkPortRef:
-    """A network port's identity: its network and its uuid (canonical 36-character form)."""
-
-    net: NetworkRef
-    uuid: str
-
-
-@record
-@attrs.frozen
-class NetworkPortPlug:
-    """What a hypervisor driver needs to connect a guest interface to a port, as plain data.
-
-    ``plug_type`` is ``network`` (a bridge the network service made), ``bridge`` (an existing
-    host bridge the network names) or ``none``; ``bridge`` is the bridge to enslave the tap to;
-    ``mac`` the guest interface's MAC; ``mtu`` the MTU the tap should use (0: the bridge's);
-    ``mac_table_manager`` ``kernel`` or ``libvirt``; ``vlan_tags`` the VLAN ids the tap carries
-    (from the port's portgroup, else the network; empty: none), ``vlan_trunk`` whether they are
-    tagged and ``vlan_native`` the untagged one (0: none); ``portgroup`` the portgroup applied;
-    ``owner_name`` and ``owner_uuid`` the guest that owns the port.
-    """
-
-    ref: NetworkPortRef
-    plug_type: str
-    bridge: str
-    mac: str
-    mtu: int = 0
-    mac_table_manager: str = "kernel"
-    vlan_tags: list[int] = attrs.field(factory=list)
-    vlan_trunk: bool = False
-    vlan_native: int = 0
-    portgroup: str = ""
-    owner_name: str = ""
-    owner_uuid: str = ""
-
 
 # -- network ports --------------------------------------------------------------------------------
 

@@ -185,9 +185,10 @@ class DeviceMixin:
         g.live = new_live
         self.host.save_status(g)
 
-    def _device_del(self, g: Guest, mon: Any, alias: str, repeat: bool = True) -> None:
-        """Ask the guest to release ``alias`` and wait for QEMU's DEVICE_DELETED; with
-        ``repeat`` the request is made again every 2 s (a guest still booting loses it)."""
+    def _device_del(self, g: Guest, mon: Any, alias: str,
+                    repeat_every: float = UNPLUG_REPEAT) -> None:
+        """Ask the guest to release ``alias`` and wait for QEMU's DEVICE_DELETED; the request
+        is made again every ``repeat_every`` seconds (a guest still booting loses it; 0: once)."""
         import threading
 
         done = threading.Event()
@@ -199,13 +200,13 @@ class DeviceMixin:
                 raise failed(f"cannot detach device '{alias}' from domain '{g.name}': "
                              f"{exc.desc}") from None
             deadline = time.monotonic() + UNPLUG_WAIT
-            while not done.wait(UNPLUG_REPEAT):
+            while not done.wait(repeat_every or UNPLUG_WAIT):
                 if time.monotonic() >= deadline:
                     raise VirtError(ErrorCode.OPERATION_TIMEOUT,
                                     f"domain '{g.name}' did not release device '{alias}' "
                                     f"within {UNPLUG_WAIT:g}s (the guest must cooperate)",
                                     ErrorDomain.QEMU)
-                if repeat:
+                if repeat_every:
                     with contextlib.suppress(Exception):
                         mon.execute("device_del", {"id": alias})
         finally:
@@ -377,8 +378,9 @@ class DeviceMixin:
         except MonitorError as exc:
             raise failed(f"cannot add vcpus to domain '{g.name}': {exc.desc}") from None
         for n in range(current - 1, count - 1, -1):
-            # once only: QEMU 7.2 was seen to corrupt its heap on a repeated cpu unplug
-            self._device_del(g, mon, f"vcpu{n}", repeat=False)
+            # asked once: QEMU 7.2 was seen to corrupt its heap (and die) when a cpu unplug is
+            # requested again while the guest boots
+            self._device_del(g, mon, f"vcpu{n}", repeat_every=0.0)
         g.live = attrs.evolve(d, vcpu=attrs.evolve(vc, current=count if count != vc.count
                                                    else None))
         self.host.save_status(g)

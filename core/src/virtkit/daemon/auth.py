@@ -97,7 +97,7 @@ def dn_allowed(dname: str, allowed: list[str] | None) -> bool:
 
 def make_credentials(user: str, password: str, iterations: int = 4096) -> str:
     """One users-file line for ``user`` (what ``virtkit admin passwd`` writes)."""
-    from scramp import ScramMechanism
+    from scramp import ScramMechanism  # type: ignore[import-untyped, unused-ignore]
 
     if not user or ":" in user or "\n" in user:
         raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: user name '{user}' must be "
@@ -105,8 +105,11 @@ def make_credentials(user: str, password: str, iterations: int = 4096) -> str:
     salt, stored, server, count = ScramMechanism(MECHANISM).make_auth_info(
         password, iteration_count=iterations
     )
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    return f"{user}:{count}:{b64(salt)}:{b64(stored)}:{b64(server)}"
+    return f"{user}:{count}:{_b64(salt)}:{_b64(stored)}:{_b64(server)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def load_users(path: str) -> dict[str, tuple[bytes, bytes, bytes, int]]:
@@ -137,7 +140,7 @@ class ScramSession:
     """The server side of one SCRAM-SHA-256 exchange (two steps)."""
 
     def __init__(self, users: dict[str, tuple[bytes, bytes, bytes, int]]) -> None:
-        from scramp import ScramMechanism
+        from scramp import ScramMechanism  # type: ignore[import-untyped, unused-ignore]
 
         self._users = users
         self._server = ScramMechanism(MECHANISM).make_server(self._lookup)

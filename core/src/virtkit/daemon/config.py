@@ -5,7 +5,7 @@ strings in brackets (which may span lines); ``#`` starts a comment. Anything wro
 start with the file, the line and the key named (``CONF_SYNTAX``). Keys virtkit adds to libvirt's
 set: ``scram_users_file`` (the SCRAM-SHA-256 credentials, see ``virtkit admin passwd``) and
 ``access_rules_file`` (the access-control rules, see docs/daemon.md) and ``max_client_backlog``
-(bytes a client may leave unread, events mostly, before it is disconnected).
+(the send buffer of a client's socket).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ class Config:
     log_outputs: str = ""
     scram_users_file: str = ""
     access_rules_file: str = ""
-    #: Unsent bytes (mostly events) a client may have queued before it is disconnected.
+    #: The send buffer of a client's socket (SO_SNDBUF; the kernel caps it). A client whose
+    #: socket stays full for keepalive_interval seconds is disconnected.
     max_client_backlog: int = 8 * 1024 * 1024
     #: Where the file was read from (None: defaults only).
     source: str | None = None

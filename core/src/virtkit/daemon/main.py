@@ -73,8 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def setup_logging(config: Config, stdio: bool) -> None:
     root = logging.getLogger("virtkitd")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     level = LOG_LEVELS[config.log_level if not stdio else max(config.log_level, 4)]
     root.setLevel(level)
     outputs = parse_log_outputs(config.log_outputs) or [(config.log_level, "stderr", "")]

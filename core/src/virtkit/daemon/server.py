@@ -623,7 +623,8 @@ class Server:
         if name == "@admin_client_list":
             return [c.info() for c in list(self.clients.values())]
         if name == "@admin_client_close":
-            target = self.clients.get(body.get("id") if isinstance(body, dict) else None)
+            wanted = body.get("id") if isinstance(body, dict) else None
+            target = self.clients.get(wanted) if isinstance(wanted, int) else None
             if target is None:
                 raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: no client with id "
                                 f"{body.get('id') if isinstance(body, dict) else body!r}")

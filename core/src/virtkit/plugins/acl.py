@@ -26,6 +26,7 @@ import fnmatch
 import os
 import threading
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -67,7 +68,7 @@ class Rule:
             return True
         if not isinstance(self.who, dict):
             return False
-        checks = {
+        checks: dict[str, Callable[[Any], bool]] = {
             "user": lambda v: ident.user == v,
             "uid": lambda v: ident.uid == v,
             "group": lambda v: v in ident.groups,

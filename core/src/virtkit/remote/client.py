@@ -40,12 +40,13 @@ log = logging.getLogger("virtkit.remote")
 
 
 class _Waiter:
-    __slots__ = ("body", "done", "status")
+    __slots__ = ("body", "done", "lost", "status")
 
     def __init__(self) -> None:
         self.done = False
         self.status = Status.OK
         self.body: Any = None
+        self.lost: VirtError | None = None
 
 
 class RpcClient:
@@ -107,6 +108,8 @@ class RpcClient:
                 self._waiting.pop(serial, None)
             raise self._gone(f"sending {name.lstrip('@')}: {exc}") from None
         self._wait(waiter)
+        if waiter.lost is not None:
+            raise waiter.lost
         if waiter.status == Status.OK:
             reply = waiter.body
             if not isinstance(reply, dict):
@@ -121,9 +124,6 @@ class RpcClient:
                 f"{name.lstrip('@')}",
                 ErrorDomain.REMOTE,
             )
-        if waiter.status == -1:
-            assert isinstance(waiter.body, VirtError)
-            raise waiter.body
         raise error_from_body(waiter.body)
 
     def _wait(self, waiter: _Waiter) -> None:
@@ -222,8 +222,7 @@ class RpcClient:
                 self._lost = error
             waiting, self._waiting = self._waiting, {}
             for waiter in waiting.values():
-                waiter.status = -1  # type: ignore[assignment]
-                waiter.body = error
+                waiter.lost = error
                 waiter.done = True
             self._cond.notify_all()
         self._wake.set()

@@ -117,7 +117,7 @@ class RemoteDriver(Driver):
         if "SCRAM-SHA-256" not in state.get("mechanisms", ()):
             raise VirtError(ErrorCode.AUTH_FAILED, f"the daemon at {self.host} offers no "
                             f"authentication this client knows", ErrorDomain.REMOTE)
-        from scramp import ScramClient
+        from scramp import ScramClient  # type: ignore[import-untyped, unused-ignore]
 
         user, password = self._credentials()
         scram = ScramClient(["SCRAM-SHA-256"], user, password)

@@ -24,7 +24,7 @@ import struct
 from typing import Any
 
 import attrs
-import msgpack
+import msgpack  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.records import record_types
@@ -141,7 +141,7 @@ def encode(header: Header, body: Any = None) -> bytes:
 def check_length(word: bytes) -> int:
     """The body length that the frame's first four bytes announce; ProtocolError when the length
     is negative, smaller than the header or larger than MAX_FRAME (checked before reading on)."""
-    (length,) = LENGTH.unpack(word)
+    length = int(LENGTH.unpack(word)[0])
     if length < HEADER_SIZE:
         raise ProtocolError(f"frame length {length} is smaller than the header ({HEADER_SIZE})")
     if length > MAX_FRAME:

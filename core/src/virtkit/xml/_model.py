@@ -650,7 +650,15 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
 
 
 _ESC_RE = re.compile(r"[&<>'\"\n\r\t]")
-_esc_search = _ESC_RE.search
+_esc_regex = _ESC_RE.search
+
+
+def _esc_search(s: str) -> bool:
+    """Whether ``s`` holds a character to escape: a regular expression for short values, one C
+    search per character for long ones (the expression walks them in Python's engine)."""
+    if len(s) < 512:
+        return _esc_regex(s) is not None
+    return any(c in s for c in "&<>'\"\n\r\t")
 _ATTR_TABLE = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
      "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}

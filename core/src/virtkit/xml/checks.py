@@ -31,6 +31,7 @@ __all__ = [
 
 
 _CONTROL = re.compile(r"[\x00-\x1f]")
+_C0 = bytes(range(32))
 
 
 def _fail(what: str, element: str, problem: str) -> Exception:
@@ -42,7 +43,12 @@ def check_name(what: str, name: str) -> None:
         raise _fail(what, "name", "the name must not be empty")
     if "/" in name:
         raise _fail(what, "name", f"name '{shorten(name)}' cannot contain '/'")
-    if not name.isprintable() and _CONTROL.search(name) is not None:
+    if len(name) < 512:
+        bad = not name.isprintable() and _CONTROL.search(name) is not None
+    else:  # C0 controls are single bytes in UTF-8; deleting them shows whether there were any
+        raw = name.encode("utf-8", "surrogatepass")
+        bad = len(raw.translate(None, _C0)) != len(raw)
+    if bad:
         raise _fail(what, "name", f"name {shorten(name)!r} cannot contain control characters")
 
 

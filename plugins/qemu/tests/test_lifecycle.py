@@ -175,3 +175,16 @@ def test_balloon_and_vcpu_hotplug(conn: virtkit.Connection) -> None:
     assert len(g.monitor.execute("query-cpus-fast")) == 3
     stats = dom.memory_stats()
     assert stats["rss"] > 0 and "actual" in stats
+
+
+def test_kvm_domain_refused_clearly_without_usable_kvm(conn: virtkit.Connection,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from virtkit_qemu import caps
+
+    monkeypatch.setattr(caps, "kvm_usable", lambda: False)
+    dom = conn.define_xml(diskless("nokvm1"))
+    with pytest.raises(virtkit.VirtError) as info:
+        dom.create()
+    assert info.value.code == C.CONFIG_UNSUPPORTED
+    assert "/dev/kvm" in info.value.message and "'nokvm1'" in info.value.message
+    assert "<domain type='kvm'/>" not in conn.get_capabilities()

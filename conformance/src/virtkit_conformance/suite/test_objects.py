@@ -250,6 +250,39 @@ class TestNetworks:
             with contextlib.suppress(VirtError):
                 net.undefine()
 
+    @pytest.mark.ops("network_port_create_xml", "network_port_lookup_by_uuid",
+                     "network_list_ports", "network_port_get_xml", "network_port_get_plug",
+                     "network_port_delete")
+    def test_network_ports(self, vk: Kit) -> None:
+        """A guest interface's port: created on an active network, found, its plug given as
+        plain data, deleted; refused on an inactive network."""
+        name = vk.name("net")
+        self._track(vk, name)
+        net = vk.conn.network_define_xml(net_xml(name, random.randint(1, 250)))
+        net.create()
+        mac, owner, owner_uuid, uuid = vk.mac(), vk.name("o"), vk.new_uuid(), vk.new_uuid()
+        xml = (f"<networkport><uuid>{uuid}</uuid><owner><name>{owner}</name>"
+               f"<uuid>{owner_uuid}</uuid></owner><mac address='{mac}'/></networkport>")
+        port = net.port_create_xml(xml)
+        assert port.uuid == uuid and port in net.list_ports()
+        assert net.port_lookup_by_uuid(uuid) == port
+        expect_error(C.NETWORK_PORT_EXIST, net.port_create_xml, xml)
+        root = etree.fromstring(port.xml_desc().encode())
+        assert root.tag == "networkport" and root.findtext("uuid") == uuid
+        assert root.findtext("owner/uuid") == owner_uuid
+        assert str(root.find("mac").get("address")).lower() == mac  # type: ignore[union-attr]
+        assert root.find("plug") is not None, "the port's XML holds the plug the network chose"
+        plug = port.plug()
+        assert (plug.mac.lower(), plug.owner_name, plug.owner_uuid) == (mac, owner, owner_uuid)
+        assert plug.plug_type in ("network", "bridge", "none"), plug.plug_type
+        assert plug.plug_type == "none" or plug.bridge, "a network or bridge plug names a bridge"
+        port.delete()
+        assert port not in net.list_ports()
+        expect_error(C.NO_NETWORK_PORT, net.port_lookup_by_uuid, uuid)
+        expect_error(C.NO_NETWORK_PORT, port.delete)
+        net.destroy()
+        expect_error(C.OPERATION_INVALID, net.port_create_xml, xml)
+
     def test_missing_network(self, vk: Kit) -> None:
         expect_error(C.NO_NETWORK, vk.conn.network_lookup_by_name, vk.name("nonet"))
 
@@ -294,3 +327,38 @@ class TestInterfaces:
         expect_error(C.OPERATION_INVALID, iface.destroy)
         iface.undefine()
         expect_error(C.NO_INTERFACE, vk.conn.interface_lookup_by_name, name)
+
+    @pytest.mark.ops("interface_change_begin", "interface_change_commit",
+                     "interface_change_rollback", "interface_define_xml", "interface_undefine")
+    def test_change_transactions(self, vk: Kit) -> None:
+        """iface-begin / iface-rollback undoes a definition; iface-begin / iface-commit keeps
+        one; only one transaction is open at a time."""
+        conn = vk.conn
+
+        def rollback_if_open() -> None:
+            with contextlib.suppress(VirtError):
+                conn.interface_change_rollback()
+
+        def undefine(name: str) -> None:
+            with contextlib.suppress(VirtError):
+                conn.interface_lookup_by_name(name).undefine()
+
+        def ethernet(name: str) -> str:
+            return f"<interface type='ethernet' name='{name}'><mac address='{vk.mac()}'/>" \
+                   "</interface>"
+
+        undone, kept = (f"{vk.prefix}i{n}" for n in random.sample(range(100, 1000), 2))
+        conn.interface_change_begin()
+        vk.track(rollback_if_open)
+        vk.track(lambda: undefine(kept))
+        vk.track(lambda: undefine(undone))
+        expect_error(C.OPERATION_INVALID, conn.interface_change_begin)
+        conn.interface_define_xml(ethernet(undone))
+        conn.interface_change_rollback()
+        expect_error(C.NO_INTERFACE, conn.interface_lookup_by_name, undone)
+        expect_error(C.OPERATION_INVALID, conn.interface_change_rollback)
+        conn.interface_change_begin()
+        conn.interface_define_xml(ethernet(kept))
+        conn.interface_change_commit()
+        assert conn.interface_lookup_by_name(kept).name == kept, "a committed change stays"
+        expect_error(C.OPERATION_INVALID, conn.interface_change_commit)

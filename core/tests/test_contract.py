@@ -621,3 +621,105 @@ def test_per_object_summaries_need_no_full_list() -> None:
     with pytest.raises(VirtError) as info:
         stale.is_active()
     assert info.value.code == ErrorCode.NO_NETWORK
+
+
+# -- streams belong to the provider that opened them; drivers call their own connection ----------
+
+
+class _Streams:
+    """A provider with streams of its own, numbered from ``base``."""
+
+    base = 0
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.open: dict[int, bytes] = {}
+        self.closed = 0
+
+    def _new(self, data: bytes) -> int:
+        sid = self.base + len(self.open) + 1
+        self.open[sid] = data
+        return sid
+
+    def _get(self, stream: int) -> bytes:
+        if stream not in self.open:
+            raise VirtError(ErrorCode.INVALID_STREAM, f"no stream {stream} in {self.name}")
+        return self.open[stream]
+
+    @hookimpl
+    def virtkit_stream_recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        return self._get(stream)[:nbytes]
+
+    @hookimpl
+    def virtkit_stream_finish(self, stream: int) -> bool:
+        self._get(stream)
+        del self.open[stream]
+        return True
+
+
+class ConsoleDriver(_Streams, Minimal):
+    name = "console"
+
+    @hookimpl
+    def virtkit_domain_open_console(self, dom: DomainRef, device: str | None, force: bool) -> int:
+        return self._new(b"console of " + dom.name.encode())
+
+
+class VolumeService(_Streams):
+    name = "volumes"
+    base = 1 << 32
+
+    @hookimpl
+    def virtkit_vol_download(self, vol: Any, offset: int, length: int) -> int:
+        return self._new(b"content of " + vol.name.encode())
+
+    @hookimpl
+    def virtkit_vol_translate(self, pool_name: str, volume_name: str) -> Any:
+        from virtkit.sdk.records import VolumeSource
+
+        return VolumeSource(f"/pools/{pool_name}/{volume_name}", "qcow2", "file")
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.hook("vol_translate")
+def test_stream_calls_go_to_the_provider_that_opened_the_stream() -> None:
+    from virtkit.sdk.records import VolumeRef
+
+    conn = connect(ConsoleDriver, services=(VolumeService,))
+    console = conn.call("domain_open_console", dom=REF, device=None, force=False)
+    download = conn.call("vol_download", vol=VolumeRef("p", "disk.img", "k", "/p/disk.img"),
+                         offset=0, length=0)
+    assert download > console
+    assert conn.call("stream_recv", stream=download, nbytes=100, timeout=None) == \
+        b"content of disk.img"
+    assert conn.call("stream_recv", stream=console, nbytes=100, timeout=None) == b"console of web1"
+    conn.call("stream_finish", stream=download)
+    with pytest.raises(VirtError) as info:
+        conn.call("stream_recv", stream=download, nbytes=1, timeout=None)
+    assert info.value.code == ErrorCode.INVALID_STREAM
+    # a driver reaches its own connection's host services through its context
+    source = conn.driver.context.call("vol_translate", {"pool_name": "p", "volume_name": "v"})
+    assert (source.path, source.format, source.type) == ("/pools/p/v", "qcow2", "file")
+    service = conn._dispatch.providers[1]
+    conn.close()
+    assert service.closed == 1
+
+
+def test_the_test_driver_translates_volume_disks() -> None:
+    conn = virtkit.open("test:///default")
+    pool = conn.storage_pool_lookup_by_name("default-pool")
+    pool.create_xml("<volume><name>boot.qcow2</name><capacity>1024</capacity>"
+                    "<target><format type='qcow2'/></target></volume>")
+    source = conn.driver.context.call(
+        "vol_translate", {"pool_name": "default-pool", "volume_name": "boot.qcow2"}
+    )
+    assert source.path.endswith("/boot.qcow2") and source.format == "qcow2"
+    for bad, code in ((("nopool", "boot.qcow2"), ErrorCode.NO_STORAGE_POOL),
+                      (("default-pool", "missing"), ErrorCode.NO_STORAGE_VOL),
+                      (("default-pool", "../etc/passwd"), ErrorCode.INVALID_ARG)):
+        with pytest.raises(VirtError) as info:
+            conn.driver.context.call("vol_translate",
+                                     {"pool_name": bad[0], "volume_name": bad[1]})
+        assert info.value.code == code

@@ -133,7 +133,8 @@ class Connection(ObjectsMixin):
         self.events = EventBus()
         self._lock = threading.Lock()
         context = DriverContext(
-            uri, read_only, self.events.emit, identity or Identity.of_process(), auth
+            uri, read_only, self.events.emit, identity or Identity.of_process(), auth,
+            call=lambda op, kwargs: self._dispatch.call(op, dict(kwargs)),
         )
         self._dispatch = dispatch = Dispatcher(
             uri_text, context, driver_cls, services, plugin_classes
@@ -178,8 +179,7 @@ class Connection(ObjectsMixin):
             except VirtError as exc:
                 log.warning("closing '%s': %s", self._uri_text, exc.message)
             finally:
-                self._dispatch.closed = True
-                self._dispatch.fast = {}  # every later call takes the checked path: INVALID_CONN
+                self._dispatch.close()  # later calls: INVALID_CONN; services closed
                 self.events.close()
 
     def is_alive(self) -> bool:

@@ -18,7 +18,10 @@ provider and plugin at registration, and applies, on every call, in this order:
    ``VIRTKIT_CHECK_RESULTS=1`` (the conformance suite sets it) every item of a list is too.
 
 A hook that a provider implements alone, with no wrapper, is called directly (no pluggy
-machinery) after the same argument checks.
+machinery) after the same argument checks. Streams belong to the provider that opened them: a
+call of a hook that ``opens_stream`` records which provider answered, and the ``stream_*`` calls
+on that id go to it (a qemu connection's console streams are the driver's, its volume uploads the
+storage service's).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class OpSpec:
     check."""
 
     __slots__ = ("argnames", "checks", "deep_result", "denied_because", "name", "op",
-                 "optional_result", "readonly", "result")
+                 "opens_stream", "optional_result", "readonly", "result", "uses_stream")
 
     def __init__(self, name: str, fn: Callable[..., Any]) -> None:
         self.name = name
@@ -60,10 +63,12 @@ class OpSpec:
         self.readonly = m.readonly
         self.denied_because = m.denied_because
         self.optional_result = m.optional_result
+        self.opens_stream = m.opens_stream
         hints = typing.get_type_hints(fn)
         import inspect
 
         self.argnames = frozenset(inspect.signature(fn).parameters)
+        self.uses_stream = "stream" in self.argnames
         checks: list[tuple[str, bool, list[Callable[[Any, str], Any]]]] = []
         for arg in inspect.signature(fn).parameters:
             hint = hints.get(arg, Any)
@@ -309,6 +314,21 @@ class Dispatcher:
         self.hook = pm.hook
         self.callers = self._callers(pm, owners)
         self.fast = self._fast_calls(pm)
+        # Streams: which provider opened each stream id, and a caller per provider for the
+        # stream hooks where more than one provider has streams.
+        self.stream_owner: dict[int, Any] = {}
+        self.stream_callers: dict[tuple[str, int], Any] = {}
+        for op, spec in self.specs.items():
+            if not spec.uses_stream:
+                continue
+            impls = [p for p in self.providers if PREFIX + op in _impl_names(pm, p)]
+            if len(impls) > 1:
+                self.fast.pop(op, None)
+                for provider in impls:
+                    others = [o for o in impls if o is not provider]
+                    self.stream_callers[(op, id(provider))] = pm.subset_hook_caller(
+                        PREFIX + op, others
+                    )
 
     def _callers(self, pm: pluggy.PluginManager, owners: dict[str, Any]) -> dict[str, Any]:
         """For each hook, the hook caller that reaches only its winning provider (and every
@@ -364,6 +384,8 @@ class Dispatcher:
         try:
             if fast is not None:
                 result = fast(**kwargs)
+            elif spec.uses_stream and self.stream_callers:  # type: ignore[union-attr]
+                result = self._stream_call(op, kwargs)
             else:
                 result = self.callers[op](**kwargs)
         except VirtError:
@@ -377,7 +399,33 @@ class Dispatcher:
             if isinstance(exc, GeneratorExit):
                 raise
             raise self.internal(op, exc) from exc
-        return self._check_result(op, spec, result)  # type: ignore[arg-type]
+        result = self._check_result(op, spec, result)  # type: ignore[arg-type]
+        if spec.opens_stream and self.stream_callers:  # type: ignore[union-attr]
+            self.stream_owner[result] = self.owner[op]
+        return result
+
+    def _stream_call(self, op: str, kwargs: dict[str, Any]) -> Any:
+        """A ``stream_*`` call, to the provider that opened the stream (unknown ids go to the
+        default provider, which answers INVALID_STREAM)."""
+        owner = self.stream_owner.get(kwargs["stream"], self.owner.get(op))
+        caller = self.stream_callers.get((op, id(owner))) or self.callers[op]
+        result = caller(**kwargs)
+        if op in ("stream_finish", "stream_abort"):
+            self.stream_owner.pop(kwargs["stream"], None)
+        return result
+
+    def close(self) -> None:
+        """Mark the connection closed and close its host services (their ``close()``, if they
+        have one: a service releases what it holds for this connection)."""
+        self.closed = True
+        self.fast = {}
+        for provider in self.providers[1:]:
+            closer = getattr(provider, "close", None)
+            if callable(closer):
+                try:
+                    closer()
+                except Exception:
+                    log.exception("host service '%s' failed to close", _who(provider))
 
     def _refuse(self, op: str, spec: OpSpec | None, kwargs: Mapping[str, Any]) -> None:
         if self.closed:

@@ -32,6 +32,7 @@ from virtkit.sdk.records import (
     SnapshotSummary,
     VolumeInfo,
     VolumeRef,
+    VolumeSource,
 )
 
 
@@ -855,6 +856,15 @@ class Hooks:
                 "allocate": allocate,
                 "delta": delta,
                 "shrink": shrink,
+            },
+        )
+
+    def vol_translate(self, *, pool_name: str, volume_name: str) -> VolumeSource:
+        return self._call(  # type: ignore[no-any-return]
+            "vol_translate",
+            {
+                "pool_name": pool_name,
+                "volume_name": volume_name,
             },
         )
 

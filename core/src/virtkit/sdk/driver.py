@@ -70,6 +70,14 @@ class DriverContext:
     emit: Callable[[Event], None]
     identity: Identity | None = None
     auth: AuthCallback | None = None
+    #: ``call(op, kwargs)``: call an operation of this same connection, through every check, as
+    #: a user would (a hypervisor driver asks the host storage service to translate a volume
+    #: disk, or the network service for a port). Answers what that operation answers.
+    call: Callable[[str, dict[str, Any]], Any] = attrs.field(default=None, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.call is None:
+            object.__setattr__(self, "call", _no_connection)
 
     @property
     def instance(self) -> str:
@@ -81,6 +89,12 @@ class DriverContext:
         ``/run/virtkit/DRIVER`` for ``system``, the user's XDG data and runtime directories for
         ``session`` (see :func:`virtkit.sdk.store.state_dirs`)."""
         return state_dirs(self.uri.driver, self.instance)
+
+
+def _no_connection(op: str, kwargs: dict[str, Any]) -> Any:
+    from virtkit.sdk.errors import ErrorCode, VirtError
+
+    raise VirtError(ErrorCode.NO_CONNECT, f"{op}: this driver context has no connection")
 
 
 class Driver:

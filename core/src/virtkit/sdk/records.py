@@ -138,6 +138,18 @@ class VolumeInfo:
 
 @record
 @attrs.frozen
+class VolumeSource:
+    """What a domain disk ``<source pool='P' volume='V'/>`` means on this host: the volume's
+    ``path``, its declared ``format`` (never probed) and the disk ``type`` to use (``file`` or
+    ``block``)."""
+
+    path: str
+    format: str
+    type: str
+
+
+@record
+@attrs.frozen
 class JobInfo:
     """type (0 none, 1 bounded, 2 unbounded, 3 completed, 4 failed, 5 cancelled), progress."""
 

@@ -17,7 +17,15 @@ from virtkit.drivers.test.streams import VolumeStream, open_stream
 from virtkit.sdk.checks import WIPE_ALGORITHMS
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
-from virtkit.sdk.records import Event, PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
+from virtkit.sdk.records import (
+    Event,
+    PoolInfo,
+    PoolRef,
+    PoolSummary,
+    VolumeInfo,
+    VolumeRef,
+    VolumeSource,
+)
 from virtkit.sdk.states import PoolEventLifecycle, PoolState
 from virtkit.xml.storage import (
     FormatType,
@@ -374,6 +382,18 @@ class StorageMixin:
             if vol is None:
                 raise no_vol("name", name)
             return self._vol_ref(p, vol)
+
+    @hookimpl
+    def virtkit_vol_translate(self, pool_name: str, volume_name: str) -> VolumeSource:
+        node = self._node
+        with node.lock:
+            p = node.pools.get(pool_name)
+            if p is None:
+                raise no_pool(pool_name)
+            vol = self._active_pool(p.ref).volumes.get(volume_name)
+            if vol is None:
+                raise no_vol("name", volume_name)
+            return VolumeSource(p.vol_path(vol.name), vol.format, "file")
 
     def _vol_by_path(self, path: str) -> VolumeRef | None:
         for p in self._node.pools.values():

@@ -543,7 +543,7 @@ def virtkit_migrate_confirm(
 # -- console, guest addresses, statistics, jobs ---------------------------------------------------
 
 
-@spec(readonly=False)
+@spec(readonly=False, opens_stream=True)
 def virtkit_domain_open_console(dom: DomainRef, device: str | None, force: bool) -> int | None:
     """Open the guest's console (or the named serial/console device) as a stream.
 

@@ -39,12 +39,15 @@ class SpecMeta:
     with some arguments (``domain_get_xml`` without ``security_info``). ``denied_because`` names
     what such a rule refuses, for the error message. ``checks`` maps argument names to checks
     applied before the driver runs. ``optional_result`` says None is a valid result.
+    ``opens_stream`` says the result is a stream id: the ``stream_*`` calls on that id go to the
+    provider that opened it (a connection's driver and its host services may each have streams).
     """
 
     readonly: bool | ReadonlyRule
     checks: Mapping[str, Check] = attrs.field(factory=dict)
     optional_result: bool = False
     denied_because: str = ""
+    opens_stream: bool = False
 
 
 def spec(
@@ -53,6 +56,7 @@ def spec(
     checks: Mapping[str, Check] | None = None,
     optional_result: bool = False,
     denied_because: str = "",
+    opens_stream: bool = False,
 ) -> Callable[[_F], _F]:
     """Declare a hookspec: first result wins.
 
@@ -62,11 +66,12 @@ def spec(
     :param checks: argument checks by argument name, in addition to the checks every hook gets
         from its annotations and argument names (see :mod:`virtkit.sdk.checks`).
     :param optional_result: None is a valid result (else it is the driver's error).
+    :param opens_stream: the result is a stream id owned by the provider that answered.
     """
 
     def mark(fn: _F) -> _F:
         fn.virtkit_meta = SpecMeta(  # type: ignore[attr-defined]
-            readonly, dict(checks or {}), optional_result, denied_because
+            readonly, dict(checks or {}), optional_result, denied_because, opens_stream
         )
         return hookspec(firstresult=True)(fn)
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from virtkit.sdk.checks import WIPE_ALGORITHMS, non_negative, one_of, volume_name
 from virtkit.sdk.hookspecs.markers import spec
-from virtkit.sdk.records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
+from virtkit.sdk.records import (
+    PoolInfo,
+    PoolRef,
+    PoolSummary,
+    VolumeInfo,
+    VolumeRef,
+    VolumeSource,
+)
 
 # -- pools ----------------------------------------------------------------------------------------
 
@@ -256,7 +263,11 @@ def virtkit_vol_resize(
     """
 
 
-@spec(readonly=False, checks={"offset": non_negative("offset"), "length": non_negative("length")})
+@spec(
+    readonly=False,
+    checks={"offset": non_negative("offset"), "length": non_negative("length")},
+    opens_stream=True,
+)
 def virtkit_vol_upload(vol: VolumeRef, offset: int, length: int) -> int | None:
     """Open a stream that writes into the volume from ``offset`` (``length`` 0: to the end).
 
@@ -269,6 +280,7 @@ def virtkit_vol_upload(vol: VolumeRef, offset: int, length: int) -> int | None:
 @spec(
     readonly=False,
     checks={"offset": non_negative("offset"), "length": non_negative("length")},
+    opens_stream=True,
 )
 def virtkit_vol_download(vol: VolumeRef, offset: int, length: int) -> int | None:
     """Open a stream that reads the volume from ``offset`` (``length`` 0: to the end).
@@ -293,5 +305,21 @@ def virtkit_vol_get_xml(vol: VolumeRef) -> str | None:
     """The volume's ``<volume>`` document.
 
     :raises VirtError: NO_STORAGE_VOL.
+    :state: none.
+    """
+
+
+@spec(readonly=True, checks={"volume_name": volume_name})
+def virtkit_vol_translate(pool_name: str, volume_name: str) -> VolumeSource | None:
+    """Translate a domain disk ``<source pool='P' volume='V'/>`` for a hypervisor driver that
+    is about to start a guest (libvirt translates such disks the same way).
+
+    A hypervisor driver calls it through ``context.call("vol_translate", {...})`` on its own
+    connection, whose host storage service answers.
+
+    :return: a :class:`~virtkit.sdk.records.VolumeSource`: the volume's path, its declared format
+        and the disk type (``file`` or ``block``).
+    :raises VirtError: NO_STORAGE_POOL; OPERATION_INVALID when the pool is not active;
+        NO_STORAGE_VOL.
     :state: none.
     """

@@ -18,7 +18,7 @@ import attrs
 from virtkit.sdk.checks import WIPE_ALGORITHMS
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
-from virtkit.sdk.records import PoolRef, VolumeInfo, VolumeRef
+from virtkit.sdk.records import PoolRef, VolumeInfo, VolumeRef, VolumeSource
 from virtkit.services.storage import images
 from virtkit.services.storage.backends.base import Backend, NewVolume, VolEntry, VolFacts
 from virtkit.services.storage.errors import (
@@ -491,11 +491,12 @@ class VolumeHooks:
 
     # -- for hypervisor drivers -------------------------------------------------------------------
 
-    def resolve_disk(self, pool: str, volume: str) -> dict[str, str]:
+    @hookimpl
+    def virtkit_vol_translate(self, pool_name: str, volume_name: str) -> VolumeSource:
         """What a ``<disk type='volume'><source pool= volume=>`` means: the volume's ``path``,
         its declared ``format`` and the disk ``type`` (``file`` or ``block``)."""
-        v = self._vol(VolumeRef(pool, volume, "", ""))
-        return {"path": v.path, "format": v.format, "type": v.backend.vol_type}
+        v = self._vol(VolumeRef(pool_name, volume_name, "", ""))
+        return VolumeSource(v.path, v.format, v.backend.vol_type)
 
 
 def _zero(fd: int, size: int, sparse_aware: bool) -> None:

@@ -723,3 +723,37 @@ def test_the_test_driver_translates_volume_disks() -> None:
             conn.driver.context.call("vol_translate",
                                      {"pool_name": bad[0], "volume_name": bad[1]})
         assert info.value.code == code
+
+
+def test_a_stuck_driver_costs_its_caller_a_timeout_not_a_hang() -> None:
+    import threading
+    import time
+
+    release = threading.Event()
+
+    class Stuck(Minimal):
+        name = "stuck"
+
+        @hookimpl
+        def virtkit_domain_suspend(self, dom: DomainRef) -> bool:
+            release.wait(30)
+            return True
+
+        @hookimpl
+        def virtkit_node_get_free_memory(self) -> int:
+            return 5
+
+    uri = "spy:///default"
+    conn = Connection(uri, parse_uri(uri), False, Stuck, call_timeout=0.3)
+    start = time.monotonic()
+    with pytest.raises(VirtError) as info:
+        conn.call("domain_suspend", dom=REF)
+    assert info.value.code == ErrorCode.OPERATION_TIMEOUT
+    assert "domain_suspend" in info.value.message and "0.3 s" in info.value.message
+    assert time.monotonic() - start < 5
+    assert conn.node_free_memory() == 5  # other calls go on meanwhile
+    release.set()
+    conn.close()
+    with pytest.raises(VirtError) as info:
+        Connection(uri, parse_uri(uri), False, Stuck, call_timeout=-1)
+    assert info.value.code == ErrorCode.INVALID_ARG

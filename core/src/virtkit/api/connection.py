@@ -89,6 +89,7 @@ def open(  # noqa: A001
     *,
     auth: AuthCallback | None = None,
     identity: Identity | None = None,
+    call_timeout: float | None = None,
 ) -> Connection:
     """Open a connection to the hypervisor that ``uri`` names (None: the default URI).
 
@@ -96,6 +97,8 @@ def open(  # noqa: A001
     :param auth: a credential callback, as libvirt's openAuth takes (see
         :data:`virtkit.sdk.driver.AuthCallback`), for drivers that log in somewhere.
     :param identity: who is calling (the daemon passes its client's); default: this process.
+    :param call_timeout: wait at most this many seconds for any one call, then raise
+        OPERATION_TIMEOUT (the driver may go on working); None waits as long as it takes.
     :raises VirtError: INVALID_ARG for a malformed URI or unknown alias; NO_CONNECT when no driver
         serves the scheme, the driver fails to load, or the driver cannot connect.
     """
@@ -107,7 +110,7 @@ def open(  # noqa: A001
     services = registry.service_classes(getattr(driver_cls, "host_services", ()))
     return Connection(
         text, parsed, read_only, driver_cls, registry.plugin_classes(),
-        services=services, auth=auth, identity=identity,
+        services=services, auth=auth, identity=identity, call_timeout=call_timeout,
     )
 
 
@@ -126,6 +129,7 @@ class Connection(ObjectsMixin):
         services: tuple[Any, ...] = (),
         auth: AuthCallback | None = None,
         identity: Identity | None = None,
+        call_timeout: float | None = None,
     ) -> None:
         self._uri_text = uri_text
         self.parsed_uri = uri
@@ -139,6 +143,11 @@ class Connection(ObjectsMixin):
         self._dispatch = dispatch = Dispatcher(
             uri_text, context, driver_cls, services, plugin_classes
         )
+        if call_timeout is not None:
+            if isinstance(call_timeout, bool) or not isinstance(call_timeout, (int, float)) \
+                    or call_timeout <= 0:
+                raise invalid_arg(f"call_timeout {call_timeout!r} must be a positive number")
+            dispatch.timeout = float(call_timeout)
         self.driver = dispatch.driver
         self.driver_name: str = dispatch.driver_name
         #: every operation as a typed method, checked as :meth:`call` is

@@ -273,6 +273,9 @@ class Dispatcher:
         self.uri_text = uri_text
         self.read_only = context.read_only
         self.closed = False
+        #: seconds a caller waits for any one call (None: as long as it takes); see bounded()
+        self.timeout: float | None = None
+        self._pool: Any = None
         self.specs = op_specs()
         self.deep = deep_result_checks()
         pm = new_plugin_manager()
@@ -375,6 +378,34 @@ class Dispatcher:
 
     def call(self, op: str, kwargs: dict[str, Any]) -> Any:
         """Call operation ``op`` with ``kwargs`` through every check (see the module docs)."""
+        if self.timeout is not None:
+            return self._bounded(op, kwargs)
+        return self._call(op, kwargs)
+
+    def _bounded(self, op: str, kwargs: dict[str, Any]) -> Any:
+        """The call, on a worker thread, waited for at most ``timeout`` seconds.
+
+        A driver stuck in a call (a hung hypervisor, a lock held forever) then costs its caller
+        OPERATION_TIMEOUT instead of a hang; the driver's thread goes on, and its late result is
+        dropped.
+        """
+        import concurrent.futures
+
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=4, thread_name_prefix="virtkit-call"
+            )
+        future = self._pool.submit(self._call, op, kwargs)
+        try:
+            return future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            raise VirtError(
+                ErrorCode.OPERATION_TIMEOUT,
+                f"operation timed out: {op} on '{self.uri_text}' did not finish within "
+                f"{self.timeout:g} s (the driver may still be working on it)",
+            ) from None
+
+    def _call(self, op: str, kwargs: dict[str, Any]) -> Any:
         spec = self.specs.get(op)
         fast = self.fast.get(op)
         if fast is None:
@@ -419,6 +450,8 @@ class Dispatcher:
         have one: a service releases what it holds for this connection)."""
         self.closed = True
         self.fast = {}
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         for provider in self.providers[1:]:
             closer = getattr(provider, "close", None)
             if callable(closer):

@@ -162,6 +162,12 @@ def test_frozen_endpoint_times_out(fresh_sim: Simulator) -> None:
     conn = virtkit.open(fresh_sim.uri().replace("transport=http", "transport=http&timeout=2"))
     try:
         os.killpg(fresh_sim.proc.pid, signal.SIGSTOP)
+        tasks = Path(f"/proc/{fresh_sim.proc.pid}/task")
+        deadline = time.monotonic() + 5
+        while any((t / "stat").read_text().rsplit(")", 1)[1].split()[0] != "T"
+                  for t in tasks.iterdir()):  # until every thread of it is stopped
+            assert time.monotonic() < deadline, "the simulator did not stop"
+            time.sleep(0.01)
         began = time.monotonic()
         with pytest.raises(virtkit.VirtError) as err:
             conn.list_domains()

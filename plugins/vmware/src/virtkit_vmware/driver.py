@@ -417,15 +417,12 @@ class VSphereDriver(Driver):
     def virtkit_domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
         """By the BIOS uuid (``config.uuid``), else by the instance uuid."""
         try:
-            moid, known = self._find(DomainRef("", uuid))
+            moid, known = self._find(DomainRef("", uuid))  # the records, then a listing
             return self._ref(moid, known)
-        except VirtError:
-            pass
-        for row in self.inventory.vms() if self.inventory else []:
-            if row.uuid == uuid:
-                break
-        else:
-            row = self._by_instance_uuid(uuid)
+        except VirtError as exc:
+            if exc.code != ErrorCode.NO_DOMAIN:
+                raise
+        row = self._by_instance_uuid(uuid)
         if row is None:
             raise no_domain(uuid=uuid)
         with self._lock:

@@ -218,3 +218,16 @@ def test_vnc_password_is_a_secret(conn: Connection, fake: Path) -> None:
     assert "hush" in dom.xml_desc(inactive=True, security_info=True)
     modify = next(c for c in calls(fake) if c[0] == "modifyvm")
     assert "VNCPassword=hush" in modify
+
+
+def test_redefining_a_running_domain_applies_at_next_boot(conn: Connection) -> None:
+    dom = conn.create_xml(xml("later"))
+    assert not dom.is_persistent()
+    conn.define_xml(xml("later").replace("<name>later</name>",
+                                         f"<name>later</name><uuid>{dom.uuid}</uuid>")
+                    .replace("256", "512"))
+    assert dom.is_persistent() and dom.is_active()
+    assert dom.info().max_mem == 256 * 1024, "VirtualBox runs the old settings"
+    assert "524288" in dom.xml_desc(inactive=True)
+    dom.destroy()
+    assert dom.info().max_mem == 512 * 1024, "applied when the machine stopped"

@@ -11,6 +11,7 @@ thread per connection does the same every poll interval.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -54,6 +55,8 @@ from virtkit_vbox.vboxmanage import (
     sharedfolder_args,
     storagectl_args,
 )
+
+log = logging.getLogger("virtkit_vbox")
 
 SAVE_MAGIC = b"VirtkitVBoxSave\n"
 SAVE_VERSION = 1
@@ -372,8 +375,27 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         elif not status.active:
             rec.id = -1
             rec.live_vcpus = None
+            if rec.pending_xml is not None and status.persistent:
+                self._apply_pending(rec)
+        fresh = records.load(self._store, rec.uuid)
+        if fresh is not None:  # extra data written since ``rec`` was read must not be lost
+            rec.extradata = fresh.extradata
         records.save(self._store, rec)
 
+    def _apply_pending(self, rec: MachineRecord) -> None:
+        """Apply the definition given while the machine ran, now that it is off."""
+        pending, rec.pending_xml = rec.pending_xml, None
+        info = self._info(rec.uuid)
+        if pending is None or info is None:
+            return
+        if info.get("VMState") == "saved":  # VirtualBox keeps a saved machine's settings
+            rec.pending_xml = pending
+            return
+        try:
+            self._redefine(machine_from_domain(self._parse(pending, False)), info)
+        except VirtError as exc:
+            log.warning("domain '%s': the definition given while it ran could not be "
+                        "applied: %s", rec.name, exc.message)
     def _forget(self, rec: MachineRecord, info: dict[str, str] | None = None) -> None:
         """Remove a machine from VirtualBox (its disks stay) and its record; ``info`` is its
         showvminfo when the caller has it."""
@@ -657,11 +679,13 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
             else:
                 rec, info = self._find(DomainRef(m.name, m.uuid))
                 if rec.status.active:
-                    raise VirtError(ErrorCode.OPERATION_UNSUPPORTED,
-                                    f"cannot redefine running domain '{m.name}': VirtualBox "
-                                    f"changes a machine's settings only while it is off",
-                                    ErrorDomain.VBOX)
-                self._redefine(m, info)
+                    # VirtualBox changes settings only while a machine is off: the new
+                    # definition waits in the record and is applied when the machine stops,
+                    # as libvirt applies a running domain's new definition at its next boot.
+                    rec.pending_xml = dom.to_xml()
+                else:
+                    self._redefine(m, info)
+                    rec.pending_xml = None
                 t = transition(Op.DEFINE, m.name, rec.status)
             self._apply(rec, t)
             return self._ref(rec)
@@ -931,6 +955,9 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
     @hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, inactive: bool, security_info: bool) -> str:
         rec, info = self._read(dom)
+        if inactive and rec.pending_xml is not None:
+            return domain_from_machine(machine_from_domain(self._parse(rec.pending_xml, False))
+                                       ).to_xml(secure=security_info)
         m = self._machine(info)
         if rec.status.active and not inactive and rec.live_vcpus is not None:
             m = attrs.evolve(m, cpus_current=rec.live_vcpus if rec.live_vcpus != m.cpus

@@ -30,6 +30,8 @@ class MachineRecord:
     snapshots: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: the machine's ``virtkit/`` extra data as last written (None: not read yet)
     extradata: dict[str, str] | None = None
+    #: a definition given while the machine ran, applied when it stops
+    pending_xml: str | None = None
     #: bumped on every save: a reader that queried VirtualBox before a writer's change sees it
     gen: int = 0
 

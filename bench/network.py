@@ -104,12 +104,12 @@ class VirtkitSide:
         import pluggy
 
         from virtkit.sdk.driver import DriverContext
-        from virtkit.sdk.hookspecs import MODULES, PROJECT, ports
+        from virtkit.sdk.hookspecs import MODULES, PROJECT
         from virtkit.sdk.uri import parse_uri
         from virtkit.services.network import HostNetwork
 
         pm = pluggy.PluginManager(PROJECT)
-        for module in (*MODULES, *(() if ports in MODULES else (ports,))):
+        for module in MODULES:
             pm.add_hookspecs(module)
         ctx = DriverContext(parse_uri("bench:///system"), False, lambda ev: None)
         pm.register(HostNetwork(ctx))

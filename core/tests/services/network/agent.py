@@ -19,7 +19,6 @@ import pluggy
 from virtkit.sdk.driver import Driver, DriverContext
 from virtkit.sdk.errors import VirtError
 from virtkit.sdk.hookspecs import MODULES, PROJECT, hookimpl
-from virtkit.sdk.hookspecs import ports as port_specs
 from virtkit.sdk.records import Event, NetworkSummary, from_plain, to_plain
 from virtkit.sdk.uri import parse_uri
 
@@ -49,8 +48,6 @@ def main() -> None:
     pm = pluggy.PluginManager(PROJECT)
     for module in MODULES:
         pm.add_hookspecs(module)
-    if port_specs not in MODULES:
-        pm.add_hookspecs(port_specs)
     driver_cls = ListingDriver if "--driver-lists-networks" in sys.argv else TinyDriver
     pm.register(driver_cls(context), name="driver:tiny")
     from virtkit.services.network import HostNetwork

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from virtkit.sdk.errors import VirtError
-from virtkit.sdk.hookspecs import ports as _port_records  # noqa: F401  (registers records)
 from virtkit.sdk.records import from_plain
 
 AGENT = Path(__file__).with_name("agent.py")

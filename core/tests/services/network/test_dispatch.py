@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from virtkit.sdk.hookspecs import MODULES
-from virtkit.sdk.hookspecs import ports as port_specs
-
 NET = """<network><name>disp</name><forward mode='nat'/><bridge name='vkd'/>
 <ip address='10.90.0.1' prefix='24'><dhcp><range start='10.90.0.10' end='10.90.0.20'/></dhcp>
 </ip></network>"""
 
 
-@pytest.mark.xfail(
-    port_specs not in MODULES, strict=True,
-    reason="the port hookspecs (sdk/hookspecs/ports.py) are not yet in MODULES, so the "
-           "dispatcher refuses the service's port hookimpls as unknown hooks",
-)
-@pytest.mark.hook("network_define_xml", "network_create", "network_list")
+@pytest.mark.hook("network_define_xml", "network_create", "network_list",
+                  "network_port_create_xml", "network_port_get_plug")
 def test_the_service_through_the_dispatcher(netns, agents) -> None:
     ns = netns()
     svc = agents(ns, "--dispatcher")

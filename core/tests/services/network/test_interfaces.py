@@ -7,16 +7,6 @@ import pytest
 from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit.sdk.records import InterfaceRef
 
-
-# iface-begin/commit/rollback hookspecs live in sdk/hookspecs/ports.py until they join MODULES.
-def _specs() -> set[str]:
-    from virtkit.sdk.hookspecs import all_specs
-
-    return {name.removeprefix("virtkit_") for name in all_specs()}
-
-
-CHANGE_HOOKS = ("interface_change_begin", "interface_change_commit", "interface_change_rollback")
-
 BRIDGE = """
 <interface type='bridge' name='br9'>
   <mtu size='1400'/>
@@ -34,7 +24,7 @@ def veth(ns, a: str = "veth0", b: str = "veth1") -> None:
 
 
 @pytest.mark.hook("interface_list", "interface_lookup_by_name", "interface_lookup_by_mac",
-                  "interface_get_xml")
+                  "interface_get_xml", "interface_get_summary")
 def test_list_shows_links_with_mac_state_and_addresses(host) -> None:
     ns, svc = host
     veth(ns)
@@ -45,8 +35,7 @@ def test_list_shows_links_with_mac_state_and_addresses(host) -> None:
     assert listed["veth0"].ref == InterfaceRef("veth0", "52:54:00:9a:00:01")
     assert svc.call("interface_lookup_by_mac", mac="52:54:00:9A:00:01").name == "veth0"
     ref = svc.call("interface_lookup_by_name", name="veth0")
-    if "interface_get_summary" in _specs():
-        assert svc.call("interface_get_summary", iface=ref) == listed["veth0"]
+    assert svc.call("interface_get_summary", iface=ref) == listed["veth0"]
     live = svc.call("interface_get_xml", iface=ref, inactive=False)
     assert "type=\"ethernet\"" in live and "198.51.100.4" in live and "52:54:00:9a:00:01" in live
     with pytest.raises(VirtError) as err:
@@ -117,7 +106,8 @@ def test_vlans_and_bonds_are_made_or_refused_without_leftovers(host, xml: str, k
     assert ns.links() == before
 
 
-@pytest.mark.hook(*CHANGE_HOOKS)
+@pytest.mark.hook("interface_change_begin", "interface_change_commit",
+                  "interface_change_rollback")
 def test_begin_commit_and_rollback(host) -> None:
     ns, svc = host
     veth(ns)

@@ -7,13 +7,7 @@ import json
 import pytest
 
 from virtkit.sdk.errors import VirtError
-from virtkit.sdk.hookspecs.ports import NetworkPortPlug, NetworkPortRef
-from virtkit.sdk.records import from_plain, to_plain
-
-# The port hookspecs live in sdk/hookspecs/ports.py; until they are in the hookspec MODULES the
-# meta-test's hook marks cannot name them, so this module lists them here.
-PORT_HOOKS = ("network_port_create_xml", "network_port_lookup_by_uuid", "network_list_ports",
-              "network_port_delete", "network_port_get_xml", "network_port_get_plug")
+from virtkit.sdk.records import NetworkPortPlug, NetworkPortRef, from_plain, to_plain
 
 NET = """
 <network>
@@ -41,7 +35,9 @@ def port_xml(mac: str, group: str = "", uuid: str = "") -> str:
     )
 
 
-@pytest.mark.hook(*PORT_HOOKS)
+@pytest.mark.hook("network_port_create_xml", "network_port_lookup_by_uuid",
+                  "network_list_ports", "network_port_delete", "network_port_get_xml",
+                  "network_port_get_plug")
 def test_ports_give_bridge_mtu_and_vlan_and_go_with_the_network(host) -> None:
     _ns, svc = host
     net = svc.call("network_define_xml", xml=NET)

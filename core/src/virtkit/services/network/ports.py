@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
-from virtkit.sdk.hookspecs.ports import NetworkPortPlug, NetworkPortRef
-from virtkit.sdk.records import NetworkRef
+from virtkit.sdk.records import NetworkPortPlug, NetworkPortRef, NetworkRef
 from virtkit.services.network.networks import NetworkMixin, impl, invalid
 from virtkit.xml.network import Network
 from virtkit.xml.networkport import parse_port, port_xml

@@ -135,9 +135,21 @@ def test_bad_vmx_is_refused_naming_the_key(text: str, words: str) -> None:
     assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED and words in err.value.message
 
 
+def test_vnc_both_ways() -> None:
+    text = ('displayName = "v"\nmemsize = "64"\nRemoteDisplay.vnc.enabled = "TRUE"\n'
+            'RemoteDisplay.vnc.port = "5910"\nRemoteDisplay.vnc.password = "pw"\n'
+            'RemoteDisplay.vnc.ip = "0.0.0.0"\n')
+    conv = vmx_to_domain(text)
+    g = conv.domain.devices.graphics[0]
+    assert (g.type, g.port, g.passwd, g.listen) == ("vnc", 5910, "pw", "0.0.0.0")
+    assert conv.kept == ()
+    again, original = parse_vmx(domain_to_vmx(conv.domain)), parse_vmx(text)
+    assert {k: again.get(k) for k in original} == original  # plus the defaults it writes
+
+
 def test_what_vmx_cannot_hold_is_refused() -> None:
     dom = Domain.from_xml("<domain type='vmware'><name>g</name><memory unit='MiB'>64</memory>"
-                          "<os><type>hvm</type></os><devices><graphics type='vnc'/></devices>"
+                          "<os><type>hvm</type></os><devices><graphics type='sdl'/></devices>"
                           "</domain>")
     with pytest.raises(VirtError) as err:
         domain_to_vmx(dom)

@@ -26,6 +26,8 @@ VMX                                            domain XML
                                                mac, ``addressType`` kept
 ``serialN.*``                                  ``<serial>``: ``fileType`` file -> file, pipe ->
                                                pipe, device -> dev, network -> tcp
+``RemoteDisplay.vnc.*`` (when enabled)         ``<graphics type='vnc'>``: port, ip (listen),
+                                               password, keyMap
 =============================================  ==================================================
 
 Every other key (and every key of the mapped devices this converter does not interpret) is kept
@@ -59,6 +61,7 @@ from virtkit.xml.domain import (
     DiskSource,
     DiskTarget,
     Domain,
+    Graphics,
     Interface,
     InterfaceSource,
     ModelType,
@@ -320,6 +323,16 @@ def vmx_to_domain(text: str) -> Converted:
         used.update({prefix + "present", prefix + "filetype", prefix + "filename"})
         serials.append(ser)
 
+    graphics: tuple[Graphics, ...] = ()
+    if _bool(vmx.get("remotedisplay.vnc.enabled")):
+        port_text = take("remotedisplay.vnc.port") or ""
+        port = int(port_text) if port_text.isdigit() else -1
+        graphics = (Graphics(type="vnc", port=port, autoport=port == -1,
+                             listen=take("remotedisplay.vnc.ip") or None,
+                             passwd=take("remotedisplay.vnc.password") or None,
+                             keymap=take("remotedisplay.vnc.keymap") or None),)
+        used.add("remotedisplay.vnc.enabled")
+
     description = take("annotation")
     kept = sorted(k for k in vmx if k not in used)
     metadata: tuple[str, ...] = ()
@@ -327,9 +340,9 @@ def vmx_to_domain(text: str) -> Converted:
         body = "".join(f"<vmx:key name={quoteattr(k)}>{escape(vmx[k])}</vmx:key>" for k in kept)
         metadata = (f'<vmx:keys xmlns:vmx="{NS}">{body}</vmx:keys>',)
     devices = None
-    if disks or nics or serials or controllers:
+    if disks or nics or serials or controllers or graphics:
         devices = Devices(disks=tuple(disks), controllers=tuple(controllers),
-                          interfaces=tuple(nics), serials=tuple(serials))
+                          interfaces=tuple(nics), serials=tuple(serials), graphics=graphics)
     dom = Domain(
         type="vmware", name=name, uuid=_uuid_from_bios(uuid) if uuid else None,
         description=description or None, metadata=metadata, memory=memory,
@@ -454,8 +467,19 @@ def domain_to_vmx(dom: Domain) -> str:
                      "server" if chr_src.mode in (None, "bind") else "client")]
         else:
             raise vmx_error(f"serial port {port} of type '{ser.type}'")
+    vnc = [g for g in devices.graphics if g.type == "vnc"]
+    if vnc and len(devices.graphics) == 1:
+        g = vnc[0]
+        out.append(("remotedisplay.vnc.enabled", "TRUE"))
+        if g.port is not None and g.port >= 0 and not g.autoport:
+            out.append(("remotedisplay.vnc.port", str(g.port)))
+        for key, value in (("ip", g.listen), ("password", g.passwd), ("keymap", g.keymap)):
+            if value:
+                out.append((f"remotedisplay.vnc.{key}", value))
     others = [f for f in attrs.fields(Devices) if f.name not in
-              ("disks", "interfaces", "serials", "controllers") and getattr(devices, f.name)]
+              ("disks", "interfaces", "serials", "controllers")
+              and getattr(devices, f.name) and not (f.name == "graphics" and vnc
+                                                    and len(devices.graphics) == 1)]
     if others:
         raise vmx_error(f"domain '{dom.name}': <{others[0].name}> has no VMX form here")
     have = {k for k, _ in out}

@@ -51,7 +51,7 @@ def test_qemu_runs_sandboxed_with_private_sockets(conn: virtkit.Connection,
                                                    state_root: str) -> None:
     dom = conn.create_xml(diskless("safe1", devices="<serial type='unix'/>"
                                    "<graphics type='vnc' passwd='pw'/>"))
-    gdir = next(Path(state_root).glob("session/qemu/run/g/*"))
+    gdir = Path(state_root) / "session/qemu/run/g" / dom.uuid.replace("-", "")[:16]
     assert stat.S_IMODE(gdir.stat().st_mode) == 0o700
     for sock in gdir.glob("*.sock"):
         assert stat.S_IMODE(sock.stat().st_mode) & 0o077 == 0, sock

@@ -112,6 +112,7 @@ class QemuHost:
         self.subscribers: dict[int, Callable[[Event], None]] = {}
         self.events: queue.Queue[tuple[Guest, str, dict[str, Any] | None]] = queue.Queue()
         self.refs = 0
+        self._seen: dict[str, int] = {}  # definition files read, by mtime
         self._caps: dict[str, capsmod.QemuCaps] = {}
         self._worker = threading.Thread(target=self._work, name="virtkit-qemu-events",
                                         daemon=True)
@@ -309,6 +310,13 @@ class QemuHost:
         """Read definitions and status records; reconnect to running guests."""
         with self.lock:
             for name in self.defs.names("domains"):
+                try:
+                    stamp = (self.paths.config / "domains" / f"{name}.xml").stat().st_mtime_ns
+                except OSError:
+                    continue
+                if self._seen.get(name) == stamp:
+                    continue  # read before, unchanged
+                self._seen[name] = stamp
                 raw = self.defs.read("domains", name)
                 if raw is None:
                     continue

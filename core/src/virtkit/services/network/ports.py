@@ -16,13 +16,10 @@ from virtkit.services.network.networks import NetworkMixin, impl, invalid
 from virtkit.xml.network import Network
 from virtkit.xml.networkport import parse_port, port_xml
 
-NO_NETWORK_PORT = 107
-NETWORK_PORT_EXIST = 106
-
 
 def no_port(uuid: str) -> VirtError:
     return VirtError(
-        NO_NETWORK_PORT,
+        ErrorCode.NO_NETWORK_PORT,
         f"Network port not found: no network port with matching uuid '{uuid}'",
         ErrorDomain.NETWORK,
     )
@@ -80,7 +77,7 @@ class PortMixin(NetworkMixin):
                 raise invalid(f"network '{net.name}' is not active")
             if fields["uuid"] in st.ports:
                 raise VirtError(
-                    NETWORK_PORT_EXIST,
+                    ErrorCode.NETWORK_PORT_EXIST,
                     f"network port {fields['uuid']} already exists on network '{net.name}'",
                     ErrorDomain.NETWORK,
                 )

@@ -96,6 +96,10 @@ def test_volumes_create_info_delete(esx: Any) -> None:
     with pytest.raises(virtkit.VirtError) as err:
         pool.create_xml(VOL.format(name=vname, mib=64))
     assert err.value.code == ErrorCode.STORAGE_VOL_EXIST
+    copy = pool.create_xml_from(VOL.format(name=f"copy-{vname}", mib=64), vol)
+    assert copy.path == f"[LocalDS_0] copy-{vname}"
+    assert f"copy-{vname}" in [v.name for v in pool.list_volumes()]
+    copy.delete()
     vol.delete()
     assert vname not in [v.name for v in pool.list_volumes()]
 

@@ -187,10 +187,8 @@ class StorageHooks:
                 raise no_volume(f"key '{key}'") from None
             raise
 
-    @hookimpl
-    def virtkit_vol_create_xml(self: Any, pool: PoolRef, xml: str) -> VolumeRef:
-        from pyVmomi import vim
-
+    def _new_volume(self: Any, pool: PoolRef, xml: str) -> tuple[Any, Any, Any, str]:
+        """The parsed document, datastore, its summary and the checked new volume name."""
         from virtkit.xml.storage import StorageVolume
 
         vol = StorageVolume.from_xml(xml)
@@ -209,6 +207,28 @@ class StorageHooks:
             raise VirtError(ErrorCode.STORAGE_VOL_EXIST,
                             f"storage volume '{name}' already exists in pool '{s.name}'",
                             ErrorDomain.STORAGE)
+        return vol, ds, s, name
+
+    @hookimpl
+    def virtkit_vol_clone(self: Any, pool: PoolRef, xml: str, source: VolumeRef) -> VolumeRef:
+        """A copy of ``source`` (any datastore of the scope) through CopyVirtualDisk_Task."""
+        _, src, _, _ = self._volume(source.pool, source.name)
+        _, _, s, name = self._new_volume(pool, xml)
+        path = f"[{s.name}] {name}"
+        dm = self.session.content.virtualDiskManager
+        dc = self.scope.datacenter
+        task = self.session.call(f"copying volume '{source.name}' to '{name}'",
+                                 lambda: dm.CopyVirtualDisk_Task(
+                                     sourceName=src.path, sourceDatacenter=dc, destName=path,
+                                     destDatacenter=dc, force=False))
+        self.jobs.wait(task, f"copy volume '{source.name}' to '{name}'")
+        return VolumeRef(s.name, name, path, path)
+
+    @hookimpl
+    def virtkit_vol_create_xml(self: Any, pool: PoolRef, xml: str) -> VolumeRef:
+        from pyVmomi import vim
+
+        vol, _ds, s, name = self._new_volume(pool, xml)
         path = f"[{s.name}] {name}"
         content = self.session.content
         if "/" in name:

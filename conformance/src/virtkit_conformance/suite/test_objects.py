@@ -147,6 +147,22 @@ class TestStorage:
                 assert down.recv_all() == bytes(len(payload)), "a zero wipe leaves zeros"
         expect_error(C.INVALID_ARG, vol.wipe, "no-such-algorithm")
 
+    @pytest.mark.ops(*VOL_OPS, "vol_translate")
+    def test_volume_translate(self, vk: Kit, vk_pool: StoragePool) -> None:
+        """A disk's ``<source pool volume>`` resolves to the volume's path, its declared format
+        and a disk type, as a hypervisor driver asks before it starts a guest."""
+        vol = vk_pool.create_xml(vol_xml(vk.name("v"), MiB))
+        src = vk.conn.call("vol_translate", pool_name=vk_pool.name, volume_name=vol.name)
+        assert (src.path, src.format) == (vol.path, "raw"), src
+        assert src.type in ("file", "block"), src
+        expect_error(C.NO_STORAGE_VOL, vk.conn.call, "vol_translate", pool_name=vk_pool.name,
+                     volume_name=vk.name("novol"))
+        expect_error(C.NO_STORAGE_POOL, vk.conn.call, "vol_translate",
+                     pool_name=vk.name("nopool"), volume_name=vol.name)
+        vk_pool.destroy()
+        expect_error(C.OPERATION_INVALID, vk.conn.call, "vol_translate", pool_name=vk_pool.name,
+                     volume_name=vol.name)
+
     @pytest.mark.ops("pool_undefine")
     def test_missing_pool(self, vk: Kit) -> None:
         expect_error(C.NO_STORAGE_POOL, vk.conn.storage_pool_lookup_by_name, vk.name("nopool"))

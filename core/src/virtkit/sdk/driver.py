@@ -111,7 +111,10 @@ class Driver:
       ``"storage"`` and ``"network"``) the core registers in each connection after the driver.
       The driver's own hookimpls win over a service's for the same hook;
     - ``takes_host_uris``: True for a client-side driver that talks to a remote API itself (esx,
-      vpx, xenapi): a URI of its scheme with a host reaches it, not the remote driver.
+      vpx, xenapi): a URI of its scheme with a host reaches it, not the remote driver;
+    - ``domain_types`` and ``os_types``: the values ``<domain type=...>`` and ``<os><type>`` may
+      take on this driver, which it passes to every parse (``Domain.from_xml(xml,
+      domain_types=self.domain_types, os_types=self.os_types)``); None: libvirt's built-in sets.
     """
 
     name: ClassVar[str] = "driver"
@@ -119,6 +122,8 @@ class Driver:
     capabilities: ClassVar[dict[str, Any]] = {}
     host_services: ClassVar[tuple[str, ...]] = ()
     takes_host_uris: ClassVar[bool] = False
+    domain_types: ClassVar[tuple[str, ...] | None] = None
+    os_types: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, context: DriverContext) -> None:
         self.context = context

@@ -35,7 +35,7 @@ from virtkit.sdk.records import NodeInfo
 from virtkit.sdk.states import DomainState, DomainStatus, RunningReason
 from virtkit.xml.interface import HostInterface
 from virtkit.xml.network import Network
-from virtkit.xml.parser import parse_document
+from virtkit.xml.parser import MAX_HOST_ELEMENTS, parse_document
 from virtkit.xml.storage import StoragePool, StorageVolume
 
 MAX_NODE_FILE = 4 * 1024 * 1024
@@ -54,7 +54,7 @@ def load_node_file(path: Path) -> TestNode:
     except OSError as exc:
         raise _bad(path, exc.strerror or str(exc)) from None
     try:
-        root = parse_document(raw, "node")
+        root = parse_document(raw, "node", max_elements=MAX_HOST_ELEMENTS)
     except VirtError as exc:
         raise _bad(path, exc.message) from None
     if root.tag != "node":

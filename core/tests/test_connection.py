@@ -63,11 +63,11 @@ def test_bad_config_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     assert str(cfg) in info.value.message or info.value.code == ErrorCode.INVALID_ARG
 
 
-def test_remote_uri_without_remote_driver() -> None:
+def test_remote_uri_without_a_daemon() -> None:
     with pytest.raises(VirtError) as info:
-        virtkit.open("test+tcp://127.0.0.1/default")
+        virtkit.open("test+tcp://127.0.0.1:1/default")
     assert info.value.code == ErrorCode.NO_CONNECT
-    assert "'remote'" in info.value.message
+    assert "test+tcp://127.0.0.1:1/default" in info.value.message
 
 
 def test_read_only_refuses_every_change_before_the_driver() -> None:

@@ -27,11 +27,12 @@ storage service's).
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -256,6 +257,56 @@ def construct(cls: Any, context: DriverContext, what: str, uri_text: str) -> Any
         ) from exc
 
 
+@functools.cache
+def class_impls(cls: Any, what: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """The hookimpls of a provider class: hook name -> (argument names, is a wrapper).
+
+    Read once per class. Checked as pluggy would, and more: every ``virtkit_*`` attribute must
+    be a hookspec's name, and a hookimpl may not take an argument its hookspec lacks.
+
+    :raises VirtError: INTERNAL_ERROR naming the class and the problem.
+    """
+    from pluggy._hooks import varnames
+
+    specs = all_specs()
+    label = getattr(cls, "name", None) or cls.__name__
+    where = f"{what} '{label}' ({cls.__module__}.{cls.__qualname__})"
+    out: dict[str, tuple[tuple[str, ...], bool]] = {}
+    for attr in dir(cls):
+        if not attr.startswith(PREFIX):
+            continue
+        if attr not in specs:
+            close = _closest(attr, specs)
+            hint = f" (did you mean {close}?)" if close else ""
+            raise VirtError(ErrorCode.INTERNAL_ERROR,
+                            f"{where} has {attr}, which is not a virtkit hook{hint}")
+        function = getattr(cls, attr)
+        opts = getattr(function, PROJECT + "_impl", None)
+        if opts is None:
+            continue  # not marked: not a hookimpl
+        args, _ = varnames(function)
+        if args and args[0] == "self":
+            args = args[1:]
+        extra = sorted(set(args) - set(inspect.signature(specs[attr]).parameters))
+        if extra:
+            raise VirtError(
+                ErrorCode.INTERNAL_ERROR,
+                f"{where} does not match virtkit's hookspecs: {attr} takes "
+                f"{', '.join(extra)}, which the hookspec does not have",
+            )
+        out[attr] = (tuple(args), bool(opts.get("wrapper") or opts.get("hookwrapper")))
+    return out
+
+
+def _bind(provider: Any, hook: str, argnames: tuple[str, ...], spec: OpSpec) -> Callable[..., Any]:
+    """The provider's method for ``hook``, called with keyword arguments as pluggy would (only
+    those it declares)."""
+    function = getattr(provider, hook)
+    if set(argnames) == spec.argnames:
+        return function  # type: ignore[no-any-return]
+    return _adapter(function, argnames)
+
+
 # -- the dispatcher ------------------------------------------------------------------------------
 
 
@@ -278,17 +329,16 @@ class Dispatcher:
         self._pool: Any = None
         self.specs = op_specs()
         self.deep = deep_result_checks()
-        pm = new_plugin_manager()
         self.driver = construct(driver_cls, context, "driver", uri_text)
         self.driver_name: str = getattr(self.driver, "name", None) or context.uri.driver
-        # Services first, the driver last: pluggy calls the last registered first, so where the
-        # driver and a service both implement a hook, the driver's answer wins.
-        self.providers: list[Any] = []
+        services = [construct(cls, context, "host service", uri_text) for cls in service_classes]
+        # Which provider answers each hook: a service's, unless the driver has its own (two
+        # services may not answer one hook).
         owners: dict[str, Any] = {}
-        for cls in service_classes:
-            service = construct(cls, context, "host service", uri_text)
-            register(pm, service, f"service:{_who(service)}", "host service")
-            for hook in _impl_names(pm, service):
+        tables: list[tuple[Any, dict[str, tuple[tuple[str, ...], bool]]]] = []
+        for service in services:
+            table = class_impls(cast(Any, type(service)), "host service")
+            for hook in table:
                 if hook in owners:
                     raise VirtError(
                         ErrorCode.INTERNAL_ERROR,
@@ -296,42 +346,74 @@ class Dispatcher:
                         f"implement {hook}: a hook has one provider",
                     )
                 owners[hook] = service
-            self.providers.append(service)
-        register(pm, self.driver, f"driver:{self.driver_name}", "driver")
-        for hook in _impl_names(pm, self.driver):
-            owners[hook] = self.driver
-        self.providers.insert(0, self.driver)
+            tables.append((service, table))
+        driver_table = class_impls(cast(Any, type(self.driver)), "driver")
+        owners.update(dict.fromkeys(driver_table, self.driver))
+        tables.insert(0, (self.driver, driver_table))
+        self.providers: list[Any] = [self.driver, *services]
         restrict = getattr(self.driver, "implemented_operations", lambda: None)()
         implemented = frozenset(h[len(PREFIX):] for h in owners)
         if restrict is not None:
             implemented = implemented & frozenset(restrict)
         self.implemented = implemented
         self.owner = {h[len(PREFIX):]: o for h, o in owners.items()}
-        for cls in plugin_classes:
-            plugin = construct(cls, context, "plugin", uri_text)
-            if not getattr(plugin, "active", True):
-                continue
-            register(pm, plugin, f"plugin:{_who(plugin)}", "plugin")
-            check_wrapper_only(pm, plugin)
-        self.pm = pm
-        self.hook = pm.hook
-        self.callers = self._callers(pm, owners)
-        self.fast = self._fast_calls(pm)
-        # Streams: which provider opened each stream id, and a caller per provider for the
-        # stream hooks where more than one provider has streams.
+        plugins = [
+            plugin
+            for plugin in (construct(cls, context, "plugin", uri_text) for cls in plugin_classes)
+            if getattr(plugin, "active", True)
+        ]
+        wrapping = any(w for _, table in tables for _, w in table.values())
+        # Which providers have each stream hook (streams go to the provider that opened them).
+        stream_providers = {
+            op: [p for p, table in tables if PREFIX + op in table]
+            for op, spec in self.specs.items()
+            if spec.uses_stream
+        }
         self.stream_owner: dict[int, Any] = {}
         self.stream_callers: dict[tuple[str, int], Any] = {}
-        for op, spec in self.specs.items():
-            if not spec.uses_stream:
-                continue
-            impls = [p for p in self.providers if PREFIX + op in _impl_names(pm, p)]
-            if len(impls) > 1:
-                self.fast.pop(op, None)
-                for provider in impls:
-                    others = [o for o in impls if o is not provider]
-                    self.stream_callers[(op, id(provider))] = pm.subset_hook_caller(
-                        PREFIX + op, others
-                    )
+        self.pm: pluggy.PluginManager | None = None
+        if plugins or wrapping:
+            # Something wraps hooks: pluggy runs the wrappers around each call.
+            pm = new_plugin_manager()
+            for service in services:
+                register(pm, service, f"service:{_who(service)}", "host service")
+            # The driver last: pluggy calls the last registered first.
+            register(pm, self.driver, f"driver:{self.driver_name}", "driver")
+            for plugin in plugins:
+                register(pm, plugin, f"plugin:{_who(plugin)}", "plugin")
+                check_wrapper_only(pm, plugin)
+            self.pm = pm
+            self.callers = self._callers(pm, owners)
+            self.fast = self._fast_calls(pm)
+            for op, have in stream_providers.items():
+                if len(have) > 1:
+                    self.fast.pop(op, None)
+                    for provider in have:
+                        others = [o for o in have if o is not provider]
+                        self.stream_callers[(op, id(provider))] = pm.subset_hook_caller(
+                            PREFIX + op, others
+                        )
+        else:
+            # Nothing wraps: every hook is one provider's method, called directly.
+            bound = {
+                (hook, id(p)): _bind(p, hook, table[hook][0], self.specs[hook[len(PREFIX):]])
+                for p, table in tables
+                for hook in table
+            }
+            self.callers = {
+                h[len(PREFIX):]: bound[(h, id(o))] for h, o in owners.items()
+            }
+            self.fast = {
+                op: fn
+                for op, fn in self.callers.items()
+                if op in implemented
+                and not (self.read_only and self.specs[op].readonly is not True)
+            }
+            for op, have in stream_providers.items():
+                if len(have) > 1:
+                    self.fast.pop(op, None)
+                    for provider in have:
+                        self.stream_callers[(op, id(provider))] = bound[(PREFIX + op, id(provider))]
 
     def _callers(self, pm: pluggy.PluginManager, owners: dict[str, Any]) -> dict[str, Any]:
         """For each hook, the hook caller that reaches only its winning provider (and every

@@ -177,6 +177,10 @@ class DhcpLease:
 @record
 @attrs.frozen
 class InterfaceAddress:
+    """One guest interface and its addresses, as libvirt-python's interfaceAddresses gives them:
+    ``name`` (the guest's name for it, ``vnet0``), ``hwaddr`` (its MAC), and ``addrs``, each a
+    dict ``{"type": 0 for IPv4 or 1 for IPv6, "addr": "192.168.122.5", "prefix": 24}``."""
+
     name: str
     hwaddr: str
     addrs: list[dict[str, Any]]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 READY = "VIRTKIT-GUEST-READY"
 BUSYBOX = Path("/bin/busybox")
-MODULES = ("evdev", "button", "virtio_pci", "virtio_blk", "virtio_balloon")
+MODULES = ("evdev", "button", "virtio_pci", "virtio_blk", "virtio_balloon", "pvpanic-mmio")
 
 INIT = f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -36,6 +36,7 @@ while read -r line; do
     cpus) echo "CPUS: $(cat /sys/devices/system/cpu/present)";;
     poweroff) poweroff -f;;
     dmesg) dmesg | tail -20;;
+    panic) echo c > /proc/sysrq-trigger;;
     *) ;;
   esac
 done

@@ -34,6 +34,8 @@ from virtkit.sdk.states import (
     DomainStatus,
     EventType,
     Op,
+    PausedReason,
+    SuspendedDetail,
     Transition,
     transition,
 )
@@ -194,10 +196,22 @@ class QemuHost:
                 self.emit(Event("domain-reboot", g.ref))
             elif event == "GUEST_PANICKED":
                 self._panicked(g)
+            elif event == "WATCHDOG" and data.get("action") == "pause":
+                self._paused_by_qemu(g, PausedReason.WATCHDOG, SuspendedDetail.WATCHDOG)
+            elif event == "BLOCK_IO_ERROR" and data.get("action") == "stop":
+                self._paused_by_qemu(g, PausedReason.IOERROR, SuspendedDetail.IOERROR)
             elif event == "BALLOON_CHANGE" and g.live is not None:
                 actual = int(data.get("actual", 0)) // 1024
                 if actual:
                     g.live = attrs.evolve(g.live, current_memory=actual)
+
+    def _paused_by_qemu(self, g: Guest, reason: int, detail: int) -> None:
+        """QEMU stopped the guest on its own (watchdog, I/O error): PAUSED with that reason."""
+        if g.status.state is not DomainState.RUNNING:
+            return
+        g.status = attrs.evolve(g.status, state=DomainState.PAUSED, reason=reason)
+        self.save_status(g)
+        self.emit(Event("domain-lifecycle", g.ref, int(EventType.SUSPENDED), int(detail)))
 
     def _panicked(self, g: Guest) -> None:
         ref = g.ref
@@ -371,8 +385,6 @@ class QemuHost:
             with contextlib.suppress(Exception):
                 st = mon.execute("query-status")
                 if st.get("status") == "paused" and g.status.state is DomainState.RUNNING:
-                    from virtkit.sdk.states import PausedReason
-
                     g.status = attrs.evolve(g.status, state=DomainState.PAUSED,
                                             reason=PausedReason.UNKNOWN)
                     self.save_status(g)

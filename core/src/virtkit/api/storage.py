@@ -15,7 +15,6 @@ from virtkit.sdk.checks import WIPE_ALGORITHMS, check_volume_name
 from virtkit.sdk.errors import invalid_arg
 from virtkit.sdk.records import PoolInfo, PoolRef, PoolSummary, VolumeInfo, VolumeRef
 from virtkit.sdk.states import PoolEventLifecycle, PoolState
-from virtkit.xml.storage import volume_xml_name
 
 if TYPE_CHECKING:
     from virtkit.api.stream import Stream
@@ -27,8 +26,15 @@ __all__ = [
     "StoragePool",
     "StorageVolume",
     "check_volume_name",
-    "volume_xml_name",
 ]
+
+def _checked_volume_name(xml: str) -> str:
+    """The safe ``<name>`` of a volume document (the XML models are imported only here, so
+    that commands that never create a volume do not pay for them)."""
+    from virtkit.xml.storage import volume_xml_name
+
+    return volume_xml_name(xml)
+
 
 def _size(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -123,7 +129,7 @@ class StoragePool(Handle[PoolRef]):
     def create_xml(self, xml: str) -> StorageVolume:
         """Create a volume from ``<volume>`` XML (virsh vol-create)."""
         text = args.xml_text(xml)
-        volume_xml_name(text)
+        _checked_volume_name(text)
         return self._volume(self._conn.hooks.vol_create_xml(pool=self._ref, xml=text))
 
     def create_xml_from(self, xml: str, source_vol: StorageVolume) -> StorageVolume:
@@ -131,7 +137,7 @@ class StoragePool(Handle[PoolRef]):
         if not isinstance(source_vol, StorageVolume):
             raise invalid_arg("the source of a clone must be a StorageVolume")
         text = args.xml_text(xml)
-        volume_xml_name(text)
+        _checked_volume_name(text)
         return self._volume(
             self._conn.hooks.vol_clone(pool=self._ref, xml=text, source=source_vol.ref)
         )

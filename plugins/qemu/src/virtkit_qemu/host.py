@@ -436,6 +436,13 @@ class QemuHost:
         gdir = self.paths.guest_dir(g.uuid)
         gdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(gdir, 0o700)
+        runas = self.qemu_user()
+        if runas is not None:
+            # QEMU runs unprivileged: it owns its private directory and may pass through the
+            # run directory to reach it (nothing there is listable or readable to it)
+            os.chown(gdir, runas[0], runas[1])
+            for parent in (gdir.parent, self.paths.run):
+                os.chmod(parent, 0o711)
         if len(str(gdir / "qmp.sock")) > 100:
             raise failed(f"cannot start domain '{g.name}': the state directory '{gdir}' is too "
                          f"long for a unix socket path")
@@ -457,8 +464,12 @@ class QemuHost:
             logf.flush()
             old = os.umask(0o077)  # sockets and files QEMU makes: owner only
             try:
+                ids: dict[str, Any] = {}
+                if runas is not None:
+                    ids = {"user": runas[0], "group": runas[1], "extra_groups": list(runas[2])}
                 proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf,
-                                        stderr=logf, start_new_session=True, close_fds=True)
+                                        stderr=logf, start_new_session=True, close_fds=True,
+                                        **ids)
             except OSError as exc:
                 self._drop_taps(taps)
                 raise failed(f"cannot start domain '{g.name}': {exc}") from None
@@ -534,6 +545,25 @@ class QemuHost:
         g.live = dom
         g.started_at = time.time()
         g.id = self.next_id()
+
+    def qemu_user(self) -> tuple[int, int, tuple[int, ...]] | None:
+        """(uid, gid, extra gids) QEMU runs as: for ``qemu:///system`` run by root, the user
+        ``VIRTKIT_QEMU_USER`` names (default ``virtkit-qemu``) when it exists, with the ``kvm``
+        group; None (the caller's own identity) otherwise."""
+        if self.instance != "system" or os.geteuid() != 0:
+            return None
+        import grp
+        import pwd
+
+        name = os.environ.get("VIRTKIT_QEMU_USER", "virtkit-qemu")
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            return None
+        extra: tuple[int, ...] = ()
+        with contextlib.suppress(KeyError):
+            extra = (grp.getgrnam("kvm").gr_gid,)
+        return pw.pw_uid, pw.pw_gid, extra
 
     def _incoming(self, g: Guest, mon: Monitor, path: str, offset: int) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -483,8 +483,7 @@ class VSphereDriver(Driver):
         if transient:
             plan.spec.managedBy = vim.ext.ManagedByInfo(extensionKey=TRANSIENT_KEY,
                                                         type=transient)
-        folder = self.scope.datacenter.vmFolder
-        pool, host = self.scope.resource_pool, self.scope.host
+        folder, pool, host = self.scope.vm_folder, self.scope.resource_pool, self.scope.host
         self._check_networks(plan.spec)
         with self._lock:
             self._creating.add(dom.name)

@@ -50,10 +50,8 @@ class Scope:
     host: Any  # vim.HostSystem or None (a cluster picks)
     container: Any  # the folder or entity a container view starts from
     hosts: frozenset[str] = frozenset()  # moids of the hosts a VM must run on (empty: any)
-
-    @property
-    def resource_pool(self) -> Any:
-        return self.compute.resourcePool
+    vm_folder: Any = None  # where new VMs go (the datacenter's VM folder)
+    resource_pool: Any = None  # the compute resource's root resource pool
 
 
 def resolve_scope(session: Session) -> Scope:
@@ -102,7 +100,7 @@ def resolve_scope(session: Session) -> Scope:
         hosts = frozenset({host._moId})
     elif len(path) >= 2:
         hosts = frozenset(h._moId for h in compute.host)
-    return Scope(dc, compute, host, container, hosts)
+    return Scope(dc, compute, host, container, hosts, dc.vmFolder, compute.resourcePool)
 
 
 class Inventory:

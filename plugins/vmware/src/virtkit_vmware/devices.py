@@ -18,7 +18,7 @@ def _device(xml: str) -> Any:
 
     root = parse_document(xml, "device")
     classes = {"disk": Disk, "interface": Interface}
-    cls = classes.get(str(root.tag))
+    cls: Any = classes.get(str(root.tag))
     if cls is None:
         raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
                         f"unsupported configuration: <{root.tag}> devices (vSphere attaches disk "
@@ -90,13 +90,12 @@ class DeviceHooks:
         device = _device(xml)
         cfg = self._vm_props(known, ["config"])["config"]
         current = domain_from_vm(cfg, known.name)
-        target = None
+        target: Any = None
         if isinstance(device, Disk):
             want = device.target.dev
-            found = any(d.target.dev == want for d in current.devices.disks) \
-                if current.devices else False
-            if found:
-                index = [d.target.dev for d in current.devices.disks].index(want)
+            have = current.devices.disks if current.devices is not None else ()
+            if any(d.target.dev == want for d in have):
+                index = [d.target.dev for d in have].index(want)
                 disks = [d for d in cfg.hardware.device
                          if isinstance(d, (vim.vm.device.VirtualDisk, vim.vm.device.VirtualCdrom))]
                 target = disks[index]

@@ -148,7 +148,7 @@ def domain_from_vm(config: Any, name: str, active_id: int | None = None) -> Doma
     graphics = vnc_from_extra(extra)
     for dev in hw.device:
         if isinstance(dev, (vim.vm.device.VirtualDisk, vim.vm.device.VirtualCdrom)):
-            kind, number = controllers.get(dev.controllerKey, ("scsi", 0))
+            kind, number = controllers.get(dev.controllerKey or 0, ("scsi", 0))
             unit = dev.unitNumber or 0
             if kind == "ide":
                 target = DiskTarget(dev=ide_target(number, unit), bus="ide")
@@ -294,13 +294,11 @@ def config_spec(dom: Domain, datastore: str, *, existing: Any = None) -> Plan:
     from pyVmomi import vim
 
     check_domain(dom)
-    spec = vim.vm.ConfigSpec()
     memory_mb = (dom.memory or 0) // 1024
     current_mb = (dom.current_memory or dom.memory or 0) // 1024
     vcpu = dom.vcpu or Vcpu(count=1)
     current_cpus = vcpu.current if vcpu.current is not None else vcpu.count
-    spec.memoryMB = memory_mb
-    spec.numCPUs = current_cpus
+    spec = vim.vm.ConfigSpec(memoryMB=memory_mb, numCPUs=current_cpus)
     spec.memoryAllocation = vim.ResourceAllocationInfo(
         limit=current_mb if current_mb < memory_mb else -1
     )

@@ -468,7 +468,8 @@ class VSphereDriver(Driver):
         assert self.scope is not None
         if self._default_datastore:
             return self._default_datastore
-        stores = self.session.call("listing datastores", lambda: self.scope.compute.datastore)
+        scope = self.scope
+        stores = self.session.call("listing datastores", lambda: scope.compute.datastore)
         for ds in stores:
             if ds.summary.accessible:
                 self._default_datastore = str(ds.name)
@@ -507,7 +508,8 @@ class VSphereDriver(Driver):
 
     def _network_names(self) -> set[str]:
         assert self.scope is not None
-        nets = self.session.call("listing port groups", lambda: self.scope.datacenter.network)
+        scope = self.scope
+        nets = self.session.call("listing port groups", lambda: scope.datacenter.network)
         return {str(n.name) for n in nets}
 
     def _check_networks(self, spec: Any) -> None:

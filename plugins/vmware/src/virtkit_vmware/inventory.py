@@ -74,7 +74,7 @@ def resolve_scope(session: Session) -> Scope:
     computes = [c for c in dc.hostFolder.childEntity if isinstance(c, vim.ComputeResource)]
     if not computes:
         raise esx_error(ErrorCode.NO_CONNECT, f"datacenter '{dc.name}' has no compute resource")
-    compute = computes[0]
+    compute: Any = computes[0]
     container: Any = content.rootFolder if session.endpoint.scheme == "esx" else dc.vmFolder
     host = None
     if len(path) >= 2:
@@ -145,8 +145,10 @@ class Inventory:
             token = result.token
             if not token:
                 break
-            result = self.session.call("listing virtual machines",
-                                       lambda t=token: pc.ContinueRetrievePropertiesEx(t))
+            def more(t: str = token) -> Any:
+                return pc.ContinueRetrievePropertiesEx(t)
+
+            result = self.session.call("listing virtual machines", more)
         return rows
 
     def destroy(self) -> None:

@@ -364,8 +364,9 @@ def _kept_keys(dom: Domain) -> list[tuple[str, str]]:
         if el.tag != f"{{{NS}}}keys":
             continue
         for key in el:
-            if key.tag == f"{{{NS}}}key" and key.get("name"):
-                out.append((key.get("name").lower(), key.text or ""))
+            key_name = key.get("name")
+            if key.tag == f"{{{NS}}}key" and key_name:
+                out.append((key_name.lower(), key.text or ""))
     return out
 
 
@@ -413,8 +414,8 @@ def domain_to_vmx(dom: Domain) -> str:
         bus = disk.target.bus or ("ide" if disk.target.dev.startswith("hd") else "scsi")
         if bus not in ("scsi", "ide", "sata"):
             raise vmx_error(f"disk '{disk.target.dev}' on bus '{bus}' (scsi, ide or sata)")
-        ctrl, unit = disk_slot(disk.target.dev, bus)
-        prefix = f"{bus}{ctrl}:{unit}."
+        number, unit = disk_slot(disk.target.dev, bus)
+        prefix = f"{bus}{number}:{unit}."
         src = disk.source
         out.append((prefix + "present", "TRUE"))
         if disk.device in (None, "disk"):

@@ -191,3 +191,33 @@ def test_job_info_of_the_last_task(esx: Any) -> None:
     assert err.value.code == ErrorCode.OPERATION_INVALID and dom.name in err.value.message
     dom.destroy()
     dom.undefine()
+
+
+# -- guest addresses -----------------------------------------------------------------------
+
+
+def test_interface_addresses_from_vmware_tools(esx: Any, raw: Any) -> None:
+    from pyVim.task import WaitForTask
+    from pyVmomi import vim
+
+    n = name("ip")
+    dom = esx.define_xml(domain_xml(n, devices="<interface type='bridge'>"
+                                               "<mac address='00:50:56:3b:00:07'/>"
+                                               "<source bridge='VM Network'/></interface>"))
+    with pytest.raises(virtkit.VirtError) as err:
+        dom.interface_addresses("agent")
+    assert err.value.code == ErrorCode.OPERATION_INVALID
+    dom.create()
+    vm = next(v for v in raw.RetrieveContent().viewManager.CreateContainerView(
+        raw.RetrieveContent().rootFolder, [vim.VirtualMachine], True).view if v.name == n)
+    # what VMware Tools would report, set the simulator's way
+    WaitForTask(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=[
+        vim.option.OptionValue(key="SET.guest.ipAddress", value="10.1.2.3")])))
+    got = dom.interface_addresses("agent")
+    assert [(a.hwaddr, [x["addr"] for x in a.addrs]) for a in got] == [
+        ("00:50:56:3b:00:07", ["10.1.2.3"])]
+    with pytest.raises(virtkit.VirtError) as err:
+        dom.interface_addresses("lease")
+    assert err.value.code == ErrorCode.ARGUMENT_UNSUPPORTED
+    dom.destroy()
+    dom.undefine()

@@ -28,6 +28,7 @@ from virtkit.sdk.records import (
     DomainStateInfo,
     DomainSummary,
     Event,
+    InterfaceAddress,
     JobInfo,
     NodeInfo,
 )
@@ -859,6 +860,39 @@ class VSphereDriver(Driver):
         config = props["config"]
         active_id = moref_id(moid) if known.status.active and not inactive else None
         return domain_from_vm(config, known.name, active_id).to_xml(secure=security_info)
+
+    @hookimpl
+    def virtkit_domain_interface_addresses(self, dom: DomainRef,
+                                           source: str) -> list[InterfaceAddress]:
+        """What VMware Tools in the guest report (``guest.net``): source ``agent`` only."""
+        import ipaddress
+
+        if source != "agent":
+            raise VirtError(ErrorCode.ARGUMENT_UNSUPPORTED,
+                            f"argument unsupported: address source '{source}' (vSphere knows "
+                            f"what VMware Tools report: source 'agent')", ErrorDomain.ESX)
+        _moid, known = self._current(dom)
+        if not known.status.active:
+            raise VirtError(ErrorCode.OPERATION_INVALID,
+                            f"domain '{known.name}' is not running", ErrorDomain.DOMAIN)
+        nics = self._vm_props(known, ["guest.net"]).get("guest.net") or []
+        out = []
+        for index, nic in enumerate(nics):
+            addrs: list[dict[str, Any]] = []
+            config = getattr(nic, "ipConfig", None)
+            entries = [(a.ipAddress, int(a.prefixLength or 0))
+                       for a in (config.ipAddress if config is not None else None) or ()]
+            if not entries:
+                entries = [(a, 0) for a in nic.ipAddress or ()]
+            for addr, prefix in entries:
+                try:
+                    version = ipaddress.ip_address(addr).version
+                except ValueError:
+                    continue
+                addrs.append({"type": 0 if version == 4 else 1, "addr": addr,
+                              "prefix": prefix})
+            out.append(InterfaceAddress(f"eth{index}", (nic.macAddress or "").lower(), addrs))
+        return out
 
     # -- resources -------------------------------------------------------------------------
 

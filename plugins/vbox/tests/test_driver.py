@@ -231,3 +231,14 @@ def test_redefining_a_running_domain_applies_at_next_boot(conn: Connection) -> N
     assert "524288" in dom.xml_desc(inactive=True)
     dom.destroy()
     assert dom.info().max_mem == 512 * 1024, "applied when the machine stopped"
+
+
+def test_create_xml_over_a_defined_domain_runs_it_once(conn: Connection) -> None:
+    dom = conn.define_xml(xml("once"))
+    conn.create_xml(xml("once").replace("<name>once</name>",
+                                        f"<name>once</name><uuid>{dom.uuid}</uuid>")
+                    .replace("256", "384"))
+    assert dom.is_active() and dom.is_persistent() and dom.state() == (S.RUNNING, 1)
+    assert dom.info().max_mem == 384 * 1024
+    dom.destroy()
+    assert dom.info().max_mem == 256 * 1024, "the persistent definition is back"

@@ -697,10 +697,25 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         with self._locked():
             existing = self._clash(m.name, m.uuid)
             if existing is not None:
-                rec, _ = self._find(DomainRef(m.name, m.uuid))
+                rec, info = self._find(DomainRef(m.name, m.uuid))
                 if rec.status.active:
                     raise _invalid(f"domain '{m.name}' is already active")
-                raise _failed(f"domain '{m.name}' is already defined; start it instead")
+                # A defined, inactive domain starts with this definition for this run only:
+                # VirtualBox has one set of settings, so the persistent definition is put
+                # back (as a pending definition) when the machine stops.
+                old = self._machine(info)
+                persistent_xml = domain_from_machine(old).to_xml()
+                t = transition(Op.CREATE_XML, m.name, rec.status, paused=paused)
+                if info.get("VMState") == "saved":
+                    self._vbm.run("discardstate", rec.uuid)
+                self._redefine(m, info)
+                rec = records.load(self._store, rec.uuid) or rec
+                if domain_from_machine(self._machine(self._info(rec.uuid) or info)).to_xml() \
+                        != persistent_xml:
+                    rec.pending_xml = persistent_xml
+                self._start(m.uuid, paused)
+                self._apply(rec, t)
+                return self._ref(rec)
             self._create_machine(m)
             rec = self._new_record(m, False)
             t = transition(Op.CREATE_XML, m.name, None, paused=paused)

@@ -2,9 +2,6 @@ from __future__ import annotations
 
 from importlib.metadata import distribution, requires
 
-import pytest
-
-import virtkit
 import virtkit_lxc
 
 
@@ -14,10 +11,7 @@ def test_installs_alone_with_core() -> None:
     assert runtime == ["virtkit<0.2,>=0.1"]
 
 
-def test_registers_no_scheme_until_it_has_a_driver() -> None:
-    eps = distribution("virtkit-lxc").entry_points
-    assert [ep for ep in eps if ep.group == "virtkit.drivers"] == []
-    with pytest.raises(virtkit.VirtError) as info:
-        virtkit.open("lxc:///system")
-    assert info.value.code == virtkit.ErrorCode.NO_CONNECT
-    assert "'lxc'" in info.value.message
+def test_registers_the_lxc_scheme() -> None:
+    eps = [ep for ep in distribution("virtkit-lxc").entry_points
+           if ep.group == "virtkit.drivers"]
+    assert [(ep.name, ep.value) for ep in eps] == [("lxc", "virtkit_lxc.driver:LxcDriver")]

@@ -1,0 +1,669 @@
+"""The LXC driver: ``lxc:///system``. Containers from Linux namespaces and cgroups, each held by
+a supervisor process (see supervisor.py) so they outlive the process that started them; the
+state store keeps every definition and each running container's supervisor, so another process
+(or the daemon) finds them again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from typing import Any, ClassVar
+
+import attrs
+
+from virtkit.sdk.driver import Driver, DriverContext
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_domain
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import (
+    DomainInfo,
+    DomainRef,
+    DomainStateInfo,
+    DomainSummary,
+    Event,
+    NodeInfo,
+)
+from virtkit.sdk.states import DomainState, DomainStatus, Op, transition
+from virtkit.sdk.store import StateStore, check_name
+from virtkit.xml.domain import Vcpu
+from virtkit_lxc import runner, spec
+from virtkit_lxc.cgroups import Cgroup, CgroupError
+from virtkit_lxc.console import ConsoleMixin
+from virtkit_lxc.launch import build_config, release_ports
+
+POLL = 0.1
+SHUTDOWN_TIMEOUT = float(os.environ.get("VIRTKIT_LXC_SHUTDOWN_TIMEOUT", "30"))
+
+
+def invalid(msg: str) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_INVALID, msg, ErrorDomain.DOMAIN)
+
+
+def failed(msg: str) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_FAILED, msg, ErrorDomain.LXC)
+
+
+@attrs.define
+class Container:
+    """One domain's record: definitions, state machine status, id, and the running supervisor."""
+
+    config: spec.Definition
+    status: DomainStatus
+    id: int = -1
+    live: spec.Definition | None = None
+    autostart: bool = False
+    run: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def ref(self) -> DomainRef:
+        return DomainRef(self.config.name, self.config.domain.uuid or "", self.id)
+
+    @property
+    def current(self) -> spec.Definition:
+        return self.live or self.config
+
+    def cgroup(self) -> Cgroup:
+        if not self.run:
+            raise invalid(f"domain '{self.name}' is not running")
+        return Cgroup.from_dict(self.run["cgroup"])
+
+
+class LxcDriver(ConsoleMixin, Driver):
+    name = "lxc"
+    error_domain = ErrorDomain.LXC
+    domain_types = spec.DOMAIN_TYPES
+    os_types = spec.OS_TYPES
+    host_services = ("storage", "network")
+    capabilities: ClassVar[dict[str, Any]] = {
+        "persistent_domains": True, "transient_domains": True, "start_paused": True,
+        "live_migration": False, "offline_migration": False, "console": True,
+        "shutdown_modes": ["signal"], "hotplug": (), "coldplug": (), "graphics": (),
+        "disk_formats": (),
+    }
+
+    def __init__(self, context: DriverContext) -> None:
+        super().__init__(context)
+        dirs = context.state_dirs()
+        self.store = StateStore(dirs.config, suffix=".json")
+        self.run_dir = os.path.join(dirs.run, "containers")
+        os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
+        self.lock = threading.RLock()
+        self._streams: dict[int, Any] = {}
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    # -- records --------------------------------------------------------------------------------
+
+    def _load(self, name: str) -> Container | None:
+        data = self.store.read("domains", name)
+        if data is None:
+            return None
+        rec = json.loads(data)
+        status = DomainStatus(DomainState(rec["state"]), rec["reason"], rec["persistent"])
+        live = spec.parse(rec["live"], defaults=False) if rec["live"] else None
+        return Container(spec.parse(rec["config"], defaults=False), status, rec["id"], live,
+                         rec["autostart"], rec.get("run"))
+
+    def _save(self, c: Container) -> None:
+        self.store.write("domains", c.name, json.dumps({
+            "config": c.config.to_xml(), "live": c.live.to_xml() if c.live else None,
+            "state": int(c.status.state), "reason": int(c.status.reason),
+            "persistent": c.status.persistent, "id": c.id, "autostart": c.autostart,
+            "run": c.run,
+        }).encode())
+
+    def _all(self) -> list[Container]:
+        return [c for c in map(self._load, self.store.names("domains")) if c is not None]
+
+    def _find(self, dom: DomainRef) -> Container:
+        c = None
+        with contextlib.suppress(VirtError):
+            check_name(dom.name)
+            c = self._load(dom.name)
+        if c is None or (dom.uuid and c.config.domain.uuid != dom.uuid):
+            raise no_domain(dom.name or None, uuid=dom.uuid or None)
+        return c
+
+    def _summary(self, c: Container) -> DomainSummary:
+        return DomainSummary(c.ref, int(c.status.state), int(c.status.reason),
+                             c.status.persistent, c.autostart)
+
+    def _apply(self, c: Container, op: Op, *, new: bool = False, **flags: Any) -> DomainRef:
+        t = transition(op, c.name, None if new else c.status, **flags)
+        ref = c.ref
+        if t.status is None or not t.status.active:
+            c.id, c.live, c.run = -1, None, None
+        if t.status is None:
+            self.store.delete("domains", c.name)
+        else:
+            c.status = t.status
+            self._save(c)
+        for event, detail in t.events:
+            self.emit(Event("domain-lifecycle", ref, int(event), int(detail)))
+        if t.reboot:
+            self.emit(Event("domain-reboot", ref))
+        return ref
+
+    def _place(self, new: spec.Definition) -> Container | None:
+        for c in self._all():
+            same_name = c.name == new.name
+            same_uuid = c.config.domain.uuid == new.domain.uuid
+            if same_name != same_uuid:
+                raise VirtError(ErrorCode.OPERATION_FAILED,
+                                f"domain '{c.name}' already exists with uuid "
+                                f"{c.config.domain.uuid}", ErrorDomain.DOMAIN)
+            if same_name:
+                return c
+        return None
+
+    def _paths(self, uuid: str) -> dict[str, str]:
+        base = os.path.join(self.run_dir, uuid)  # a uuid keeps the socket path short
+        return {"socket": base + ".sock", "exit_file": base + ".exit", "cfg": base + ".cfg.json",
+                "log": base + ".log"}
+
+    # -- starting and stopping ------------------------------------------------------------------
+
+    def _start(self, c: Container, defn: spec.Definition, paused: bool) -> None:
+        """Start the container (store lock held); set c.run, c.live and c.id."""
+        paths = self._paths(c.config.domain.uuid or "")
+        cfg, ports = build_config(self.context, defn, paths, self._next_id())
+        try:
+            msg = runner.spawn(cfg, paths["cfg"], paths["log"])
+        except runner.RunnerError as exc:
+            release_ports(self.context, ports)
+            raise failed(f"cannot start domain '{c.name}': {exc}") from None
+        c.run = {"supervisor_pid": msg["supervisor_pid"], "init_pid": msg["init_pid"],
+                 "cgroup": msg["cgroup"], "ports": ports, "started": time.time(), **paths}
+        c.live = defn
+        if c.id < 0:
+            c.id = int(cfg["id"])
+        if paused:
+            try:
+                c.cgroup().freeze()
+            except CgroupError as exc:
+                self._kill(c, "destroy")
+                raise failed(f"cannot pause domain '{c.name}': {exc}") from None
+
+    def _next_id(self) -> int:
+        return max([c.id for c in self._all()] + [0]) + 1
+
+    def _kill(self, c: Container, reason: str) -> dict[str, Any] | None:
+        """Stop the container now (store lock held) and release what it held; the exit data."""
+        run = c.run or {}
+        with contextlib.suppress(runner.RunnerError):
+            runner.request(run["socket"], {"op": "destroy", "reason": reason})
+        with contextlib.suppress(CgroupError, OSError, KeyError):
+            Cgroup.from_dict(run["cgroup"]).thaw()  # a frozen init cannot die
+        data = runner.wait_exit(run["exit_file"], run["supervisor_pid"], 10.0)
+        if data is None:
+            runner.kill_supervisor(run["supervisor_pid"], run["cfg"])
+            with contextlib.suppress(KeyError):
+                Cgroup.from_dict(run["cgroup"]).remove()
+        self._release(c)
+        return data
+
+    def _release(self, c: Container) -> None:
+        run = c.run or {}
+        release_ports(self.context, run.get("ports", []))
+        for key in ("exit_file", "cfg", "socket"):
+            with contextlib.suppress(OSError, KeyError):
+                os.unlink(run[key])
+
+    def _reconcile(self, name: str) -> None:
+        """Notice a container that stopped on its own (or whose supervisor vanished)."""
+        with self.store.locked(), self.lock:
+            c = self._load(name)
+            if c is None or not c.status.active or not c.run:
+                return
+            run = c.run
+            data = runner.read_exit(run["exit_file"])
+            if data is None:
+                if runner.is_supervisor(run["supervisor_pid"], run["cfg"]):
+                    return
+                data = runner.read_exit(run["exit_file"])  # it may have just written it
+            if data is None:  # the supervisor died without a word: the container is gone
+                with contextlib.suppress(KeyError):
+                    Cgroup.from_dict(run["cgroup"]).remove()
+                op = Op.CRASH
+            elif data.get("reason") == "destroy":
+                op = Op.DESTROY
+            elif data.get("reason") == "shutdown" or data.get("code") == 0:
+                op = Op.SHUTDOWN
+            else:
+                op = Op.CRASH
+            self._release(c)
+            self._apply(c, op)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(POLL):
+            with contextlib.suppress(Exception):
+                for name in self.store.names("domains"):
+                    c = self._load(name)
+                    if c is not None and c.run and (
+                            os.path.exists(c.run["exit_file"])
+                            or not runner.is_supervisor(c.run["supervisor_pid"], c.run["cfg"])):
+                        self._reconcile(name)
+
+    # -- connection -----------------------------------------------------------------------------
+
+    @hookimpl
+    def virtkit_connect_open(self, uri: Any, read_only: bool) -> bool:
+        if os.geteuid() != 0 and self.context.instance == "system":
+            raise VirtError(ErrorCode.AUTH_FAILED,
+                            "lxc:///system needs root (containers need namespaces and cgroups)",
+                            ErrorDomain.LXC)
+        for name in self.store.names("domains"):
+            self._reconcile(name)
+        self._watcher = threading.Thread(target=self._watch, name="lxc-watch", daemon=True)
+        self._watcher.start()
+        return True
+
+    @hookimpl
+    def virtkit_connect_close(self) -> bool:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+        self.close_streams()
+        return True
+
+    @hookimpl
+    def virtkit_connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    @hookimpl
+    def virtkit_connect_get_version(self) -> int:
+        rel = os.uname().release.split("-")[0].split(".")
+        nums = [int(x) for x in rel[:3] if x.isdigit()] + [0, 0, 0]
+        return nums[0] * 1_000_000 + nums[1] * 1000 + nums[2]
+
+    @hookimpl
+    def virtkit_node_get_info(self) -> NodeInfo:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1])
+        cpus = os.cpu_count() or 1
+        mhz = 0
+        with contextlib.suppress(OSError, ValueError), open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    mhz = int(float(line.split(":")[1]))
+                    break
+        return NodeInfo(os.uname().machine, mem, cpus, mhz, 1, 1, cpus, 1)
+
+    @hookimpl
+    def virtkit_connect_get_capabilities(self) -> str:
+        from virtkit.xml import capabilities as cx
+        arch = os.uname().machine
+        guest = cx.Guest(os_type="exe", arch=cx.GuestArch(
+            name=arch, wordsize=64, emulator="/usr/libexec/virtkit-lxc-supervisor",
+            domains=(cx.GuestDomain(type="lxc"),)))
+        return str(cx.Capabilities(host=cx.HostCaps(cpu=cx.HostCpu(arch=arch)),
+                                   guests=(guest,)).to_xml())
+
+    # -- definitions ----------------------------------------------------------------------------
+
+    def _parse(self, xml: str, validate: bool) -> spec.Definition:
+        d = spec.parse(xml, validate=validate)
+        from virtkit_lxc.launch import check_supported
+        check_supported(d)
+        return d
+
+    @hookimpl
+    def virtkit_domain_list(self) -> list[DomainSummary]:
+        with self.lock:
+            return [self._summary(c) for c in self._all()]
+
+    @hookimpl
+    def virtkit_domain_get_summary(self, dom: DomainRef) -> DomainSummary:
+        with self.lock:
+            return self._summary(self._find(dom))
+
+    @hookimpl
+    def virtkit_domain_lookup_by_name(self, name: str) -> DomainRef:
+        with self.lock:
+            return self._find(DomainRef(name, "", -1)).ref
+
+    @hookimpl
+    def virtkit_domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
+        with self.lock:
+            for c in self._all():
+                if c.config.domain.uuid == uuid:
+                    return c.ref
+            raise no_domain(uuid=uuid)
+
+    @hookimpl
+    def virtkit_domain_lookup_by_id(self, id: int) -> DomainRef:
+        with self.lock:
+            for c in self._all():
+                if c.id == id and id > 0:
+                    return c.ref
+            raise no_domain(id=id)
+
+    @hookimpl
+    def virtkit_domain_define_xml(self, xml: str, validate: bool) -> DomainRef:
+        new = self._parse(xml, validate)
+        with self.store.locked(), self.lock:
+            c = self._place(new)
+            if c is None:
+                return self._apply(Container(new, DomainStatus()), Op.DEFINE, new=True)
+            c.config = new
+            return self._apply(c, Op.DEFINE)
+
+    @hookimpl
+    def virtkit_domain_create_xml(self, xml: str, paused: bool, validate: bool) -> DomainRef:
+        new = self._parse(xml, validate)
+        with self.store.locked(), self.lock:
+            c = self._place(new)
+            fresh = c is None
+            if c is None:
+                c = Container(new, DomainStatus(persistent=False))
+            transition(Op.CREATE_XML, c.name, None if fresh else c.status, paused=paused)
+            self._start(c, new, paused)
+            return self._apply(c, Op.CREATE_XML, new=fresh, paused=paused)
+
+    @hookimpl
+    def virtkit_domain_undefine(self, dom: DomainRef, managed_save: bool,
+                                snapshots_metadata: bool, nvram: bool) -> bool:
+        with self.store.locked(), self.lock:
+            self._apply(self._find(dom), Op.UNDEFINE)
+            return True
+
+    @hookimpl
+    def virtkit_domain_create(self, dom: DomainRef, paused: bool, force_boot: bool) -> DomainRef:
+        with self.store.locked(), self.lock:
+            c = self._find(dom)
+            transition(Op.CREATE, c.name, c.status, paused=paused, force_boot=force_boot)
+            self._start(c, c.config, paused)
+            return self._apply(c, Op.CREATE, paused=paused, force_boot=force_boot)
+
+    def _active(self, dom: DomainRef) -> Container:
+        c = self._find(dom)
+        if not c.status.active or not c.run:
+            raise invalid(f"domain '{c.name}' is not running")
+        return c
+
+    @hookimpl
+    def virtkit_domain_shutdown(self, dom: DomainRef, mode: str | None) -> bool:
+        if mode not in (None, "signal"):
+            raise VirtError(ErrorCode.ARGUMENT_UNSUPPORTED,
+                            f"shutdown mode '{mode}' is not supported by the lxc driver "
+                            f"(only 'signal')", ErrorDomain.LXC)
+        with self.store.locked(), self.lock:
+            c = self._active(dom)
+            transition(Op.SHUTDOWN, c.name, c.status)
+            try:
+                runner.request(c.run["socket"], {"op": "shutdown", "signal": 15,  # type: ignore[index]
+                                                 "timeout": SHUTDOWN_TIMEOUT})
+            except runner.RunnerError as exc:
+                raise failed(f"cannot shut down domain '{c.name}': {exc}") from None
+        return True
+
+    @hookimpl
+    def virtkit_domain_destroy(self, dom: DomainRef, graceful: bool) -> bool:
+        with self.store.locked(), self.lock:
+            c = self._active(dom)
+            transition(Op.DESTROY, c.name, c.status)
+            self._kill(c, "destroy")
+            self._apply(c, Op.DESTROY)
+        return True
+
+    @hookimpl
+    def virtkit_domain_reboot(self, dom: DomainRef, mode: str | None) -> bool:
+        if mode not in (None, "signal"):
+            raise VirtError(ErrorCode.ARGUMENT_UNSUPPORTED,
+                            f"reboot mode '{mode}' is not supported by the lxc driver "
+                            f"(only 'signal')", ErrorDomain.LXC)
+        return self._restart(dom, Op.REBOOT)
+
+    @hookimpl
+    def virtkit_domain_reset(self, dom: DomainRef) -> bool:
+        return self._restart(dom, Op.RESET)
+
+    def _restart(self, dom: DomainRef, op: Op) -> bool:
+        """Reboot or reset: the container is stopped and started again with the same id."""
+        with self.store.locked(), self.lock:
+            c = self._active(dom)
+            transition(op, c.name, c.status)
+            paused = c.status.state == DomainState.PAUSED
+            defn = c.live or c.config
+            self._kill(c, "reboot")
+            c.run = None
+            try:
+                self._start(c, defn, paused)
+            except VirtError:
+                c.run = None
+                self._apply(c, Op.CRASH)
+                raise
+            self._apply(c, op)
+        return True
+
+    @hookimpl
+    def virtkit_domain_suspend(self, dom: DomainRef) -> bool:
+        with self.store.locked(), self.lock:
+            c = self._active(dom)
+            transition(Op.SUSPEND, c.name, c.status)
+            try:
+                c.cgroup().freeze()
+            except (CgroupError, OSError) as exc:
+                raise failed(f"cannot suspend domain '{c.name}': {exc}") from None
+            self._apply(c, Op.SUSPEND)
+        return True
+
+    @hookimpl
+    def virtkit_domain_resume(self, dom: DomainRef) -> bool:
+        with self.store.locked(), self.lock:
+            c = self._active(dom)
+            transition(Op.RESUME, c.name, c.status)
+            try:
+                c.cgroup().thaw()
+            except (CgroupError, OSError) as exc:
+                raise failed(f"cannot resume domain '{c.name}': {exc}") from None
+            self._apply(c, Op.RESUME)
+        return True
+
+    # -- queries --------------------------------------------------------------------------------
+
+    @hookimpl
+    def virtkit_domain_get_state(self, dom: DomainRef) -> DomainStateInfo:
+        with self.lock:
+            s = self._find(dom).status
+            return DomainStateInfo(int(s.state), int(s.reason))
+
+    @hookimpl
+    def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        with self.lock:
+            c = self._find(dom)
+            d = c.current.domain
+            maxmem = d.memory or 0
+            mem = d.current_memory or maxmem
+            cpu = 0
+            if c.run:
+                with contextlib.suppress(CgroupError, OSError, ValueError):
+                    cg = c.cgroup()
+                    cpu = cg.cpu_time_ns()
+                    usage = cg.memory_usage()
+                    if usage is not None:
+                        mem = min(maxmem or usage // 1024, usage // 1024)
+            return DomainInfo(int(c.status.state), maxmem, mem, d.vcpu.count if d.vcpu else 1,
+                              cpu)
+
+    @hookimpl
+    def virtkit_domain_memory_stats(self, dom: DomainRef) -> dict[str, int]:
+        with self.lock:
+            c = self._active(dom)
+            cg = c.cgroup()
+            d = c.current.domain
+            out = {"actual": d.current_memory or d.memory or 0}
+            usage = cg.memory_usage()
+            if usage is not None:
+                out["rss"] = usage // 1024
+                out["unused"] = max(0, out["actual"] - out["rss"])
+                out["available"] = out["actual"]
+            return out
+
+    @hookimpl
+    def virtkit_domain_interface_stats(self, dom: DomainRef, device: str) -> dict[str, int]:
+        with self.lock:
+            c = self._active(dom)
+            from virtkit_lxc.launch import host_dev_for
+            host = host_dev_for(c.current, c.id, device)
+            if host is None:
+                raise VirtError(ErrorCode.INVALID_ARG,
+                                f"invalid argument: domain '{c.name}' has no interface "
+                                f"'{device}'", ErrorDomain.LXC)
+            base = f"/sys/class/net/{host}/statistics/"
+            # the host end's rx is the container's tx
+            names = {"rx_bytes": "tx_bytes", "rx_packets": "tx_packets", "rx_errs": "tx_errors",
+                     "rx_drop": "tx_dropped", "tx_bytes": "rx_bytes", "tx_packets": "rx_packets",
+                     "tx_errs": "rx_errors", "tx_drop": "rx_dropped"}
+            out = {}
+            for key, fname in names.items():
+                try:
+                    with open(base + fname) as f:
+                        out[key] = int(f.read())
+                except OSError:
+                    out[key] = 0
+            return out
+
+    @hookimpl
+    def virtkit_domain_get_xml(self, dom: DomainRef, inactive: bool,
+                               security_info: bool) -> str:
+        with self.lock:
+            c = self._find(dom)
+            if inactive or c.live is None:
+                return c.config.to_xml(secure=security_info)
+            return c.live.to_xml(secure=security_info,
+                                 domain=attrs.evolve(c.live.domain, id=c.id))
+
+    @hookimpl
+    def virtkit_domain_get_autostart(self, dom: DomainRef) -> bool:
+        with self.lock:
+            return self._find(dom).autostart
+
+    @hookimpl
+    def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> bool:
+        with self.store.locked(), self.lock:
+            c = self._find(dom)
+            if not c.status.persistent:
+                raise VirtError(ErrorCode.OPERATION_INVALID,
+                                f"cannot set autostart for transient domain '{c.name}'",
+                                ErrorDomain.DOMAIN)
+            c.autostart = autostart
+            self._save(c)
+            return True
+
+    # -- live resources -------------------------------------------------------------------------
+
+    def _targets(self, c: Container, live: bool, config: bool) -> tuple[bool, bool]:
+        if not live and not config:
+            live, config = c.status.active, not c.status.active
+        if live and not c.status.active:
+            raise invalid(f"domain '{c.name}' is not running")
+        if config and not c.status.persistent:
+            raise invalid(f"cannot change the persistent definition of transient domain "
+                          f"'{c.name}'")
+        return live, config
+
+    @hookimpl
+    def virtkit_domain_set_memory(self, dom: DomainRef, kib: int, live: bool, config: bool,
+                                  maximum: bool) -> bool:
+        with self.store.locked(), self.lock:
+            c = self._find(dom)
+            live, config = self._targets(c, live, config)
+            if maximum and live:
+                raise invalid(f"cannot resize the maximum memory of running domain '{c.name}'")
+            for defn in ([c.live] if live else []) + ([c.config] if config else []):
+                d = defn.domain  # type: ignore[union-attr]
+                if not maximum and kib > (d.memory or 0):
+                    raise VirtError(ErrorCode.INVALID_ARG,
+                                    f"invalid argument: cannot set memory of domain '{c.name}' "
+                                    f"to {kib} KiB, higher than its maximum {d.memory} KiB",
+                                    ErrorDomain.LXC)
+            if live:
+                limit = kib
+                if c.current.extras.hard_limit_kib:
+                    limit = min(limit, c.current.extras.hard_limit_kib)
+                try:
+                    c.cgroup().set_memory(limit * 1024)
+                except (CgroupError, OSError) as exc:
+                    raise failed(f"cannot set the memory of domain '{c.name}': {exc}") from None
+                assert c.live is not None
+                c.live = attrs.evolve(c.live, domain=attrs.evolve(c.live.domain,
+                                                                   current_memory=kib))
+            if config:
+                d = c.config.domain
+                if maximum:
+                    d = attrs.evolve(d, memory=kib,
+                                     current_memory=min(kib, d.current_memory or kib))
+                else:
+                    d = attrs.evolve(d, current_memory=kib)
+                c.config = attrs.evolve(c.config, domain=d)
+            self._save(c)
+        return True
+
+    @hookimpl
+    def virtkit_domain_set_vcpus(self, dom: DomainRef, count: int, live: bool, config: bool,
+                                 maximum: bool) -> bool:
+        with self.store.locked(), self.lock:
+            c = self._find(dom)
+            live, config = self._targets(c, live, config)
+            if maximum and live:
+                raise invalid(f"cannot change the maximum vcpus of running domain '{c.name}'")
+            host_cpus = sorted(os.sched_getaffinity(0))
+            for defn in ([c.live] if live else []) + ([c.config] if config else []):
+                v = defn.domain.vcpu  # type: ignore[union-attr]
+                most = v.count if v else 1
+                if not maximum and count > most:
+                    raise VirtError(ErrorCode.INVALID_ARG,
+                                    f"invalid argument: requested vcpus is greater than max "
+                                    f"allowable vcpus for domain '{c.name}': {count} > {most}",
+                                    ErrorDomain.LXC)
+            if live:
+                if count > len(host_cpus):
+                    raise VirtError(ErrorCode.INVALID_ARG,
+                                    f"invalid argument: domain '{c.name}': {count} vcpus but "
+                                    f"the host has {len(host_cpus)} cpus", ErrorDomain.LXC)
+                try:
+                    c.cgroup().set_cpuset(",".join(map(str, host_cpus[:count])))
+                except (CgroupError, OSError) as exc:
+                    raise failed(f"cannot set the vcpus of domain '{c.name}': {exc}") from None
+                assert c.live is not None
+                v = c.live.domain.vcpu or Vcpu(placement="static", count=count)
+                c.live = attrs.evolve(c.live, domain=attrs.evolve(
+                    c.live.domain, vcpu=attrs.evolve(v, current=None if count == v.count
+                                                     else count)))
+            if config:
+                v = c.config.domain.vcpu or Vcpu(placement="static", count=1)
+                if maximum:
+                    cur = min(v.current or v.count, count)
+                    v = attrs.evolve(v, count=count, current=None if cur == count else cur)
+                else:
+                    v = attrs.evolve(v, current=None if count == v.count else count)
+                c.config = attrs.evolve(c.config, domain=attrs.evolve(c.config.domain, vcpu=v))
+            self._save(c)
+        return True
+
+    @hookimpl
+    def virtkit_domain_get_vcpus_count(self, dom: DomainRef, live: bool, config: bool,
+                                       maximum: bool) -> int:
+        with self.lock:
+            c = self._find(dom)
+            if live and config:
+                raise VirtError(ErrorCode.INVALID_ARG,
+                                "invalid argument: live and config are mutually exclusive here",
+                                ErrorDomain.LXC)
+            if live and not c.status.active:
+                raise invalid(f"domain '{c.name}' is not running")
+            d = (c.live if (live or (not config and c.live)) else c.config) or c.config
+            v = d.domain.vcpu
+            if v is None:
+                return 1
+            return v.count if maximum else (v.current or v.count)
+

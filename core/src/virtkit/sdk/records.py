@@ -8,6 +8,7 @@ records (name, uuid, id), never as live objects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import attrs
@@ -81,9 +82,31 @@ class SnapshotRef:
 # -- information ----------------------------------------------------------------------------------
 
 
+class TupleLike:
+    """Indexable in libvirt-python's order as well as by attribute: ``info[0]``, ``len(info)``,
+    ``state, max_mem, *rest = info``. A record lists its libvirt-order values in
+    :meth:`as_tuple` (its fields in order unless it says otherwise). Not a ``tuple`` subclass,
+    so the plain-data form stays a tagged dict and equality stays between records."""
+
+    __slots__ = ()
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The values in libvirt-python's order (what its method returns as a list)."""
+        return attrs.astuple(self, recurse=False)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self.as_tuple()[index]
+
+    def __len__(self) -> int:
+        return len(self.as_tuple())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.as_tuple())
+
+
 @record
 @attrs.frozen
-class DomainInfo:
+class DomainInfo(TupleLike):
     """As libvirt's virDomainGetInfo: state, max memory and memory in KiB, vcpus, cpu time in ns."""
 
     state: int
@@ -95,15 +118,16 @@ class DomainInfo:
 
 @record
 @attrs.frozen
-class DomainStateInfo:
+class DomainStateInfo(TupleLike):
     state: int
     reason: int
 
 
 @record
 @attrs.frozen
-class NodeInfo:
-    """As libvirt's virNodeGetInfo: memory in KiB, mhz, NUMA nodes, sockets, cores, threads."""
+class NodeInfo(TupleLike):
+    """As libvirt's virNodeGetInfo: memory in KiB, mhz, NUMA nodes, sockets, cores, threads
+    (indexed, ``[1]`` is MiB as libvirt-python's ``getInfo()`` gives it)."""
 
     model: str
     memory: int
@@ -114,10 +138,15 @@ class NodeInfo:
     cores: int
     threads: int
 
+    def as_tuple(self) -> tuple[Any, ...]:
+        """libvirt-python's ``getInfo()`` order; as there, ``[1]`` is the memory in MiB."""
+        return (self.model, self.memory // 1024, self.cpus, self.mhz, self.nodes, self.sockets,
+                self.cores, self.threads)
+
 
 @record
 @attrs.frozen
-class PoolInfo:
+class PoolInfo(TupleLike):
     """state (0 inactive, 1 building, 2 running, 3 degraded, 4 inaccessible), bytes."""
 
     state: int
@@ -128,7 +157,7 @@ class PoolInfo:
 
 @record
 @attrs.frozen
-class VolumeInfo:
+class VolumeInfo(TupleLike):
     """type (0 file, 1 block, 2 dir, 3 network, 4 netdir, 5 ploop), bytes."""
 
     type: int
@@ -150,7 +179,7 @@ class VolumeSource:
 
 @record
 @attrs.frozen
-class JobInfo:
+class JobInfo(TupleLike):
     """type (0 none, 1 bounded, 2 unbounded, 3 completed, 4 failed, 5 cancelled), progress."""
 
     type: int
@@ -159,6 +188,13 @@ class JobInfo:
     data_processed: int = 0
     data_remaining: int = 0
     operation: str = ""
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """libvirt-python's ``jobInfo()`` order: type, time elapsed, time remaining, data
+        total/processed/remaining, memory total/processed/remaining, file
+        total/processed/remaining (the parts virtkit does not track are 0)."""
+        return (self.type, self.time_elapsed_ms, 0, self.data_total, self.data_processed,
+                self.data_remaining, 0, 0, 0, 0, 0, 0)
 
 
 @record

@@ -85,6 +85,14 @@ def test_define_round_trip_and_redefine(esx: Any) -> None:
     assert err.value.code == ErrorCode.NO_DOMAIN and n in err.value.message
 
 
+def test_network_default_joins_vm_network(esx: Any) -> None:
+    dom = esx.define_xml(domain_xml(name(), devices="<interface type='network'>"
+                                                    "<source network='default'/></interface>"))
+    root = etree.fromstring(dom.xml_desc().encode())
+    assert root.find("devices/interface/source").get("bridge") == "VM Network"
+    dom.undefine()
+
+
 def test_unknown_port_group_is_refused_naming_it(esx: Any) -> None:
     xml = domain_xml(name(), devices="<interface type='network'><source network='nowhere'/>"
                                      "</interface>")

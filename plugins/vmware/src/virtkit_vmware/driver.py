@@ -55,6 +55,11 @@ from virtkit_vmware.session import Endpoint, Session, esx_error
 
 log = logging.getLogger("virtkit_vmware")
 
+#: A NIC on network 'default' (libvirt's usual one) joins this port group when there is no port
+#: group named 'default': vSphere's own default for new VMs.
+DEFAULT_NETWORK = "default"
+DEFAULT_PORT_GROUP = "VM Network"
+
 #: Operations govmomi's simulator (vcsim) does not implement: left out of the operation set when
 #: the endpoint is the simulator, so that they answer NO_SUPPORT there.
 SIMULATOR_LACKS = frozenset({
@@ -515,13 +520,20 @@ class VSphereDriver(Driver):
 
     def _check_networks(self, spec: Any) -> None:
         """Every NIC names a port group of the datacenter (CONFIG_UNSUPPORTED naming it)."""
-        wanted = [c.device.backing.deviceName for c in spec.deviceChange or ()
-                  if hasattr(getattr(c.device, "backing", None), "deviceName")
-                  and hasattr(c.device, "macAddress")]
-        if not wanted:
+        backings = [c.device.backing for c in spec.deviceChange or ()
+                    if hasattr(getattr(c.device, "backing", None), "deviceName")
+                    and hasattr(c.device, "macAddress")]
+        if not backings:
             return
         have = self._network_names()
-        for name in wanted:
+        for backing in backings:
+            name = backing.deviceName
+            if name == DEFAULT_NETWORK and name not in have and have:
+                # libvirt's 'default' network is where guests go unless told otherwise; on
+                # vSphere that is the 'VM Network' port group
+                backing.deviceName = DEFAULT_PORT_GROUP if DEFAULT_PORT_GROUP in have \
+                    else sorted(have)[0]
+                continue
             if name not in have:
                 raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
                                 f"unsupported configuration: interface: no port group '{name}' "

@@ -18,4 +18,4 @@ def test_registers_the_qemu_scheme() -> None:
     from virtkit_qemu.driver import QemuDriver
 
     assert eps[0].load() is QemuDriver
-    assert QemuDriver.host_services == ()  # storage and network services: not used yet
+    assert QemuDriver.host_services == ("storage", "network")

@@ -1,6 +1,8 @@
 """The tiny Linux test guest, built from Debian packages: the kernel of linux-image-cloud-amd64 and
 an initramfs of busybox-static whose init prints a ready line on the serial console, answers
 commands there, and powers off on the ACPI power button (evdev.ko, button.ko, busybox acpid).
+With a virtio NIC (virtio_net.ko) it asks for a DHCP lease on eth0 with busybox udhcpc in the
+background and prints ``LEASE: ADDRESS`` on the console when it has one.
 
 The initramfs is cached under the tests' cache directory, keyed by a digest of every input (the
 busybox binary, the modules and this file's init script), so it is built once per change.
@@ -18,7 +20,8 @@ from pathlib import Path
 
 READY = "VIRTKIT-GUEST-READY"
 BUSYBOX = Path("/bin/busybox")
-MODULES = ("evdev", "button", "virtio_pci", "virtio_blk", "virtio_balloon", "pvpanic-mmio")
+MODULES = ("evdev", "button", "virtio_pci", "virtio_blk", "virtio_balloon", "pvpanic-mmio",
+           "virtio_net")
 
 INIT = f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -28,10 +31,15 @@ mount -t devtmpfs dev /dev
 for m in $(cat /modules.order); do insmod /lib/modules/$m 2>/dev/null; done
 mkdir -p /var/log /var/run
 acpid -c /etc/acpi -l /tmp/acpid.log -p /tmp/acpid.pid
+if [ -e /sys/class/net/eth0 ]; then
+  ip link set eth0 up
+  udhcpc -i eth0 -s /etc/udhcpc.sh -t 60 -T 1 -b -q >/dev/null 2>&1
+fi
 echo "{READY}"
 while read -r line; do
   case "$line" in
     ping) echo pong;;
+    addr) echo "ADDR: $(ip -4 -o addr show eth0 2>/dev/null | awk '{{print $4}}')";;
     disks) echo "DISKS: $(ls /sys/block | tr '\\n' ' ')";;
     cpus) echo "CPUS: $(cat /sys/devices/system/cpu/present)";;
     poweroff) poweroff -f;;
@@ -43,6 +51,16 @@ done
 """
 
 POWER_SCRIPT = "#!/bin/sh\npoweroff -f\n"
+
+# udhcpc's hook: the leased address on the interface, and a line on the console saying so
+DHCP_SCRIPT = """#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    echo "LEASE: $ip" > /dev/console;;
+esac
+"""
 
 
 def kernel_path() -> Path:
@@ -100,7 +118,7 @@ def build_initramfs(cache_dir: Path) -> Path:
     release = kernel.name.removeprefix("vmlinuz-")
     mods = _modules(release)
     digest = hashlib.sha256()
-    for part in (INIT.encode(), POWER_SCRIPT.encode(), BUSYBOX.read_bytes(),
+    for part in (INIT.encode(), POWER_SCRIPT.encode(), DHCP_SCRIPT.encode(), BUSYBOX.read_bytes(),
                  *(m.read_bytes() for m in mods)):
         digest.update(hashlib.sha256(part).digest())
     out = cache_dir / f"tiny-initramfs-{digest.hexdigest()[:16]}.cpio.gz"
@@ -113,6 +131,7 @@ def build_initramfs(cache_dir: Path) -> Path:
     cpio.add("bin/busybox", 0o100755, BUSYBOX.read_bytes())
     cpio.add("init", 0o100755, INIT.encode())
     cpio.add("etc/acpi/PWRF/00000080", 0o100755, POWER_SCRIPT.encode())
+    cpio.add("etc/udhcpc.sh", 0o100755, DHCP_SCRIPT.encode())
     names = []
     for m in mods:
         cpio.add(f"lib/modules/{m.name}", 0o100644, m.read_bytes())

@@ -16,6 +16,7 @@ from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef
 from virtkit.xml.domain import Devices, Disk, Domain, Interface, Vcpu
 from virtkit_qemu import argv as argvmod
+from virtkit_qemu import plugs
 from virtkit_qemu.files import check_file
 from virtkit_qemu.host import Guest, failed, invalid
 from virtkit_qemu.monitor import MonitorError
@@ -117,7 +118,8 @@ class DeviceMixin:
     def _plug(self, g: Guest, dev: Disk | Interface) -> None:
         mon = self._active_monitor(g)
         if isinstance(dev, Disk):
-            path = argvmod.disk_source(dev)
+            run = plugs.resolve_disk(self.context.call, g.name, dev)
+            path = argvmod.disk_source(run)
             if path is not None:
                 check_file(g.name, f"disk '{dev.target.dev}' source", path,
                            block=dev.type == "block")
@@ -127,11 +129,11 @@ class DeviceMixin:
                                 f"hotplugged (virtio and scsi only)", ErrorDomain.QEMU)
             added: list[str] = []
             try:
-                for obj in argvmod.blockdev_args(dev):
+                for obj in argvmod.blockdev_args(run):
                     mon.execute("blockdev-add", obj)
                     added.append(obj["node-name"])
                 assert g.live is not None
-                props = argvmod.disk_device(dev, g.live.os.type.machine or "pc", {})
+                props = argvmod.disk_device(run, g.live.os.type.machine or "pc", {})
                 mon.execute("device_add", props)
             except MonitorError as exc:
                 for node in reversed(added):
@@ -140,10 +142,11 @@ class DeviceMixin:
                 raise failed(f"cannot attach disk '{dev.target.dev}' to domain '{g.name}': "
                              f"{exc.desc}") from None
         else:
-            if dev.type not in ("user",):
+            if dev.type not in ("user", *plugs.TAP_TYPES):
                 raise VirtError(ErrorCode.OPERATION_UNSUPPORTED,
                                 f"interface of type '{dev.type}' cannot be hotplugged by the "
-                                f"qemu driver (type 'user' only)", ErrorDomain.QEMU)
+                                f"qemu driver (user, bridge, ethernet and network only)",
+                                ErrorDomain.QEMU)
             assert g.live is not None
             index = len(_devices(g.live).interfaces)
             while any(i.alias is not None and i.alias.name == f"net{index}"
@@ -152,15 +155,38 @@ class DeviceMixin:
             from virtkit.xml.common import Alias
 
             dev = attrs.evolve(dev, alias=Alias(name=f"net{index}"))
-            netdev, device = argvmod.nic_args(dev, index, None)
+            tap: str | None = None
+            port: plugs.Port | None = None
+            run = dev
+            if dev.type in plugs.TAP_TYPES:
+                plug = plugs.plug_for(self.context.call, g.name, g.uuid, dev)
+                port = plug.port
+                try:
+                    tap = plugs.free_tap_name(set(g.taps))
+                    plugs.make_tap(g.name, tap, plug)
+                except BaseException:
+                    if port is not None:
+                        self.host.delete_ports((port,))
+                    raise
+                run = attrs.evolve(plugs.bridge_view(dev, plug), type="ethernet")
+                dev = plugs.live_interface(dev, tap, plug.mac)
+            netdev, device = argvmod.nic_args(run, index, tap)
             try:
                 mon.execute("netdev_add", netdev)
                 mon.execute("device_add", device)
             except MonitorError as exc:
                 with contextlib.suppress(Exception):
                     mon.execute("netdev_del", {"id": netdev["id"]})
+                if tap is not None:
+                    plugs.drop_tap(tap)
+                if port is not None:
+                    self.host.delete_ports((port,))
                 raise failed(f"cannot attach interface to domain '{g.name}': {exc.desc}") \
                     from None
+            if tap is not None:
+                g.taps = (*g.taps, tap)
+            if port is not None:
+                g.ports = (*g.ports, attrs.evolve(port, tap=tap or ""))
         assert g.live is not None
         g.live = _add(g.live, dev, "live")
         self.host.save_status(g)
@@ -176,12 +202,21 @@ class DeviceMixin:
             alias = found.alias.name if found.alias is not None else f"net{idx}"
         self._device_del(g, mon, alias)
         if isinstance(found, Disk):
-            for obj in reversed(argvmod.blockdev_args(found)):
+            node = argvmod.disk_node(found)
+            for name in (node, f"{node}-storage"):  # format node, then protocol node
                 with contextlib.suppress(Exception):
-                    mon.execute("blockdev-del", {"node-name": obj["node-name"]})
+                    mon.execute("blockdev-del", {"node-name": name})
         else:
             with contextlib.suppress(Exception):
                 mon.execute("netdev_del", {"id": f"host{alias}"})
+            assert isinstance(found, Interface)
+            tap = found.target.dev if found.target is not None else None
+            if tap and tap in g.taps:
+                plugs.drop_tap(tap)
+                g.taps = tuple(t for t in g.taps if t != tap)
+                gone = tuple(p for p in g.ports if p.tap == tap)
+                g.ports = tuple(p for p in g.ports if p.tap != tap)
+                self.host.delete_ports(gone)
         g.live = new_live
         self.host.save_status(g)
 
@@ -220,12 +255,11 @@ class DeviceMixin:
         with host.lock:
             g = self._find(dom)
             live, config = self._targets(g, live, config)
+            if isinstance(dev, Interface) and dev.mac is None:
+                from virtkit.xml.common import MacAddress
+
+                dev = attrs.evolve(dev, mac=MacAddress(address=plugs.guest_mac(dev)))
             new_def = _add(g.definition, dev, "config") if config and g.definition else None
-            if isinstance(dev, Interface) and dev.type == "network":
-                raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
-                                "unsupported configuration: interfaces of type 'network' need "
-                                "the host network service, which the qemu driver does not use "
-                                "yet", ErrorDomain.QEMU)
             if live:
                 self._plug(g, dev)
             if new_def is not None:
@@ -406,7 +440,7 @@ class DeviceMixin:
             mon = self._active_monitor(g)
             assert g.live is not None
             disk = next((d for d in _devices(g.live).disks
-                         if device in (d.target.dev, argvmod.disk_source(d))), None)
+                         if device in (d.target.dev, _source(d))), None)
             if disk is None:
                 raise VirtError(ErrorCode.INVALID_ARG,
                                 f"invalid argument: domain '{g.name}' has no disk '{device}'",
@@ -441,10 +475,9 @@ class DeviceMixin:
                                 f"invalid argument: domain '{g.name}' has no interface "
                                 f"'{device}'", ErrorDomain.QEMU)
             i, iface = found
-            taps = [t for t in g.taps]
-            tap_index = [j for j, x in enumerate(ifaces) if x.type in ("bridge", "ethernet")]
-            if i in tap_index and tap_index.index(i) < len(taps):
-                return _tap_stats(taps[tap_index.index(i)])
+            tap = iface.target.dev if iface.target is not None else None
+            if tap and tap in g.taps:
+                return _tap_stats(tap)
             # user networking has no host device: QEMU keeps no counters to read
             return {k: 0 for k in ("rx_bytes", "rx_packets", "rx_errs", "rx_drop",
                                    "tx_bytes", "tx_packets", "tx_errs", "tx_drop")}
@@ -463,6 +496,13 @@ class DeviceMixin:
                         if line.startswith("VmRSS:"):
                             out["rss"] = int(line.split()[1])
             return out
+
+
+def _source(disk: Disk) -> str | None:
+    """The path a file or block disk names (None for a volume or an empty cdrom)."""
+    if disk.source is None or disk.type not in ("file", "block"):
+        return None
+    return disk.source.file if disk.type == "file" else disk.source.dev
 
 
 def _cpu_model(mon: Any) -> str:

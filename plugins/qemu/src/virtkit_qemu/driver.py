@@ -24,6 +24,7 @@ from virtkit.sdk.records import (
     DomainRef,
     DomainStateInfo,
     DomainSummary,
+    InterfaceAddress,
     NodeInfo,
 )
 from virtkit.sdk.states import DomainStatus, Op, transition
@@ -88,13 +89,14 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
         "concurrency": True,
         "shutdown_modes": ["acpi"],
         "disk_formats": ["raw", "qcow2"],
-        # type='network' interfaces need the host network service (not used yet): the suite's
-        # interface tests use them, so interfaces are not declared hot/cold-pluggable here
-        "hotplug": ["disk"],
-        "coldplug": ["disk"],
+        "hotplug": ["disk", "interface"],
+        "coldplug": ["disk", "interface"],
         "graphics": ["vnc"],
         "backend": "real",
     }
+
+    #: pools and volumes (volume disks), networks and their ports (type='network' NICs)
+    host_services: ClassVar[tuple[str, ...]] = ("storage", "network")
 
     def __init__(self, context: DriverContext) -> None:
         super().__init__(context)
@@ -124,6 +126,9 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
                             ErrorDomain.QEMU) from None
         paths = Paths.for_instance(self.context.state_dirs(), instance)
         host = shared_host(paths, instance, id(self), self.context.emit)
+        if not read_only:
+            with host.lock:
+                host.callers[id(self)] = self.context.call
         self._host = host
         return True
 
@@ -134,6 +139,7 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
         if host is not None:
             with host.lock:
                 host.subscribers.pop(id(self), None)
+                host.callers.pop(id(self), None)
                 host.refs -= 1
         return True
 
@@ -477,6 +483,36 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
             d = g.current
             return attrs.evolve(d, id=g.id if g.status.active else None).to_xml(
                 secure=security_info)
+
+    @hookimpl
+    def virtkit_domain_interface_addresses(self, dom: DomainRef,
+                                           source: str) -> list[InterfaceAddress]:
+        """``lease``: the DHCP leases the host network service's dnsmasq gave each
+        ``type='network'`` interface's MAC."""
+        if source != "lease":
+            raise VirtError(ErrorCode.ARGUMENT_UNSUPPORTED,
+                            f"interface address source '{source}' is not supported by the qemu "
+                            f"driver (lease only: no guest agent or ARP table is read)",
+                            ErrorDomain.QEMU)
+        with self.host.lock:
+            g = self._find(dom)
+            if not g.status.active:
+                raise invalid(f"domain '{g.name}' is not running")
+            ifaces = list(g.current.devices.interfaces) if g.current.devices else []
+        out = []
+        for index, iface in enumerate(ifaces):
+            if iface.type != "network" or iface.mac is None or iface.source is None \
+                    or not iface.source.network:
+                continue
+            mac = iface.mac.address.lower()
+            net = self.context.call("network_lookup_by_name", {"name": iface.source.network})
+            leases = self.context.call("network_get_dhcp_leases", {"net": net, "mac": mac})
+            addrs = [{"type": lease.ip_type, "addr": lease.ipaddr, "prefix": lease.prefix}
+                     for lease in leases or () if lease.mac.lower() == mac]
+            if addrs:
+                name = iface.target.dev if iface.target is not None else f"vnet{index}"
+                out.append(InterfaceAddress(name, mac, addrs))
+        return out
 
     @hookimpl
     def virtkit_domain_get_autostart(self, dom: DomainRef) -> bool:

@@ -43,6 +43,7 @@ from virtkit.sdk.store import StateStore
 from virtkit.xml.domain import Domain
 from virtkit_qemu import argv as argvmod
 from virtkit_qemu import caps as capsmod
+from virtkit_qemu import plugs
 from virtkit_qemu.files import check_domain_files
 from virtkit_qemu.monitor import Monitor, MonitorError
 from virtkit_qemu.paths import Paths
@@ -86,6 +87,7 @@ class Guest:
     job_started: float = 0.0
     console_owner: Any = None
     taps: tuple[str, ...] = ()
+    ports: tuple[plugs.Port, ...] = ()  # network ports of type='network' interfaces
     started_at: float = 0.0
 
     @property
@@ -112,6 +114,8 @@ class QemuHost:
         self.lock = threading.RLock()
         self.guests: dict[str, Guest] = {}
         self.subscribers: dict[int, Callable[[Event], None]] = {}
+        # connections' calls into their own connection (host services), writable ones only
+        self.callers: dict[int, plugs.Call] = {}
         self.events: queue.Queue[tuple[Guest, str, dict[str, Any] | None]] = queue.Queue()
         self.refs = 0
         self._seen: dict[str, int] = {}  # definition files read, by mtime
@@ -286,8 +290,10 @@ class QemuHost:
                 holder.close()
         g.console_owner = None
         for tap in g.taps:
-            subprocess.run(["ip", "link", "del", tap], capture_output=True, check=False)
+            plugs.drop_tap(tap)
         g.taps = ()
+        self.delete_ports(g.ports)
+        g.ports = ()
         gdir = self.paths.guest_dir(g.uuid)
         if gdir.exists():
             for entry in gdir.iterdir():
@@ -309,6 +315,7 @@ class QemuHost:
             "state": int(g.status.state), "reason": int(g.status.reason),
             "persistent": g.status.persistent, "live": live,
             "qmp": str(self.paths.guest_dir(g.uuid) / "qmp.sock"), "taps": list(g.taps),
+            "ports": [p.to_plain() for p in g.ports],
             "started_at": g.started_at,
         }
         self.runs.write("domains", g.name, json.dumps(record).encode())
@@ -369,6 +376,7 @@ class QemuHost:
         g.id = int(rec["id"])
         g.pid = int(rec["pid"])
         g.taps = tuple(rec.get("taps", ()))
+        g.ports = tuple(plugs.Port.from_plain(p) for p in rec.get("ports", ()))
         g.started_at = float(rec.get("started_at", 0.0))
         g.status = DomainStatus(DomainState(rec["state"]), int(rec["reason"]),
                                 g.definition is not None, g.status.has_managed_save)
@@ -432,7 +440,6 @@ class QemuHost:
         caps = self.caps(dom.devices.emulator if dom.devices is not None else None,
                          dom.os.type.arch)
         machine = caps.machine(dom.os.type.machine).name
-        check_domain_files(dom)
         gdir = self.paths.guest_dir(g.uuid)
         gdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(gdir, 0o700)
@@ -446,13 +453,18 @@ class QemuHost:
         if len(str(gdir / "qmp.sock")) > 100:
             raise failed(f"cannot start domain '{g.name}': the state directory '{gdir}' is too "
                          f"long for a unix socket path")
-        taps = self._make_taps(g, dom)
+        rdom, dom, taps, ports = self.plug_all(g, dom)
         launch = argvmod.Launch(
             binary=caps.binary, machine=machine, accel=accel, guest_dir=str(gdir),
             vnc_port=_vnc_port(dom), ovmf=capsmod.ovmf(),
             tap_names=taps,
         )
-        args = argvmod.build(dom, launch)
+        try:
+            check_domain_files(rdom)
+            args = argvmod.build(rdom, launch)
+        except BaseException:
+            self._unplug_all(taps, ports)
+            raise
         if incoming is not None:
             args += ["-incoming", "defer"]
         logpath = self.paths.log_file(g.name)
@@ -471,7 +483,7 @@ class QemuHost:
                                         stderr=logf, start_new_session=True, close_fds=True,
                                         **ids)
             except OSError as exc:
-                self._drop_taps(taps)
+                self._unplug_all(taps, ports)
                 raise failed(f"cannot start domain '{g.name}': {exc}") from None
             finally:
                 os.umask(old)
@@ -487,10 +499,11 @@ class QemuHost:
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
-            self._drop_taps(taps)
+            self._unplug_all(taps, ports)
             raise failed(f"cannot start domain '{g.name}': {_qemu_error(logpath, offset)}")
         g.pid = pid
         g.taps = taps
+        g.ports = ports
         g.exited = threading.Event()
         g.stop_op = None
         g.stop_silent = False
@@ -506,8 +519,6 @@ class QemuHost:
                     time.sleep(0.005)
                     mon = Monitor(g.name, launch.qmp, self._queue(g))
             g.monitor = mon
-            for t in taps:
-                self._tap_up(t, dom)
             if dom.devices is not None:
                 for gr in dom.devices.graphics:
                     if gr.type == "vnc" and gr.passwd is not None:
@@ -589,57 +600,68 @@ class QemuHost:
             time.sleep(0.01)
         raise failed(f"restoring domain '{g.name}' from '{path}' timed out")
 
-    def _make_taps(self, g: Guest, dom: Domain) -> tuple[str, ...]:
-        if dom.devices is None:
-            return ()
-        names = []
-        for iface in dom.devices.interfaces:
-            if iface.type not in ("bridge", "ethernet"):
-                continue
-            if iface.type == "bridge" and (iface.source is None or not iface.source.bridge):
-                raise failed(f"cannot start domain '{g.name}': a bridge interface needs "
-                             f"<source bridge=...>")
-            name = iface.target.dev if iface.target is not None else None
-            if not name:
-                existing = _links()
-                for n in range(0, 4096):
-                    cand = f"vk{n}"
-                    if cand not in existing and cand not in names:
-                        name = cand
-                        break
-            assert name is not None
-            res = subprocess.run(["ip", "tuntap", "add", "dev", name, "mode", "tap"],
-                                 capture_output=True, text=True, check=False)
-            if res.returncode != 0:
-                self._drop_taps(tuple(names))
-                raise failed(f"cannot start domain '{g.name}': cannot create tap device "
-                             f"'{name}': {res.stderr.strip()}")
-            names.append(name)
-        return tuple(names)
+    def service_call(self) -> plugs.Call | None:
+        """A writable connection's ``call`` into the host services (any: they share state)."""
+        with self.lock:
+            calls = list(self.callers.values())
+        return calls[-1] if calls else None
 
-    def _tap_up(self, tap: str, dom: Domain) -> None:
-        assert dom.devices is not None
-        ifaces = [i for i in dom.devices.interfaces if i.type in ("bridge", "ethernet")]
-        taps = list(self._taps_for(dom, tap, ifaces))
-        for iface, name in taps:
-            if name != tap:
-                continue
-            if iface.type == "bridge" and iface.source is not None and iface.source.bridge:
-                res = subprocess.run(["ip", "link", "set", tap, "master", iface.source.bridge],
-                                     capture_output=True, text=True, check=False)
-                if res.returncode != 0:
-                    raise failed(f"cannot attach tap '{tap}' to bridge "
-                                 f"'{iface.source.bridge}': {res.stderr.strip()}")
-            subprocess.run(["ip", "link", "set", tap, "up"], capture_output=True, check=False)
+    def delete_ports(self, ports: tuple[plugs.Port, ...]) -> None:
+        call = self.service_call()
+        for port in ports:
+            plugs.delete_port(call, port)
 
-    @staticmethod
-    def _taps_for(dom: Domain, tap: str, ifaces: list[Any]) -> Any:
-        return zip(ifaces, [tap] * len(ifaces), strict=False)
-
-    @staticmethod
-    def _drop_taps(taps: tuple[str, ...]) -> None:
+    def _unplug_all(self, taps: tuple[str, ...], ports: tuple[plugs.Port, ...]) -> None:
         for tap in taps:
-            subprocess.run(["ip", "link", "del", tap], capture_output=True, check=False)
+            plugs.drop_tap(tap)
+        self.delete_ports(ports)
+
+    def plug_all(self, g: Guest, dom: Domain) -> tuple[Domain, Domain, tuple[str, ...],
+                                                        tuple[plugs.Port, ...]]:
+        """Resolve what the host services give ``dom``: (the domain argv is built from, the live
+        domain, taps made, network ports made). Volume disks become their files; every
+        bridge, ethernet and network interface gets a tap, plugged; nothing is left on failure."""
+        if dom.devices is None:
+            return dom, dom, (), ()
+        call = self.service_call()
+        disks = dom.devices.disks
+        if any(d.type == "volume" for d in disks):
+            if call is None:
+                raise failed(f"cannot start domain '{g.name}': no connection to the host "
+                             f"storage service")
+            disks = tuple(plugs.resolve_disk(call, g.name, d) for d in disks)
+        taps: list[str] = []
+        ports: list[plugs.Port] = []
+        run_ifaces = []
+        live_ifaces = []
+        try:
+            for iface in dom.devices.interfaces:
+                if iface.type not in plugs.TAP_TYPES:
+                    run_ifaces.append(iface)
+                    live_ifaces.append(iface)
+                    continue
+                plug = plugs.plug_for(call, g.name, g.uuid, iface)
+                if plug.port is not None:
+                    ports.append(plug.port)
+                name = iface.target.dev if iface.target is not None and \
+                    iface.target.dev and not iface.target.dev.startswith("vk") else None
+                name = name or plugs.free_tap_name(set(taps))
+                plugs.make_tap(g.name, name, plug)
+                taps.append(name)
+                if plug.port is not None:
+                    ports[-1] = attrs.evolve(plug.port, tap=name)
+                run_ifaces.append(attrs.evolve(plugs.bridge_view(iface, plug), type="bridge"
+                                               if iface.type == "network" else iface.type,
+                                               source=None if iface.type == "network"
+                                               else iface.source))
+                live_ifaces.append(plugs.live_interface(iface, name, plug.mac))
+        except BaseException:
+            self._unplug_all(tuple(taps), tuple(ports))
+            raise
+        rdev = attrs.evolve(dom.devices, disks=disks, interfaces=tuple(run_ifaces))
+        ldev = attrs.evolve(dom.devices, interfaces=tuple(live_ifaces))
+        return (attrs.evolve(dom, devices=rdev), attrs.evolve(dom, devices=ldev), tuple(taps),
+                tuple(ports))
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -765,11 +787,3 @@ def _wait_alive(pid: int) -> bool:
             return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
     except OSError:
         return False
-
-
-def _links() -> set[str]:
-    """Names of the network links of this process's namespace."""
-    res = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
-                         check=False)
-    return {line.split(":")[1].strip().split("@")[0] for line in res.stdout.splitlines()
-            if line.count(":") >= 2}

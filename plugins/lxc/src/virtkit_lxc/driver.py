@@ -482,16 +482,12 @@ class LxcDriver(ConsoleMixin, Driver):
             c = self._find(dom)
             d = c.current.domain
             maxmem = d.memory or 0
-            mem = d.current_memory or maxmem
             cpu = 0
             if c.run:
                 with contextlib.suppress(CgroupError, OSError, ValueError):
-                    cg = c.cgroup()
-                    cpu = cg.cpu_time_ns()
-                    usage = cg.memory_usage()
-                    if usage is not None:
-                        mem = min(maxmem or usage // 1024, usage // 1024)
-            return DomainInfo(int(c.status.state), maxmem, mem, d.vcpu.count if d.vcpu else 1,
+                    cpu = c.cgroup().cpu_time_ns()
+            vcpus = (d.vcpu.current or d.vcpu.count) if d.vcpu else 1
+            return DomainInfo(int(c.status.state), maxmem, d.current_memory or maxmem, vcpus,
                               cpu)
 
     @hookimpl

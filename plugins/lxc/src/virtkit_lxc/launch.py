@@ -13,8 +13,11 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.records import NetworkPortRef, NetworkRef
 from virtkit_lxc.spec import Definition, config_error
 
-_REFUSED_DEVICES = ("disks", "controllers", "hostdevs", "graphics", "videos", "sounds",
-                    "inputs", "tpms", "watchdogs", "rngs", "panics", "parallels", "channels")
+#: device lists of the model a container cannot have, with their element names
+_REFUSED_DEVICES = {"disks": "disk", "controllers": "controller", "hostdevs": "hostdev",
+                    "graphics": "graphics", "videos": "video", "sounds": "sound",
+                    "inputs": "input", "tpms": "tpm", "watchdogs": "watchdog", "rngs": "rng",
+                    "panics": "panic", "parallels": "parallel", "channels": "channel"}
 _FS_TYPES = (None, "mount", "bind", "volume", "ram")
 _NIC_TYPES = ("network", "bridge", "ethernet")
 
@@ -25,10 +28,10 @@ def check_supported(d: Definition) -> None:
     devs = d.domain.devices
     if devs is None:
         return
-    for kind in _REFUSED_DEVICES:
+    for kind, tag in _REFUSED_DEVICES.items():
         if getattr(devs, kind):
-            raise config_error(f"domain '{name}': <{kind.rstrip('s')}> devices are not "
-                               f"supported by the lxc driver")
+            raise config_error(f"domain '{name}': <{tag}> devices are not supported by the "
+                               f"lxc driver")
     for fs in devs.filesystems:
         if fs.type not in _FS_TYPES:
             raise config_error(f"domain '{name}': <filesystem type='{fs.type}'> is not "

@@ -757,3 +757,33 @@ def test_a_stuck_driver_costs_its_caller_a_timeout_not_a_hang() -> None:
     with pytest.raises(VirtError) as info:
         Connection(uri, parse_uri(uri), False, Stuck, call_timeout=-1)
     assert info.value.code == ErrorCode.INVALID_ARG
+
+
+@pytest.mark.hook("connect_domain_xml_from_native", "connect_domain_xml_to_native")
+def test_native_configuration_round_trip_through_the_facade() -> None:
+    class Native(Minimal):
+        name = "native"
+
+        @hookimpl
+        def virtkit_connect_domain_xml_from_native(self, native_format: str,
+                                                   native_config: str) -> str:
+            if native_format != "kv":
+                raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
+                                f"unsupported configuration: native format '{native_format}'")
+            name = dict(line.split("=", 1) for line in native_config.splitlines())["name"]
+            return f"<domain type='test'><name>{name}</name></domain>"
+
+        @hookimpl
+        def virtkit_connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
+            return "name=" + xml.split("<name>")[1].split("</name>")[0]
+
+    conn = connect(Native)
+    xml = conn.domain_xml_from_native("kv", "name=web1")
+    assert "<name>web1</name>" in xml
+    assert conn.domain_xml_to_native("kv", xml.encode()) == "name=web1"
+    with pytest.raises(VirtError) as info:
+        conn.domain_xml_from_native("vmx", "x")
+    assert info.value.code == ErrorCode.CONFIG_UNSUPPORTED and "'vmx'" in info.value.message
+    with pytest.raises(VirtError) as info:
+        virtkit.open("test:///default").domain_xml_to_native("kv", "<domain/>")
+    assert info.value.code == ErrorCode.NO_SUPPORT

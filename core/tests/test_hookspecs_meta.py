@@ -101,12 +101,15 @@ def test_every_hook_is_reachable_from_the_facade(hook: str) -> None:
 
 
 def test_the_test_driver_implements_every_hook() -> None:
-    """The reference driver implements every hookspec, so the suite and the docs cover it."""
+    """The reference driver implements every hookspec, so the suite and the docs cover it, but
+    for those it leaves out by design, each with its reason (``NOT_IMPLEMENTED``)."""
     import virtkit
+    from virtkit.drivers.test import NOT_IMPLEMENTED
 
     conn = virtkit.open("test:///default")
-    missing = [h for h in SPECS if not conn.implements(h[len(PREFIX):])]
-    assert missing == []
+    missing = [h[len(PREFIX):] for h in SPECS if not conn.implements(h[len(PREFIX):])]
+    assert sorted(missing) == sorted(NOT_IMPLEMENTED)
+    assert all(len(why) > 20 for why in NOT_IMPLEMENTED.values())
 
 
 @pytest.mark.parametrize("hook", SPECS)

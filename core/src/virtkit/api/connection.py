@@ -149,10 +149,11 @@ class Connection(ObjectsMixin):
                 raise invalid_arg(f"call_timeout {call_timeout!r} must be a positive number")
             dispatch.timeout = float(call_timeout)
         self.driver = dispatch.driver
-        self.driver_name: str = dispatch.driver_name
         #: every operation as a typed method, checked as :meth:`call` is
         self.hooks = Hooks(dispatch.call)
         self.hooks.connect_open(uri=uri_text, read_only=read_only)
+        dispatch.opened()
+        self.driver_name: str = dispatch.driver_name
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -218,6 +219,18 @@ class Connection(ObjectsMixin):
     ) -> str:
         return self.hooks.connect_get_domain_capabilities(
             emulator=emulator, arch=arch, machine=machine, virttype=virttype
+        )
+
+    def domain_xml_from_native(self, native_format: str, native_config: str) -> str:
+        """Domain XML from the hypervisor's own configuration (virsh domxml-from-native)."""
+        return self.hooks.connect_domain_xml_from_native(
+            native_format=native_format, native_config=native_config
+        )
+
+    def domain_xml_to_native(self, native_format: str, xml: str) -> str:
+        """The hypervisor's own configuration for domain XML (virsh domxml-to-native)."""
+        return self.hooks.connect_domain_xml_to_native(
+            native_format=native_format, xml=args.xml_text(xml)
         )
 
     def get_hostname(self) -> str:

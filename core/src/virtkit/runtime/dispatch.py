@@ -351,10 +351,8 @@ class Dispatcher:
         owners.update(dict.fromkeys(driver_table, self.driver))
         tables.insert(0, (self.driver, driver_table))
         self.providers: list[Any] = [self.driver, *services]
-        restrict = getattr(self.driver, "implemented_operations", lambda: None)()
+        # What the providers implement; a forwarding driver narrows it once open (see opened()).
         implemented = frozenset(h[len(PREFIX):] for h in owners)
-        if restrict is not None:
-            implemented = implemented & frozenset(restrict)
         self.implemented = implemented
         self.owner = {h[len(PREFIX):]: o for h, o in owners.items()}
         plugins = [
@@ -452,6 +450,16 @@ class Dispatcher:
             else:
                 fast[op] = _adapter(function, argnames)
         return fast
+
+    def opened(self) -> None:
+        """After ``connect_open``: apply what the driver says it serves
+        (``implemented_operations()``, which a forwarding or client-side driver knows only once
+        connected) and take its name again (a remote driver names the far one)."""
+        restrict = getattr(self.driver, "implemented_operations", lambda: None)()
+        if restrict is not None:
+            self.implemented = self.implemented & frozenset(restrict)
+            self.fast = {op: fn for op, fn in self.fast.items() if op in self.implemented}
+        self.driver_name = getattr(self.driver, "name", None) or self.driver_name
 
     # -- calls ------------------------------------------------------------------------------
 

@@ -47,6 +47,24 @@ class Hooks:
     def connect_close(self) -> bool:
         return self._call("connect_close", {})  # type: ignore[no-any-return]
 
+    def connect_domain_xml_from_native(self, *, native_format: str, native_config: str) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_domain_xml_from_native",
+            {
+                "native_format": native_format,
+                "native_config": native_config,
+            },
+        )
+
+    def connect_domain_xml_to_native(self, *, native_format: str, xml: str) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_domain_xml_to_native",
+            {
+                "native_format": native_format,
+                "xml": xml,
+            },
+        )
+
     def connect_get_capabilities(self) -> str:
         return self._call("connect_get_capabilities", {})  # type: ignore[no-any-return]
 

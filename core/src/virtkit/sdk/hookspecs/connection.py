@@ -76,6 +76,37 @@ def virtkit_connect_get_domain_capabilities(
 
 
 @spec(readonly=True)
+def virtkit_connect_domain_xml_from_native(native_format: str, native_config: str) -> str | None:
+    """Convert a guest configuration in the hypervisor's own format into domain XML (virsh
+    ``domxml-from-native``, libvirt's virConnectDomainXMLFromNative).
+
+    :param native_format: the format's name, as libvirt names it where it has one:
+        ``vmware-vmx``, ``xen-xl``, ``vbox``... (a driver lists its formats in the capability
+        flag ``native_formats``).
+    :param native_config: the configuration text (a ``.vmx`` file, an xl.cfg, a ``.vbox``).
+    :return: a ``<domain>`` document; what it cannot express is reported (kept in
+        ``<metadata>`` or named in a logged warning), never silently dropped.
+    :raises VirtError: CONFIG_UNSUPPORTED naming the format when the driver has no such format;
+        CONFIG_UNSUPPORTED or XML_ERROR naming the setting when the configuration is malformed.
+    :state: none (nothing is defined).
+    """
+
+
+@spec(readonly=True)
+def virtkit_connect_domain_xml_to_native(native_format: str, xml: str) -> str | None:
+    """Convert domain XML into the hypervisor's own configuration format (virsh
+    ``domxml-to-native``, libvirt's virConnectDomainXMLToNative).
+
+    :param native_format: as for ``connect_domain_xml_from_native``.
+    :param xml: a ``<domain>`` document.
+    :return: the configuration text.
+    :raises VirtError: CONFIG_UNSUPPORTED naming the format or the element the format cannot
+        express; XML_ERROR for a malformed document.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
 def virtkit_connect_get_hostname() -> str | None:
     """The hypervisor host's name.
 

@@ -173,3 +173,17 @@ def test_command_line(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "virtkit_vmware.vmx", "from-native",
                           str(tmp_path / "missing.vmx")], capture_output=True, text=True)
     assert bad.returncode == 1 and "missing.vmx" in bad.stderr
+
+
+def test_domxml_from_and_to_native_through_the_connection(esx: object) -> None:
+    """virsh's domxml-from-native / domxml-to-native: the connection hooks use this module."""
+    xml = esx.domain_xml_from_native("vmware-vmx", FULL)  # type: ignore[attr-defined]
+    dom = Domain.from_xml(xml)
+    assert dom.name == "web1"
+    back = esx.domain_xml_to_native("vmware-vmx", xml)  # type: ignore[attr-defined]
+    assert parse_vmx(back)["displayname"] == "web1"
+    for call in (lambda: esx.domain_xml_from_native("xen-xl", FULL),  # type: ignore[attr-defined]
+                 lambda: esx.domain_xml_to_native("qemu-argv", xml)):  # type: ignore[attr-defined]
+        with pytest.raises(VirtError) as err:
+            call()
+        assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED and "native format" in str(err.value)

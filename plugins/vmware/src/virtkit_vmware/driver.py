@@ -40,6 +40,8 @@ from virtkit.sdk.states import (
     ShutoffReason,
     transition,
 )
+from virtkit.xml.domain import Domain
+from virtkit_vmware import vmx
 from virtkit_vmware.domxml import DOMAIN_TYPE, TRANSIENT_KEY, config_spec, domain_from_vm
 from virtkit_vmware.inventory import (
     Inventory,
@@ -99,6 +101,16 @@ class Known:
     snapshots: int = 0
 
 
+def _vmx_format(native_format: str) -> None:
+    if native_format != "vmware-vmx":
+        raise VirtError(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            f"unsupported configuration: native format '{native_format}' (this driver knows "
+            f"'vmware-vmx')",
+            ErrorDomain.ESX,
+        )
+
+
 class VSphereDriver(Driver):
     """Shared by the esx and vpx schemes (subclasses set ``name``)."""
 
@@ -117,6 +129,7 @@ class VSphereDriver(Driver):
         "coldplug": [],
         "graphics": ["vnc"],
         "disk_formats": ["vmdk"],
+        "native_formats": ["vmware-vmx"],
     }
 
     def __init__(self, context: DriverContext) -> None:
@@ -188,6 +201,19 @@ class VSphereDriver(Driver):
             self.inventory.destroy()
         self.session.logout()
         return True
+
+    @hookimpl
+    def virtkit_connect_domain_xml_from_native(self, native_format: str,
+                                               native_config: str) -> str:
+        """``domxml-from-native vmware-vmx``: unknown VMX keys are kept in ``<metadata>``."""
+        _vmx_format(native_format)
+        return vmx.vmx_to_domain(native_config).domain.to_xml()
+
+    @hookimpl
+    def virtkit_connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
+        """``domxml-to-native vmware-vmx``."""
+        _vmx_format(native_format)
+        return vmx.domain_to_vmx(Domain.from_xml(xml).with_defaults())
 
     @hookimpl
     def virtkit_connect_get_hostname(self) -> str:

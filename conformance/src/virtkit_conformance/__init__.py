@@ -22,6 +22,7 @@ GROUPS: tuple[str, ...] = (
     "storage",
     "networks",
     "interfaces",
+    "nodedev",
     "console",
     "guest-info",
     "migration",

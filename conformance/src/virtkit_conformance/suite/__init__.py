@@ -15,6 +15,7 @@ from .test_guest import TestGuestInfo
 from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
 from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
+from .test_nodedev import TestNodeDevices
 from .test_objects import TestInterfaces, TestNetworks, TestStorage
 from .test_snapshots import TestSnapshots
 from .test_stateful import TestStateful
@@ -32,6 +33,7 @@ __all__ = [
     "TestLifecycle",
     "TestMigration",
     "TestNetworks",
+    "TestNodeDevices",
     "TestReadOnly",
     "TestResources",
     "TestSaveRestore",

@@ -18,6 +18,7 @@ from typing import Any
 
 from virtkit.api.connection_objects import ObjectsMixin
 from virtkit.api.domain import Domain
+from virtkit.api.nodedev import NodeDeviceMethods
 from virtkit.runtime import registry
 from virtkit.runtime.config import load_config, resolve_alias
 from virtkit.runtime.dispatch import Dispatcher, new_plugin_manager
@@ -114,7 +115,7 @@ def open(  # noqa: A001
     )
 
 
-class Connection(ObjectsMixin):
+class Connection(ObjectsMixin, NodeDeviceMethods):
     """An open connection: its driver, the host services the driver declares, and the
     cross-cutting plugins that wrap them (see :mod:`virtkit.runtime.dispatch`)."""
 

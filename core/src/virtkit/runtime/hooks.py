@@ -25,6 +25,8 @@ from virtkit.sdk.records import (
     NetworkPortRef,
     NetworkRef,
     NetworkSummary,
+    NodeDeviceRef,
+    NodeDeviceSummary,
     NodeInfo,
     PoolInfo,
     PoolRef,
@@ -645,6 +647,57 @@ class Hooks:
 
     def node_get_info(self) -> NodeInfo:
         return self._call("node_get_info", {})  # type: ignore[no-any-return]
+
+    def nodedev_create(self, *, dev: NodeDeviceRef) -> bool:
+        return self._call("nodedev_create", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nodedev_create_xml(self, *, xml: str) -> NodeDeviceRef:
+        return self._call("nodedev_create_xml", {"xml": xml})  # type: ignore[no-any-return]
+
+    def nodedev_define_xml(self, *, xml: str) -> NodeDeviceRef:
+        return self._call("nodedev_define_xml", {"xml": xml})  # type: ignore[no-any-return]
+
+    def nodedev_destroy(self, *, dev: NodeDeviceRef) -> bool:
+        return self._call("nodedev_destroy", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nodedev_detach(self, *, dev: NodeDeviceRef, driver_name: str | None) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "nodedev_detach",
+            {
+                "dev": dev,
+                "driver_name": driver_name,
+            },
+        )
+
+    def nodedev_get_summary(self, *, dev: NodeDeviceRef) -> NodeDeviceSummary:
+        return self._call("nodedev_get_summary", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nodedev_get_xml(self, *, dev: NodeDeviceRef) -> str:
+        return self._call("nodedev_get_xml", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nodedev_list(self, *, caps: list[str]) -> list[NodeDeviceSummary]:
+        return self._call("nodedev_list", {"caps": caps})  # type: ignore[no-any-return]
+
+    def nodedev_lookup_by_name(self, *, name: str) -> NodeDeviceRef:
+        return self._call("nodedev_lookup_by_name", {"name": name})  # type: ignore[no-any-return]
+
+    def nodedev_lookup_scsi_host_by_wwn(self, *, wwnn: str, wwpn: str) -> NodeDeviceRef:
+        return self._call(  # type: ignore[no-any-return]
+            "nodedev_lookup_scsi_host_by_wwn",
+            {
+                "wwnn": wwnn,
+                "wwpn": wwpn,
+            },
+        )
+
+    def nodedev_reattach(self, *, dev: NodeDeviceRef) -> bool:
+        return self._call("nodedev_reattach", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nodedev_reset(self, *, dev: NodeDeviceRef) -> bool:
+        return self._call("nodedev_reset", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nodedev_undefine(self, *, dev: NodeDeviceRef) -> bool:
+        return self._call("nodedev_undefine", {"dev": dev})  # type: ignore[no-any-return]
 
     def pool_build(self, *, pool: PoolRef, overwrite: bool, no_overwrite: bool) -> bool:
         return self._call(  # type: ignore[no-any-return]

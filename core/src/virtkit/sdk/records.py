@@ -79,6 +79,14 @@ class SnapshotRef:
     name: str
 
 
+@record
+@attrs.frozen
+class NodeDeviceRef:
+    """A host device's identity: its name (``pci_0000_00_02_0``, ``scsi_host3``, ``mdev_...``)."""
+
+    name: str
+
+
 # -- information ----------------------------------------------------------------------------------
 
 
@@ -262,6 +270,23 @@ class NetworkPortPlug:
     owner_uuid: str = ""
 
 
+@record
+@attrs.frozen
+class NodeDeviceSummary:
+    """A host device as a listing gives it: ``parent`` ("" for the root, ``computer``),
+    ``caps`` its capability types in document order, nested ones included (``pci``,
+    ``mdev_types``, ``scsi_host``, ``fc_host``, ``vports``, ``mdev``...), ``active`` (an mdev
+    or vHBA that exists now), ``persistent`` (defined), ``driver`` the host driver bound to it
+    ("" when none)."""
+
+    ref: NodeDeviceRef
+    parent: str
+    caps: list[str] = attrs.field(factory=list)
+    active: bool = True
+    persistent: bool = False
+    driver: str = ""
+
+
 #: Every event kind a driver may emit (``Event.kind``); anything else is dropped with a logged
 #: error. The ``event`` and ``detail`` numbers of lifecycle events are libvirt's
 #: (:class:`virtkit.sdk.states.EventType` and its detail enums).
@@ -272,6 +297,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "domain-device-removed",
     "network-lifecycle",
     "pool-lifecycle",
+    "nodedev-lifecycle",
+    "nodedev-update",
 )
 
 
@@ -281,7 +308,9 @@ class Event:
     """An event on its way to callbacks.
 
     ``kind`` is ``domain-lifecycle``, ``domain-reboot``, ``domain-device-added``,
-    ``domain-device-removed``, ``network-lifecycle`` or ``pool-lifecycle``; ``obj`` is the
+    ``domain-device-removed``, ``network-lifecycle``, ``pool-lifecycle``,
+    ``nodedev-lifecycle`` (event: 0 created, 1 deleted, 2 defined, 3 undefined, libvirt's
+    virNodeDeviceEventLifecycleType) or ``nodedev-update``; ``obj`` is the
     identity record of the object; ``event`` and ``detail`` are libvirt's numbers for lifecycle
     kinds; ``device`` names the device of a device event (its alias, else its target).
     """

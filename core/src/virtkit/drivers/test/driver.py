@@ -19,6 +19,7 @@ from virtkit.drivers.test.jobs import JobMixin, job_seconds
 from virtkit.drivers.test.migration import MigrationMixin
 from virtkit.drivers.test.network import NetworkMixin
 from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
+from virtkit.drivers.test.nodedev import NodeDeviceMixin
 from virtkit.drivers.test.ports import PortMixin
 from virtkit.drivers.test.snapshots import SnapshotMixin
 from virtkit.drivers.test.storage import StorageMixin
@@ -57,6 +58,7 @@ class TestDriver(
     JobMixin,
     MigrationMixin,
     NetworkMixin,
+    NodeDeviceMixin,
     PortMixin,
     StorageMixin,
     StreamMixin,
@@ -71,6 +73,8 @@ class TestDriver(
         "shutdown_modes": ["acpi", "agent", "initctl", "signal", "paravirt"],
         # jobs end at once unless slowed: the conformance suite watches and aborts one here
         "job_uri_params": {"job_seconds": "1"},
+        # a pretend SATA controller the suite may detach, reset and re-attach
+        "nodedev_passthrough_device": "pci_0000_00_1f_2",
     }
 
     def __init__(self, context: DriverContext) -> None:

@@ -1,7 +1,8 @@
 """The hook specifications every driver implements (pluggy project ``virtkit``).
 
 Modules group them by object: :mod:`.connection` (connection and host node), :mod:`.domain`,
-:mod:`.storage`, :mod:`.network` (virtual networks and host interfaces) and :mod:`.streams`.
+:mod:`.storage`, :mod:`.network` (virtual networks and host interfaces), :mod:`.ports`,
+:mod:`.streams` and :mod:`.nodedev` (host devices).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
 """
@@ -13,10 +14,20 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from virtkit.sdk.hookspecs import connection, domain, network, ports, storage, streams
+from virtkit.sdk.hookspecs import (
+    connection,
+    domain,
+    network,
+    nodedev,
+    ports,
+    storage,
+    streams,
+)
 from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readonly, spec
 
-MODULES: tuple[ModuleType, ...] = (connection, domain, storage, network, ports, streams)
+MODULES: tuple[ModuleType, ...] = (
+    connection, domain, storage, network, ports, streams, nodedev,
+)
 PREFIX = "virtkit_"
 
 __all__ = [

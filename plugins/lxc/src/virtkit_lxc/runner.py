@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 START_TIMEOUT = 30.0
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class RunnerError(Exception):
@@ -31,10 +32,13 @@ def spawn(cfg: dict[str, Any], cfg_path: str, log_path: str) -> dict[str, Any]:
     r, w = os.pipe()
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     try:
+        # -S: no site initialisation (the supervisor needs only the standard library and this
+        # package, whose directory goes on PYTHONPATH): it starts in a fraction of the time
+        env = dict(os.environ, PYTHONPATH=_PACKAGE_DIR)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "virtkit_lxc.supervisor", cfg_path, str(w)],
+            [sys.executable, "-S", "-m", "virtkit_lxc.supervisor", cfg_path, str(w)],
             pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True, close_fds=True)
+            start_new_session=True, close_fds=True, env=env)
     finally:
         os.close(w)
         os.close(log)

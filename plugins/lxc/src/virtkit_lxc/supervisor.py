@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import json
 import os
-import pwd  # noqa: F401  (imported before pivot_root: name lookups use the container's files)
 import selectors
 import signal
 import socket
@@ -113,7 +112,7 @@ def _child(cfg: dict[str, Any], slave: int, to_parent: int, from_parent: int) ->
         if _read_line(from_parent) != "go":
             os._exit(1)
         socket.sethostname(cfg["name"])
-        _ip("link", "set", "lo", "up")
+        sysc.link_up("lo")
         for i, nic in enumerate(cfg.get("interfaces", [])):
             _ip("link", "set", nic["peer"], "name", f"eth{i}")
             _ip("link", "set", f"eth{i}", "up")

@@ -107,6 +107,18 @@ COMMANDS: dict[str, str] = {
     "iface-mac": "iface",
     "iface-name": "iface",
     "iface-edit": "iface",
+    # host devices
+    "nodedev-list": "nodedev",
+    "nodedev-dumpxml": "nodedev",
+    "nodedev-create": "nodedev",
+    "nodedev-define": "nodedev",
+    "nodedev-start": "nodedev",
+    "nodedev-undefine": "nodedev",
+    "nodedev-destroy": "nodedev",
+    "nodedev-detach": "nodedev",
+    "nodedev-reattach": "nodedev",
+    "nodedev-reset": "nodedev",
+    "nodedev-event": "nodedev",
     # storage pools and volumes
     "pool-list": "storage",
     "pool-define": "storage",

@@ -47,3 +47,81 @@ kit.domain_xml = domain_xml
 kit.disk_xml = disk_xml
 test_devices.disk_xml = disk_xml
 test_stateful.disk_xml = disk_xml
+
+
+# -- a started guest is a booted guest ---------------------------------------------------------
+# A user's guest is up before they hotplug or unplug: the guest kernel must have its ACPI
+# handlers to answer an eject (QEMU 7.2 under TCG dies when a cpu unplug is requested again while
+# the guest boots). After each start (not paused, not a restore of a saved guest) the run waits
+# until the tiny guest prints its ready line, read from the guest's console log.
+
+import glob  # noqa: E402
+import time  # noqa: E402
+
+from virtkit.api.connection import Connection  # noqa: E402
+from virtkit.api.domain import Domain  # noqa: E402
+
+READY = os.environ.get("VKQ_READY", "VIRTKIT-GUEST-READY").encode()
+RUN = os.environ.get("XDG_RUNTIME_DIR", "")
+BOOT_WAIT = float(os.environ.get("VKQ_BOOT_WAIT", "60"))
+
+
+def _console_log(uuid: str) -> str | None:
+    # the driver's private guest directory: run/virtkit/qemu/g/ + the uuid's first 16 hex digits
+    found = glob.glob(f"{RUN}/**/g/{uuid.replace('-', '')[:16]}/console.log", recursive=True)
+    return found[0] if found else None
+
+
+def _size(uuid: str) -> int:
+    path = _console_log(uuid)
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
+def wait_booted(dom: Domain, offset: int) -> None:
+    """Wait (up to VKQ_BOOT_WAIT seconds) until the guest's console log shows the ready line
+    after ``offset``; a guest that is not running is not waited for."""
+    deadline = time.monotonic() + BOOT_WAIT
+    while time.monotonic() < deadline:
+        path = _console_log(dom.uuid)
+        if path:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                if READY in f.read():
+                    return
+        try:
+            if dom.state()[0] != 1:  # not RUNNING (paused, shut off, crashed)
+                return
+        except Exception:
+            return
+        time.sleep(0.05)
+
+
+_create = Domain.create
+_create_xml = Connection.create_xml
+
+
+def create(self: Domain, paused: bool = False, force_boot: bool = False) -> None:
+    restoring = not force_boot and self.has_managed_save_image()
+    offset = _size(self.uuid)
+    _create(self, paused=paused, force_boot=force_boot)
+    if not paused and not restoring:
+        wait_booted(self, offset)
+
+
+def create_xml(self: Connection, xml: str, paused: bool = False,
+               validate: bool = False) -> Domain:
+    import re
+
+    m = re.search(r"<uuid>\s*([0-9a-fA-F-]{32,36})\s*</uuid>", xml)
+    offset = _size(m.group(1).lower()) if m else 0
+    dom = _create_xml(self, xml, paused=paused, validate=validate)
+    if not paused:
+        wait_booted(dom, offset)
+    return dom
+
+
+Domain.create = create  # type: ignore[method-assign]
+Connection.create_xml = create_xml  # type: ignore[method-assign]

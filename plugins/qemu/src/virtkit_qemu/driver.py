@@ -42,9 +42,11 @@ _hosts_lock = threading.Lock()
 
 
 def shared_host(paths: Paths, instance: str, subscriber: int,
-                emit: Any) -> QemuHost:
-    """The process's host for these directories, with ``emit`` subscribed to its events, then
-    reconciled with the status records (so a crash noticed now reaches this connection)."""
+                emit: Any, call: Any = None) -> QemuHost:
+    """The process's host for these directories, with ``emit`` subscribed to its events (and
+    ``call``, a writable connection's call into the host services, registered), then reconciled
+    with the status records (so a crash noticed now reaches this connection, and the ports of a
+    guest that died unwatched are deleted)."""
     key = (str(paths.config), str(paths.run))
     with _hosts_lock:
         host = _hosts.get(key)
@@ -53,6 +55,8 @@ def shared_host(paths: Paths, instance: str, subscriber: int,
             _hosts[key] = host
         with host.lock:
             host.subscribers[subscriber] = emit
+            if call is not None:
+                host.callers[subscriber] = call
             host.refs += 1
         host.load()
         return host
@@ -125,10 +129,8 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
             raise VirtError(ErrorCode.NO_CONNECT, f"cannot open '{uri}': {exc.message}",
                             ErrorDomain.QEMU) from None
         paths = Paths.for_instance(self.context.state_dirs(), instance)
-        host = shared_host(paths, instance, id(self), self.context.emit)
-        if not read_only:
-            with host.lock:
-                host.callers[id(self)] = self.context.call
+        host = shared_host(paths, instance, id(self), self.context.emit,
+                           None if read_only else self.context.call)
         self._host = host
         return True
 

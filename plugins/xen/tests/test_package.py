@@ -2,9 +2,6 @@ from __future__ import annotations
 
 from importlib.metadata import distribution, requires
 
-import pytest
-
-import virtkit
 import virtkit_xen
 
 
@@ -14,10 +11,10 @@ def test_installs_alone_with_core() -> None:
     assert runtime == ["virtkit<0.2,>=0.1"]
 
 
-def test_registers_no_scheme_until_it_has_a_driver() -> None:
-    eps = distribution("virtkit-xen").entry_points
-    assert [ep for ep in eps if ep.group == "virtkit.drivers"] == []
-    with pytest.raises(virtkit.VirtError) as info:
-        virtkit.open("xen:///system")
-    assert info.value.code == virtkit.ErrorCode.NO_CONNECT
-    assert "'xen'" in info.value.message
+def test_registers_the_xen_scheme() -> None:
+    eps = {ep.name: ep.value for ep in distribution("virtkit-xen").entry_points
+           if ep.group == "virtkit.drivers"}
+    assert eps == {"xen": "virtkit_xen.driver:XenDriver"}
+    from virtkit_xen.driver import XenDriver
+
+    assert XenDriver.name == "xen"

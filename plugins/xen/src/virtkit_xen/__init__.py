@@ -1,5 +1,6 @@
-"""virtkit driver for Xen guests through the xl toolstack / XenAPI.
+"""virtkit driver for Xen guests: ``xen:///system`` through the xl toolstack.
 
-Not implemented yet: no entry point is registered."""
+Public API beyond the driver: :func:`virtkit_xen.native.xl_to_xml` and
+:func:`virtkit_xen.native.xml_to_xl` (``domxml-from-native`` / ``domxml-to-native xen-xl``)."""
 
 __version__ = "0.1.0"

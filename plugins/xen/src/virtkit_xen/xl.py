@@ -1,0 +1,169 @@
+"""The xl toolstack as a Python API: each method is one ``xl`` command through a runner.
+
+Output parsing follows what xl 4.17 prints (``xl list -v`` columns, ``xl info`` ``key : value``
+lines); a failing command raises ``VirtError`` naming the domain and quoting xl's message.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Sequence
+
+import attrs
+
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit_xen.runner import Runner, RunResult
+
+__all__ = ["XL", "XlDomain"]
+
+_LIST = re.compile(r"^(?P<name>\S.*?)\s+(?P<id>\d+)\s+(?P<mem>\d+)\s+(?P<vcpus>\d+)\s+"
+                   r"(?P<state>[-rbpscd]{6})\s+(?P<time>[\d.]+)(?:\s+(?P<uuid>[0-9a-f-]{36}))?")
+
+
+@attrs.frozen
+class XlDomain:
+    """One line of ``xl list -v``: memory in MiB, cpu time in seconds, the six state flags
+    (running, blocked, paused, shutdown, crashed, dying)."""
+
+    name: str
+    domid: int
+    mem_mib: int
+    vcpus: int
+    state: str
+    cpu_time: float
+    uuid: str | None
+
+    @property
+    def paused(self) -> bool:
+        return self.state[2] == "p"
+
+    @property
+    def gone(self) -> bool:
+        """Shut down, crashed or dying: on its way out (xl shows ``(null) --ps--`` briefly)."""
+        return self.name == "(null)" or "d" in self.state or "s" in self.state
+
+
+class XL:
+    """``xl`` commands. ``path``: the xl binary in dom0."""
+
+    def __init__(self, runner: Runner, path: str = "xl", timeout: float = 180.0) -> None:
+        self.runner, self.path, self.timeout = runner, path, timeout
+
+    def run(self, *args: str, input: bytes | None = None, what: str = "",
+            timeout: float | None = None, check: bool = True) -> RunResult:
+        argv = [self.path, *args]
+        r = self.runner.run(argv, input=input, timeout=timeout or self.timeout)
+        if check and r.rc != 0:
+            lines = (r.stderr.strip() or r.stdout.strip() or f"exit status {r.rc}").splitlines()
+            # the first error is the cause; libxl's clean-up errors follow it
+            errs = [x for x in lines if "error" in x or "panic" in x] or lines[-1:]
+            subject = f" for {what}" if what else ""
+            raise VirtError(ErrorCode.OPERATION_FAILED,
+                            f"operation failed: 'xl {args[0]}'{subject}: {errs[0]}",
+                            ErrorDomain.LIBXL)
+        return r
+
+    def sh(self, argv: Sequence[str], input: bytes | None = None) -> RunResult:
+        return self.runner.run(list(argv), input=input, timeout=self.timeout)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def list(self) -> list[XlDomain]:
+        out = self.run("list", "-v").stdout
+        doms = []
+        for line in out.splitlines()[1:]:
+            m = _LIST.match(line)
+            if m:
+                doms.append(XlDomain(m["name"], int(m["id"]), int(m["mem"]), int(m["vcpus"]),
+                                     m["state"], float(m["time"]), m["uuid"]))
+        return doms
+
+    def info(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for line in self.run("info").stdout.splitlines():
+            k, sep, v = line.partition(":")
+            if sep:
+                out[k.strip()] = v.strip()
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def write_file(self, path: str, data: bytes) -> None:
+        r = self.sh(["sh", "-c", f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0] or '/')} && "
+                     f"cat > {shlex.quote(path)}"], input=data)
+        if r.rc != 0:
+            raise VirtError(ErrorCode.SYSTEM_ERROR, f"cannot write '{path}' in dom0: "
+                            f"{r.stderr.strip()}", ErrorDomain.LIBXL)
+
+    def create(self, cfg_path: str, name: str, paused: bool) -> int:
+        self.run("create", *(["-p"] if paused else []), cfg_path, what=f"domain '{name}'")
+        return self.domid(name)
+
+    def domid(self, name: str) -> int:
+        return int(self.run("domid", name, what=f"domain '{name}'").stdout.strip())
+
+    def pause(self, name: str) -> None:
+        self.run("pause", name, what=f"domain '{name}'")
+
+    def unpause(self, name: str) -> None:
+        self.run("unpause", name, what=f"domain '{name}'")
+
+    def shutdown(self, name: str, wait: bool = False) -> None:
+        self.run("shutdown", *(["-w"] if wait else []), name, what=f"domain '{name}'")
+
+    def reboot(self, name: str) -> None:
+        self.run("reboot", name, what=f"domain '{name}'")
+
+    def reset(self, name: str) -> None:
+        self.run("trigger", name, "reset", what=f"domain '{name}'")
+
+    def destroy(self, name: str) -> None:
+        self.run("destroy", name, what=f"domain '{name}'")
+
+    def wait_gone(self, name: str, timeout: float = 60.0) -> None:
+        """Poll until ``name`` is no longer listed (after ``shutdown -w`` xl can still show a
+        ``(null) --ps--`` entry for a moment)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            doms = self.list()
+            if not any(d.name == name for d in doms) and not any(
+                    d.name == "(null)" for d in doms):
+                return
+            time.sleep(0.2)
+        raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"domain '{name}' did not go away within "
+                        f"{timeout:g} s", ErrorDomain.LIBXL)
+
+    def save(self, name: str, path: str) -> None:
+        self.run("save", name, path, what=f"domain '{name}'")
+
+    def restore(self, path: str, cfg_path: str | None, paused: bool) -> None:
+        self.run("restore", *(["-p"] if paused else []), *([cfg_path] if cfg_path else []),
+                 path, what=f"image '{path}'")
+
+    def migrate(self, name: str, host: str) -> None:
+        self.run("migrate", name, host, what=f"domain '{name}'")
+
+    # -- devices and resources ------------------------------------------------------------------
+
+    def block_attach(self, name: str, spec: str) -> None:
+        self.run("block-attach", name, spec, what=f"domain '{name}'")
+
+    def block_detach(self, name: str, vdev: str) -> None:
+        self.run("block-detach", name, vdev, what=f"domain '{name}'")
+
+    def network_attach(self, name: str, spec: str) -> None:
+        self.run("network-attach", name, *spec.split(","), what=f"domain '{name}'")
+
+    def network_detach(self, name: str, mac: str) -> None:
+        self.run("network-detach", name, mac, what=f"domain '{name}'")
+
+    def vcpu_set(self, name: str, count: int) -> None:
+        self.run("vcpu-set", name, str(count), what=f"domain '{name}'")
+
+    def mem_set(self, name: str, kib: int) -> None:
+        self.run("mem-set", name, f"{kib}k", what=f"domain '{name}'")
+
+    def mem_max(self, name: str, kib: int) -> None:
+        self.run("mem-max", name, f"{kib}k", what=f"domain '{name}'")

@@ -38,14 +38,16 @@ def _reap(state: str) -> None:
         with contextlib.suppress(ValueError, OSError, KeyError):
             run = json.loads(rec.read_text()).get("run")
             if run:
-                runner.kill_supervisor(run["supervisor_pid"], run["cfg"])
+                runner.kill_supervisor(run["supervisor_pid"], run.get("supervisor_start"))
                 Cgroup.from_dict(run["cgroup"]).remove()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             with contextlib.suppress(OSError):
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if b"virtkit_lxc.supervisor" in cmd and state.encode() in cmd:
-                    os.kill(int(pid), signal.SIGKILL)
+                env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                if b"virtkit_lxc.forkserver" in cmd and \
+                        f"VIRTKIT_STATE_ROOT={state}".encode() in env:
+                    os.kill(int(pid), signal.SIGKILL)  # a fork server, or a supervisor from it
 
 
 def main() -> int:

@@ -43,14 +43,16 @@ def reap(state: str) -> None:
         with contextlib.suppress(ValueError, OSError):
             run = json.loads(rec.read_text()).get("run")
             if run:
-                runner.kill_supervisor(run["supervisor_pid"], run["cfg"])
+                runner.kill_supervisor(run["supervisor_pid"], run.get("supervisor_start"))
                 Cgroup.from_dict(run["cgroup"]).remove()
-    for pid in os.listdir("/proc"):  # supervisors of a record that was never written
+    for pid in os.listdir("/proc"):  # fork servers and supervisors of a record never written
         if pid.isdigit():
             with contextlib.suppress(OSError):
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if b"virtkit_lxc.supervisor" in cmd and state.encode() in cmd:
-                    os.kill(int(pid), signal.SIGKILL)
+                env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                if b"virtkit_lxc.forkserver" in cmd and \
+                        f"VIRTKIT_STATE_ROOT={state}".encode() in env:
+                    os.kill(int(pid), signal.SIGKILL)  # a fork server, or a supervisor from it
 
 
 @pytest.fixture

@@ -99,6 +99,7 @@ class LxcDriver(ConsoleMixin, Driver):
         self._streams: dict[int, Any] = {}
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.forkserver = runner.ForkServer()
 
     # -- records --------------------------------------------------------------------------------
 
@@ -176,11 +177,12 @@ class LxcDriver(ConsoleMixin, Driver):
         paths = self._paths(c.config.domain.uuid or "")
         cfg, ports = build_config(self.context, defn, paths, self._next_id())
         try:
-            msg = runner.spawn(cfg, paths["cfg"], paths["log"])
+            msg = self.forkserver.spawn(cfg, paths["cfg"], paths["log"])
         except runner.RunnerError as exc:
             release_ports(self.context, ports)
             raise failed(f"cannot start domain '{c.name}': {exc}") from None
-        c.run = {"supervisor_pid": msg["supervisor_pid"], "init_pid": msg["init_pid"],
+        c.run = {"supervisor_pid": msg["supervisor_pid"],
+                 "supervisor_start": msg["supervisor_start"], "init_pid": msg["init_pid"],
                  "cgroup": msg["cgroup"], "ports": ports, "started": time.time(), **paths}
         c.live = defn
         if c.id < 0:
@@ -204,7 +206,7 @@ class LxcDriver(ConsoleMixin, Driver):
             Cgroup.from_dict(run["cgroup"]).thaw()  # a frozen init cannot die
         data = runner.wait_exit(run["exit_file"], run["supervisor_pid"], 10.0)
         if data is None:
-            runner.kill_supervisor(run["supervisor_pid"], run["cfg"])
+            runner.kill_supervisor(run["supervisor_pid"], run.get("supervisor_start"))
             with contextlib.suppress(KeyError):
                 Cgroup.from_dict(run["cgroup"]).remove()
         self._release(c)
@@ -226,7 +228,7 @@ class LxcDriver(ConsoleMixin, Driver):
             run = c.run
             data = runner.read_exit(run["exit_file"])
             if data is None:
-                if runner.is_supervisor(run["supervisor_pid"], run["cfg"]):
+                if runner.is_supervisor(run["supervisor_pid"], run.get("supervisor_start")):
                     return
                 data = runner.read_exit(run["exit_file"])  # it may have just written it
             if data is None:  # the supervisor died without a word: the container is gone
@@ -249,7 +251,8 @@ class LxcDriver(ConsoleMixin, Driver):
                     c = self._load(name)
                     if c is not None and c.run and (
                             os.path.exists(c.run["exit_file"])
-                            or not runner.is_supervisor(c.run["supervisor_pid"], c.run["cfg"])):
+                            or not runner.is_supervisor(c.run["supervisor_pid"],
+                                                    c.run.get("supervisor_start"))):
                         self._reconcile(name)
 
     # -- connection -----------------------------------------------------------------------------
@@ -272,6 +275,7 @@ class LxcDriver(ConsoleMixin, Driver):
         if self._watcher is not None:
             self._watcher.join(timeout=2)
         self.close_streams()
+        self.forkserver.close()
         return True
 
     @hookimpl

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -22,50 +23,74 @@ class RunnerError(Exception):
     """The supervisor failed or did not answer (the message says why)."""
 
 
-def spawn(cfg: dict[str, Any], cfg_path: str, log_path: str) -> dict[str, Any]:
-    """Write ``cfg``, start the supervisor, and wait for it to report the container running."""
-    fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(cfg, f)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(cfg["exit_file"])
-    r, w = os.pipe()
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-    try:
-        # -S: no site initialisation (the supervisor needs only the standard library and this
-        # package, whose directory goes on PYTHONPATH): it starts in a fraction of the time
-        env = dict(os.environ, PYTHONPATH=_PACKAGE_DIR)
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-m", "virtkit_lxc.supervisor", cfg_path, str(w)],
-            pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True, close_fds=True, env=env)
-    finally:
-        os.close(w)
-        os.close(log)
-    try:
-        proc.wait(timeout=START_TIMEOUT)  # it forks the real supervisor and exits at once
-        buf = b""
-        deadline = time.monotonic() + START_TIMEOUT
-        while not buf.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                raise RunnerError(f"the supervisor of '{cfg['name']}' did not report within "
-                                  f"{START_TIMEOUT:g}s")
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            buf += chunk
-    except subprocess.TimeoutExpired:
-        raise RunnerError("the supervisor did not detach") from None
-    finally:
-        os.close(r)
-    if not buf:
-        raise RunnerError(f"the supervisor of '{cfg['name']}' exited without a report "
-                          f"(see {log_path})")
-    msg: dict[str, Any] = json.loads(buf)
-    if "error" in msg:
-        raise RunnerError(msg["error"])
-    return msg
+class ForkServer:
+    """A driver instance's fork server (see forkserver.py), started on first use."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self.proc is None or self.proc.poll() is not None:
+            # -S: no site initialisation (only the standard library and this package, whose
+            # directory goes on PYTHONPATH, are needed)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-S", "-m", "virtkit_lxc.forkserver"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True,
+                env=dict(os.environ, PYTHONPATH=_PACKAGE_DIR))
+        return self.proc
+
+    def spawn(self, cfg: dict[str, Any], cfg_path: str, log_path: str) -> dict[str, Any]:
+        """Write ``cfg``, start its supervisor, and wait for it to report the container
+        running (or why it is not)."""
+        fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(cfg["exit_file"])
+        with self.lock:
+            proc = self._ensure()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write((json.dumps({"cfg": cfg_path, "log": log_path}) + "\n")
+                                 .encode())
+                proc.stdin.flush()
+            except OSError as exc:
+                self.close()
+                raise RunnerError(f"the fork server is gone: {exc}") from None
+            out = proc.stdout.fileno()
+            buf = b""
+            deadline = time.monotonic() + START_TIMEOUT
+            while not buf.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([out], [], [], left)[0]:
+                    self.close()
+                    raise RunnerError(f"the supervisor of '{cfg['name']}' did not report "
+                                      f"within {START_TIMEOUT:g}s")
+                chunk = os.read(out, 65536)
+                if not chunk:
+                    self.close()
+                    raise RunnerError(f"the fork server exited (see {log_path})")
+                buf += chunk
+        msg: dict[str, Any] = json.loads(buf)
+        if "error" in msg:
+            raise RunnerError(msg["error"])
+        return msg
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            proc.stdout.close()  # type: ignore[union-attr]
 
 
 def request(sock_path: str, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -144,18 +169,22 @@ def wait_exit(path: str, supervisor_pid: int, timeout: float) -> dict[str, Any] 
     return None
 
 
-def is_supervisor(pid: int, cfg_path: str) -> bool:
-    """Whether ``pid`` is still the supervisor started with ``cfg_path`` (pids are reused)."""
+def start_time(pid: int) -> int | None:
+    """The start time of ``pid`` (clock ticks since boot), which tells a reused pid apart."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        return False
-    return b"virtkit_lxc.supervisor" in argv and cfg_path.encode() in argv and alive(pid)
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
-def kill_supervisor(pid: int, cfg_path: str) -> None:
+def is_supervisor(pid: int, started: int | None) -> bool:
+    """Whether ``pid`` is still the supervisor that reported ``started`` as its start time."""
+    return pid > 0 and started is not None and start_time(pid) == started and alive(pid)
+
+
+def kill_supervisor(pid: int, started: int | None) -> None:
     """Last resort when the supervisor does not answer."""
-    if pid > 0 and is_supervisor(pid, cfg_path):
+    if is_supervisor(pid, started):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -254,7 +254,10 @@ class Supervisor:
         self.listen.bind(cfg["socket"])
         os.chmod(cfg["socket"], 0o600)
         self.listen.listen(8)
+        with open("/proc/self/stat") as f:
+            started = int(f.read().rsplit(")", 1)[1].split()[19])
         _report(self.ready_fd, {"ok": True, "init_pid": pid, "supervisor_pid": os.getpid(),
+                                "supervisor_start": started,
                                 "cgroup": self.cg.to_dict(), "host_devs": self.host_devs})
         os.close(self.ready_fd)
 

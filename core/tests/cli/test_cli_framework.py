@@ -228,8 +228,9 @@ def test_commands_without_connection_stay_light() -> None:
 
 def test_event_timeout_without_events(run: Run) -> None:
     r = run(*DEFAULT, "event", "--all", "--loop", "--timeout", "1")
-    assert r.status == 0
+    assert r.status == 1  # virsh: success only when an event arrived
     assert r.stdout == "event loop timed out\nevents received: 0\n\n"
+    assert r.stderr == ""
 
 
 def test_event_needs_a_choice(run: Run) -> None:

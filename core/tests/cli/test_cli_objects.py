@@ -514,9 +514,9 @@ snapshot-dumpxml test s1
     assert lines[4].endswith("running   s2")
     assert out[6] == "s1\n  |\n  +- s2\n      |\n      +- s3\n        "
     assert out[7:11] == ["s1", "s3", "s1", "s2"]
-    assert out[11] == "\npaused"  # snapshot-revert prints only its blank line
-    assert out[12:14] == ["Domain snapshot s2 children deleted", "Domain snapshot s2 deleted"]
-    listing, dumped = out[14].split("]\n")
+    assert out[11:13] == ["Domain snapshot s1 reverted", "paused"]  # virsh's confirmation
+    assert out[13:15] == ["Domain snapshot s2 children deleted", "Domain snapshot s2 deleted"]
+    listing, dumped = out[15].split("]\n")
     assert [s["name"] for s in json.loads(listing + "]")] == ["s1"]
     assert dumped.startswith("<domainsnapshot>\n  <name>s1</name>\n")
 

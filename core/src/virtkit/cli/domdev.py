@@ -482,7 +482,7 @@ def cmd_migrate(
     _exclusive(live=live, offline=offline)
     xml = read_file(xml_file, "XML file") if xml_file else None
     dom = state.domain(domain)
-    dest = CliState._open(desturi, False)
+    dest = state._open(desturi, False)
     try:
         with state.api():
             run_job(state, "Migration", lambda: _migrate(dom, dest, live, offline, persistent,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import queue
+import signal
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +75,17 @@ def cmd_event(
             ids.append(conn.event_register(kind, inbox.put, target))
     received = 0
     deadline = None if timeout is None else time.monotonic() + timeout
+    # virsh installs its own SIGINT handler for the loop, so Ctrl-C (or kill -INT) ends it even
+    # when the signal was inherited as ignored, as a script's background job inherits it.
+    interrupted = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.set())
     try:
         while True:
+            if interrupted.is_set():
+                state.out("event loop interrupted\n")
+                break
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
                 state.out("event loop timed out\n")
@@ -88,12 +99,16 @@ def cmd_event(
             received += 1
             if not loop:
                 break
-    except KeyboardInterrupt:
-        pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         for cid in ids:
             try:
                 conn.event_deregister(cid)
             except Exception:  # the connection may already be gone
                 pass
     state.out(f"events received: {received}\n")
+    if not received:
+        # virsh's status: success only when an event arrived (a timeout or an interrupt before
+        # any event is a failure, with no error message).
+        raise CommandError(status=1)

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from virtkit.cli.state import CliState, CommandError
+from virtkit.cli.state import CliState, CommandError, cli_message
 
 # Every command and the module (under virtkit.cli) that defines it as ``cmd_<name>``.
 COMMANDS: dict[str, str] = {
@@ -202,6 +202,18 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit(0)
 
 
+def _long_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``-V``: the version and what is installed, as ``virsh -V`` prints what it was built with."""
+    if value and not ctx.resilient_parsing:
+        from virtkit.runtime.registry import drivers
+        from virtkit.version import __version__
+
+        click.echo(f"Virtkit command line tool, version {__version__}")
+        schemes = [d.scheme for d in drivers() if not d.broken]
+        click.echo(f"\nInstalled drivers: {' '.join(schemes) or '(none)'}")
+        ctx.exit(0)
+
+
 @click.group(cls=Root, invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
 @click.option("-c", "--connect", "uri", metavar="URI", envvar=None,
               help="Hypervisor connection URI (default: VIRTKIT_DEFAULT_URI, the "
@@ -211,6 +223,8 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging on errors.")
 @click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True,
               callback=_version, help="Print virtkit's version and exit.")
+@click.option("-V", "long_version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_long_version, help="Print the version and the installed drivers.")
 @click.pass_context
 def cli(ctx: click.Context, uri: str | None, readonly: bool, quiet: bool, debug: bool) -> None:
     """virtkit: virsh's commands for every virtkit driver.
@@ -251,7 +265,7 @@ def report(state: CliState, exc: BaseException) -> int:
             _err(line)
         return exc.status
     if isinstance(exc, VirtError):
-        _err(exc.message)
+        _err(cli_message(exc.message))
         return 1
     if isinstance(exc, click.UsageError):
         where = exc.ctx.command.name if exc.ctx is not None and exc.ctx.parent else None
@@ -332,7 +346,49 @@ def run_lines(state: CliState, lines: Iterable[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``virtkit`` console script; returns the exit status."""
+    """Entry point of the ``virtkit`` console script; returns the exit status.
+
+    Called without ``argv`` (as the console script calls it, owning the process) it ends the
+    process itself once the command is done and its output flushed: the interpreter's teardown
+    (collecting every module's objects) is a good part of a short command's wall time and does
+    nothing the command needs. Called with ``argv`` (tests, embedding) it returns.
+    """
+    status = _main(argv)
+    if argv is None and sys.flags.inspect == 0:
+        _fast_exit(status)
+    return status
+
+
+def _fast_exit(status: int) -> None:
+    """Flush what the command wrote and leave without the interpreter's teardown."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+    threading = sys.modules.get("threading")
+    # A non-daemon thread still running (none of ours should be) keeps the normal exit.
+    if threading is not None and any(
+        t is not threading.main_thread() and t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+    ):
+        return
+    import atexit
+
+    # What the program registered to run at exit still runs (logging.shutdown flushes an audit
+    # log's file handler, weakref finalizers close descriptors); only the teardown is skipped.
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+    os._exit(status)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     state = CliState()
     args = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -215,6 +215,7 @@ def cmd_snapshot_revert(state: CliState, domain: str, snapshotname: str | None, 
     snap = _pick(state, dom, snapshotname, current)
     with state.api():
         snap.revert(running=running, paused=paused)
+    state.info(f"Domain snapshot {snap.name} reverted")
 
 
 @command("snapshot-delete", help="Delete a snapshot (and, with --children, its descendants).")

@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+def cli_message(message: str) -> str:
+    """An API message in the command line's terms: a Python flag it names ("use the
+    snapshots_metadata flag") becomes the option that sets it ("--snapshots-metadata")."""
+    if "_" not in message:
+        return message
+    import re
+
+    return re.sub(r"\b([a-z]+(?:_[a-z]+)+) (flags?|options?)\b",
+                  lambda m: f"--{m.group(1).replace('_', '-')} {m.group(2)}", message)
+
 class CommandError(Exception):
     """A command failed: print each line as ``error: LINE`` and exit with ``status``."""
 
@@ -29,6 +39,64 @@ class CommandError(Exception):
         super().__init__(lines[-1] if lines else "")
         self.lines = lines
         self.status = status
+
+
+def check_config_file() -> None:
+    """A configuration file that ``VIRTKIT_CONFIG`` names must exist: a typo in the variable must
+    not silently give the defaults."""
+    import os
+
+    named = os.environ.get("VIRTKIT_CONFIG")
+    if named and not os.path.exists(named):
+        raise CommandError("failed to connect to the hypervisor",
+                           f"configuration file '{named}' (named by VIRTKIT_CONFIG) does not "
+                           f"exist")
+
+
+NO_DEFAULT = (
+    "no hypervisor driver installed here can serve the default connection; name one with "
+    "-c URI, VIRTKIT_DEFAULT_URI or uri_default in the configuration file "
+    "(test:///default is the test driver's simulated host)"
+)
+
+
+def check_default_uri() -> None:
+    """Without a URI, refuse (as libvirt does when no driver fits) rather than quietly open the
+    test driver's simulated host, whose fake guests could be taken for real ones: the default is
+    ``VIRTKIT_DEFAULT_URI``, the configuration's ``uri_default``, or what a local hypervisor
+    driver's probe answers, and nothing else."""
+    import os
+
+    if os.environ.get("VIRTKIT_DEFAULT_URI"):
+        return
+    from virtkit.api.connection import FALLBACK_URI, default_uri
+    from virtkit.runtime.config import load_config
+
+    if load_config().uri_default:
+        return
+    if default_uri() == FALLBACK_URI:
+        raise CommandError("failed to connect to the hypervisor", NO_DEFAULT)
+
+
+def show_warnings() -> None:
+    """Send the library's warnings to stderr with virsh's ``warning:`` prefix (once)."""
+    import logging
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            word = "warning" if record.levelno < logging.ERROR else "error"
+            try:
+                sys.stderr.write(f"{word}: {cli_message(record.getMessage())}\n")
+            except (BrokenPipeError, ValueError):
+                pass
+
+    root = logging.getLogger()
+    if not any(getattr(h, "virtkit_cli", False) for h in root.handlers):
+        handler = Handler(logging.WARNING)
+        handler.virtkit_cli = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        if root.level > logging.WARNING or root.level == logging.NOTSET:
+            root.setLevel(logging.WARNING)
 
 
 class CliState:
@@ -61,14 +129,19 @@ class CliState:
     def connected(self) -> bool:
         return self._conn is not None and self._conn.is_alive()
 
-    @staticmethod
-    def _open(uri: str | None, read_only: bool) -> Connection:
+    def _open(self, uri: str | None, read_only: bool) -> Connection:
         import virtkit
 
+        if not self.debug:
+            show_warnings()
+        check_config_file()
         try:
+            if uri is None:
+                check_default_uri()
             return virtkit.open(uri, read_only=read_only)
         except virtkit.VirtError as exc:
-            raise CommandError("failed to connect to the hypervisor", exc.message) from exc
+            raise CommandError("failed to connect to the hypervisor",
+                               cli_message(exc.message)) from exc
 
     def reconnect(self, uri: str | None, read_only: bool) -> None:
         """Open ``uri`` and make it the connection, closing the previous one once it succeeds."""
@@ -150,7 +223,7 @@ class CliState:
         try:
             yield
         except VirtError as exc:
-            raise CommandError(context, exc.message) from exc
+            raise CommandError(context, cli_message(exc.message)) from exc
 
     @contextmanager
     def api(self) -> Iterator[None]:
@@ -161,7 +234,7 @@ class CliState:
         try:
             yield
         except VirtError as exc:
-            raise CommandError(exc.message) from exc
+            raise CommandError(cli_message(exc.message)) from exc
 
     # -- output -------------------------------------------------------------------------------
 

@@ -43,8 +43,30 @@ def _conf_error(path: Path, why: str) -> VirtError:
     return VirtError(ErrorCode.CONF_SYNTAX, f"configuration file '{path}': {why}", ErrorDomain.CONF)
 
 
+def _syntax_error(path: Path, line: int | None, why: str) -> VirtError:
+    """libvirt's wording: ``configuration file syntax error: FILE:LINE: WHY``."""
+    where = f"{path}:{line}" if line is not None else str(path)
+    return VirtError(ErrorCode.CONF_SYNTAX, f"configuration file syntax error: {where}: {why}",
+                     ErrorDomain.CONF)
+
+
+def _toml_error(path: Path, exc: Exception) -> VirtError:
+    """A TOML error as libvirt words a syntax error, with the file and the line."""
+    import re
+
+    text = str(exc)
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
+    if found is None:
+        return _syntax_error(path, None, text)
+    why = text[: found.start()]
+    return _syntax_error(path, int(found.group(1)),
+                         f"{why[:1].lower()}{why[1:]} (column {found.group(2)})")
+
+
 def load_config(path: Path | None = None) -> ClientConfig:
-    """Read the client configuration; a missing file is an empty configuration."""
+    """Read the client configuration; a missing file is an empty configuration (the command
+    line refuses a missing file that ``VIRTKIT_CONFIG`` names). Syntax errors are CONF_SYNTAX
+    in libvirt's words: ``configuration file syntax error: FILE:LINE: ...``."""
     path = path or config_path()
     try:
         raw = path.read_bytes()
@@ -55,9 +77,13 @@ def load_config(path: Path | None = None) -> ClientConfig:
     import tomllib
 
     try:
-        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise _conf_error(path, str(exc)) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _syntax_error(path, raw[: exc.start].count(b"\n") + 1, "not UTF-8 text") from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _toml_error(path, exc) from None
     default = data.get("uri_default")
     if default is not None and not isinstance(default, str):
         raise _conf_error(path, "uri_default must be a string")

@@ -292,3 +292,25 @@ def test_bad_documents_name_the_problem(conn, rootdir):
     with pytest.raises(virtkit.VirtError) as info:
         noroot.create()
     assert "no root filesystem" in info.value.message and "bad2" in info.value.message
+
+
+def test_every_connection_sees_the_events(conn, rootdir, state):
+    """A change noticed or made by one connection reaches the others' callbacks too."""
+    other = virtkit.open("lxc:///system")
+    try:
+        seen: list = []
+        got = threading.Event()
+
+        def cb(ev):
+            seen.append((ev.event, ev.detail))
+            if ev.event == EventType.STOPPED:
+                got.set()
+
+        other.event_register("domain-lifecycle", cb)
+        dom = conn.define_xml(domain_xml("evt1", rootdir, "sleep 0.3; exit 0"))
+        dom.create()
+        assert got.wait(10), seen
+        assert (EventType.STOPPED, StoppedDetail.SHUTDOWN) in seen
+        assert seen[0][0] == EventType.DEFINED and (EventType.STARTED, 0) in seen
+    finally:
+        other.close()

@@ -57,6 +57,8 @@ class Container:
     live: spec.Definition | None = None
     autostart: bool = False
     run: dict[str, Any] | None = None
+    gen: int = 0  # bumped by every state change, so other connections notice and relay events
+    events: list[list[int]] = attrs.field(factory=list)  # the last change's events
 
     @property
     def name(self) -> str:
@@ -100,6 +102,7 @@ class LxcDriver(ConsoleMixin, Driver):
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.forkserver = runner.ForkServer()
+        self._seen: dict[str, int] = {}  # domain -> the last state change this instance saw
 
     # -- records --------------------------------------------------------------------------------
 
@@ -111,14 +114,15 @@ class LxcDriver(ConsoleMixin, Driver):
         status = DomainStatus(DomainState(rec["state"]), rec["reason"], rec["persistent"])
         live = spec.parse(rec["live"], defaults=False) if rec["live"] else None
         return Container(spec.parse(rec["config"], defaults=False), status, rec["id"], live,
-                         rec["autostart"], rec.get("run"))
+                         rec["autostart"], rec.get("run"), rec.get("gen", 0))
 
     def _save(self, c: Container) -> None:
         self.store.write("domains", c.name, json.dumps({
             "config": c.config.to_xml(), "live": c.live.to_xml() if c.live else None,
             "state": int(c.status.state), "reason": int(c.status.reason),
             "persistent": c.status.persistent, "id": c.id, "autostart": c.autostart,
-            "run": c.run,
+            "run": c.run, "uuid": c.config.domain.uuid, "gen": c.gen,
+            "events": c.events,
         }).encode())
 
     def _all(self) -> list[Container]:
@@ -142,16 +146,25 @@ class LxcDriver(ConsoleMixin, Driver):
         ref = c.ref
         if t.status is None or not t.status.active:
             c.id, c.live, c.run = -1, None, None
+        events = [[int(e), int(d)] for e, d in t.events] + ([[-1, 0]] if t.reboot else [])
         if t.status is None:
             self.store.delete("domains", c.name)
+            self._seen.pop(c.name, None)
         else:
             c.status = t.status
+            c.gen += 1
+            c.events = events
             self._save(c)
-        for event, detail in t.events:
-            self.emit(Event("domain-lifecycle", ref, int(event), int(detail)))
-        if t.reboot:
-            self.emit(Event("domain-reboot", ref))
+            self._seen[c.name] = c.gen
+        self._emit_all(ref, events)
         return ref
+
+    def _emit_all(self, ref: DomainRef, events: list[list[int]]) -> None:
+        for event, detail in events:
+            if event < 0:
+                self.emit(Event("domain-reboot", ref))
+            else:
+                self.emit(Event("domain-lifecycle", ref, event, detail))
 
     def _place(self, new: spec.Definition) -> Container | None:
         for c in self._all():
@@ -244,16 +257,29 @@ class LxcDriver(ConsoleMixin, Driver):
             self._release(c)
             self._apply(c, op)
 
+    def _raw(self, name: str) -> dict[str, Any] | None:
+        data = self.store.read("domains", name)
+        return json.loads(data) if data else None
+
     def _watch(self) -> None:
+        """Notice containers that stopped on their own, and relay the events of state changes
+        another connection (or process) made, as libvirt shows every connection every event."""
         while not self._stop.wait(POLL):
             with contextlib.suppress(Exception):
                 for name in self.store.names("domains"):
-                    c = self._load(name)
-                    if c is not None and c.run and (
-                            os.path.exists(c.run["exit_file"])
-                            or not runner.is_supervisor(c.run["supervisor_pid"],
-                                                    c.run.get("supervisor_start"))):
+                    rec = self._raw(name)
+                    run = rec.get("run") if rec else None
+                    if run and (os.path.exists(run["exit_file"]) or not runner.is_supervisor(
+                            run["supervisor_pid"], run.get("supervisor_start"))):
                         self._reconcile(name)
+                        rec = self._raw(name)
+                    if rec is None:
+                        continue
+                    with self.lock:
+                        if rec.get("gen", 0) > self._seen.get(name, 0):
+                            self._seen[name] = rec.get("gen", 0)
+                            ref = DomainRef(name, rec.get("uuid") or "", rec.get("id", -1))
+                            self._emit_all(ref, rec.get("events", []))
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -265,6 +291,9 @@ class LxcDriver(ConsoleMixin, Driver):
                             ErrorDomain.LXC)
         for name in self.store.names("domains"):
             self._reconcile(name)
+            rec = self._raw(name)
+            if rec is not None:
+                self._seen[name] = rec.get("gen", 0)
         self._watcher = threading.Thread(target=self._watch, name="lxc-watch", daemon=True)
         self._watcher.start()
         return True

@@ -1,8 +1,9 @@
-"""Finding drivers and cross-cutting plugins through entry points (stevedore).
+"""Finding drivers and cross-cutting plugins through entry points (an index kept per path).
 
 Drivers live in the entry-point group ``virtkit.drivers``, named by URI scheme; cross-cutting
 plugins (audit log, access control, metrics) in ``virtkit.plugins``. Opening a connection loads
-only the driver its scheme names. A driver that fails to import is an error naming its
+only the driver its scheme names, and finds it in an index of the entry points kept per Python
+path (see :func:`_entry_points`). A driver that fails to import is an error naming its
 distribution and the cause when it is asked for, and shows as broken in :func:`drivers`; two
 distributions claiming one scheme is an error naming both. ``VIRTKIT_DRIVERS`` (a comma-separated
 list of schemes) restricts which drivers load at all.
@@ -57,20 +58,104 @@ def _allowed(scheme: str) -> bool:
     return scheme in {s.strip() for s in only.split(",") if s.strip()}
 
 
-def _entry_points(group: str) -> list[EntryPoint]:
-    from stevedore import ExtensionManager
-
-    # stevedore keeps the entry-point list in a file cache keyed on sys.path, so a CLI start does
-    # not rescan every installed distribution.
-    return list(ExtensionManager.ENTRY_POINT_CACHE.get(group) or _scan(group))
+GROUPS = (DRIVER_GROUP, PLUGIN_GROUP, SERVICE_GROUP)
+INDEX_FORMAT = 1
 
 
-def _scan(group: str) -> list[EntryPoint]:
-    from stevedore import ExtensionManager, _cache
+class IndexedEntryPoint:
+    """An entry point read from virtkit's index: what :class:`importlib.metadata.EntryPoint`
+    offers the registry (``name``, ``value``, ``group``, ``load()``) without importing
+    importlib.metadata, which costs a command line's start-up more than the lookup."""
 
-    eps = list(_cache.get_group_all(group))
-    ExtensionManager.ENTRY_POINT_CACHE[group] = eps
-    return eps
+    __slots__ = ("group", "name", "value")
+
+    def __init__(self, group: str, name: str, value: str) -> None:
+        self.group, self.name, self.value = group, name, value
+
+    def load(self) -> Any:
+        import importlib
+
+        target = self.value.split("[", 1)[0]
+        module, _, attr = target.partition(":")
+        obj = importlib.import_module(module.strip())
+        for part in attr.strip().split(".") if attr.strip() else ():
+            obj = getattr(obj, part)
+        return obj
+
+
+_index: dict[str, list[Any]] | None = None
+
+
+def _entry_points(group: str) -> list[Any]:
+    """The entry points of ``group``, from an index file kept per Python path.
+
+    The index (``$XDG_CACHE_HOME/virtkit/entry-points/``) is keyed on the interpreter, every
+    ``sys.path`` entry and its modification time (installing or removing a distribution changes
+    its directory's), as stevedore's cache is, but is read without importing stevedore or
+    importlib.metadata. A miss scans the installed distributions once and rewrites the index.
+    """
+    global _index
+    if _index is None:
+        _index = _read_index() or _scan_all()
+    return list(_index.get(group, ()))
+
+
+def _path_key() -> list[Any]:
+    import sys
+
+    key: list[Any] = [sys.executable, sys.version, INDEX_FORMAT]
+    for entry in sys.path:
+        try:
+            key.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            key.append([entry, None])
+    return key
+
+
+def _index_file(key: list[Any]) -> str:
+    import json
+    import zlib
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    digest = zlib.crc32(json.dumps(key).encode("utf-8", "surrogateescape"))
+    return os.path.join(base, "virtkit", "entry-points", f"{digest:08x}.json")
+
+
+def _read_index() -> dict[str, list[Any]] | None:
+    import json
+
+    key = _path_key()
+    try:
+        with open(_index_file(key), encoding="utf-8") as f:
+            data = json.load(f)
+        if data.get("key") != json.loads(json.dumps(key)):
+            return None
+        return {group: [IndexedEntryPoint(group, name, value) for name, value in eps]
+                for group, eps in data["groups"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _scan_all() -> dict[str, list[Any]]:
+    """Every group's entry points from the installed distributions; the index is rewritten."""
+    import json
+    from importlib.metadata import entry_points
+
+    found = entry_points()
+    groups: dict[str, list[Any]] = {g: list(found.select(group=g)) for g in GROUPS}
+    key = _path_key()
+    path = _index_file(key)
+    data = {"key": key, "groups": {g: [[ep.name, ep.value] for ep in eps]
+                                   for g, eps in groups.items()}}
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = f"{path}.{os.getpid()}"
+        with open(partial, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(partial, path)
+    except OSError:
+        pass  # no cache directory: every start scans, nothing else changes
+    return groups
 
 
 @functools.cache

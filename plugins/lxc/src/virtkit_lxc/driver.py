@@ -57,7 +57,7 @@ class Container:
     live: spec.Definition | None = None
     autostart: bool = False
     run: dict[str, Any] | None = None
-    gen: int = 0  # bumped by every state change, so other connections notice and relay events
+    gen: int = 0  # stamped on every state change, so other connections notice and relay events
     events: list[list[int]] = attrs.field(factory=list)  # the last change's events
 
     @property
@@ -152,7 +152,7 @@ class LxcDriver(ConsoleMixin, Driver):
             self._seen.pop(c.name, None)
         else:
             c.status = t.status
-            c.gen += 1
+            c.gen = max(c.gen + 1, time.time_ns())  # increases across undefine and define
             c.events = events
             self._save(c)
             self._seen[c.name] = c.gen
@@ -276,7 +276,8 @@ class LxcDriver(ConsoleMixin, Driver):
                     if rec is None:
                         continue
                     with self.lock:
-                        if rec.get("gen", 0) > self._seen.get(name, 0):
+                        rec = self._raw(name)  # again, under the lock: no stale record
+                        if rec is not None and rec.get("gen", 0) > self._seen.get(name, 0):
                             self._seen[name] = rec.get("gen", 0)
                             ref = DomainRef(name, rec.get("uuid") or "", rec.get("id", -1))
                             self._emit_all(ref, rec.get("events", []))
@@ -285,10 +286,11 @@ class LxcDriver(ConsoleMixin, Driver):
 
     @hookimpl
     def virtkit_connect_open(self, uri: Any, read_only: bool) -> bool:
-        if os.geteuid() != 0 and self.context.instance == "system":
-            raise VirtError(ErrorCode.AUTH_FAILED,
-                            "lxc:///system needs root (containers need namespaces and cgroups)",
-                            ErrorDomain.LXC)
+        if os.geteuid() != 0:
+            raise VirtError(ErrorCode.OPERATION_INVALID,
+                            f"lxc:///{self.context.instance} needs root: unprivileged "
+                            f"containers (a delegated cgroup and a user namespace of the "
+                            f"user's own) are not supported", ErrorDomain.LXC)
         for name in self.store.names("domains"):
             self._reconcile(name)
             rec = self._raw(name)

@@ -78,9 +78,10 @@ def test_suspend_freezes_and_resume_thaws(conn, rootdir):
     script = "i=0; while :; do i=$((i+1)); echo $i > /tmp/count-frz; sleep 0.02; done"
     dom = conn.define_xml(domain_xml("frz1", rootdir, script))
     dom.create()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while _counter(rootdir, "count-frz") < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert _counter(rootdir, "count-frz") >= 3
     dom.suspend()
     assert dom.state()[0] == DomainState.PAUSED
     a = _counter(rootdir, "count-frz")
@@ -88,7 +89,9 @@ def test_suspend_freezes_and_resume_thaws(conn, rootdir):
     assert _counter(rootdir, "count-frz") == a
     dom.resume()
     assert dom.state() == (DomainState.RUNNING, RunningReason.UNPAUSED)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # a loaded machine may take a while to schedule it
+    while _counter(rootdir, "count-frz") <= a and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _counter(rootdir, "count-frz") > a
     dom.suspend()
     dom.destroy()  # a frozen container is destroyed too
@@ -268,7 +271,9 @@ def test_cgroup_v2_freezer_and_counters(rootdir):
         time.sleep(0.3)
         assert _counter(rootdir, "count-v2") == a
         cg.thaw()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while _counter(rootdir, "count-v2") <= a and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert _counter(rootdir, "count-v2") > a
         assert cg.cpu_time_ns() > 0
         with pytest.raises(CgroupError, match=r"memory\.max"):

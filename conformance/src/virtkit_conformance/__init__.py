@@ -23,6 +23,7 @@ GROUPS: tuple[str, ...] = (
     "networks",
     "interfaces",
     "nodedev",
+    "secrets",
     "console",
     "guest-info",
     "migration",

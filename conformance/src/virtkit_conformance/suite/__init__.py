@@ -17,6 +17,7 @@ from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
 from .test_nodedev import TestNodeDevices
 from .test_objects import TestInterfaces, TestNetworks, TestStorage
+from .test_secrets import TestSecrets
 from .test_snapshots import TestSnapshots
 from .test_stateful import TestStateful
 from .test_streams import TestConsole
@@ -37,6 +38,7 @@ __all__ = [
     "TestReadOnly",
     "TestResources",
     "TestSaveRestore",
+    "TestSecrets",
     "TestSnapshots",
     "TestStateful",
     "TestStorage",

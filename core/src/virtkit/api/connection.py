@@ -19,6 +19,7 @@ from typing import Any
 from virtkit.api.connection_objects import ObjectsMixin
 from virtkit.api.domain import Domain
 from virtkit.api.nodedev import NodeDeviceMethods
+from virtkit.api.secret import SecretMethods
 from virtkit.runtime import registry
 from virtkit.runtime.config import load_config, resolve_alias
 from virtkit.runtime.dispatch import Dispatcher, new_plugin_manager
@@ -115,7 +116,7 @@ def open(  # noqa: A001
     )
 
 
-class Connection(ObjectsMixin, NodeDeviceMethods):
+class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods):
     """An open connection: its driver, the host services the driver declares, and the
     cross-cutting plugins that wrap them (see :mod:`virtkit.runtime.dispatch`)."""
 

@@ -119,6 +119,14 @@ COMMANDS: dict[str, str] = {
     "nodedev-reattach": "nodedev",
     "nodedev-reset": "nodedev",
     "nodedev-event": "nodedev",
+    # secrets
+    "secret-define": "secret",
+    "secret-undefine": "secret",
+    "secret-dumpxml": "secret",
+    "secret-list": "secret",
+    "secret-get-value": "secret",
+    "secret-set-value": "secret",
+    "secret-event": "secret",
     # storage pools and volumes
     "pool-list": "storage",
     "pool-define": "storage",

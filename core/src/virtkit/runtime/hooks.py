@@ -31,6 +31,8 @@ from virtkit.sdk.records import (
     PoolInfo,
     PoolRef,
     PoolSummary,
+    SecretRef,
+    SecretSummary,
     SnapshotSummary,
     VolumeInfo,
     VolumeRef,
@@ -771,6 +773,42 @@ class Hooks:
 
     def pool_undefine(self, *, pool: PoolRef) -> bool:
         return self._call("pool_undefine", {"pool": pool})  # type: ignore[no-any-return]
+
+    def secret_define_xml(self, *, xml: str) -> SecretRef:
+        return self._call("secret_define_xml", {"xml": xml})  # type: ignore[no-any-return]
+
+    def secret_get_value(self, *, secret: SecretRef) -> bytes:
+        return self._call("secret_get_value", {"secret": secret})  # type: ignore[no-any-return]
+
+    def secret_get_xml(self, *, secret: SecretRef) -> str:
+        return self._call("secret_get_xml", {"secret": secret})  # type: ignore[no-any-return]
+
+    def secret_list(self) -> list[SecretSummary]:
+        return self._call("secret_list", {})  # type: ignore[no-any-return]
+
+    def secret_lookup_by_usage(self, *, usage_type: str, usage_id: str) -> SecretRef:
+        return self._call(  # type: ignore[no-any-return]
+            "secret_lookup_by_usage",
+            {
+                "usage_type": usage_type,
+                "usage_id": usage_id,
+            },
+        )
+
+    def secret_lookup_by_uuid(self, *, uuid: str) -> SecretRef:
+        return self._call("secret_lookup_by_uuid", {"uuid": uuid})  # type: ignore[no-any-return]
+
+    def secret_set_value(self, *, secret: SecretRef, value: bytes) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "secret_set_value",
+            {
+                "secret": secret,
+                "value": value,
+            },
+        )
+
+    def secret_undefine(self, *, secret: SecretRef) -> bool:
+        return self._call("secret_undefine", {"secret": secret})  # type: ignore[no-any-return]
 
     def snapshot_create_xml(self, *, dom: DomainRef, xml: str, redefine: bool) -> str:
         return self._call(  # type: ignore[no-any-return]

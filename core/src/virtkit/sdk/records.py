@@ -87,6 +87,18 @@ class NodeDeviceRef:
     name: str
 
 
+@record
+@attrs.frozen
+class SecretRef:
+    """A secret's identity: its uuid and its usage (``usage_type`` ``none``, ``volume``,
+    ``ceph``, ``iscsi``, ``tls`` or ``vtpm``; ``usage_id`` the volume path, the ceph/tls/vtpm
+    name or the iSCSI target, "" for none)."""
+
+    uuid: str
+    usage_type: str = "none"
+    usage_id: str = ""
+
+
 # -- information ----------------------------------------------------------------------------------
 
 
@@ -287,6 +299,18 @@ class NodeDeviceSummary:
     driver: str = ""
 
 
+@record
+@attrs.frozen
+class SecretSummary:
+    """A secret as a listing gives it: ``ephemeral`` (kept in memory only), ``private``
+    (its value is never read back) and whether it has a value."""
+
+    ref: SecretRef
+    ephemeral: bool = False
+    private: bool = False
+    has_value: bool = False
+
+
 #: Every event kind a driver may emit (``Event.kind``); anything else is dropped with a logged
 #: error. The ``event`` and ``detail`` numbers of lifecycle events are libvirt's
 #: (:class:`virtkit.sdk.states.EventType` and its detail enums).
@@ -299,6 +323,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "pool-lifecycle",
     "nodedev-lifecycle",
     "nodedev-update",
+    "secret-lifecycle",
+    "secret-value-changed",
 )
 
 
@@ -310,7 +336,8 @@ class Event:
     ``kind`` is ``domain-lifecycle``, ``domain-reboot``, ``domain-device-added``,
     ``domain-device-removed``, ``network-lifecycle``, ``pool-lifecycle``,
     ``nodedev-lifecycle`` (event: 0 created, 1 deleted, 2 defined, 3 undefined, libvirt's
-    virNodeDeviceEventLifecycleType) or ``nodedev-update``; ``obj`` is the
+    virNodeDeviceEventLifecycleType), ``nodedev-update``, ``secret-lifecycle`` (0 defined,
+    1 undefined) or ``secret-value-changed`` (never carrying the value); ``obj`` is the
     identity record of the object; ``event`` and ``detail`` are libvirt's numbers for lifecycle
     kinds; ``device`` names the device of a device event (its alias, else its target).
     """

@@ -21,6 +21,7 @@ from virtkit.drivers.test.network import NetworkMixin
 from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
 from virtkit.drivers.test.nodedev import NodeDeviceMixin
 from virtkit.drivers.test.ports import PortMixin
+from virtkit.drivers.test.secrets import SecretMixin
 from virtkit.drivers.test.snapshots import SnapshotMixin
 from virtkit.drivers.test.storage import StorageMixin
 from virtkit.drivers.test.streams import StreamMixin, close_streams
@@ -60,6 +61,7 @@ class TestDriver(
     NetworkMixin,
     NodeDeviceMixin,
     PortMixin,
+    SecretMixin,
     StorageMixin,
     StreamMixin,
     Driver,

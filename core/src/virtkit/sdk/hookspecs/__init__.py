@@ -2,7 +2,7 @@
 
 Modules group them by object: :mod:`.connection` (connection and host node), :mod:`.domain`,
 :mod:`.storage`, :mod:`.network` (virtual networks and host interfaces), :mod:`.ports`,
-:mod:`.streams` and :mod:`.nodedev` (host devices).
+:mod:`.streams`, :mod:`.nodedev` (host devices) and :mod:`.secrets`.
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
 """
@@ -20,13 +20,14 @@ from virtkit.sdk.hookspecs import (
     network,
     nodedev,
     ports,
+    secrets,
     storage,
     streams,
 )
 from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readonly, spec
 
 MODULES: tuple[ModuleType, ...] = (
-    connection, domain, storage, network, ports, streams, nodedev,
+    connection, domain, storage, network, ports, streams, nodedev, secrets,
 )
 PREFIX = "virtkit_"
 

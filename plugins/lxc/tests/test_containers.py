@@ -30,7 +30,9 @@ HERE = Path(__file__).parent
 def test_init_is_pid1_isolated_with_hostname(conn, rootdir):
     script = ("echo pid=$$; hostname; echo procs=$(ls /proc | grep -c '^[0-9]'); "
               "cat /hostetc/passwd; grep -c ' /work' /proc/mounts; "
-              "ls /dev | tr '\\n' ' '; echo; echo END; sleep 1000")
+              "ls /dev | tr '\\n' ' '; echo; "
+              "(echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo procsys-ro; "
+              "echo END; sleep 1000")
     dom = conn.define_xml(domain_xml("iso1", rootdir, script))
     dom.create()
     assert dom.state() == (DomainState.RUNNING, RunningReason.BOOTED)
@@ -42,7 +44,8 @@ def test_init_is_pid1_isolated_with_hostname(conn, rootdir):
     assert procs <= 4 < host  # init, $(...), ls, grep: no host process is visible
     assert "daemon:" not in out and "user:x:1000" in out  # the container's /etc, not the host's
     assert "\n0\n" in out.replace("\r", "")  # no host mount (/work) visible
-    devs = set(out.split("END")[0].splitlines()[-1].split())
+    assert "procsys-ro" in out
+    devs = set(out.split("procsys-ro")[0].splitlines()[-1].split())
     assert {"null", "zero", "console", "pts", "ptmx", "urandom"} <= devs
     assert not devs & {"sda", "vda", "mem", "kmsg", "kvm"}
     dom.destroy()
@@ -319,3 +322,39 @@ def test_every_connection_sees_the_events(conn, rootdir, state):
         assert seen[0][0] == EventType.DEFINED and (EventType.STARTED, 0) in seen
     finally:
         other.close()
+
+
+def test_bind_ram_and_volume_filesystems(conn, rootdir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hello.txt").write_text("from the host\n")
+    devices = (f"<filesystem type='mount'><source dir='{data}'/><target dir='/data'/>"
+               f"<readonly/></filesystem>"
+               f"<filesystem type='ram'><source usage='1024' units='KiB'/>"
+               f"<target dir='/scratch'/></filesystem>")
+    dom = conn.define_xml(domain_xml(
+        "fs1", rootdir, "cat /data/hello.txt; touch /data/x 2>/dev/null || echo ro-ok; "
+        "grep ' /scratch ' /proc/mounts | cut -d' ' -f3,4; echo END; sleep 1000",
+        devices=devices))
+    dom.create()
+    out = read_console(dom, "END").replace("\r", "")
+    assert "from the host\nro-ok\n" in out
+    assert "tmpfs rw,nosuid,nodev,relatime,size=1024k" in out
+    # a pool volume goes through the storage service; a file volume is not a directory
+    pooldir = tmp_path / "pool"
+    pooldir.mkdir()
+    pool = conn.storage_pool_create_xml(f"<pool type='dir'><name>vklpool</name><target>"
+                                        f"<path>{pooldir}</path></target></pool>")
+    try:
+        pool.create_xml("<volume><name>img</name><capacity unit='KiB'>64</capacity>"
+                        "<target><format type='raw'/></target></volume>")
+        vol = conn.define_xml(domain_xml(
+            "fs2", rootdir, "true", devices="<filesystem type='volume'><source pool='vklpool' "
+                                            "volume='img'/><target dir='/img'/></filesystem>"))
+        with pytest.raises(virtkit.VirtError) as info:
+            vol.create()
+        assert info.value.code == virtkit.ErrorCode.CONFIG_UNSUPPORTED
+        assert "volume 'img' of pool 'vklpool'" in info.value.message
+        assert "not a directory" in info.value.message
+    finally:
+        pool.destroy()

@@ -103,9 +103,15 @@ def build_config(context: DriverContext, d: Definition, paths: dict[str, str],
     binds: list[dict[str, Any]] = []
     devs = dom.devices
     for fs in devs.filesystems if devs else ():
-        if fs.type == "ram":
-            raise config_error(f"domain '{name}': <filesystem type='ram'> is not supported "
-                               f"yet")
+        if fs.type == "ram":  # a tmpfs of <source usage='N' units='KiB'/>
+            usage, units = (fs.source.usage, fs.source.units) if fs.source else (None, None)
+            mult = {None: 1, "k": 1, "kib": 1, "m": 1024, "mib": 1024, "g": 1 << 20,
+                    "gib": 1 << 20}.get((units or "").lower() or None)
+            if not usage or mult is None:
+                raise config_error(f"domain '{name}': <filesystem type='ram'> for "
+                                   f"'{fs.target.dir}' needs <source usage='N' units='KiB'/>")
+            binds.append({"ram_kib": usage * mult, "target": fs.target.dir})
+            continue
         src = (_volume_dir(context, name, fs.source.pool, fs.source.volume)  # type: ignore
                if fs.type == "volume" else fs.source.dir)  # type: ignore[union-attr]
         if not os.path.isdir(src):  # type: ignore[arg-type]

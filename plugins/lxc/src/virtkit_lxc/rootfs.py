@@ -7,9 +7,9 @@ onto the host. Then the root is pivoted and the host's mounts are detached.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
+from typing import Any
 
 from virtkit_lxc import sysc
 
@@ -83,14 +83,23 @@ def bind_at(rootfd: int, target: str, source_fd: int, readonly: bool) -> None:
     fd = open_inside(rootfd, target, directory=is_dir)
     try:
         sysc.mount(_fdpath(source_fd), _fdpath(fd), None, sysc.MS_BIND | sysc.MS_REC)
-        if readonly:
-            sysc.mount(None, _fdpath(fd), None,
-                       sysc.MS_BIND | sysc.MS_REMOUNT | sysc.MS_RDONLY | sysc.MS_NOSUID)
+    finally:
+        os.close(fd)
+    if readonly:
+        _remount_readonly(rootfd, target, is_dir)
+
+
+def _remount_readonly(rootfd: int, target: str, is_dir: bool = True, extra: int = 0) -> None:
+    # reopened: a descriptor taken before the mount names what lies under it
+    fd = open_inside(rootfd, target, directory=is_dir, create=False)
+    try:
+        sysc.mount(None, _fdpath(fd), None,
+                   sysc.MS_BIND | sysc.MS_REMOUNT | sysc.MS_RDONLY | sysc.MS_NOSUID | extra)
     finally:
         os.close(fd)
 
 
-def setup(root: str, binds: list[dict[str, object]], console_fd: int,
+def setup(root: str, binds: list[dict[str, Any]], console_fd: int,
           root_readonly: bool = False) -> None:
     """In the container's fresh mount namespace: make the root, mount the binds, /proc, /sys
     and /dev into it, pivot into it and detach the host's mounts."""
@@ -101,6 +110,10 @@ def setup(root: str, binds: list[dict[str, object]], console_fd: int,
     rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for b in binds:  # host sources are the administrator's: opened as given
+            if "ram_kib" in b:
+                mount_at(rootfd, str(b["target"]), "tmpfs", "tmpfs",
+                         sysc.MS_NOSUID | sysc.MS_NODEV, f"size={int(b['ram_kib'])}k,mode=755")
+                continue
             src = os.open(str(b["source"]), os.O_PATH | os.O_CLOEXEC)
             try:
                 bind_at(rootfd, str(b["target"]), src, bool(b.get("readonly")))
@@ -108,14 +121,12 @@ def setup(root: str, binds: list[dict[str, object]], console_fd: int,
                 os.close(src)
         nosx = sysc.MS_NOSUID | sysc.MS_NODEV | sysc.MS_NOEXEC
         mount_at(rootfd, "proc", "proc", "proc", nosx)
-        with contextlib.suppress(OSError, RootfsError):  # /proc/sys read-only
-            fd = open_inside(rootfd, "proc/sys", create=False)
-            try:
-                sysc.mount(_fdpath(fd), _fdpath(fd), None, sysc.MS_BIND)
-                sysc.mount(None, _fdpath(fd), None, sysc.MS_BIND | sysc.MS_REMOUNT
-                           | sysc.MS_RDONLY | nosx)
-            finally:
-                os.close(fd)
+        fd = open_inside(rootfd, "proc/sys", create=False)  # /proc/sys read-only
+        try:
+            sysc.mount(_fdpath(fd), _fdpath(fd), None, sysc.MS_BIND)
+        finally:
+            os.close(fd)
+        _remount_readonly(rootfd, "proc/sys", extra=nosx)
         mount_at(rootfd, "sys", "sysfs", "sysfs", nosx | sysc.MS_RDONLY)
         _setup_dev(rootfd, console_fd)
         os.fchdir(rootfd)

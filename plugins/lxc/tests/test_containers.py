@@ -358,3 +358,23 @@ def test_bind_ram_and_volume_filesystems(conn, rootdir, tmp_path):
         assert "not a directory" in info.value.message
     finally:
         pool.destroy()
+
+
+def test_reboot_from_inside_restarts_the_container(conn, rootdir, state):
+    marker = rootdir / "tmp" / f"rebooted-{os.getpid()}"
+    marker.unlink(missing_ok=True)
+    reboots = threading.Event()
+    conn.event_register("domain-reboot", lambda ev: reboots.set())
+    # reboot(2) inside a pid namespace only ends that namespace's init (with SIGHUP); the
+    # guard makes sure the call is made only where this shell is pid 1
+    script = (f"if [ -e /tmp/{marker.name} ]; then echo second-boot; sleep 1000; "
+              f"else touch /tmp/{marker.name}; if [ $$ = 1 ]; then reboot -f; fi; "
+              f"sleep 1000; fi")
+    dom = conn.define_xml(domain_xml("inreboot", rootdir, script))
+    dom.create()
+    first = run_record(state, "inreboot")["init_pid"]
+    assert reboots.wait(10)
+    assert dom.state()[0] == DomainState.RUNNING
+    assert run_record(state, "inreboot")["init_pid"] != first
+    assert "second-boot" in read_console(dom, "second-boot")
+    marker.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -250,8 +251,22 @@ class LxcDriver(ConsoleMixin, Driver):
                 op = Op.CRASH
             elif data.get("reason") == "destroy":
                 op = Op.DESTROY
-            elif data.get("reason") == "shutdown" or data.get("code") == 0:
+            elif data.get("reason") == "shutdown" or data.get("code") == 0 \
+                    or data.get("signal") == signal.SIGINT:  # SIGINT: reboot(2) power-off
                 op = Op.SHUTDOWN
+            elif data.get("signal") == signal.SIGHUP and data.get("reason") == "exit" \
+                    and (c.current.domain.on_reboot or "restart") == "restart":
+                # reboot(2) inside a pid namespace kills its init with SIGHUP: restart it
+                defn = c.current
+                self._release(c)
+                c.run = None
+                try:
+                    self._start(c, defn, False)
+                except VirtError:
+                    self._apply(c, Op.CRASH)
+                    return
+                self._apply(c, Op.REBOOT)
+                return
             else:
                 op = Op.CRASH
             self._release(c)

@@ -39,8 +39,9 @@ def main(root: Path) -> dict:
     seen["console"] = read_console(dom, "END").replace("\r", "")
     seen["links"] = links()
     seen["ports"] = len(net.list_ports())
-    seen["stats"] = dom.interface_stats("52:54:00:12:34:56") if hasattr(
-        dom, "interface_stats") else None
+    subprocess.run(["ip", "link", "set", "vkteth", "up"], check=False)
+    seen["stats"] = dom.interface_stats("52:54:00:12:34:56")
+    seen["stats_by_name"] = dom.interface_stats("vkteth")
     dom.destroy()
     seen["links_after"] = links()
     seen["ports_after"] = len(net.list_ports())

@@ -25,5 +25,5 @@ def test_veth_pairs_with_the_xml_macs(state, rootdir):
     assert any("master vktbr1" in line for line in lines)  # network: the network's bridge
     assert seen["ports"] == 1 and seen["ports_after"] == 0  # the port goes with the container
     assert "vkteth" not in seen["links_after"] and "master vktbr0" not in seen["links_after"]
-    if seen["stats"] is not None:
-        assert set(seen["stats"]) >= {"rx_bytes", "tx_bytes"}
+    assert set(seen["stats"]) >= {"rx_bytes", "tx_bytes", "rx_packets", "tx_drop"}
+    assert set(seen["stats_by_name"]) == set(seen["stats"])

@@ -34,7 +34,7 @@ from virtkit.xml.domain import Vcpu
 from virtkit_lxc import runner, spec
 from virtkit_lxc.cgroups import Cgroup, CgroupError
 from virtkit_lxc.console import ConsoleMixin
-from virtkit_lxc.launch import build_config, release_ports
+from virtkit_lxc.launch import build_config, check_supported, host_dev_for, release_ports
 
 POLL = 0.1
 SHUTDOWN_TIMEOUT = float(os.environ.get("VIRTKIT_LXC_SHUTDOWN_TIMEOUT", "30"))
@@ -361,7 +361,6 @@ class LxcDriver(ConsoleMixin, Driver):
 
     def _parse(self, xml: str, validate: bool) -> spec.Definition:
         d = spec.parse(xml, validate=validate)
-        from virtkit_lxc.launch import check_supported
         check_supported(d)
         return d
 
@@ -558,8 +557,7 @@ class LxcDriver(ConsoleMixin, Driver):
     def virtkit_domain_interface_stats(self, dom: DomainRef, device: str) -> dict[str, int]:
         with self.lock:
             c = self._active(dom)
-            from virtkit_lxc.launch import host_dev_for
-            host = host_dev_for(c.current, c.id, device)
+            host = host_dev_for(c.current, device)
             if host is None:
                 raise VirtError(ErrorCode.INVALID_ARG,
                                 f"invalid argument: domain '{c.name}' has no interface "

@@ -56,18 +56,20 @@ def check_supported(d: Definition) -> None:
                                f"supported (pty is)")
 
 
-def host_dev_name(d: Definition, dom_id: int, index: int) -> str:
+def host_dev_name(d: Definition, index: int) -> str:
+    """The host end of interface ``index``: its ``<target dev>``, else a name from the domain's
+    uuid (unique on the host whatever the instance or id)."""
     nic = d.domain.devices.interfaces[index]  # type: ignore[union-attr]
     if nic.target is not None and nic.target.dev:
         return nic.target.dev
-    return f"vkl{dom_id}n{index}"
+    return f"vkl{(d.domain.uuid or '').replace('-', '')[:8]}n{index}"
 
 
-def host_dev_for(d: Definition, dom_id: int, device: str) -> str | None:
+def host_dev_for(d: Definition, device: str) -> str | None:
     """The host end of the interface named by its host device name or its MAC."""
     nics = d.domain.devices.interfaces if d.domain.devices else ()
     for i, nic in enumerate(nics):
-        host = host_dev_name(d, dom_id, i)
+        host = host_dev_name(d, i)
         if device in (host, nic.mac.address if nic.mac else None):
             return host
     return None
@@ -155,7 +157,8 @@ def build_config(context: DriverContext, d: Definition, paths: dict[str, str],
     try:
         for i, nic in enumerate(devs.interfaces if devs else ()):
             mac = nic.mac.address if nic.mac else None
-            entry = {"host": host_dev_name(d, dom_id, i), "peer": f"vkp{dom_id}n{i}",
+            peer = f"vkp{(dom.uuid or '').replace('-', '')[:8]}n{i}"
+            entry = {"host": host_dev_name(d, i), "peer": peer,
                      "mac": mac, "bridge": None, "mtu": nic.mtu.size if nic.mtu else None}
             if nic.type == "bridge":
                 entry["bridge"] = nic.source.bridge if nic.source else None

@@ -28,8 +28,8 @@ def lifecycle(uri: str) -> list[tuple[int, int]]:
         dom = conn.define_xml(GUEST)
         assert dom.state()[0] == SHUTOFF
         dom.create()
-        assert dom.state() == (RUNNING, 1) and dom.id() > 0
-        first_id = dom.id()
+        assert dom.state() == (RUNNING, 1) and dom.id > 0
+        first_id = dom.id
         other = virtkit.open(uri)  # a second connection finds it running (the state store)
         try:
             assert other.lookup_by_name("vk-tiny").state()[0] == RUNNING
@@ -47,7 +47,7 @@ def lifecycle(uri: str) -> list[tuple[int, int]]:
         dom.shutdown()
         assert dom.state()[0] == SHUTOFF
         dom.create()
-        assert dom.id() > first_id
+        assert dom.id > first_id
         dom.save("/tmp/vk-tiny.save")
         assert dom.state()[0] == SHUTOFF
         conn.restore("/tmp/vk-tiny.save")

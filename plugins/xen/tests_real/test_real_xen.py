@@ -31,6 +31,6 @@ def test_pv_guest_lifecycle_on_real_xen(tmp_path: Path, monkeypatch) -> None:
         events = lifecycle("xen:///system")
         ran = time.monotonic() - t1
     print(f"\nimage {built:.1f} s, boot {dom0.boot_seconds:.1f} s, lifecycle {ran:.1f} s")
-    # defined, started, suspended, resumed, stopped(shutdown), started, stopped(saved),
-    # started(restored), stopped(destroyed), undefined
-    assert [e for e, _ in events] == [0, 2, 3, 4, 5, 2, 5, 2, 5, 1]
+    # defined, started, suspended, resumed, shutdown(finished), stopped(shutdown), started,
+    # stopped(saved), started(restored), stopped(destroyed), undefined
+    assert [e for e, _ in events] == [0, 2, 3, 4, 6, 5, 2, 5, 2, 5, 1]

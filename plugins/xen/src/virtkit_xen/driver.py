@@ -402,6 +402,7 @@ class XenDriver(Driver):
                             f"shutdown mode '{mode}' is not supported by xl", ErrorDomain.LIBXL)
 
         def act(g: Guest) -> None:
+            self.xl.wait_control(g.dom.name, "feature-poweroff")
             self.xl.shutdown(g.dom.name, wait=True)
             self.xl.wait_gone(g.dom.name)
 
@@ -422,6 +423,7 @@ class XenDriver(Driver):
     def virtkit_domain_save(self, dom: DomainRef, path: str, xml: str | None,
                             start_state: str | None) -> bool:
         def act(g: Guest) -> None:
+            self.xl.wait_control(g.dom.name, "feature-suspend")
             self.xl.save(g.dom.name, path)
 
         self._op(dom, Op.SAVE, act)
@@ -460,6 +462,7 @@ class XenDriver(Driver):
                 raise VirtError(ErrorCode.OPERATION_INVALID, f"cannot do managed save for "
                                 f"transient domain '{g.dom.name}'", ErrorDomain.DOMAIN)
             self.xl.sh(["mkdir", "-p", f"{self.DOM0_DIR}/save"])
+            self.xl.wait_control(g.dom.name, "feature-suspend")
             self.xl.save(g.dom.name, self._managed_path(g.dom.name))
 
         self._op(dom, Op.MANAGED_SAVE, act)

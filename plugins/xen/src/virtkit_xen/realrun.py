@@ -60,12 +60,16 @@ echo {READY}
 exec sh /vkloop.sh < /dev/ttyS1 > /dev/ttyS1 2>&1
 """
 
+# /sbin/poweroff is in the archive, not written by init: the kernel may run it (for xl
+# shutdown) as soon as it declares control/feature-poweroff, before init has run.
+GUEST_POWEROFF = """#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc 2>/dev/null
+echo o > /proc/sysrq-trigger
+"""
+
 GUEST_INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
-mkdir -p /sbin
-printf '#!/bin/sh\\necho o > /proc/sysrq-trigger\\n' > /sbin/poweroff
-chmod +x /sbin/poweroff
 echo VIRTKIT-GUEST-UP
 while true; do sleep 3600; done
 """
@@ -207,6 +211,7 @@ def build_image(cache: Path) -> dict[str, Path]:
             g.add(d, mode=0o040755)
         g.add("bin/busybox", (x / "bin/busybox").read_bytes(), 0o100755)
         g.add("init", GUEST_INIT.encode(), 0o100755)
+        g.add("sbin/poweroff", GUEST_POWEROFF.encode(), 0o100755)
         (root / "guest/initrd.gz").write_bytes(g.finish())
         shutil.copy(vmlinuz, root / "guest/vmlinuz")
         c = _Cpio()

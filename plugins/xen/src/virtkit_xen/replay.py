@@ -12,7 +12,20 @@ from pathlib import Path
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit_xen.runner import RunResult
 
-__all__ = ["ReplayRunner"]
+__all__ = ["ReplayRunner", "shared_replay"]
+
+_shared: dict[str, ReplayRunner] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_replay(path: str) -> ReplayRunner:
+    """The one replay of ``path`` in this process: every connection opened while it runs takes
+    its next command from the same transcript, as they shared the real dom0's channel.
+    ``ReplayRunner.forget(path)`` starts over."""
+    with _shared_lock:
+        if path not in _shared:
+            _shared[path] = ReplayRunner(path)
+        return _shared[path]
 
 
 class ReplayRunner:
@@ -38,6 +51,11 @@ class ReplayRunner:
                                 ErrorDomain.LIBXL)
             self.pos += 1
             return RunResult(e["rc"], e["stdout"], e["stderr"])
+
+    @staticmethod
+    def forget(path: str) -> None:
+        with _shared_lock:
+            _shared.pop(path, None)
 
     @property
     def done(self) -> bool:

@@ -234,8 +234,8 @@ def runner_from_spec(spec: str) -> Runner:
     if kind == "channel" and arg:
         return ChannelRunner(arg)
     if kind == "replay" and arg:
-        from virtkit_xen.replay import ReplayRunner
+        from virtkit_xen.replay import shared_replay
 
-        return ReplayRunner(arg)
+        return shared_replay(arg)
     raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: xen runner '{spec}': expected "
                     "local, ssh:[user@]host[:port], channel:PATH or replay:PATH")

@@ -135,6 +135,23 @@ class XL:
         raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"domain '{name}' did not go away within "
                         f"{timeout:g} s", ErrorDomain.LIBXL)
 
+    def wait_control(self, name: str, feature: str, timeout: float = 180.0) -> None:
+        """Wait until the guest's kernel declares ``control/FEATURE`` in xenstore (Linux writes
+        feature-poweroff, feature-suspend... once its xenbus is up): before that, a shutdown or
+        suspend request goes unanswered ("domain did not respond to suspend request")."""
+        domid = self.domid(name)
+        deadline = time.monotonic() + timeout
+        key = f"/local/domain/{domid}/control/{feature}"
+        while True:
+            r = self.sh(["xenstore-read", key])
+            if r.rc == 0 and r.stdout.strip() == "1":
+                return
+            if time.monotonic() > deadline:
+                raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"domain '{name}' has not declared "
+                                f"{feature} within {timeout:g} s (is its kernel up?)",
+                                ErrorDomain.LIBXL)
+            time.sleep(0.5)
+
     def save(self, name: str, path: str) -> None:
         self.run("save", name, path, what=f"domain '{name}'")
 

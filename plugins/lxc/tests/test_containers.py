@@ -32,6 +32,8 @@ def test_init_is_pid1_isolated_with_hostname(conn, rootdir):
               "cat /hostetc/passwd; grep -c ' /work' /proc/mounts; "
               "ls /dev | tr '\\n' ' '; echo; "
               "(echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo procsys-ro; "
+              "if mknod /tmp/vkl-sda b 8 0 2>/dev/null; then echo mknod-ok; "
+              "else echo mknod-denied; fi; "
               "echo END; sleep 1000")
     dom = conn.define_xml(domain_xml("iso1", rootdir, script))
     dom.create()
@@ -45,6 +47,7 @@ def test_init_is_pid1_isolated_with_hostname(conn, rootdir):
     assert "daemon:" not in out and "user:x:1000" in out  # the container's /etc, not the host's
     assert "\n0\n" in out.replace("\r", "")  # no host mount (/work) visible
     assert "procsys-ro" in out
+    assert "mknod-denied" in out and not (rootdir / "tmp" / "vkl-sda").exists()
     devs = set(out.split("procsys-ro")[0].splitlines()[-1].split())
     assert {"null", "zero", "console", "pts", "ptmx", "urandom"} <= devs
     assert not devs & {"sda", "vda", "mem", "kmsg", "kvm"}
@@ -249,6 +252,9 @@ def test_cgroup_resources_and_live_vcpus(conn, rootdir, state):
     assert read("cpu", "cpu.shares") == "512"
     assert read("cpu", "cpu.cfs_quota_us") == "50000"
     assert read("pids", "pids.max") == "64"
+    allowed = read("devices", "devices.list").splitlines()
+    assert "c 1:3 rwm" in allowed and "c 136:* rwm" in allowed and "a *:* rwm" not in allowed
+    assert not any(line.startswith("b ") for line in allowed)  # no block device at all
     dom.set_vcpus(1)
     assert read("cpuset", "cpuset.cpus") == str(sorted(os.sched_getaffinity(0))[0])
     info = dom.info()

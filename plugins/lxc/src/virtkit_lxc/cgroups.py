@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 ROOT = "/sys/fs/cgroup"
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer")
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices")
 
 
 class CgroupError(Exception):
@@ -231,6 +231,16 @@ class Cgroup:
                 _write(self._file("blkio", key), str(weight))
                 return
         raise CgroupError("this host's blkio controller has no weight file (no BFQ scheduler)")
+
+    def allow_devices(self, rules: tuple[str, ...]) -> None:
+        """v1 only: deny every device, then allow ``rules`` (``c 1:3 rwm``...). On v2 device
+        access is an eBPF program's job; the container's lack of CAP_MKNOD and the nodev root
+        stand in for it there."""
+        if self.version != 1 or "devices" not in self.paths:
+            return
+        _write(self._file("devices", "devices.deny"), "a")
+        for rule in rules:
+            _write(self._file("devices", "devices.allow"), rule)
 
     def set_cpuset(self, cpus: str) -> None:
         _write(self._file("cpuset", "cpuset.cpus"), cpus)

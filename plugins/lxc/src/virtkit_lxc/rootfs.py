@@ -87,14 +87,20 @@ def bind_at(rootfd: int, target: str, source_fd: int, readonly: bool) -> None:
         os.close(fd)
     if readonly:
         _remount_readonly(rootfd, target, is_dir)
+    elif is_dir:  # a bound directory's device nodes open nothing either
+        fd = open_inside(rootfd, target, create=False)
+        try:
+            sysc.mount(None, _fdpath(fd), None, sysc.MS_BIND | sysc.MS_REMOUNT | sysc.MS_NODEV)
+        finally:
+            os.close(fd)
 
 
 def _remount_readonly(rootfd: int, target: str, is_dir: bool = True, extra: int = 0) -> None:
     # reopened: a descriptor taken before the mount names what lies under it
     fd = open_inside(rootfd, target, directory=is_dir, create=False)
     try:
-        sysc.mount(None, _fdpath(fd), None,
-                   sysc.MS_BIND | sysc.MS_REMOUNT | sysc.MS_RDONLY | sysc.MS_NOSUID | extra)
+        sysc.mount(None, _fdpath(fd), None, sysc.MS_BIND | sysc.MS_REMOUNT | sysc.MS_RDONLY
+                   | sysc.MS_NOSUID | sysc.MS_NODEV | extra)
     finally:
         os.close(fd)
 
@@ -105,8 +111,9 @@ def setup(root: str, binds: list[dict[str, Any]], console_fd: int,
     and /dev into it, pivot into it and detach the host's mounts."""
     sysc.mount(None, "/", None, sysc.MS_REC | sysc.MS_PRIVATE)
     sysc.mount(root, root, None, sysc.MS_BIND | sysc.MS_REC)
-    if root_readonly:
-        sysc.mount(None, root, None, sysc.MS_BIND | sysc.MS_REMOUNT | sysc.MS_RDONLY)
+    # nodev: a device node in the root (from an image, say) opens nothing
+    sysc.mount(None, root, None, sysc.MS_BIND | sysc.MS_REMOUNT | sysc.MS_NODEV
+               | (sysc.MS_RDONLY if root_readonly else 0))
     rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for b in binds:  # host sources are the administrator's: opened as given

@@ -35,6 +35,10 @@ from virtkit_lxc import rootfs, sysc
 from virtkit_lxc.cgroups import Cgroup, CgroupError
 
 BACKLOG = 64 * 1024
+#: the devices cgroup's allow list: the safe set (null, zero, full, random, urandom, tty,
+#: console, ptmx) and the pty slaves
+DEVICE_RULES = ("c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+                "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm")
 
 
 def _report(fd: int, msg: dict[str, Any]) -> None:
@@ -126,6 +130,7 @@ def _child(cfg: dict[str, Any], slave: int, to_parent: int, from_parent: int) ->
                 os._exit(1)
             os.setgid(0)
             os.setuid(0)
+        sysc.drop_bounding_caps()
         os.setsid()
         fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
         for fd in (0, 1, 2):
@@ -192,6 +197,7 @@ class Supervisor:
         try:
             self.cg = Cgroup.create(cfg["cgroup_name"], cfg.get("cgroup_version"))
             apply_limits(self.cg, cfg.get("resources", {}))
+            self.cg.allow_devices(DEVICE_RULES)
         except (CgroupError, OSError) as exc:
             self.fail(f"cgroup setup failed: {exc}")
         self.master, slave = os.openpty()

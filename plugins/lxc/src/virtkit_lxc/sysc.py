@@ -74,3 +74,16 @@ def link_up(name: str) -> None:
         req = struct.pack("16sH14x", name.encode(), 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s, siocgifflags, req))[1]
         fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", name.encode(), flags | iff_up))
+
+
+PR_CAPBSET_DROP = 24
+#: capabilities a container's processes never get: loading modules, raw I/O, the clock, making
+#: device nodes, audit and MAC administration, the kernel log
+DROPPED_CAPS = (16, 17, 25, 27, 30, 32, 33, 34)
+
+
+def drop_bounding_caps(caps: tuple[int, ...] = DROPPED_CAPS) -> None:
+    """Remove ``caps`` from the bounding set: no process of the container can ever hold them."""
+    for cap in caps:
+        _check(_libc.prctl(ctypes.c_int(PR_CAPBSET_DROP), ctypes.c_ulong(cap), 0, 0, 0),
+               f"dropping capability {cap}")

@@ -4,8 +4,9 @@ For each command (``list --all``, ``dominfo``, ``domstate``, ``start``, ``shutdo
 ``net-list``, ``pool-list``, ``vol-list``) the runs are interleaved ABAB: virsh, virtkit, virsh,
 virtkit... so that both see the same machine load, after one warm-up run each. It prints, per
 command, virsh's and virtkit's median wall time with their spread (the interquartile range), and
-virtkit's ratio to virsh (median of the per-pair ratios, with its own interquartile range). The
-target is virtkit within 5x of virsh's wall time.
+virtkit's ratio to virsh (median of the per-pair ratios, with its own interquartile range), and
+each one's median CPU time (user + system) with that ratio, which a loaded machine disturbs
+less. The target is virtkit within 5x of virsh's wall time.
 
 Two modes:
 
@@ -90,8 +91,10 @@ def default_virtkit() -> str:
     return found
 
 
-def run_once(argv: list[str], check: bool = True) -> float:
-    """Wall seconds of one run (fork to reaped child), output discarded."""
+def run_once(argv: list[str], check: bool = True) -> tuple[float, float]:
+    """Wall seconds of one run (fork to reaped child) and its CPU seconds (user + system, from
+    wait4's rusage: what the run itself cost, whatever else the machine runs); output
+    discarded."""
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # child
@@ -103,13 +106,13 @@ def run_once(argv: list[str], check: bool = True) -> float:
             os.execv(argv[0], argv)
         finally:
             os._exit(127)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if check and code != 0:
         out = subprocess.run(argv, capture_output=True, text=True)
         sys.exit(f"{' '.join(argv)} failed with status {code}: {out.stderr.strip()}")
-    return wall
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def iqr(values: list[float]) -> float:
@@ -126,15 +129,20 @@ class Pair:
         self.name = name
         self.virsh: list[float] = []
         self.virtkit: list[float] = []
+        self.virsh_cpu: list[float] = []
+        self.virtkit_cpu: list[float] = []
 
     def line(self) -> str:
         ratios = [k / v for v, k in zip(self.virsh, self.virtkit, strict=True)]
         vs, vk, r = statistics.median(self.virsh), statistics.median(self.virtkit), \
             statistics.median(ratios)
         mark = "ok" if r <= TARGET_RATIO else "OVER"
+        cpu = statistics.median(self.virtkit_cpu) / max(statistics.median(self.virsh_cpu), 1e-3)
         return (f"{self.name:10} virsh {vs * 1000:6.1f} ms (IQR {iqr(self.virsh) * 1000:5.1f})   "
                 f"virtkit {vk * 1000:6.1f} ms (IQR {iqr(self.virtkit) * 1000:5.1f})   "
-                f"ratio {r:4.1f}x (IQR {iqr(ratios):3.1f}) {mark}")
+                f"ratio {r:4.1f}x (IQR {iqr(ratios):3.1f}) {mark}   "
+                f"CPU {statistics.median(self.virsh_cpu) * 1000:5.1f} / "
+                f"{statistics.median(self.virtkit_cpu) * 1000:6.1f} ms ({cpu:4.1f}x)")
 
     def ratio(self) -> float:
         return statistics.median(k / v for v, k in zip(self.virsh, self.virtkit, strict=True))
@@ -178,11 +186,13 @@ def bench(names: list[str], n: int, virsh: list[str], virtkit: list[str]) -> lis
         # A test:///FILE connection starts from the file each time, in-process and in virtkitd
         # alike (as libvirt's), so every run finds the domains as the file has them.
         for i in range(n + 1):
-            a = run_once(virsh + args)
-            b = run_once(virtkit + args)
+            a, a_cpu = run_once(virsh + args)
+            b, b_cpu = run_once(virtkit + args)
             if i:  # the first pair is the warm-up
                 pair.virsh.append(a)
                 pair.virtkit.append(b)
+                pair.virsh_cpu.append(a_cpu)
+                pair.virtkit_cpu.append(b_cpu)
         print(pair.line(), flush=True)
         pairs.append(pair)
     return pairs

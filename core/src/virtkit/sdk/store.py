@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +70,8 @@ def check_name(name: str, what: str = "object") -> str:
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old content or the new."""
     directory = path.parent
+    import tempfile  # here, not at import: a command line that only reads never pays for it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)

@@ -268,6 +268,26 @@ def cmd_dumpxml(
 # -- definition -------------------------------------------------------------------------------
 
 
+@command("domxml-from-native", help="Convert a native guest configuration to domain XML.")
+@click.argument("format", metavar="FORMAT")
+@click.argument("config", metavar="CONFIG")
+def cmd_domxml_from_native(state: CliState, format: str, config: str) -> None:
+    native = read_file(config)
+    with state.failing(f"Failed to convert {config} from {format}"):
+        xml = state.conn.domain_xml_from_native(format, native)
+    state.out(xml if xml.endswith("\n") else xml + "\n")
+
+
+@command("domxml-to-native", help="Convert domain XML to a native guest configuration.")
+@click.argument("format", metavar="FORMAT")
+@click.argument("xml", metavar="XML")
+def cmd_domxml_to_native(state: CliState, format: str, xml: str) -> None:
+    text = read_file(xml)
+    with state.failing(f"Failed to convert {xml} to {format}"):
+        native = state.conn.domain_xml_to_native(format, text)
+    state.out(native if native.endswith("\n") else native + "\n")
+
+
 @command("define", help="Define (but don't start) a domain from an XML file.")
 @click.argument("file", metavar="FILE")
 @click.option("--validate", is_flag=True, help="Validate the XML against the schema.")

@@ -52,6 +52,8 @@ COMMANDS: dict[str, str] = {
     "domname": "domain",
     "domuuid": "domain",
     "dumpxml": "domain",
+    "domxml-from-native": "domain",
+    "domxml-to-native": "domain",
     "edit": "domain",
     "autostart": "domain",
     "attach-device": "domain",

@@ -292,3 +292,22 @@ def no_interface(name: str | None = None, *, mac: str | None = None) -> VirtErro
         f"Interface not found: no interface with matching {what}",
         ErrorDomain.INTERFACE,
     )
+
+
+def no_pool(name: str | None = None, *, uuid: str | None = None) -> VirtError:
+    """NO_STORAGE_POOL naming the pool (by name, else by uuid)."""
+    what = f"name '{name}'" if name is not None else f"uuid '{uuid}'"
+    return VirtError(
+        ErrorCode.NO_STORAGE_POOL,
+        f"Storage pool not found: no storage pool with matching {what}",
+        ErrorDomain.STORAGE,
+    )
+
+
+def no_vol(what: str, value: str) -> VirtError:
+    """NO_STORAGE_VOL naming the volume by ``what`` (``name``, ``key``, ``path``)."""
+    return VirtError(
+        ErrorCode.NO_STORAGE_VOL,
+        f"Storage volume not found: no storage vol with matching {what} '{value}'",
+        ErrorDomain.STORAGE,
+    )

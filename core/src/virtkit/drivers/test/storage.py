@@ -15,7 +15,7 @@ import attrs
 from virtkit.drivers.test.node import TestPool, TestVolume
 from virtkit.drivers.test.streams import VolumeStream, open_stream
 from virtkit.sdk.checks import WIPE_ALGORITHMS
-from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_pool, no_vol
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import (
     Event,
@@ -38,23 +38,6 @@ from virtkit.xml.units import SIZE_LIMIT
 
 if TYPE_CHECKING:
     from virtkit.drivers.test.node import TestNode
-
-
-def no_pool(name: str | None = None, *, uuid: str | None = None) -> VirtError:
-    what = f"name '{name}'" if name is not None else f"uuid '{uuid}'"
-    return VirtError(
-        ErrorCode.NO_STORAGE_POOL,
-        f"Storage pool not found: no storage pool with matching {what}",
-        ErrorDomain.STORAGE,
-    )
-
-
-def no_vol(what: str, value: str) -> VirtError:
-    return VirtError(
-        ErrorCode.NO_STORAGE_VOL,
-        f"Storage volume not found: no storage vol with matching {what} '{value}'",
-        ErrorDomain.STORAGE,
-    )
 
 
 def _invalid(message: str) -> VirtError:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_pool, no_vol
 
-
-def no_pool(name: str | None = None, *, uuid: str | None = None) -> VirtError:
-    what = f"name '{name}'" if name is not None else f"uuid '{uuid}'"
-    return VirtError(
-        ErrorCode.NO_STORAGE_POOL,
-        f"Storage pool not found: no storage pool with matching {what}",
-        ErrorDomain.STORAGE,
-    )
-
-
-def no_vol(what: str, value: str) -> VirtError:
-    return VirtError(
-        ErrorCode.NO_STORAGE_VOL,
-        f"Storage volume not found: no storage vol with matching {what} '{value}'",
-        ErrorDomain.STORAGE,
-    )
+__all__ = ["aborted", "bad_arg", "failed", "invalid", "no_pool", "no_vol", "unsupported"]
 
 
 def invalid(message: str) -> VirtError:

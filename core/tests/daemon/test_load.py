@@ -97,6 +97,7 @@ def test_a_thousand_concurrent_clients_doing_lookups_for_ten_seconds(
         return counts
 
     counts = _run_load(run)
+    print(f"{CLIENTS} clients for {SECONDS:.0f} s: {counts}")  # shown with pytest -s
     assert counts["errors"] == 0, counts
     assert counts["open"] == CLIENTS
     assert counts["calls"] > CLIENTS  # every client got served, most many times

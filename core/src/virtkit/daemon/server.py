@@ -1,10 +1,9 @@
 """The virtkitd server: clients, authentication, limits and dispatch to drivers.
 
 Threads, not an event loop, so that a reply needs no thread switch: one thread at a time reads
-each client's frames. When a frame is a hook call, that thread runs the call itself and writes
-the reply; if the call runs longer than :attr:`Server.HANDOFF_AFTER`, the reading of the client
-moves to another thread of the pool, so that the client's next call (an ``abort_job`` during a
-``save``) is read while the first runs. At most ``max_workers`` calls run
+each client's frames. When a frame is a hook call, that thread first hands the reading of the
+client to another thread of the pool (so that the client's next call, an ``abort_job`` say, is
+read at once), then runs the call itself and writes the reply. At most ``max_workers`` calls run
 at once, plus ``prio_workers`` more for destroy, lookups and other quick reads when every ordinary
 worker is busy. Each client has one connection (opened by the ``@open`` procedure with the
 client's identity) and at most ``max_client_requests`` calls in flight: at the limit its reader
@@ -200,10 +199,6 @@ class Client:
     cond: threading.Condition = attrs.field(factory=threading.Condition)
     event_ids: list[int] = attrs.field(factory=list)
     done: threading.Event = attrs.field(factory=threading.Event)
-    #: When the reading thread started running a call itself (0: it is not running one).
-    inline_since: float = 0.0
-    #: The reading moved to another thread while this client's reader ran a call.
-    moved: bool = False
 
     def info(self) -> dict[str, Any]:
         ident = self.identity
@@ -237,10 +232,6 @@ class Server:
         self.idle_since = time.monotonic()
         self.hostname = socket.gethostname()
         self.stopping = threading.Event()
-        self._watch = threading.Condition(threading.Lock())
-        self._inline: set[Client] = set()
-        self._watch_idle = False
-        threading.Thread(target=self._watchdog, name="virtkitd-handoff", daemon=True).start()
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -361,26 +352,12 @@ class Server:
                 header, payload = self._next_frame(client)
                 client.last_rx = time.monotonic()
                 call = self._frame(client, header, payload)
-                if call is None:
-                    continue
-                with client.cond:
-                    client.in_flight += 1
-                    client.moved = False
-                    client.inline_since = time.monotonic()
-                with self._watch:
-                    self._inline.add(client)
-                    if self._watch_idle:
-                        self._watch.notify()
-                try:
-                    self._run(client, header, *call)
-                finally:
-                    with self._watch:
-                        self._inline.discard(client)
+                if call is not None:
                     with client.cond:
-                        client.inline_since = 0.0
-                        moved = client.moved
-                if moved:
-                    return  # another thread reads this client now
+                        client.in_flight += 1
+                    self.pool.submit(self._read, client)
+                    self._run(client, header, *call)
+                    return
         except (EOFError, ConnectionError, OSError):
             pass
         except ProtocolError as exc:
@@ -448,34 +425,6 @@ class Server:
                 ErrorDomain.RPC))
             return None
         return (name, _hook_call, (conn, name, body))
-
-    #: A call that runs longer than this hands the reading of its client to another thread.
-    HANDOFF_AFTER = 0.02
-
-    def _watchdog(self) -> None:
-        """Hand the reading of a client on to another thread when its reader has been running a
-        call for HANDOFF_AFTER, so that the client's next call (an ``abort_job`` during a
-        ``save``) is read while the first runs; short calls never pay for a thread switch."""
-        while not self.stopping.is_set():
-            with self._watch:
-                while not self._inline:
-                    self._watch_idle = True
-                    self._watch.wait(1.0)
-                    if self.stopping.is_set():
-                        return
-                self._watch_idle = False
-            time.sleep(self.HANDOFF_AFTER / 2)
-            now = time.monotonic()
-            with self._watch:
-                running = list(self._inline)
-            for client in running:
-                with client.cond:
-                    late = (client.inline_since and not client.moved
-                            and now - client.inline_since >= self.HANDOFF_AFTER)
-                    if late:
-                        client.moved = True
-                if late:
-                    self.pool.submit(self._read, client)
 
     # -- running calls -------------------------------------------------------------------------
 

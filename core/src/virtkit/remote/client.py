@@ -73,6 +73,7 @@ class RpcClient:
         self._waiting: dict[int, _Waiter] = {}
         self._cond = threading.Condition(threading.Lock())
         self._reading = False
+        self._sleepers = 0  # callers waiting on _cond for a reply or the reading role
         self._buf = bytearray()
         self._closed = False
         self._lost: VirtError | None = None
@@ -134,7 +135,9 @@ class RpcClient:
                 if not self._reading:
                     self._reading = True
                     break
+                self._sleepers += 1
                 self._cond.wait()
+                self._sleepers -= 1
             else:
                 return
         try:
@@ -145,7 +148,8 @@ class RpcClient:
         finally:
             with self._cond:
                 self._reading = False
-                self._cond.notify_all()
+                if self._sleepers:
+                    self._cond.notify_all()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -195,7 +199,7 @@ class RpcClient:
                                  else Status.ERROR)
                 waiter.body = body
                 waiter.done = True
-                if self._waiting:
+                if self._sleepers:
                     self._cond.notify_all()
         elif kind == Type.EVENT:
             if self.on_event is not None:
@@ -241,8 +245,14 @@ class RpcClient:
         interval, count = self._interval, self._count
         last_ping = time.monotonic()
         while not self._wake.is_set():
-            readable = self.channel.pending() > 0
-            if not readable:
+            if self._reading or self._waiting:
+                # a caller reads; look again soon (callers do not wake this thread, so that a
+                # call costs no thread switch)
+                self._wake.wait(min(0.1, interval / 4) if interval > 0 else 0.1)
+                readable = False
+            else:
+                readable = self.channel.pending() > 0
+            if not readable and not (self._reading or self._waiting):
                 try:
                     readable = bool(select.select([self.channel], [], [], 0.25)[0])
                 except (OSError, ValueError):
@@ -252,8 +262,7 @@ class RpcClient:
             if readable:
                 with self._cond:
                     if self._reading or self._waiting:
-                        self._cond.wait(0.05)  # a caller reads (or is about to)
-                        continue
+                        continue  # a caller reads (or is about to)
                     self._reading = True
                 try:
                     self._read_one()
@@ -263,7 +272,8 @@ class RpcClient:
                 finally:
                     with self._cond:
                         self._reading = False
-                        self._cond.notify_all()
+                        if self._sleepers:
+                            self._cond.notify_all()
             if interval <= 0:
                 continue
             now = time.monotonic()

@@ -330,3 +330,33 @@ def test_round_trip_xml_xl_xml(name: str) -> None:
     assert canonical(xml_to_xl(again).text) == canonical(xml_to_xl(xml).text)
     assert etree.tostring(etree.fromstring(again.encode()), method="c14n") == etree.tostring(
         etree.fromstring(xml.encode()), method="c14n")
+
+
+def test_the_connection_hooks_convert_xen_xl_and_refuse_other_formats(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """domxml-from-native / domxml-to-native xen-xl go through the driver's hookimpls; the
+    dispatcher (no dom0 is needed for a conversion) reaches them on a connection opened with
+    the recorded transcript's runner."""
+    from pathlib import Path
+
+    from virtkit_xen.replay import ReplayRunner
+
+    transcript = Path(__file__).parent / "data" / "xl-lifecycle.jsonl"
+    monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path))
+    monkeypatch.setenv("VIRTKIT_XEN_POLL", "0")
+    monkeypatch.setenv("VIRTKIT_XEN_RUNNER", f"replay:{transcript}")
+    ReplayRunner.forget(str(transcript))
+    import virtkit
+
+    conn = virtkit.open("xen:///system")
+    try:
+        xml = conn.domain_xml_from_native("xen-xl", PV)
+        assert Domain.from_xml(xml).name == "g"
+        assert parse_config(conn.domain_xml_to_native("xen-xl", xml))["name"] == "g"
+        with pytest.raises(VirtError) as info:
+            conn.domain_xml_from_native("vmware-vmx", PV)
+        assert info.value.code == ErrorCode.CONFIG_UNSUPPORTED and "vmware-vmx" in str(info.value)
+    finally:
+        conn.close()
+        ReplayRunner.forget(str(transcript))

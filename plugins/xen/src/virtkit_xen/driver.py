@@ -72,6 +72,7 @@ class XenDriver(Driver):
         "live_migration": False, "offline_migration": False, "console": False,
         "hotplug": ("disk", "interface"), "coldplug": (), "graphics": ("vnc", "sdl"),
         "shutdown_modes": (), "disk_formats": ("raw", "qcow2", "vhd", "qed"),
+        "native_formats": ("xen-xl",),
     }
 
     #: where the generated xl.cfg files and managed-save images live in dom0
@@ -229,14 +230,18 @@ class XenDriver(Driver):
                                guests=guests).to_xml()
 
     # No hookspec for native formats exists yet: these are the bodies of
-    # connect_domain_xml_from_native / _to_native, ready for the day the core has them.
-    def domain_xml_from_native(self, native_format: str, native_config: str) -> str:
+    @hookimpl
+    def virtkit_connect_domain_xml_from_native(self, native_format: str,
+                                               native_config: str) -> str:
+        """``domxml-from-native xen-xl``: unknown keys are kept in ``<metadata>``."""
         _native_format(native_format)
         return native.xl_to_xml(native_config).text
 
-    def domain_xml_to_native(self, native_format: str, domain_xml: str) -> str:
+    @hookimpl
+    def virtkit_connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
+        """``domxml-to-native xen-xl``."""
         _native_format(native_format)
-        return native.xml_to_xl(domain_xml).text
+        return native.xml_to_xl(xml).text
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -669,5 +674,5 @@ def _live_ok(g: Guest, live: bool, maximum: bool, what: str) -> None:
 
 def _native_format(fmt: str) -> None:
     if fmt != "xen-xl":
-        raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: unsupported config type "
-                        f"'{fmt}' (the xen driver converts xen-xl)")
+        raise VirtError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: native format "
+                        f"'{fmt}' (the xen driver converts xen-xl)", ErrorDomain.LIBXL)

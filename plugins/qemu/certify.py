@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 GROUPS = ("connection,definition,lifecycle,save-restore,snapshots,devices,resources,console,"
           "readonly,concurrency,bad-input,stateful,storage,networks,interfaces,guest-info")
+
+DEFAULT_NET_SETUP = """
+import virtkit
+c = virtkit.open("qemu:///session")
+net = c.network_define_xml(
+    "<network><name>default</name><forward mode='nat'/><bridge name='vkdefault0'/>"
+    "<ip address='192.168.122.1' netmask='255.255.255.0'><dhcp>"
+    "<range start='192.168.122.2' end='192.168.122.254'/></dhcp></ip></network>")
+net.create()
+c.close()
+"""
 
 
 def _kill_qemus(root: str) -> None:
@@ -59,7 +71,11 @@ def main() -> int:
            "--", "-p", "certify_guest", "--virtkit-domain-type", "qemu",
            "--virtkit-event-timeout", "30", "--virtkit-timeout", "120"]
     if os.geteuid() == 0 and shutil.which("unshare"):
-        cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', *cmd]
+        # the suite's guests plug into the network 'default' (as libvirt installs one): it is
+        # defined and started in the run's namespace first
+        setup = f'{shlex.quote(sys.executable)} -c {shlex.quote(DEFAULT_NET_SETUP)}'
+        cmd = ["unshare", "-n", "sh", "-c", f'ip link set lo up && {setup} && exec "$0" "$@"',
+               *cmd]
     try:
         return subprocess.call(cmd, env=env)
     finally:

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 import virtkit
-from virtkit.sdk.errors import ErrorCode
+from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit.xml.domain import Domain
 from virtkit_vbox import domain_from_vbox, domain_to_vbox, domain_to_vboxmanage
 from virtkit_vbox.domxml import domain_from_machine, machine_from_domain
@@ -228,3 +228,14 @@ def test_machinereadable_parser() -> None:
         ("my vm", "0b8f4d0e-3b5e-4c9a-9b1a-6a7d2a0c1e11")]
     ifs = parse_hostonlyifs("Name:            vboxnet0\nGUID:            786f6276-656e-4074-8000-0a0027000000\n\nName: vboxnet1\n")
     assert [i["Name"] for i in ifs] == ["vboxnet0", "vboxnet1"]
+
+
+def test_domxml_native_through_the_connection(conn: object, tmp_path: Path) -> None:
+    """virsh's domxml-to-native / domxml-from-native vbox reach the driver's hookimpls; the
+    .vbox file comes in the format version of the VirtualBox the driver talks to (7.0 here)."""
+    text = conn.domain_xml_to_native("vbox", full(tmp_path))  # type: ignore[attr-defined]
+    assert etree.fromstring(text.encode()).get("version") == "1.19-linux"
+    check_full(conn.domain_xml_from_native("vbox", text), tmp_path)  # type: ignore[attr-defined]
+    with pytest.raises(VirtError) as info:
+        conn.domain_xml_from_native("vmware-vmx", text)  # type: ignore[attr-defined]
+    assert info.value.code == ErrorCode.CONFIG_UNSUPPORTED and "vmware-vmx" in str(info.value)

@@ -37,7 +37,7 @@ from virtkit.sdk.records import (
 from virtkit.sdk.states import DomainState, DomainStatus, Op, Transition, transition
 from virtkit.sdk.store import StateStore, atomic_write
 from virtkit.xml.domain import Domain
-from virtkit_vbox import records
+from virtkit_vbox import native, records
 from virtkit_vbox.devices import DeviceMixin
 from virtkit_vbox.domxml import domain_from_machine, machine_from_domain, unsupported
 from virtkit_vbox.events import Poller, derive_events
@@ -85,6 +85,16 @@ def parse_extradata(text: str) -> dict[str, str]:
     return out
 
 
+def _vbox_format(native_format: str) -> None:
+    if native_format != "vbox":
+        raise VirtError(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            f"unsupported configuration: native format '{native_format}' (this driver knows "
+            f"'vbox')",
+            ErrorDomain.VBOX,
+        )
+
+
 class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
     """Driver for ``vbox:///session``: the calling user's VirtualBox machines."""
 
@@ -95,6 +105,7 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
         # VirtualBox 6.1 / 7.0 outputs: never certified against a real VirtualBox.
         "backend": "recorded",
         "recorded_versions": ["6.1", "7.0"],
+        "native_formats": ["vbox"],
         "shutdown_modes": ["acpi"],
         "disk_formats": ["vdi", "vmdk", "vhd"],
         # VirtualBox attaches only image files that exist, and its hot-plug (SATA disks) is
@@ -193,6 +204,20 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
     @hookimpl
     def virtkit_connect_get_hostname(self) -> str:
         return socket.gethostname()
+
+    @hookimpl
+    def virtkit_connect_domain_xml_from_native(self, native_format: str,
+                                               native_config: str) -> str:
+        """``domxml-from-native vbox``: the domain of a ``.vbox`` settings file."""
+        _vbox_format(native_format)
+        return native.domain_from_vbox(native_config)
+
+    @hookimpl
+    def virtkit_connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
+        """``domxml-to-native vbox``: the ``.vbox`` file, in this VirtualBox's format version."""
+        _vbox_format(native_format)
+        major = self._vbm.version[0]
+        return native.domain_to_vbox(xml, "6.1" if major < 7 else "7.0")
 
     @hookimpl
     def virtkit_connect_get_version(self) -> int:

@@ -69,7 +69,9 @@ class TestNodeDevices:
         if not parents:
             pytest.skip(f"{NOT_SUPPORTED} no device offers mediated device types")
         parent = parents[0]
-        mdev_type = _xml(parent).find(".//capability[@type='mdev_types']/type").get("id")
+        offered = _xml(parent).find(".//capability[@type='mdev_types']/type")
+        assert offered is not None, f"{parent.name} lists mdev_types without a <type>"
+        mdev_type = offered.get("id")
         uuid = str(uuidlib.uuid4())
         dev = vk.conn.node_device_define_xml(
             f"<device><parent>{parent.name}</parent><capability type='mdev'>"

@@ -787,3 +787,23 @@ def test_native_configuration_round_trip_through_the_facade() -> None:
     with pytest.raises(VirtError) as info:
         virtkit.open("test:///default").domain_xml_to_native("kv", "<domain/>")
     assert info.value.code == ErrorCode.NO_SUPPORT
+
+
+def test_events_filtered_by_an_object_without_a_uuid() -> None:
+    """Node devices are known by name: an event registration for one device sees only its own."""
+    conn = virtkit.open("test:///default")
+    host = conn.node_device_lookup_by_name("scsi_host1")
+    everything: list[Event] = []
+    for_host: list[Event] = []
+    conn.event_register("nodedev-lifecycle", everything.append)
+    conn.event_register("nodedev-lifecycle", for_host.append, obj=host)
+    vhba = conn.node_device_create_xml(
+        "<device><parent>scsi_host1</parent><capability type='scsi_host'>"
+        "<capability type='fc_host'/></capability></device>")
+    for_vhba: list[Event] = []
+    conn.event_register("nodedev-lifecycle", for_vhba.append, obj=vhba)
+    vhba.destroy()
+    assert conn.events.wait_idle()
+    assert len(everything) >= 2  # created, then deleted
+    assert for_host == []
+    assert for_vhba and {e.obj.name for e in for_vhba} == {vhba.name}

@@ -334,13 +334,16 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods):
         self, kind: str, callback: Callable[[Event], Any], obj: Any = None
     ) -> int:
         """Call ``callback(event)`` for events of ``kind`` (``domain-lifecycle``,
-        ``domain-reboot``, ``network-lifecycle``, ``pool-lifecycle``), optionally only those of
-        ``obj`` (a Domain, Network or StoragePool handle). Returns an id for
+        ``domain-reboot``, ``network-lifecycle``, ``pool-lifecycle``... see
+        ``virtkit.sdk.records.EVENT_KINDS``), optionally only those of ``obj`` (a handle:
+        Domain, Network, StoragePool, NodeDevice, Secret...). Returns an id for
         :meth:`event_deregister`."""
         match = None
         if obj is not None:
-            uuid = obj.uuid
-            match = lambda ev: getattr(ev.obj, "uuid", None) == uuid  # noqa: E731
+            # an object's identity record: by uuid where it has one, else by name (node devices)
+            key = "uuid" if getattr(obj.ref, "uuid", None) else "name"
+            want = getattr(obj.ref, key)
+            match = lambda ev: getattr(ev.obj, key, None) == want  # noqa: E731
         return self.events.register(kind, callback, match)
 
     def event_deregister(self, callback_id: int) -> None:

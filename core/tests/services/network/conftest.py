@@ -178,6 +178,7 @@ def agents(tmp_path: Path) -> Iterator[Any]:
     started: list[Agent] = []
     state = tmp_path / "state"
     private: list[Path] = []
+    reopened: list[tuple[Path, int]] = []
 
     def start(ns: Netns, *flags: str, uri: str = "tiny:///system",
               env: dict[str, str] | None = None, user: int | None = None) -> Agent:
@@ -186,6 +187,13 @@ def agents(tmp_path: Path) -> Iterator[Any]:
             where = Path(tempfile.mkdtemp(prefix="vkt-user-"))
             private.append(where)
             os.chown(where, user, user)
+            # tox keeps its .tox directory private (0700): let the other user reach this
+            # environment's interpreter and packages, for this test only
+            for parent in Path(sys.prefix).parents:
+                mode = parent.stat().st_mode
+                if parent.name == ".tox" and not mode & 0o005:
+                    reopened.append((parent, mode))
+                    parent.chmod(mode | 0o005)
         agent = Agent(ns, where, *flags, uri=uri, env=env, user=user)
         started.append(agent)
         return agent
@@ -197,6 +205,8 @@ def agents(tmp_path: Path) -> Iterator[Any]:
             agent.close()
         for where in private:
             shutil.rmtree(where, ignore_errors=True)
+        for parent, mode in reopened:
+            parent.chmod(mode)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -67,6 +68,21 @@ def cmd_event(
                            f"{', '.join(EVENTS)})", status=2)
     kinds = list(EVENTS.values()) if all_events else [EVENTS[event or ""]]
     target = state.domain(domain) if domain is not None else None
+    watch(state, kinds, target, format_event, loop, timeout, timestamp)
+
+
+def watch(
+    state: CliState,
+    kinds: list[str],
+    target: Any,
+    fmt: Callable[[Event, bool], str],
+    loop: bool,
+    timeout: int | None,
+    timestamp: bool,
+) -> None:
+    """The event loop of ``event``, ``nodedev-event`` and ``secret-event``: print events of
+    ``kinds`` (of ``target`` only, when given) with ``fmt`` until one arrived (or, with
+    ``loop``, until interrupted or ``timeout`` seconds passed); exit 1 when none arrived."""
     conn = state.conn
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     ids = []
@@ -95,7 +111,7 @@ def cmd_event(
                 item = inbox.get(timeout=0.2 if wait is None else min(wait, 0.2))
             except queue.Empty:
                 continue
-            state.out(format_event(item, timestamp))
+            state.out(fmt(item, timestamp))
             received += 1
             if not loop:
                 break

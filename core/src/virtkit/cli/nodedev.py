@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import queue
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from virtkit.cli._base import command, json_option, read_file
+from virtkit.cli.event import watch
 from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
@@ -194,36 +194,5 @@ def cmd_nodedev_event(state: CliState, device: str | None, event: str | None,
         raise CommandError(f"unknown event type '{event}' (virtkit knows: "
                            f"{', '.join(EVENTS)})", status=2)
     kinds = list(EVENTS.values()) if all_events or event is None else [EVENTS[event]]
-    name = _device(state, device).name if device is not None else None
-    conn = state.conn
-    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    ids = [conn.event_register(kind, inbox.put) for kind in kinds]
-    received = 0
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        while True:
-            wait = None if deadline is None else deadline - time.monotonic()
-            if wait is not None and wait <= 0:
-                state.out("event loop timed out\n")
-                break
-            try:
-                item = inbox.get(timeout=0.2 if wait is None else min(wait, 0.2))
-            except queue.Empty:
-                continue
-            if name is not None and getattr(item.obj, "name", None) != name:
-                continue
-            state.out(format_event(item, timestamp))
-            received += 1
-            if not loop:
-                break
-    except KeyboardInterrupt:
-        state.out("event loop interrupted\n")
-    finally:
-        for cid in ids:
-            try:
-                conn.event_deregister(cid)
-            except Exception:  # the connection may already be gone
-                pass
-    state.out(f"events received: {received}\n")
-    if not received:
-        raise CommandError(status=1)
+    target = _device(state, device) if device is not None else None
+    watch(state, kinds, target, format_event, loop, timeout, timestamp)

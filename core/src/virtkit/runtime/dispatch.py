@@ -170,24 +170,6 @@ def _who(obj: Any) -> str:
     return getattr(obj, "name", None) or type(obj).__name__
 
 
-def check_hook_names(obj: Any, what: str) -> None:
-    """Every attribute named ``virtkit_*`` of a provider or plugin must be a hookspec's name.
-
-    :raises VirtError: INTERNAL_ERROR naming the object and the unknown hook (a misspelt
-        ``virtkit_domain_suspnd`` is refused, not silently never called).
-    """
-    specs = all_specs()
-    for attr in dir(type(obj)):
-        if attr.startswith(PREFIX) and attr not in specs:
-            close = _closest(attr, specs)
-            hint = f" (did you mean {close}?)" if close else ""
-            raise VirtError(
-                ErrorCode.INTERNAL_ERROR,
-                f"{what} '{_who(obj)}' ({type(obj).__module__}.{type(obj).__qualname__}) "
-                f"has {attr}, which is not a virtkit hook{hint}",
-            )
-
-
 def _closest(name: str, specs: Mapping[str, Any]) -> str | None:
     import difflib
 
@@ -200,7 +182,7 @@ def register(pm: pluggy.PluginManager, obj: Any, name: str, what: str) -> None:
 
     :raises VirtError: INTERNAL_ERROR naming the object and what is wrong.
     """
-    check_hook_names(obj, what)
+    class_impls(cast(Any, type(obj)), what)  # names and arguments, as for every provider
     try:
         pm.register(obj, name=name)
         pm.check_pending()

@@ -22,7 +22,7 @@ from virtkit.api.nodedev import NodeDeviceMethods
 from virtkit.api.secret import SecretMethods
 from virtkit.runtime import registry
 from virtkit.runtime.config import load_config, resolve_alias
-from virtkit.runtime.dispatch import Dispatcher, new_plugin_manager
+from virtkit.runtime.dispatch import Dispatcher, class_impls
 from virtkit.runtime.events import EventBus
 from virtkit.runtime.hooks import Hooks
 from virtkit.sdk import checks as args
@@ -59,11 +59,11 @@ def default_uri() -> str:
 
 def _probe(scheme: str) -> str | None:
     cls = registry.load_driver(scheme)
-    pm = new_plugin_manager()
     context = DriverContext(parse_uri(f"{scheme}:///system"), True, lambda _ev: None)
     try:
-        pm.register(cls(context))
-        result: str | None = pm.hook.virtkit_connect_probe()
+        if "virtkit_connect_probe" not in class_impls(cls, "driver"):
+            return None
+        result: str | None = cls(context).virtkit_connect_probe()
     except VirtError:
         return None
     except Exception:

@@ -146,3 +146,29 @@ def test_two_processes_defining_at_once_lose_nothing(tmp_path: Path) -> None:
     for name in index:
         owner = json.loads(store.read("domains", name) or b"{}")["owner"]
         assert name in (won_a if owner == "a" else won_b)
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_durable_decides_the_fsyncs_not_the_atomicity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool
+) -> None:
+    """A store of runtime status (durable=False) skips fsync on write and delete, yet still
+    replaces by rename: a failed rename leaves the old record and no temporary file."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    store = StateStore(tmp_path, suffix=".json", durable=durable)
+    store.write("domains", "web1", b"old")
+    store.delete("domains", "web1")
+    store.write("domains", "web1", b"old")
+    assert bool(synced) is durable
+    assert len(synced) == (5 if durable else 0)  # file + directory per write, directory on delete
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        store.write("domains", "web1", b"new")
+    assert store.read("domains", "web1") == b"old"
+    assert sorted(p.name for p in (tmp_path / "domains").iterdir()) == ["web1.json"]

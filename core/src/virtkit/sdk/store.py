@@ -1,9 +1,14 @@
 """The state store: persistent definitions and runtime status as files, never half written.
 
 Every write goes to a temporary file in the same directory, is fsynced, renamed over the old file,
-and the directory is fsynced; a crash at any point leaves the old file or the new one. A lock file
-serialises writers across processes (``fcntl.flock``), so two processes using the same driver state
-do not lose each other's work: take :meth:`StateStore.locked` around a read-check-write sequence.
+and the directory is fsynced; a crash at any point, of the process or of the host, leaves the old
+file or the new one. A store of runtime status (``StateStore(dirs.run, durable=False)``) skips the
+two fsyncs: its writes are still atomic against a crash of the process (the rename), and a crash of
+the host ends every guest whose status it holds, so nothing there needs to reach the disk.
+
+A lock file serialises writers across processes (``fcntl.flock``), so two processes using the
+same driver state do not lose each other's work: take :meth:`StateStore.locked` around a
+read-check-write sequence.
 
 Locations, as libvirt's:
 
@@ -67,8 +72,11 @@ def check_name(name: str, what: str = "object") -> str:
     return name
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old content or the new."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old content or the new.
+
+    ``durable=False`` leaves out the fsyncs: atomic against a crash of the process, not of the
+    host (for runtime status, which a crash of the host makes moot)."""
     directory = path.parent
     import tempfile  # here, not at import: a command line that only reads never pays for it
 
@@ -79,7 +87,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
         os.close(fd)
         fd = -1
         os.replace(tmp, path)
@@ -89,7 +98,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    if durable:
+        _fsync_dir(directory)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -105,11 +115,14 @@ class StateStore:
 
     ``write(kind, name, data)``, ``read(kind, name)``, ``names(kind)``, ``delete(kind, name)``.
     Names are checked with :func:`check_name`; files are ``ROOT/KIND/NAME.SUFFIX``.
+    ``durable=False`` for runtime status (the run directory): writes and deletes skip the fsyncs
+    (see the module's docstring).
     """
 
-    def __init__(self, root: Path, suffix: str = ".xml") -> None:
+    def __init__(self, root: Path, suffix: str = ".xml", *, durable: bool = True) -> None:
         self.root = Path(root)
         self.suffix = suffix
+        self.durable = durable
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
@@ -141,7 +154,7 @@ class StateStore:
         path = self._path(kind, name)
         with self.locked():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(path, data)
+            atomic_write(path, data, durable=self.durable)
 
     def read(self, kind: str, name: str) -> bytes | None:
         try:
@@ -165,5 +178,6 @@ class StateStore:
                 path.unlink()
             except FileNotFoundError:
                 return False
-            _fsync_dir(path.parent)
+            if self.durable:
+                _fsync_dir(path.parent)
             return True

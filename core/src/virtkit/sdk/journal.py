@@ -1,0 +1,235 @@
+"""An append-only journal of small records that every reader tails from its own offset.
+
+A driver whose guests can be changed by other processes (several connections in one process,
+a command line next to the daemon) tells every connection about every change by appending one
+record per change to a journal in its run directory; each connection holds a
+:class:`JournalReader` and reads what was appended since its last read, in order, without
+missing any (a poll of a record's last state loses a change that another one overwrote within
+the poll, and never sees a record that was deleted).
+
+- :meth:`Journal.append` writes JSON lines under the journal's lock (an ``flock`` on
+  ``PATH.lock``, across threads and processes), numbering each record: ``seq`` increases by one
+  per record across the whole journal, whoever writes. Append inside the same lock that orders
+  your state changes (the state store's ``locked()``), so the journal's order is theirs.
+- When the file passes ``max_bytes``, the append that passed it renames it to ``PATH.1`` (the
+  older ``PATH.1`` to ``PATH.2``, up to ``keep`` old files) and starts a new one. A reader that
+  meets a renamed file drains its open descriptor to the end, then continues in the rotated
+  files and the new one from the first ``seq`` it has not seen; nothing is lost unless a
+  reader fell more than ``keep`` whole files behind, which it is told (``reader.lost``).
+- A reader starts at the end of the journal (what was appended before it existed is not its
+  business) and sees its own process's records too: filter them by ``source``.
+
+Records are runtime status: the journal belongs under ``state_dirs().run`` and is never fsynced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+__all__ = ["Journal", "JournalEntry", "JournalReader"]
+
+_SEQ_BYTES = 20  # the lock file holds the last seq written, as decimal digits
+
+
+@attrs.frozen
+class JournalEntry:
+    """One record: its number in the journal, who wrote it, and what."""
+
+    seq: int
+    source: str
+    data: Any
+
+
+class Journal:
+    """The journal at ``path`` (created with its directory if missing)."""
+
+    def __init__(self, path: Path | str, *, max_bytes: int = 1 << 20, keep: int = 2) -> None:
+        if max_bytes < 1 or keep < 1:
+            raise ValueError("a journal needs max_bytes >= 1 and keep >= 1")
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._thread_lock = threading.RLock()
+        self._lock_path = str(self.path) + ".lock"
+        with self._locked(fcntl.LOCK_EX):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+
+    def rotated(self, n: int) -> Path:
+        """The path of the ``n``-th older file (1 is the newest rotated one)."""
+        return self.path.with_name(f"{self.path.name}.{n}")
+
+    @contextlib.contextmanager
+    def _locked(self, how: int) -> Iterator[int]:
+        with self._thread_lock:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, how)
+                yield fd
+            finally:
+                os.close(fd)  # releases the flock
+
+    def _last_seq(self, lock_fd: int) -> int:
+        raw = os.pread(lock_fd, _SEQ_BYTES, 0).strip(b"\0 \n")
+        if raw.isdigit():
+            return int(raw)
+        # the counter is gone (a lock file made anew): the newest record on disk has it
+        for p in [self.path] + [self.rotated(n) for n in range(1, self.keep + 1)]:
+            last = _last_line(p)
+            if last is not None:
+                return int(last["seq"])
+        return 0
+
+    def append(self, source: str, *records: Any) -> int:
+        """Append ``records`` (JSON-serialisable) from ``source``; the last seq written."""
+        if not records:
+            return self.last_seq()
+        with self._locked(fcntl.LOCK_EX) as lock_fd:
+            seq = self._last_seq(lock_fd)
+            lines = []
+            for data in records:
+                seq += 1
+                lines.append(json.dumps({"seq": seq, "src": source, "data": data},
+                                        separators=(",", ":")))
+            blob = ("\n".join(lines) + "\n").encode()
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                view = memoryview(blob)
+                while view:
+                    view = view[os.write(fd, view):]
+                size = os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+            os.pwrite(lock_fd, str(seq).encode().ljust(_SEQ_BYTES), 0)
+            if size >= self.max_bytes:
+                self._rotate()
+            return seq
+
+    def _rotate(self) -> None:
+        """Shift PATH.N-1 to PATH.N ... PATH to PATH.1 and start PATH anew (lock held)."""
+        for n in range(self.keep, 1, -1):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.rotated(n - 1), self.rotated(n))
+        os.replace(self.path, self.rotated(1))
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+    def last_seq(self) -> int:
+        with self._locked(fcntl.LOCK_SH) as lock_fd:
+            return self._last_seq(lock_fd)
+
+    def reader(self) -> JournalReader:
+        """A reader positioned at the journal's end."""
+        return JournalReader(self)
+
+
+class JournalReader:
+    """Reads a :class:`Journal` from where it last stopped; one per connection (or consumer).
+
+    Not thread-safe: one thread reads it. ``close()`` it (or use it as a context manager).
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.lost = 0  # records rotated away before this reader could read them
+        self._partial = b""
+        with journal._locked(fcntl.LOCK_SH) as lock_fd:
+            self.next_seq = journal._last_seq(lock_fd) + 1
+            self._fd = os.open(journal.path, os.O_RDONLY)
+        os.lseek(self._fd, 0, os.SEEK_END)
+
+    def __enter__(self) -> JournalReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def read(self) -> list[JournalEntry]:
+        """Every record appended since the last read, in order (an empty list if none)."""
+        if self._fd < 0:
+            raise ValueError("read of a closed journal reader")
+        out: list[JournalEntry] = []
+        self._drain(self._fd, out)
+        try:
+            st = os.stat(self.journal.path)
+            current = (st.st_dev, st.st_ino) == _ident(self._fd)
+        except FileNotFoundError:
+            current = False
+        if current:
+            return out
+        # the file was rotated: under the lock (no rotation meanwhile), drain the descriptor
+        # this reader holds (nothing is written to a file after its rename), then read the
+        # rotated files and the new one from the first record not yet seen
+        j = self.journal
+        with j._locked(fcntl.LOCK_SH):
+            self._drain(self._fd, out)
+            self._partial = b""
+            os.close(self._fd)
+            self._fd = -1
+            for n in range(j.keep, 0, -1):
+                try:
+                    fd = os.open(j.rotated(n), os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                try:
+                    self._drain(fd, out)
+                finally:
+                    self._partial = b""
+                    os.close(fd)
+            self._fd = os.open(j.path, os.O_RDONLY)
+            self._drain(self._fd, out)
+        return out
+
+    def _drain(self, fd: int, out: list[JournalEntry]) -> None:
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            self._partial += chunk
+        if b"\n" not in self._partial:
+            return
+        complete, _, self._partial = self._partial.rpartition(b"\n")
+        for line in complete.split(b"\n"):
+            try:
+                rec = json.loads(line)
+                seq = int(rec["seq"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not a record of ours: skip it rather than stop reading
+            if seq < self.next_seq:
+                continue  # already read (a rotated file read again)
+            if seq > self.next_seq:
+                self.lost += seq - self.next_seq
+            self.next_seq = seq + 1
+            out.append(JournalEntry(seq, str(rec.get("src", "")), rec.get("data")))
+
+
+def _ident(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _last_line(path: Path) -> Any:
+    """The last complete record of the file at ``path``, or None."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    for line in reversed(data.rstrip(b"\n").split(b"\n")):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            rec = json.loads(line)
+            int(rec["seq"])
+            return rec
+    return None

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
 import threading
 import time
+import uuid
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -20,6 +23,7 @@ import attrs
 from virtkit.sdk.driver import Driver, DriverContext
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_domain
 from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.journal import Journal, JournalEntry, JournalReader
 from virtkit.sdk.records import (
     DomainInfo,
     DomainRef,
@@ -36,7 +40,10 @@ from virtkit_lxc.cgroups import Cgroup, CgroupError
 from virtkit_lxc.console import ConsoleMixin
 from virtkit_lxc.launch import build_config, check_supported, host_dev_for, release_ports
 
+log = logging.getLogger(__name__)
+
 POLL = 0.1
+JOURNAL_MAX_BYTES = 1 << 20  # the event journal rotates past this size (thousands of events)
 SHUTDOWN_TIMEOUT = float(os.environ.get("VIRTKIT_LXC_SHUTDOWN_TIMEOUT", "30"))
 
 
@@ -58,8 +65,6 @@ class Container:
     live: spec.Definition | None = None
     autostart: bool = False
     run: dict[str, Any] | None = None
-    gen: int = 0  # stamped on every state change, so other connections notice and relay events
-    events: list[list[int]] = attrs.field(factory=list)  # the last change's events
 
     @property
     def name(self) -> str:
@@ -103,7 +108,11 @@ class LxcDriver(ConsoleMixin, Driver):
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.forkserver = runner.ForkServer()
-        self._seen: dict[str, int] = {}  # domain -> the last state change this instance saw
+        # every state change's events, for the other connections (in this process or another)
+        self.journal = Journal(Path(dirs.run) / "events.journal", max_bytes=JOURNAL_MAX_BYTES)
+        self.source = f"{os.getpid()}-{uuid.uuid4().hex}"
+        self._reader: JournalReader | None = None
+        self._relay_lock = threading.Lock()
 
     # -- records --------------------------------------------------------------------------------
 
@@ -115,15 +124,14 @@ class LxcDriver(ConsoleMixin, Driver):
         status = DomainStatus(DomainState(rec["state"]), rec["reason"], rec["persistent"])
         live = spec.parse(rec["live"], defaults=False) if rec["live"] else None
         return Container(spec.parse(rec["config"], defaults=False), status, rec["id"], live,
-                         rec["autostart"], rec.get("run"), rec.get("gen", 0))
+                         rec["autostart"], rec.get("run"))
 
     def _save(self, c: Container) -> None:
         self.store.write("domains", c.name, json.dumps({
             "config": c.config.to_xml(), "live": c.live.to_xml() if c.live else None,
             "state": int(c.status.state), "reason": int(c.status.reason),
             "persistent": c.status.persistent, "id": c.id, "autostart": c.autostart,
-            "run": c.run, "uuid": c.config.domain.uuid, "gen": c.gen,
-            "events": c.events,
+            "run": c.run, "uuid": c.config.domain.uuid,
         }).encode())
 
     def _all(self) -> list[Container]:
@@ -150,13 +158,17 @@ class LxcDriver(ConsoleMixin, Driver):
         events = [[int(e), int(d)] for e, d in t.events] + ([[-1, 0]] if t.reboot else [])
         if t.status is None:
             self.store.delete("domains", c.name)
-            self._seen.pop(c.name, None)
         else:
             c.status = t.status
-            c.gen = max(c.gen + 1, time.time_ns())  # increases across undefine and define
-            c.events = events
             self._save(c)
-            self._seen[c.name] = c.gen
+        # every caller holds the store lock: the journal's order is the state changes' order;
+        # what other connections journalled before is relayed first, so callbacks see that order
+        try:
+            self._relay()
+            self.journal.append(self.source, {"name": ref.name, "uuid": ref.uuid, "id": ref.id,
+                                              "events": events})
+        except OSError as exc:  # the change is made: say so, and do not fail the call for it
+            log.error("lxc: cannot journal the events of domain '%s': %s", ref.name, exc)
         self._emit_all(ref, events)
         return ref
 
@@ -287,15 +299,25 @@ class LxcDriver(ConsoleMixin, Driver):
                     if run and (os.path.exists(run["exit_file"]) or not runner.is_supervisor(
                             run["supervisor_pid"], run.get("supervisor_start"))):
                         self._reconcile(name)
-                        rec = self._raw(name)
-                    if rec is None:
-                        continue
-                    with self.lock:
-                        rec = self._raw(name)  # again, under the lock: no stale record
-                        if rec is not None and rec.get("gen", 0) > self._seen.get(name, 0):
-                            self._seen[name] = rec.get("gen", 0)
-                            ref = DomainRef(name, rec.get("uuid") or "", rec.get("id", -1))
-                            self._emit_all(ref, rec.get("events", []))
+            with contextlib.suppress(Exception):
+                self._relay()
+
+    def _relay(self) -> None:
+        """Emit the events other connections journalled since the last look, in order."""
+        with self._relay_lock:
+            entries = self._reader.read() if self._reader is not None else []
+            self._relay_entries(entries)
+
+    def _relay_entries(self, entries: list[JournalEntry]) -> None:
+        for entry in entries:
+            if entry.source == self.source:
+                continue  # emitted when it happened
+            data = entry.data
+            try:
+                ref = DomainRef(data["name"], data.get("uuid") or "", data.get("id", -1))
+                self._emit_all(ref, data.get("events", []))
+            except (KeyError, TypeError, AttributeError, ValueError):
+                log.error("lxc: journal record %d is not an event record: %r", entry.seq, data)
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -306,11 +328,9 @@ class LxcDriver(ConsoleMixin, Driver):
                             f"lxc:///{self.context.instance} needs root: unprivileged "
                             f"containers (a delegated cgroup and a user namespace of the "
                             f"user's own) are not supported", ErrorDomain.LXC)
+        self._reader = self.journal.reader()  # first: no change after it is missed
         for name in self.store.names("domains"):
             self._reconcile(name)
-            rec = self._raw(name)
-            if rec is not None:
-                self._seen[name] = rec.get("gen", 0)
         self._watcher = threading.Thread(target=self._watch, name="lxc-watch", daemon=True)
         self._watcher.start()
         return True
@@ -322,6 +342,10 @@ class LxcDriver(ConsoleMixin, Driver):
             self._watcher.join(timeout=2)
         self.close_streams()
         self.forkserver.close()
+        with self._relay_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         return True
 
     @hookimpl

@@ -59,6 +59,11 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     console.finish()
     dom.interface_addresses()
     dom.memory_stats()
+    dom.fs_info()
+    dom.fs_freeze()
+    dom.fs_thaw()
+    dom.get_time()
+    dom.guest_info(["os", "timezone"])
     dom.save(str(tmp_path / "s"))
     conn.restore(str(tmp_path / "s"))
     dom.job_info()
@@ -83,5 +88,6 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     expected = {"domain_get_info", "domain_get_xml", "snapshot_create_xml", "snapshot_list",
                 "domain_open_console", "stream_send", "stream_recv", "domain_save",
                 "domain_restore", "network_get_dhcp_leases", "vol_upload", "vol_download",
-                "migrate_begin", "migrate_perform", "migrate_confirm", "node_get_info"}
+                "migrate_begin", "migrate_perform", "migrate_confirm", "node_get_info",
+                "domain_get_fs_info", "domain_get_time", "domain_get_guest_info"}
     assert expected <= SEEN, expected - SEEN

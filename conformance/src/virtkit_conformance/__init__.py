@@ -26,6 +26,7 @@ GROUPS: tuple[str, ...] = (
     "secrets",
     "console",
     "guest-info",
+    "guest-agent",
     "migration",
     "readonly",
     "concurrency",

@@ -8,6 +8,7 @@ A driver's whole test setup::
 and ``pytest --virtkit-uri mydriver:///session``.
 """
 
+from .test_agent import TestGuestAgent
 from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
@@ -29,6 +30,7 @@ __all__ = [
     "TestConsole",
     "TestDefinition",
     "TestDevices",
+    "TestGuestAgent",
     "TestGuestInfo",
     "TestInterfaces",
     "TestLifecycle",

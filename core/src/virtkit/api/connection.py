@@ -349,6 +349,19 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods):
     def event_deregister(self, callback_id: int) -> None:
         self.events.deregister(callback_id)
 
+    def domain_event_register_any(
+        self, dom: Any, event_id: int, callback: Callable[..., Any], opaque: Any = None
+    ) -> int:
+        """libvirt-python's form: ``callback(conn, dom, *args, opaque)`` with the arguments of
+        libvirt's domain event ``event_id`` (0-26, ``virtkit.sdk.domain_events``), for ``dom``
+        only unless it is None."""
+        from virtkit.api.domain_events import register_any
+
+        return register_any(self, dom, event_id, callback, opaque)
+
+    def domain_event_deregister_any(self, callback_id: int) -> None:
+        self.events.deregister(callback_id)
+
     def event_stream(self, kind: str) -> AsyncIterator[Event]:
         """The asyncio form: ``async for event in conn.event_stream("domain-lifecycle")``."""
         return self.events.stream(kind)

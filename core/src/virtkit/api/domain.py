@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from virtkit.api.domain_agent import AgentMethods
 from virtkit.api.handle import Handle
 from virtkit.sdk import checks as args
 from virtkit.sdk.errors import ErrorCode, VirtError, invalid_arg
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
 
-class Domain(Handle[DomainRef]):
+class Domain(AgentMethods, Handle[DomainRef]):
     """A domain on one connection. ``name`` and ``uuid`` are fixed; ``id`` asks the driver."""
 
     __slots__ = ()

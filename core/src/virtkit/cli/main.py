@@ -121,6 +121,15 @@ COMMANDS: dict[str, str] = {
     "nodedev-reattach": "nodedev",
     "nodedev-reset": "nodedev",
     "nodedev-event": "nodedev",
+    # guest agent
+    "domfsinfo": "agent",
+    "domfsfreeze": "agent",
+    "domfsthaw": "agent",
+    "domfstrim": "agent",
+    "domtime": "agent",
+    "set-user-password": "agent",
+    "guestinfo": "agent",
+    "domhostname": "agent",
     # secrets
     "secret-define": "secret",
     "secret-undefine": "secret",

@@ -17,6 +17,7 @@ from virtkit.sdk.records import (
     DomainRef,
     DomainStateInfo,
     DomainSummary,
+    GuestFilesystem,
     InterfaceAddress,
     InterfaceRef,
     InterfaceSummary,
@@ -111,6 +112,15 @@ class Hooks:
     def domain_abort_job(self, *, dom: DomainRef) -> bool:
         return self._call("domain_abort_job", {"dom": dom})  # type: ignore[no-any-return]
 
+    def domain_agent_set_response_timeout(self, *, dom: DomainRef, timeout: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_agent_set_response_timeout",
+            {
+                "dom": dom,
+                "timeout": timeout,
+            },
+        )
+
     def domain_attach_device(self, *, dom: DomainRef, xml: str, live: bool, config: bool) -> bool:
         return self._call(  # type: ignore[no-any-return]
             "domain_attach_device",
@@ -180,8 +190,57 @@ class Hooks:
             },
         )
 
+    def domain_fs_freeze(self, *, dom: DomainRef, mountpoints: list[str]) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_fs_freeze",
+            {
+                "dom": dom,
+                "mountpoints": mountpoints,
+            },
+        )
+
+    def domain_fs_thaw(self, *, dom: DomainRef, mountpoints: list[str]) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_fs_thaw",
+            {
+                "dom": dom,
+                "mountpoints": mountpoints,
+            },
+        )
+
+    def domain_fs_trim(self, *, dom: DomainRef, mountpoint: str | None, minimum: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_fs_trim",
+            {
+                "dom": dom,
+                "mountpoint": mountpoint,
+                "minimum": minimum,
+            },
+        )
+
     def domain_get_autostart(self, *, dom: DomainRef) -> bool:
         return self._call("domain_get_autostart", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_fs_info(self, *, dom: DomainRef) -> list[GuestFilesystem]:
+        return self._call("domain_get_fs_info", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_guest_info(self, *, dom: DomainRef, types: list[str]) -> dict[str, Any]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_guest_info",
+            {
+                "dom": dom,
+                "types": types,
+            },
+        )
+
+    def domain_get_hostname(self, *, dom: DomainRef, source: str) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_hostname",
+            {
+                "dom": dom,
+                "source": source,
+            },
+        )
 
     def domain_get_info(self, *, dom: DomainRef) -> DomainInfo:
         return self._call("domain_get_info", {"dom": dom})  # type: ignore[no-any-return]
@@ -194,6 +253,9 @@ class Hooks:
 
     def domain_get_summary(self, *, dom: DomainRef) -> DomainSummary:
         return self._call("domain_get_summary", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_time(self, *, dom: DomainRef) -> dict[str, int]:
+        return self._call("domain_get_time", {"dom": dom})  # type: ignore[no-any-return]
 
     def domain_get_vcpus_count(
         self,
@@ -347,6 +409,42 @@ class Hooks:
                 "live": live,
                 "config": config,
                 "maximum": maximum,
+            },
+        )
+
+    def domain_set_time(
+        self,
+        *,
+        dom: DomainRef,
+        seconds: int | None,
+        nseconds: int,
+        sync: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_time",
+            {
+                "dom": dom,
+                "seconds": seconds,
+                "nseconds": nseconds,
+                "sync": sync,
+            },
+        )
+
+    def domain_set_user_password(
+        self,
+        *,
+        dom: DomainRef,
+        user: str,
+        password: str,
+        encrypted: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_user_password",
+            {
+                "dom": dom,
+                "user": user,
+                "password": password,
+                "encrypted": encrypted,
             },
         )
 

@@ -242,6 +242,41 @@ class InterfaceAddress:
     addrs: list[dict[str, Any]]
 
 
+@record
+@attrs.frozen
+class GuestFilesystem(TupleLike):
+    """A mounted filesystem as the guest agent reports it (libvirt-python's fsInfo entries):
+    mount point, device name in the guest, filesystem type, and the domain's disk targets
+    (``vda``) it lives on."""
+
+    mountpoint: str
+    name: str
+    fstype: str
+    devices: list[str] = attrs.field(factory=list, hash=False)
+
+
+@record
+@attrs.frozen
+class VcpuInfo(TupleLike):
+    """One vcpu as libvirt-python's ``vcpus()`` gives it: number, state (0 offline, 1 running,
+    2 blocked), cpu time in ns and the host cpu it runs on (-1 when offline)."""
+
+    number: int
+    state: int
+    cpu_time: int
+    cpu: int
+
+
+@record
+@attrs.frozen
+class DomainStats:
+    """One domain's statistics from ``get_all_domain_stats``: its identity and libvirt's typed
+    parameters (``state.state``, ``cpu.time``, ``block.0.name``...) as a flat dict."""
+
+    ref: DomainRef
+    stats: dict[str, Any] = attrs.field(factory=dict, hash=False)
+
+
 # -- network ports ---------------------------------------------------------------------------------
 
 
@@ -319,6 +354,30 @@ EVENT_KINDS: tuple[str, ...] = (
     "domain-reboot",
     "domain-device-added",
     "domain-device-removed",
+    # the rest of libvirt's 27 domain event ids (virtkit.sdk.domain_events lists their arguments)
+    "domain-rtc-change",
+    "domain-watchdog",
+    "domain-io-error",
+    "domain-graphics",
+    "domain-io-error-reason",
+    "domain-control-error",
+    "domain-block-job",
+    "domain-disk-change",
+    "domain-tray-change",
+    "domain-pm-wakeup",
+    "domain-pm-suspend",
+    "domain-balloon-change",
+    "domain-pm-suspend-disk",
+    "domain-block-job-2",
+    "domain-tunable",
+    "domain-agent-lifecycle",
+    "domain-migration-iteration",
+    "domain-job-completed",
+    "domain-device-removal-failed",
+    "domain-metadata-change",
+    "domain-block-threshold",
+    "domain-memory-failure",
+    "domain-memory-device-size-change",
     "network-lifecycle",
     "pool-lifecycle",
     "nodedev-lifecycle",
@@ -339,7 +398,9 @@ class Event:
     virNodeDeviceEventLifecycleType), ``nodedev-update``, ``secret-lifecycle`` (0 defined,
     1 undefined) or ``secret-value-changed`` (never carrying the value); ``obj`` is the
     identity record of the object; ``event`` and ``detail`` are libvirt's numbers for lifecycle
-    kinds; ``device`` names the device of a device event (its alias, else its target).
+    kinds; ``device`` names the device of a device event (its alias, else its target);
+    ``params`` holds the arguments of the other domain events (rtc-change, block-job, tunable...)
+    by the names :mod:`virtkit.sdk.domain_events` lists, in plain data.
     """
 
     kind: str
@@ -347,6 +408,7 @@ class Event:
     event: int = 0
     detail: int = 0
     device: str = ""
+    params: dict[str, Any] = attrs.field(factory=dict, hash=False)
 
 
 @record

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from virtkit.drivers.test import host
+from virtkit.drivers.test.agent import AgentMixin
 from virtkit.drivers.test.devices import DeviceMixin
 from virtkit.drivers.test.domxml import DomainDef, parse_domain
 from virtkit.drivers.test.guest import GuestMixin
@@ -53,6 +54,7 @@ def _invalid(message: str) -> VirtError:
 
 
 class TestDriver(
+    AgentMixin,
     DeviceMixin,
     SnapshotMixin,
     GuestMixin,
@@ -184,6 +186,9 @@ class TestDriver(
             node.emit(Event("domain-lifecycle", ref, int(event_type), int(detail)))
         if t.reboot:
             node.emit(Event("domain-reboot", ref))
+        now_active = t.status is not None and t.status.active
+        if now_active != was_active:
+            self._agent_follows(dom, now_active)
 
     def _place(self, definition: DomainDef, existing: TestDomain | None) -> TestDomain:
         """``existing``, or a new inactive domain added to the node for ``definition``."""

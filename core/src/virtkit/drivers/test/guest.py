@@ -1,7 +1,8 @@
 """What the test driver shows of a running guest: its console, addresses and statistics.
 
 The numbers are synthetic but consistent: counters grow with the guest's uptime, addresses are
-derived from each interface's MAC, and the console echoes what is typed after a login banner.
+192.168.122.3 onwards, one per interface in order (as libvirt's test driver gives them),
+and the console echoes what is typed after a login banner.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class GuestMixin:
                 name = iface.target.dev if iface.target is not None and iface.target.dev else (
                     f"vnet{index}"
                 )
-                host = 2 + int(mac.split(":")[-1], 16) % 250
+                host = 3 + index  # as libvirt's test driver: .3 for the first interface
                 out.append(InterfaceAddress(
                     name, mac, [{"type": 0, "addr": f"192.168.122.{host}", "prefix": 24}]
                 ))

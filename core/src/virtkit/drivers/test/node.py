@@ -97,6 +97,10 @@ class TestDomain:
     job: Any = None  # jobs.ActiveJob while a job runs
     console: Any = None  # the ConsoleStream holding the console, if any
     started_at: float = 0.0  # time.monotonic() at the last start
+    #: what the guest's agent, block jobs and tuning keep while it runs (cleared at start/stop)
+    runtime: dict[str, Any] = attrs.field(factory=dict)
+    #: settings kept with the definition: tunables, metadata ("config" and "live" parts)
+    settings: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def name(self) -> str:
@@ -318,12 +322,14 @@ class TestNode:
         dom.live = dom.definition
         dom.memory = dom.definition.current_memory
         dom.started_at = time.monotonic()
+        dom.runtime = {}
 
     def deactivate(self, dom: TestDomain) -> None:
         if dom.id > 0:
             self.ids.pop(dom.id, None)
         dom.id = -1
         dom.live = None
+        dom.runtime = {}
         if dom.console is not None:
             dom.console.close()
             dom.console = None

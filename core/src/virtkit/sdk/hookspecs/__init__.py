@@ -2,7 +2,8 @@
 
 Modules group them by object: :mod:`.connection` (connection and host node), :mod:`.domain`,
 :mod:`.storage`, :mod:`.network` (virtual networks and host interfaces), :mod:`.ports`,
-:mod:`.streams`, :mod:`.nodedev` (host devices) and :mod:`.secrets`.
+:mod:`.streams`, :mod:`.nodedev` (host devices), :mod:`.secrets`, and the domain families
+:mod:`.agent` (guest agent).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
 """
@@ -15,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from virtkit.sdk.hookspecs import (
+    agent,
     connection,
     domain,
     network,
@@ -28,6 +30,7 @@ from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readon
 
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
+    agent,
 )
 PREFIX = "virtkit_"
 

@@ -63,11 +63,20 @@ class Libvirt:
         # bind the v2 hierarchy into the container): run libvirtd in a mount namespace of its
         # own without /sys/fs/cgroup/unified, so it sees the v1 controllers only
         daemon = f"/usr/sbin/libvirtd --config {conf} --pid-file {base / 'pid'}"
+        # only the drivers the lxc driver works with (LIBVIRT_DRIVER_DIR): the qemu driver,
+        # when installed, fails libvirtd's start on a host without its libvirt-qemu user
+        drivers = base / "drivers"
+        drivers.mkdir()
+        installed = Path("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver")
+        for so in installed.glob("libvirt_driver_*.so"):
+            if "qemu" not in so.name:
+                (drivers / so.name).symlink_to(so)
+        env = dict(os.environ, LIBVIRT_DRIVER_DIR=str(drivers))
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c",
              f"umount /sys/fs/cgroup/unified 2>/dev/null; exec {daemon}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, env=env)
         uri = f"lxc:///system?socket={sock}/libvirt-sock"
         deadline = time.monotonic() + 30
         while True:

@@ -34,7 +34,7 @@ def _reap(state: str) -> None:
     from virtkit_lxc import runner
     from virtkit_lxc.cgroups import Cgroup
 
-    for rec in Path(state).glob("*/lxc/config/domains/*.json"):
+    for rec in Path(state).glob("*/lxc/run/domains/*.json"):
         with contextlib.suppress(ValueError, OSError, KeyError):
             run = json.loads(rec.read_text()).get("run")
             if run:

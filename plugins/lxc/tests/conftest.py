@@ -38,7 +38,7 @@ def rootdir() -> Iterator[Path]:
 
 def reap(state: str) -> None:
     """Kill every supervisor and container recorded under ``state``, and their cgroups."""
-    doms = Path(state, "system", "lxc", "config", "domains")
+    doms = Path(state, "system", "lxc", "run", "domains")  # the runtime status records
     for rec in doms.glob("*.json") if doms.exists() else ():
         with contextlib.suppress(ValueError, OSError):
             run = json.loads(rec.read_text()).get("run")
@@ -123,5 +123,5 @@ def wait_state(dom: virtkit.Domain, state: int, timeout: float = 10.0) -> tuple[
 
 
 def run_record(state: str, name: str) -> dict:
-    path = Path(state, "system", "lxc", "config", "domains", f"{name}.json")
+    path = Path(state, "system", "lxc", "run", "domains", f"{name}.json")
     return json.loads(path.read_text())["run"]  # type: ignore[no-any-return]

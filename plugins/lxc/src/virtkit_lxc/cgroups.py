@@ -269,11 +269,13 @@ class Cgroup:
         else:
             _write(self._file("freezer", "freezer.state"), "FROZEN" if frozen else "THAWED")
         deadline = time.monotonic() + timeout
+        pause = 0.0002  # a few processes freeze within a millisecond: look soon, then less
         while self.frozen() != frozen:
             if time.monotonic() > deadline:
                 raise CgroupError(f"the freezer did not {'freeze' if frozen else 'thaw'} "
                                   f"within {timeout:g}s")
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
 
     # -- counters --------------------------------------------------------------------------
 

@@ -43,6 +43,9 @@ from virtkit_lxc.launch import build_config, check_supported, host_dev_for, rele
 log = logging.getLogger(__name__)
 
 POLL = 0.1
+_CACHE = 512  # parsed and serialised definitions kept
+_BLANK_STATUS = {"state": int(DomainState.SHUTOFF), "reason": 0, "id": -1, "live": None,
+                 "run": None, "config": None}
 JOURNAL_MAX_BYTES = 1 << 20  # the event journal rotates past this size (thousands of events)
 SHUTDOWN_TIMEOUT = float(os.environ.get("VIRTKIT_LXC_SHUTDOWN_TIMEOUT", "30"))
 
@@ -65,6 +68,7 @@ class Container:
     live: spec.Definition | None = None
     autostart: bool = False
     run: dict[str, Any] | None = None
+    saved: dict[str, Any] = attrs.field(factory=dict)  # the records as stored: write changes only
 
     @property
     def name(self) -> str:
@@ -100,7 +104,10 @@ class LxcDriver(ConsoleMixin, Driver):
     def __init__(self, context: DriverContext) -> None:
         super().__init__(context)
         dirs = context.state_dirs()
-        self.store = StateStore(dirs.config, suffix=".json")
+        self.store = StateStore(dirs.config, suffix=".json")  # definitions
+        self.status = StateStore(dirs.run, suffix=".json", durable=False)  # runtime status
+        self._defs: dict[str, spec.Definition] = {}
+        self._texts: dict[int, tuple[spec.Definition, str]] = {}
         self.run_dir = os.path.join(dirs.run, "containers")
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
         self.lock = threading.RLock()
@@ -115,27 +122,100 @@ class LxcDriver(ConsoleMixin, Driver):
         self._relay_lock = threading.Lock()
 
     # -- records --------------------------------------------------------------------------------
+    #
+    # A persistent domain's definition and autostart flag live in the durable config store
+    # (``CONFIG/domains/NAME.json``); its runtime status (state, reason, id, live definition,
+    # supervisor) in the run directory's store, written without fsyncs (``RUN/domains/NAME.json``),
+    # which also holds a transient domain's definition. Each record is written only when its
+    # content changed, and the XML texts are parsed (and serialised) once: a lookup reads two
+    # small files and decodes their JSON.
+
+    def _defn(self, text: str) -> spec.Definition:
+        """The definition in ``text`` (a stored document, parsed once and kept)."""
+        d = self._defs.get(text)
+        if d is None:
+            d = spec.parse(text, defaults=False)
+            if len(self._defs) >= _CACHE:
+                self._defs.clear()
+            self._defs[text] = d
+            self._remember(d, text)
+        return d
+
+    def _text(self, d: spec.Definition) -> str:
+        """The stored document of ``d`` (serialised once per definition object)."""
+        hit = self._texts.get(id(d))
+        if hit is not None and hit[0] is d:
+            return hit[1]
+        text = d.to_xml()
+        self._remember(d, text)
+        return text
+
+    def _remember(self, d: spec.Definition, text: str) -> None:
+        if len(self._texts) >= _CACHE:
+            self._texts.clear()
+        self._texts[id(d)] = (d, text)  # the entry holds d: its id is not reused meanwhile
 
     def _load(self, name: str) -> Container | None:
-        data = self.store.read("domains", name)
-        if data is None:
+        cfg_raw = self.store.read("domains", name)
+        st_raw = self.status.read("domains", name)
+        if cfg_raw is None and st_raw is None:
             return None
-        rec = json.loads(data)
-        status = DomainStatus(DomainState(rec["state"]), rec["reason"], rec["persistent"])
-        live = spec.parse(rec["live"], defaults=False) if rec["live"] else None
-        return Container(spec.parse(rec["config"], defaults=False), status, rec["id"], live,
-                         rec["autostart"], rec.get("run"))
+        cfg = json.loads(cfg_raw) if cfg_raw else None
+        st = json.loads(st_raw) if st_raw else None
+        saved = {"config": cfg, "status": st}
+        if cfg is not None and "state" in cfg:  # written when the status was kept here too:
+            st = st if st is not None else cfg  # read it so; the next save splits it
+            cfg = cfg if cfg.get("persistent", True) else None
+        text = cfg["config"] if cfg is not None else (st or {}).get("config")
+        if not text:
+            return None  # the status of a domain undefined by a process that died half way
+        persistent = cfg is not None
+        status = DomainStatus(DomainState(st["state"]), st["reason"], persistent) \
+            if st is not None else DomainStatus(persistent=persistent)
+        live = self._defn(st["live"]) if st is not None and st.get("live") else None
+        return Container(self._defn(text), status, st["id"] if st is not None else -1, live,
+                         bool(cfg.get("autostart")) if cfg is not None else False,
+                         st.get("run") if st is not None else None, saved)
 
     def _save(self, c: Container) -> None:
-        self.store.write("domains", c.name, json.dumps({
-            "config": c.config.to_xml(), "live": c.live.to_xml() if c.live else None,
-            "state": int(c.status.state), "reason": int(c.status.reason),
-            "persistent": c.status.persistent, "id": c.id, "autostart": c.autostart,
-            "run": c.run, "uuid": c.config.domain.uuid,
-        }).encode())
+        """Write what changed of ``c``'s two records (store lock held)."""
+        uuid_ = c.config.domain.uuid
+        cfg: dict[str, Any] | None = {"config": self._text(c.config), "autostart": c.autostart,
+                                      "uuid": uuid_} if c.status.persistent else None
+        st: dict[str, Any] | None = {
+            "state": int(c.status.state), "reason": int(c.status.reason), "id": c.id,
+            "live": self._text(c.live) if c.live else None, "run": c.run, "uuid": uuid_,
+            "config": None if c.status.persistent else self._text(c.config)}
+        if st == {**_BLANK_STATUS, "uuid": uuid_} and c.saved.get("status") is None:
+            st = None  # a defined domain that never ran: no status to keep
+        # writes before deletes: a domain turning transient (undefined while running) has its
+        # definition in the status record before the config record goes, and one turning
+        # persistent the other way round, so a process dying in between loses no domain
+        changed = [(store, rec) for store, rec, key in ((self.store, cfg, "config"),
+                                                        (self.status, st, "status"))
+                   if rec != c.saved.get(key)]
+        for store, rec in changed:
+            if rec is not None:
+                store.write("domains", c.name, json.dumps(rec).encode())
+        for store, rec in changed:
+            if rec is None:
+                store.delete("domains", c.name)
+        c.saved = {"config": cfg, "status": st}
+
+    def _delete(self, c: Container) -> None:
+        """Remove both records (store lock held): the status first, so a process dying in
+        between leaves the definition, inactive."""
+        if c.saved.get("status") is not None:
+            self.status.delete("domains", c.name)
+        if c.saved.get("config") is not None:
+            self.store.delete("domains", c.name)
+        c.saved = {"config": None, "status": None}
+
+    def _names(self) -> list[str]:
+        return sorted(set(self.store.names("domains")) | set(self.status.names("domains")))
 
     def _all(self) -> list[Container]:
-        return [c for c in map(self._load, self.store.names("domains")) if c is not None]
+        return [c for c in map(self._load, self._names()) if c is not None]
 
     def _find(self, dom: DomainRef) -> Container:
         c = None
@@ -157,7 +237,7 @@ class LxcDriver(ConsoleMixin, Driver):
             c.id, c.live, c.run = -1, None, None
         events = [[int(e), int(d)] for e, d in t.events] + ([[-1, 0]] if t.reboot else [])
         if t.status is None:
-            self.store.delete("domains", c.name)
+            self._delete(c)
         else:
             c.status = t.status
             self._save(c)
@@ -285,7 +365,7 @@ class LxcDriver(ConsoleMixin, Driver):
             self._apply(c, op)
 
     def _raw(self, name: str) -> dict[str, Any] | None:
-        data = self.store.read("domains", name)
+        data = self.status.read("domains", name)
         return json.loads(data) if data else None
 
     def _watch(self) -> None:
@@ -293,7 +373,7 @@ class LxcDriver(ConsoleMixin, Driver):
         another connection (or process) made, as libvirt shows every connection every event."""
         while not self._stop.wait(POLL):
             with contextlib.suppress(Exception):
-                for name in self.store.names("domains"):
+                for name in self.status.names("domains"):
                     rec = self._raw(name)
                     run = rec.get("run") if rec else None
                     if run and (os.path.exists(run["exit_file"]) or not runner.is_supervisor(
@@ -329,7 +409,7 @@ class LxcDriver(ConsoleMixin, Driver):
                             f"containers (a delegated cgroup and a user namespace of the "
                             f"user's own) are not supported", ErrorDomain.LXC)
         self._reader = self.journal.reader()  # first: no change after it is missed
-        for name in self.store.names("domains"):
+        for name in self._names():
             self._reconcile(name)
         self._watcher = threading.Thread(target=self._watch, name="lxc-watch", daemon=True)
         self._watcher.start()

@@ -122,9 +122,9 @@ def _extras(root: etree._Element) -> Extras:
             fields[f"{kind}_map"] = tuple(maps)
         if not fields.get("uid_map") or not fields.get("gid_map"):
             raise xml_error("<idmap> needs both <uid> and <gid> mappings")
-    mt = root.find("memtune")
-    if mt is not None and mt.find("hard_limit") is not None:
-        fields["hard_limit_kib"] = _kib(mt.find("hard_limit"), "<memtune><hard_limit>")
+    hard = root.find("memtune/hard_limit")
+    if hard is not None:
+        fields["hard_limit_kib"] = _kib(hard, "<memtune><hard_limit>")
     ct = root.find("cputune")
     if ct is not None:
         fields["cpu_shares"] = _int(ct.find("shares"), "<cputune><shares>")

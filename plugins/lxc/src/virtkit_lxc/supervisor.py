@@ -195,9 +195,9 @@ class Supervisor:
     def start(self) -> None:
         cfg = self.cfg
         try:
-            self.cg = Cgroup.create(cfg["cgroup_name"], cfg.get("cgroup_version"))
-            apply_limits(self.cg, cfg.get("resources", {}))
-            self.cg.allow_devices(DEVICE_RULES)
+            self.cg = cg = Cgroup.create(cfg["cgroup_name"], cfg.get("cgroup_version"))
+            apply_limits(cg, cfg.get("resources", {}))
+            cg.allow_devices(DEVICE_RULES)
         except (CgroupError, OSError) as exc:
             self.fail(f"cgroup setup failed: {exc}")
         self.master, slave = os.openpty()
@@ -226,7 +226,7 @@ class Supervisor:
             if line != "ns":
                 raise RuntimeError(json.loads(line or '{"error": "init failed"}')
                                    .get("error", "init failed"))
-            self.cg.attach(pid)
+            cg.attach(pid)
             for nic in cfg.get("interfaces", []):
                 _ip("link", "add", nic["host"], "type", "veth", "peer", "name", nic["peer"],
                     "address", nic["mac"], "netns", str(pid))
@@ -264,7 +264,7 @@ class Supervisor:
             started = int(f.read().rsplit(")", 1)[1].split()[19])
         _report(self.ready_fd, {"ok": True, "init_pid": pid, "supervisor_pid": os.getpid(),
                                 "supervisor_start": started,
-                                "cgroup": self.cg.to_dict(), "host_devs": self.host_devs})
+                                "cgroup": cg.to_dict(), "host_devs": self.host_devs})
         os.close(self.ready_fd)
 
     # -- the loop ------------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""Where the driver keeps its records: definitions in the durable config store, runtime status in
+the run directory's store, each written only when it changed, definitions parsed once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import domain_xml
+
+import virtkit
+from virtkit.sdk.states import DomainState, ShutoffReason
+
+
+def _paths(state: str, name: str) -> tuple[Path, Path]:
+    base = Path(state, "system", "lxc")
+    return base / "config" / "domains" / f"{name}.json", base / "run" / "domains" / f"{name}.json"
+
+
+def test_definition_durable_status_in_the_run_directory(conn, rootdir, state):
+    cfg, st = _paths(state, "rec1")
+    dom = conn.define_xml(domain_xml("rec1", rootdir, "sleep 1000"))
+    assert set(json.loads(cfg.read_text())) == {"config", "autostart", "uuid"}
+    assert not st.exists()  # never ran: no status to keep
+    ino = cfg.stat().st_ino
+    dom.create()
+    rec = json.loads(st.read_text())
+    assert rec["state"] == DomainState.RUNNING and rec["id"] > 0 and rec["run"]["init_pid"] > 1
+    assert rec["config"] is None  # persistent: its definition is the config record's
+    dom.suspend()
+    dom.resume()
+    dom.destroy()
+    assert cfg.stat().st_ino == ino  # state changes never rewrote the definition
+    other = virtkit.open("lxc:///system")  # a fresh driver: nothing cached
+    try:
+        assert other.lookup_by_name("rec1").state() == (DomainState.SHUTOFF,
+                                                        ShutoffReason.DESTROYED)
+    finally:
+        other.close()
+    dom.set_autostart(True)
+    assert json.loads(cfg.read_text())["autostart"] is True
+    dom.undefine()
+    assert not cfg.exists() and not st.exists()
+    assert [d.name() for d in conn.list_domains()] == []
+
+
+def test_undefine_while_running_keeps_the_definition_in_the_status(conn, rootdir, state):
+    cfg, st = _paths(state, "rec2")
+    dom = conn.define_xml(domain_xml("rec2", rootdir, "sleep 1000"))
+    dom.create()
+    dom.undefine()
+    assert not cfg.exists()
+    assert "<name>rec2</name>" in json.loads(st.read_text())["config"]
+    other = virtkit.open("lxc:///system")
+    try:
+        d = other.lookup_by_name("rec2")
+        assert d.is_active() and not d.is_persistent()
+        assert "<name>rec2</name>" in d.xml_desc()
+        d.destroy()
+    finally:
+        other.close()
+    assert not st.exists()
+    assert [d.name() for d in conn.list_domains()] == []
+    # a transient domain never has a config record
+    conn.create_xml(domain_xml("rec3", rootdir, "sleep 1000"))
+    cfg3, st3 = _paths(state, "rec3")
+    assert st3.exists() and not cfg3.exists()
+
+
+def test_a_record_from_before_the_split_is_read_and_split(conn, rootdir, state):
+    """Records written before the status moved to the run directory (one file in the config
+    store with both) are read as they are, and split by the next save."""
+    cfg, st = _paths(state, "old1")
+    dom = conn.define_xml(domain_xml("old1", rootdir, "sleep 1000"))
+    rec = json.loads(cfg.read_text())
+    cfg.write_text(json.dumps({
+        "config": rec["config"], "live": None, "state": int(DomainState.SHUTOFF),
+        "reason": int(ShutoffReason.CRASHED), "persistent": True, "id": -1,
+        "autostart": False, "run": None, "uuid": rec["uuid"], "gen": 5, "events": []}))
+    other = virtkit.open("lxc:///system")
+    try:
+        d = other.lookup_by_name("old1")
+        assert d.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED)
+        d.set_autostart(True)
+        assert set(json.loads(cfg.read_text())) == {"config", "autostart", "uuid"}
+        assert json.loads(st.read_text())["reason"] == ShutoffReason.CRASHED
+        assert d.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED)
+        assert dom.autostart
+    finally:
+        other.close()
+
+
+def test_definitions_are_parsed_once_and_never_stale(conn, rootdir, state, monkeypatch):
+    from virtkit_lxc import spec
+
+    dom = conn.define_xml(domain_xml("par1", rootdir, "sleep 1000", memory_mib=64))
+    dom.create()
+    parsed: list[int] = []
+    real = spec.parse
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spec, "parse", counting)
+    for _ in range(20):
+        conn.lookup_by_name("par1").state()
+        dom.info()
+        dom.xml_desc()
+    dom.suspend()
+    dom.resume()
+    assert parsed == []  # every lookup and change above read the stored text, parsed before
+    # another connection redefines it: the new text is a new entry, never the old parse
+    other = virtkit.open("lxc:///system")
+    try:
+        other.define_xml(domain_xml("par1", rootdir, "sleep 1000", memory_mib=128)
+                         .replace("<name>par1</name>",
+                                  f"<name>par1</name><uuid>{dom.uuid}</uuid>"))
+    finally:
+        other.close()
+    assert "<memory unit='KiB'>131072</memory>" in dom.xml_desc(inactive=True)
+    assert "<memory unit='KiB'>65536</memory>" in dom.xml_desc()  # the running one's

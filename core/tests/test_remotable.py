@@ -64,6 +64,20 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     dom.fs_thaw()
     dom.get_time()
     dom.guest_info(["os", "timezone"])
+    node_file = tmp_path / "blk.xml"
+    node_file.write_text("<node><domain type='test'><name>b</name><memory>1024</memory>"
+                         "<os><type>hvm</type></os><devices><disk type='file'>"
+                         "<source file='/b.img'/><target dev='vda'/></disk></devices>"
+                         "</domain></node>")
+    bconn = Connection(f"test://{node_file}", parse_uri(f"test://{node_file}"), False,
+                       TestDriver, (WireCheck,))
+    bdom = bconn.lookup_by_name("b")
+    bdom.block_copy("vda", "<disk type='file'><source file='/c.img'/></disk>")
+    bdom.block_job_info("vda")
+    bdom.block_job_abort("vda", pivot=True)
+    bdom.block_peek("vda", 0, 16)
+    bdom.block_info("vda")
+    bconn.close()
     dom.save(str(tmp_path / "s"))
     conn.restore(str(tmp_path / "s"))
     dom.job_info()
@@ -89,5 +103,7 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
                 "domain_open_console", "stream_send", "stream_recv", "domain_save",
                 "domain_restore", "network_get_dhcp_leases", "vol_upload", "vol_download",
                 "migrate_begin", "migrate_perform", "migrate_confirm", "node_get_info",
-                "domain_get_fs_info", "domain_get_time", "domain_get_guest_info"}
+                "domain_get_fs_info", "domain_get_time", "domain_get_guest_info",
+                "domain_block_copy", "domain_get_block_job_info", "domain_block_peek",
+                "domain_get_block_info"}
     assert expected <= SEEN, expected - SEEN

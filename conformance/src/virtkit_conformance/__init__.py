@@ -27,6 +27,7 @@ GROUPS: tuple[str, ...] = (
     "console",
     "guest-info",
     "guest-agent",
+    "block-jobs",
     "migration",
     "readonly",
     "concurrency",

@@ -9,6 +9,7 @@ and ``pytest --virtkit-uri mydriver:///session``.
 """
 
 from .test_agent import TestGuestAgent
+from .test_blockjobs import TestBlockJobs
 from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
@@ -25,6 +26,7 @@ from .test_streams import TestConsole
 
 __all__ = [
     "TestBadInput",
+    "TestBlockJobs",
     "TestConcurrency",
     "TestConnection",
     "TestConsole",

@@ -130,6 +130,14 @@ COMMANDS: dict[str, str] = {
     "set-user-password": "agent",
     "guestinfo": "agent",
     "domhostname": "agent",
+    # block jobs and block devices
+    "blockpull": "blockjobs",
+    "blockcommit": "blockjobs",
+    "blockcopy": "blockjobs",
+    "blockjob": "blockjobs",
+    "blockresize": "blockjobs",
+    "domblkinfo": "blockjobs",
+    "domblkthreshold": "blockjobs",
     # secrets
     "secret-define": "secret",
     "secret-undefine": "secret",

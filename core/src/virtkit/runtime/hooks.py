@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from virtkit.sdk.records import (
+    BlockInfo,
     DhcpLease,
     DomainInfo,
     DomainRef,
@@ -132,6 +133,127 @@ class Hooks:
             },
         )
 
+    def domain_block_commit(
+        self,
+        *,
+        dom: DomainRef,
+        disk: str,
+        base: str | None,
+        top: str | None,
+        bandwidth: int,
+        active: bool,
+        delete: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_block_commit",
+            {
+                "dom": dom,
+                "disk": disk,
+                "base": base,
+                "top": top,
+                "bandwidth": bandwidth,
+                "active": active,
+                "delete": delete,
+            },
+        )
+
+    def domain_block_copy(
+        self,
+        *,
+        dom: DomainRef,
+        disk: str,
+        dest_xml: str,
+        bandwidth: int,
+        granularity: int,
+        buf_size: int,
+        shallow: bool,
+        reuse_ext: bool,
+        transient_job: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_block_copy",
+            {
+                "dom": dom,
+                "disk": disk,
+                "dest_xml": dest_xml,
+                "bandwidth": bandwidth,
+                "granularity": granularity,
+                "buf_size": buf_size,
+                "shallow": shallow,
+                "reuse_ext": reuse_ext,
+                "transient_job": transient_job,
+            },
+        )
+
+    def domain_block_job_abort(
+        self,
+        *,
+        dom: DomainRef,
+        disk: str,
+        pivot: bool,
+        asynchronous: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_block_job_abort",
+            {
+                "dom": dom,
+                "disk": disk,
+                "pivot": pivot,
+                "asynchronous": asynchronous,
+            },
+        )
+
+    def domain_block_job_set_speed(self, *, dom: DomainRef, disk: str, bandwidth: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_block_job_set_speed",
+            {
+                "dom": dom,
+                "disk": disk,
+                "bandwidth": bandwidth,
+            },
+        )
+
+    def domain_block_peek(self, *, dom: DomainRef, disk: str, offset: int, size: int) -> bytes:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_block_peek",
+            {
+                "dom": dom,
+                "disk": disk,
+                "offset": offset,
+                "size": size,
+            },
+        )
+
+    def domain_block_rebase(
+        self,
+        *,
+        dom: DomainRef,
+        disk: str,
+        base: str | None,
+        bandwidth: int,
+        shallow: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_block_rebase",
+            {
+                "dom": dom,
+                "disk": disk,
+                "base": base,
+                "bandwidth": bandwidth,
+                "shallow": shallow,
+            },
+        )
+
+    def domain_block_resize(self, *, dom: DomainRef, disk: str, size: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_block_resize",
+            {
+                "dom": dom,
+                "disk": disk,
+                "size": size,
+            },
+        )
+
     def domain_block_stats(self, *, dom: DomainRef, device: str) -> dict[str, int]:
         return self._call(  # type: ignore[no-any-return]
             "domain_block_stats",
@@ -220,6 +342,24 @@ class Hooks:
 
     def domain_get_autostart(self, *, dom: DomainRef) -> bool:
         return self._call("domain_get_autostart", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_block_info(self, *, dom: DomainRef, disk: str) -> BlockInfo:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_block_info",
+            {
+                "dom": dom,
+                "disk": disk,
+            },
+        )
+
+    def domain_get_block_job_info(self, *, dom: DomainRef, disk: str) -> dict[str, int]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_block_job_info",
+            {
+                "dom": dom,
+                "disk": disk,
+            },
+        )
 
     def domain_get_fs_info(self, *, dom: DomainRef) -> list[GuestFilesystem]:
         return self._call("domain_get_fs_info", {"dom": dom})  # type: ignore[no-any-return]
@@ -389,6 +529,16 @@ class Hooks:
             {
                 "dom": dom,
                 "autostart": autostart,
+            },
+        )
+
+    def domain_set_block_threshold(self, *, dom: DomainRef, dev: str, threshold: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_block_threshold",
+            {
+                "dom": dom,
+                "dev": dev,
+                "threshold": threshold,
             },
         )
 

@@ -257,6 +257,18 @@ class GuestFilesystem(TupleLike):
 
 @record
 @attrs.frozen
+class BlockInfo(TupleLike):
+    """A disk's sizes in bytes as libvirt-python's ``blockInfo()`` lists them: capacity (what
+    the guest sees), allocation (what is written on the host) and physical (the host file or
+    device's size)."""
+
+    capacity: int
+    allocation: int
+    physical: int
+
+
+@record
+@attrs.frozen
 class VcpuInfo(TupleLike):
     """One vcpu as libvirt-python's ``vcpus()`` gives it: number, state (0 offline, 1 running,
     2 blocked), cpu time in ns and the host cpu it runs on (-1 when offline)."""

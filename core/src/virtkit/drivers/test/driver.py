@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from virtkit.drivers.test import host
 from virtkit.drivers.test.agent import AgentMixin
+from virtkit.drivers.test.blockjobs import BlockJobMixin
 from virtkit.drivers.test.devices import DeviceMixin
 from virtkit.drivers.test.domxml import DomainDef, parse_domain
 from virtkit.drivers.test.guest import GuestMixin
@@ -55,6 +56,7 @@ def _invalid(message: str) -> VirtError:
 
 class TestDriver(
     AgentMixin,
+    BlockJobMixin,
     DeviceMixin,
     SnapshotMixin,
     GuestMixin,

@@ -3,7 +3,7 @@
 Modules group them by object: :mod:`.connection` (connection and host node), :mod:`.domain`,
 :mod:`.storage`, :mod:`.network` (virtual networks and host interfaces), :mod:`.ports`,
 :mod:`.streams`, :mod:`.nodedev` (host devices), :mod:`.secrets`, and the domain families
-:mod:`.agent` (guest agent).
+:mod:`.agent` (guest agent) and :mod:`.blockjobs` (block jobs and block devices).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 from virtkit.sdk.hookspecs import (
     agent,
+    blockjobs,
     connection,
     domain,
     network,
@@ -30,7 +31,7 @@ from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readon
 
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
-    agent,
+    agent, blockjobs,
 )
 PREFIX = "virtkit_"
 

@@ -20,6 +20,9 @@ def _fresh_default_node(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
     monkeypatch.delenv("VIRTKIT_DEFAULT_URI", raising=False)
     monkeypatch.delenv("VIRTKIT_DRIVERS", raising=False)
     monkeypatch.delenv("VIRTKIT_AUDIT_LOG", raising=False)
+    # Commands run here in processes of their own: no warm command-line server is left behind
+    # (tests/cli/test_cli_warm.py starts its own and stops them).
+    monkeypatch.setenv("VIRTKIT_CLI_SERVER", "0")
     yield
     reset_default_node()
 

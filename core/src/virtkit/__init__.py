@@ -14,12 +14,13 @@ Everything is imported on first use, so ``import virtkit`` stays cheap for the c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.version import __version__
 
+TYPE_CHECKING = False  # not typing's: importing typing costs the command line's client its start
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from virtkit.api.connection import Connection, default_uri, open
     from virtkit.api.domain import Domain
     from virtkit.api.interface import Interface
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from virtkit.api.storage import StoragePool, StorageVolume
     from virtkit.api.stream import Stream
     from virtkit.runtime.registry import DriverEntry, drivers
+    from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
     from virtkit.sdk.records import (
         DhcpLease,
         DomainInfo,
@@ -53,6 +55,9 @@ if TYPE_CHECKING:
     from virtkit.sdk.states import DomainState, EventType, PoolState
 
 _LAZY = {
+    "ErrorCode": "virtkit.sdk.errors",
+    "ErrorDomain": "virtkit.sdk.errors",
+    "VirtError": "virtkit.sdk.errors",
     "Connection": "virtkit.api.connection",
     "open": "virtkit.api.connection",
     "default_uri": "virtkit.api.connection",

@@ -59,3 +59,30 @@ def test_version_imports_no_core(tmp_path: Path) -> None:
     assert status == 0
     assert not any(m.startswith(("virtkit.api", "virtkit.runtime", "virtkit.drivers", "pluggy",
                                  "stevedore", "lxml", "virtkit.xml")) for m in modules)
+
+
+CLIENT_PROBE = """
+import json, sys
+before = set(sys.modules)
+from virtkit.cli.launch import run_through_server
+status = run_through_server(sys.argv[1:])
+print(json.dumps({"status": status, "modules": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_the_warm_servers_client_imports_only_builtins(tmp_path: Path) -> None:
+    """The ``virtkit`` entry point's client (virtkit.cli.launch) is the whole cost of a served
+    command: it imports modules built into the interpreter and nothing of virtkit's core."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_RUNTIME_DIR=str(runtime),
+               VIRTKIT_CLI_SERVER="1")
+    # no server answers yet: it would start one; point it at a path where none can be made
+    (runtime / "virtkit").mkdir(mode=0o755)
+    proc = subprocess.run([sys.executable, "-c", CLIENT_PROBE, "list"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["status"] is None  # nobody answered: the command runs in the process
+    allowed = {"__future__", "virtkit", "virtkit.version", "virtkit.cli", "virtkit.cli.launch",
+               "zlib", "_socket", "array", "marshal", "_signal", "atexit"}
+    assert set(report["modules"]) <= allowed

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import virtkit._codecache  # noqa: F401 - first: it makes attrs keep what it compiles
+
 if TYPE_CHECKING:
     from virtkit.sdk.driver import Driver, DriverContext
     from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError

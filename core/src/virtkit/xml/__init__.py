@@ -8,6 +8,7 @@ Importing this package is cheap: models live in submodules (``virtkit.xml.domain
 
 from __future__ import annotations
 
+import virtkit._codecache  # noqa: F401 - first: it makes attrs keep what it compiles
 from virtkit.xml.parser import MAX_DEPTH, MAX_SIZE, parse_document
 
 __all__ = ["MAX_DEPTH", "MAX_SIZE", "parse_document"]

@@ -48,6 +48,12 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     conn.get_domain_capabilities()
     conn.node_info()
     conn.node_cells_free_memory(0, 2)
+    conn.get_free_pages([4, 2048], 0, 2)
+    conn.alloc_pages({2048: 1}, 0, 1)
+    conn.get_security_model()
+    conn.get_cpu_stats(-1)
+    conn.set_memory_parameters({"shm_pages_to_scan": 100})
+    conn.baseline_cpu(["<cpu><arch>x86_64</arch><model>Nehalem</model></cpu>"])
     dom.info()
     dom.xml_desc(security_info=True)
     snap = dom.snapshot_create_xml("<domainsnapshot><name>s</name></domainsnapshot>")
@@ -105,5 +111,7 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
                 "migrate_begin", "migrate_perform", "migrate_confirm", "node_get_info",
                 "domain_get_fs_info", "domain_get_time", "domain_get_guest_info",
                 "domain_block_copy", "domain_get_block_job_info", "domain_block_peek",
-                "domain_get_block_info"}
+                "domain_get_block_info",
+                "node_get_free_pages", "node_alloc_pages", "node_get_security_model",
+                "node_get_cpu_stats", "node_set_memory_parameters", "connect_baseline_cpu"}
     assert expected <= SEEN, expected - SEEN

@@ -82,7 +82,7 @@ def _accounting_ok(pool: StoragePool) -> None:
 def test_default_pool_is_preloaded(pool: StoragePool, conn: Connection) -> None:
     assert [p.name for p in conn.list_storage_pools()] == ["default-pool"]
     assert pool.uuid == "dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566"
-    assert pool.is_active() and pool.is_persistent() and pool.autostart
+    assert pool.is_active() and pool.is_persistent() and not pool.autostart
     info = pool.info()
     assert (info.state, info.capacity, info.allocation, info.available) == (
         PoolState.RUNNING, 100 * GiB, 0, 100 * GiB
@@ -246,7 +246,7 @@ def test_pool_autostart_and_list_filters(conn: Connection, pool: StoragePool) ->
     def names(pools: list[StoragePool]) -> list[str]:
         return [x.name for x in pools]
 
-    assert names(conn.list_storage_pools(autostart=True)) == ["default-pool", "scratch"]
+    assert names(conn.list_storage_pools(autostart=True)) == ["scratch"]
     assert names(conn.list_storage_pools(active=False)) == ["scratch"]
     assert names(conn.list_storage_pools(active=True, persistent=True)) == ["default-pool"]
     pool.set_autostart(False)
@@ -586,7 +586,7 @@ def test_read_only_connection_refuses_changes(pool: StoragePool) -> None:
         with pytest.raises(VirtError) as exc:
             attempt()
         _err(exc, ErrorCode.OPERATION_DENIED, "read only")
-    assert pool.is_active() and pool.autostart and pool.list_volume_names() == ["ro.img"]
+    assert pool.is_active() and not pool.autostart and pool.list_volume_names() == ["ro.img"]
     assert rvol.info().capacity == 10
     with vol.download() as s:
         assert s.recv_all() == b"0123456789"

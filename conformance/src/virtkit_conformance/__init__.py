@@ -24,6 +24,7 @@ GROUPS: tuple[str, ...] = (
     "interfaces",
     "nodedev",
     "secrets",
+    "host",
     "console",
     "guest-info",
     "guest-agent",

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from virtkit.api.domain import Domain
     from virtkit.api.interface import Interface
     from virtkit.api.network import Network, NetworkPort
+    from virtkit.api.nodedev import NodeDevice
+    from virtkit.api.secret import Secret
     from virtkit.api.snapshot import Snapshot
     from virtkit.api.storage import StoragePool, StorageVolume
     from virtkit.api.stream import Stream
@@ -41,12 +43,18 @@ if TYPE_CHECKING:
         InterfaceRef,
         InterfaceSummary,
         JobInfo,
+        NetworkPortRef,
         NetworkRef,
         NetworkSummary,
+        NodeDeviceRef,
+        NodeDeviceSummary,
         NodeInfo,
         PoolInfo,
         PoolRef,
         PoolSummary,
+        SecretRef,
+        SecretSummary,
+        SecurityModel,
         SnapshotRef,
         SnapshotSummary,
         VolumeInfo,
@@ -65,6 +73,8 @@ _LAZY = {
     "Interface": "virtkit.api.interface",
     "Network": "virtkit.api.network",
     "NetworkPort": "virtkit.api.network",
+    "NodeDevice": "virtkit.api.nodedev",
+    "Secret": "virtkit.api.secret",
     "Snapshot": "virtkit.api.snapshot",
     "StoragePool": "virtkit.api.storage",
     "StorageVolume": "virtkit.api.storage",
@@ -77,8 +87,9 @@ _LAZY = {
 }
 _RECORDS = (
     "DhcpLease DomainInfo DomainRef DomainStateInfo DomainSummary Event InterfaceAddress "
-    "InterfaceRef InterfaceSummary JobInfo NetworkRef NetworkSummary NodeInfo PoolInfo PoolRef "
-    "PoolSummary SnapshotRef SnapshotSummary VolumeInfo VolumeRef"
+    "InterfaceRef InterfaceSummary JobInfo NetworkPortRef NetworkRef NetworkSummary "
+    "NodeDeviceRef NodeDeviceSummary NodeInfo PoolInfo PoolRef PoolSummary SecretRef "
+    "SecretSummary SecurityModel SnapshotRef SnapshotSummary VolumeInfo VolumeRef"
 ).split()
 _LAZY.update(dict.fromkeys(_RECORDS, "virtkit.sdk.records"))
 
@@ -103,13 +114,21 @@ __all__ = [
     "JobInfo",
     "Network",
     "NetworkPort",
+    "NetworkPortRef",
     "NetworkRef",
     "NetworkSummary",
+    "NodeDevice",
+    "NodeDeviceRef",
+    "NodeDeviceSummary",
     "NodeInfo",
     "PoolInfo",
     "PoolRef",
     "PoolState",
     "PoolSummary",
+    "Secret",
+    "SecretRef",
+    "SecretSummary",
+    "SecurityModel",
     "Snapshot",
     "SnapshotRef",
     "SnapshotSummary",

@@ -14,6 +14,7 @@ from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
 from .test_guest import TestGuestInfo
+from .test_host import TestHost
 from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
 from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
@@ -34,6 +35,7 @@ __all__ = [
     "TestDevices",
     "TestGuestAgent",
     "TestGuestInfo",
+    "TestHost",
     "TestInterfaces",
     "TestLifecycle",
     "TestMigration",

@@ -18,6 +18,7 @@ from typing import Any
 
 from virtkit.api.connection_objects import ObjectsMixin
 from virtkit.api.domain import Domain
+from virtkit.api.host import HostMethods
 from virtkit.api.nodedev import NodeDeviceMethods
 from virtkit.api.secret import SecretMethods
 from virtkit.runtime import registry
@@ -116,7 +117,7 @@ def open(  # noqa: A001
     )
 
 
-class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods):
+class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods):
     """An open connection: its driver, the host services the driver declares, and the
     cross-cutting plugins that wrap them (see :mod:`virtkit.runtime.dispatch`)."""
 

@@ -35,6 +35,7 @@ from virtkit.sdk.records import (
     PoolSummary,
     SecretRef,
     SecretSummary,
+    SecurityModel,
     SnapshotSummary,
     VolumeInfo,
     VolumeRef,
@@ -50,8 +51,73 @@ class Hooks:
     def __init__(self, call: Callable[[str, dict[str, Any]], Any]) -> None:
         self._call = call
 
+    def connect_baseline_cpu(self, *, xml_cpus: list[str], features: bool, migratable: bool) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_baseline_cpu",
+            {
+                "xml_cpus": xml_cpus,
+                "features": features,
+                "migratable": migratable,
+            },
+        )
+
+    def connect_baseline_hypervisor_cpu(
+        self,
+        *,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpus: list[str],
+        features: bool,
+        migratable: bool,
+    ) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_baseline_hypervisor_cpu",
+            {
+                "emulator": emulator,
+                "arch": arch,
+                "machine": machine,
+                "virttype": virttype,
+                "xml_cpus": xml_cpus,
+                "features": features,
+                "migratable": migratable,
+            },
+        )
+
     def connect_close(self) -> bool:
         return self._call("connect_close", {})  # type: ignore[no-any-return]
+
+    def connect_compare_cpu(self, *, xml: str, fail_incompatible: bool) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_compare_cpu",
+            {
+                "xml": xml,
+                "fail_incompatible": fail_incompatible,
+            },
+        )
+
+    def connect_compare_hypervisor_cpu(
+        self,
+        *,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml: str,
+        fail_incompatible: bool,
+    ) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_compare_hypervisor_cpu",
+            {
+                "emulator": emulator,
+                "arch": arch,
+                "machine": machine,
+                "virttype": virttype,
+                "xml": xml,
+                "fail_incompatible": fail_incompatible,
+            },
+        )
 
     def connect_domain_xml_from_native(self, *, native_format: str, native_config: str) -> str:
         return self._call(  # type: ignore[no-any-return]
@@ -74,6 +140,14 @@ class Hooks:
     def connect_get_capabilities(self) -> str:
         return self._call("connect_get_capabilities", {})  # type: ignore[no-any-return]
 
+    def connect_get_cpu_model_names(self, *, arch: str) -> list[str]:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_get_cpu_model_names",
+            {
+                "arch": arch,
+            },
+        )
+
     def connect_get_domain_capabilities(
         self,
         *,
@@ -94,6 +168,17 @@ class Hooks:
 
     def connect_get_hostname(self) -> str:
         return self._call("connect_get_hostname", {})  # type: ignore[no-any-return]
+
+    def connect_get_max_vcpus(self, *, virttype: str | None) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "connect_get_max_vcpus",
+            {
+                "virttype": virttype,
+            },
+        )
+
+    def connect_get_sysinfo(self) -> str:
+        return self._call("connect_get_sysinfo", {})  # type: ignore[no-any-return]
 
     def connect_get_version(self) -> int:
         return self._call("connect_get_version", {})  # type: ignore[no-any-return]
@@ -883,6 +968,26 @@ class Hooks:
     def network_undefine(self, *, net: NetworkRef) -> bool:
         return self._call("network_undefine", {"net": net})  # type: ignore[no-any-return]
 
+    def node_alloc_pages(
+        self,
+        *,
+        pages: list[int],
+        counts: list[int],
+        start_cell: int,
+        cell_count: int,
+        add: bool,
+    ) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "node_alloc_pages",
+            {
+                "pages": pages,
+                "counts": counts,
+                "start_cell": start_cell,
+                "cell_count": cell_count,
+                "add": add,
+            },
+        )
+
     def node_get_cells_free_memory(self, *, start_cell: int, max_cells: int) -> list[int]:
         return self._call(  # type: ignore[no-any-return]
             "node_get_cells_free_memory",
@@ -892,11 +997,50 @@ class Hooks:
             },
         )
 
+    def node_get_cpu_map(self) -> list[bool]:
+        return self._call("node_get_cpu_map", {})  # type: ignore[no-any-return]
+
+    def node_get_cpu_stats(self, *, cpu: int) -> dict[str, int]:
+        return self._call("node_get_cpu_stats", {"cpu": cpu})  # type: ignore[no-any-return]
+
     def node_get_free_memory(self) -> int:
         return self._call("node_get_free_memory", {})  # type: ignore[no-any-return]
 
+    def node_get_free_pages(
+        self,
+        *,
+        pages: list[int],
+        start_cell: int,
+        cell_count: int,
+    ) -> list[list[int]]:
+        return self._call(  # type: ignore[no-any-return]
+            "node_get_free_pages",
+            {
+                "pages": pages,
+                "start_cell": start_cell,
+                "cell_count": cell_count,
+            },
+        )
+
     def node_get_info(self) -> NodeInfo:
         return self._call("node_get_info", {})  # type: ignore[no-any-return]
+
+    def node_get_memory_parameters(self) -> dict[str, int]:
+        return self._call("node_get_memory_parameters", {})  # type: ignore[no-any-return]
+
+    def node_get_memory_stats(self, *, cell: int) -> dict[str, int]:
+        return self._call("node_get_memory_stats", {"cell": cell})  # type: ignore[no-any-return]
+
+    def node_get_security_model(self) -> SecurityModel:
+        return self._call("node_get_security_model", {})  # type: ignore[no-any-return]
+
+    def node_set_memory_parameters(self, *, params: dict[str, int]) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "node_set_memory_parameters",
+            {
+                "params": params,
+            },
+        )
 
     def nodedev_create(self, *, dev: NodeDeviceRef) -> bool:
         return self._call("nodedev_create", {"dev": dev})  # type: ignore[no-any-return]

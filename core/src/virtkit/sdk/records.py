@@ -358,6 +358,56 @@ class SecretSummary:
     has_value: bool = False
 
 
+@record
+@attrs.frozen
+class SecurityModel(TupleLike):
+    """The host's security driver, as libvirt's virNodeGetSecurityModel: its ``model``
+    (``selinux``, ``apparmor``, ``none``...) and domain of interpretation ``doi``."""
+
+    model: str
+    doi: str = ""
+
+
+@record
+@attrs.frozen
+class NWFilterRef:
+    """A network filter's identity: its name and uuid."""
+
+    name: str
+    uuid: str
+
+
+@record
+@attrs.frozen
+class NWFilterBindingRef:
+    """A network filter binding's identity: the port device it filters and the filter's
+    name."""
+
+    port_dev: str
+    filter_name: str
+
+
+@record
+@attrs.frozen
+class CheckpointRef:
+    """A checkpoint's identity: its domain and its name."""
+
+    domain: DomainRef
+    name: str
+
+
+@record
+@attrs.frozen
+class CheckpointSummary:
+    """A checkpoint as a listing gives it: its parent's name (None for a root), its creation
+    time (seconds since the epoch) and how many children it has."""
+
+    ref: CheckpointRef
+    parent: str | None
+    creation_time: int
+    children: int = 0
+
+
 #: Every event kind a driver may emit (``Event.kind``); anything else is dropped with a logged
 #: error. The ``event`` and ``detail`` numbers of lifecycle events are libvirt's
 #: (:class:`virtkit.sdk.states.EventType` and its detail enums).

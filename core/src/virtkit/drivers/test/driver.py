@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,6 +18,7 @@ from virtkit.drivers.test.blockjobs import BlockJobMixin
 from virtkit.drivers.test.devices import DeviceMixin
 from virtkit.drivers.test.domxml import DomainDef, parse_domain
 from virtkit.drivers.test.guest import GuestMixin
+from virtkit.drivers.test.hoststats import HostMixin
 from virtkit.drivers.test.jobs import JobMixin, job_seconds
 from virtkit.drivers.test.migration import MigrationMixin
 from virtkit.drivers.test.network import NetworkMixin
@@ -46,6 +48,14 @@ SAVE_MAGIC = b"VirtkitTestSave\n"
 SAVE_VERSION = 1
 
 
+def _running_ns(dom: TestDomain) -> int:
+    """CPU time a running guest used since its start: each vcpu busy all along, as the test
+    hypervisor counts it (libvirt's test driver reports a CPU time too)."""
+    if not dom.status.active:
+        return 0
+    return int((time.monotonic() - dom.started_at) * 1e9) * dom.current.vcpus
+
+
 def _failed(message: str) -> VirtError:
     return VirtError(ErrorCode.OPERATION_FAILED, message, ErrorDomain.TEST)
 
@@ -60,6 +70,7 @@ class TestDriver(
     DeviceMixin,
     SnapshotMixin,
     GuestMixin,
+    HostMixin,
     JobMixin,
     MigrationMixin,
     NetworkMixin,
@@ -135,10 +146,6 @@ class TestDriver(
         return 2
 
     @hookimpl
-    def virtkit_connect_get_capabilities(self) -> str:
-        return host.capabilities(self._node.info)
-
-    @hookimpl
     def virtkit_connect_get_domain_capabilities(
         self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None
     ) -> str:
@@ -147,25 +154,6 @@ class TestDriver(
     @hookimpl
     def virtkit_node_get_info(self) -> NodeInfo:
         return self._node.info
-
-    @hookimpl
-    def virtkit_node_get_free_memory(self) -> int:
-        node = self._node
-        with node.lock:
-            used = sum(d.memory for d in node.domains.values() if d.id > 0)
-        return max(node.info.memory - used, 0) * 1024
-
-    @hookimpl
-    def virtkit_node_get_cells_free_memory(self, start_cell: int, max_cells: int) -> list[int]:
-        cells = self._node.info.nodes
-        if start_cell >= cells:
-            raise VirtError(
-                ErrorCode.INVALID_ARG,
-                f"invalid argument: start cell {start_cell} out of range (0-{cells - 1})",
-                ErrorDomain.TEST,
-            )
-        per_cell = self.virtkit_node_get_free_memory() // cells
-        return [per_cell] * min(max_cells, cells - start_cell)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -470,7 +458,7 @@ class TestDriver(
                 cur.memory,
                 d.memory if d.status.active else cur.current_memory,
                 cur.vcpus,
-                d.cpu_time,
+                d.cpu_time + _running_ns(d),
             )
 
     @hookimpl

@@ -1,40 +1,20 @@
-"""The test host's capabilities and domain capabilities documents, built from the XML models."""
+"""The test host's guest kinds and its domain capabilities document, built from the XML models
+(the capabilities document is in :mod:`.hoststats`)."""
 
 from __future__ import annotations
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
-from virtkit.sdk.records import NodeInfo
 
 EMULATOR = "/usr/bin/test-hv"
 ARCHES = ("i686", "x86_64")
 MACHINES = ("pc", "q35")
 
 
-def capabilities(info: NodeInfo) -> str:
-    from virtkit.xml import capabilities as cx  # imported on first use: a large module
-    from virtkit.xml.domain import CpuTopology
-
-    topology = CpuTopology(sockets=info.sockets, cores=info.cores, threads=info.threads)
-    host = cx.HostCaps(cpu=cx.HostCpu(arch=info.model, topology=topology))
-    guests = tuple(
-        cx.Guest(
-            os_type="hvm",
-            arch=cx.GuestArch(
-                name=arch,
-                wordsize=32 if arch == "i686" else 64,
-                emulator=EMULATOR,
-                machines=tuple(cx.Machine(name=m) for m in MACHINES),
-                domains=(cx.GuestDomain(type="test"),),
-            ),
-        )
-        for arch in ARCHES
-    )
-    return cx.Capabilities(host=host, guests=guests).to_xml()
-
-
-def domain_capabilities(
+def check_guest_kind(
     emulator: str | None, arch: str | None, machine: str | None, virttype: str | None
-) -> str:
+) -> None:
+    """INVALID_ARG unless each given value is one the test host has."""
+
     def refuse(what: str, value: str, known: tuple[str, ...]) -> VirtError:
         return VirtError(
             ErrorCode.INVALID_ARG,
@@ -51,7 +31,15 @@ def domain_capabilities(
         raise refuse("machine type", machine, MACHINES)
     if virttype not in (None, "test"):
         raise refuse("virtualization type", virttype, ("test",))
+
+
+def domain_capabilities(
+    emulator: str | None, arch: str | None, machine: str | None, virttype: str | None
+) -> str:
+    check_guest_kind(emulator, arch, machine, virttype)
+    from virtkit.drivers.test import hostcpu
     from virtkit.xml import capabilities as cx
+    from virtkit.xml.domain import CpuFeature
 
     yes = cx.Supported(supported=True)
     doc = cx.DomainCapabilities(
@@ -61,6 +49,19 @@ def domain_capabilities(
         arch=arch or ARCHES[0],
         vcpu=cx.DomcapsVcpu(max=16),
         os=cx.DomcapsOs(supported=True, enums=(cx.Enum(name="firmware", values=()),)),
+        cpu=cx.DomcapsCpu(modes=(
+            cx.CpuMode(name="host-passthrough", supported=True),
+            cx.CpuMode(name="maximum", supported=True),
+            cx.CpuMode(name="host-model", supported=True, models=(
+                cx.DomcapsCpuModel(fallback="forbid", name=hostcpu.HOST_MODEL),),
+                vendor=hostcpu.HOST_VENDOR,
+                features=tuple(CpuFeature(policy="require", name=f)
+                               for f in hostcpu.host_cpu_fields()["features"])),
+            cx.CpuMode(name="custom", supported=True, models=tuple(
+                cx.DomcapsCpuModel(usable="yes" if feats <= hostcpu.HOST_FEATURES else "no",
+                                   vendor=vendor or "unknown", name=name)
+                for name, (vendor, feats) in hostcpu.MODELS.items())),
+        )),
         devices=cx.DomcapsDevices(
             disk=cx.Supported(
                 supported=True,

@@ -39,6 +39,20 @@ DEFAULT_DOMAIN_XML = """<domain type='test'>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default'/>
+      <target dev='testnet0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
+    </interface>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </memballoon>
   </devices>
 </domain>"""
 
@@ -353,12 +367,12 @@ def preload_default_objects(node: TestNode) -> None:
     import time
 
     net = Network.from_xml(DEFAULT_NETWORK_XML)
-    node.networks[net.name] = TestNetwork(net, net, autostart=True, started_at=int(time.time()))
+    node.networks[net.name] = TestNetwork(net, net, autostart=False, started_at=int(time.time()))
     iface = HostInterface.from_xml(DEFAULT_INTERFACE_XML)
     assert iface.name is not None
     node.interfaces[iface.name] = TestInterface(iface, active=True)
     pool = StoragePool.from_xml(DEFAULT_POOL_XML)
-    node.pools[pool.name] = TestPool(pool, pool, autostart=True)
+    node.pools[pool.name] = TestPool(pool, pool, autostart=False)
 
 
 _SHARED: dict[str, TestNode] = {}

@@ -4,6 +4,7 @@ Modules group them by object: :mod:`.connection` (connection and host node), :mo
 :mod:`.storage`, :mod:`.network` (virtual networks and host interfaces), :mod:`.ports`,
 :mod:`.streams`, :mod:`.nodedev` (host devices), :mod:`.secrets`, and the domain families
 :mod:`.agent` (guest agent) and :mod:`.blockjobs` (block jobs and block devices).
+Connection-side families: :mod:`.host` (host CPU, memory and security).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
 """
@@ -20,6 +21,7 @@ from virtkit.sdk.hookspecs import (
     blockjobs,
     connection,
     domain,
+    host,
     network,
     nodedev,
     ports,
@@ -32,6 +34,7 @@ from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readon
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
     agent, blockjobs,
+    host,
 )
 PREFIX = "virtkit_"
 

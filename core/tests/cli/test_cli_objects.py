@@ -35,14 +35,14 @@ def test_net_list_and_info_match_virsh(run: Run) -> None:
     assert out[0] == (
         " Name      State    Autostart   Persistent\n"
         "--------------------------------------------\n"
-        " default   active   yes         yes"
+        " default   active   no          yes"
     )
     assert out[1] == (
         "Name:           default\n"
         "UUID:           dd8fe884-6c02-601e-7551-cca97df1c5df\n"
         "Active:         yes\n"
         "Persistent:     yes\n"
-        "Autostart:      yes\n"
+        "Autostart:      no\n"
         "Bridge:         virbr0"
     )
     assert out[2].startswith("<network>\n  <name>default</name>\n")

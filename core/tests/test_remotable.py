@@ -83,6 +83,11 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     bdom.block_job_abort("vda", pivot=True)
     bdom.block_peek("vda", 0, 16)
     bdom.block_info("vda")
+    bconn.get_all_domain_stats()
+    bdom.vcpus()
+    bdom.memory_parameters()
+    bdom.set_metadata("element", "<a/>", "k", "http://example.org/k")
+    bdom.metadata("element", "http://example.org/k")
     bconn.close()
     dom.save(str(tmp_path / "s"))
     conn.restore(str(tmp_path / "s"))
@@ -111,7 +116,8 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
                 "migrate_begin", "migrate_perform", "migrate_confirm", "node_get_info",
                 "domain_get_fs_info", "domain_get_time", "domain_get_guest_info",
                 "domain_block_copy", "domain_get_block_job_info", "domain_block_peek",
-                "domain_get_block_info",
+                "domain_get_block_info", "domain_get_stats", "domain_get_vcpu_info",
+                "domain_get_tunables", "domain_get_metadata",
                 "node_get_free_pages", "node_alloc_pages", "node_get_security_model",
                 "node_get_cpu_stats", "node_set_memory_parameters", "connect_baseline_cpu"}
     assert expected <= SEEN, expected - SEEN

@@ -29,6 +29,7 @@ GROUPS: tuple[str, ...] = (
     "guest-info",
     "guest-agent",
     "block-jobs",
+    "tuning",
     "migration",
     "readonly",
     "concurrency",

@@ -408,12 +408,16 @@ def test_domstats(run: Run) -> None:
     assert web.splitlines()[:6] == [
         "Domain: 'web'", "  state.state=1", "  state.reason=1", "  balloon.current=524288",
         "  balloon.maximum=1048576", "  balloon.available=1048576"]
-    assert "  vcpu.current=2\n  vcpu.maximum=2\n  block.count=2\n  block.0.name=vda\n" \
+    assert "  vcpu.current=2\n  vcpu.maximum=2\n  vcpu.0.state=1\n" in web
+    assert "  block.count=2\n  block.0.name=vda\n" \
            "  block.0.path=/srv/images/disk1.qcow2\n  block.0.rd.reqs=" in web
+    sizes = "  block.{0}.allocation=1099511627776\n  block.{0}.capacity=1099506450432\n" \
+            "  block.{0}.physical=1099511627776\n"  # the test driver's (libvirt's) disk sizes
     assert db == ("Domain: 'db'\n  state.state=5\n  state.reason=0\n  balloon.current=262144\n"
                   "  balloon.maximum=262144\n  vcpu.current=1\n  vcpu.maximum=1\n"
                   "  block.count=2\n  block.0.name=vda\n  block.0.path=/srv/images/disk2.raw\n"
-                  "  block.1.name=vdb\n  block.1.path=/srv/other/data.img")
+                  + sizes.format(0) + "  block.1.name=vdb\n  block.1.path=/srv/other/data.img\n"
+                  + sizes.format(1)).rstrip("\n")
     r = run(*OBJECTS, "domstats", "--interface", "--list-running", "--json")
     data = json.loads(r.stdout)
     assert [d["name"] for d in data] == ["web"]

@@ -24,6 +24,7 @@ from .test_secrets import TestSecrets
 from .test_snapshots import TestSnapshots
 from .test_stateful import TestStateful
 from .test_streams import TestConsole
+from .test_tuning import TestTuning
 
 __all__ = [
     "TestBadInput",
@@ -48,4 +49,5 @@ __all__ = [
     "TestSnapshots",
     "TestStateful",
     "TestStorage",
+    "TestTuning",
 ]

@@ -350,6 +350,25 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods):
     def event_deregister(self, callback_id: int) -> None:
         self.events.deregister(callback_id)
 
+    def get_all_domain_stats(
+        self, stats: list[str] | None = None, **filters: bool
+    ) -> list[tuple[Domain, dict[str, Any]]]:
+        """libvirt's bulk statistics: ``[(dom, {"state.state": 1, ...}), ...]`` for the
+        domains the filters keep (``active=True``, ``running=True``... as libvirt's
+        GET_ALL_DOMAINS_STATS flags); ``stats`` lists groups (``state``, ``cpu-total``,
+        ``balloon``, ``vcpu``, ``interface``, ``block``, ``perf``), None for all."""
+        from virtkit.api.domain_tuning import get_all_domain_stats
+
+        return get_all_domain_stats(self, stats, filters)
+
+    def domain_list_get_stats(
+        self, doms: list[Domain], stats: list[str] | None = None
+    ) -> list[tuple[Domain, dict[str, Any]]]:
+        """As :meth:`get_all_domain_stats` for the given domains, in their order."""
+        from virtkit.api.domain_tuning import domain_list_get_stats
+
+        return domain_list_get_stats(self, doms, stats)
+
     def domain_event_register_any(
         self, dom: Any, event_id: int, callback: Callable[..., Any], opaque: Any = None
     ) -> int:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from virtkit.api.domain_agent import AgentMethods
 from virtkit.api.domain_blockjobs import BlockJobMethods
+from virtkit.api.domain_tuning import TuningMethods
 from virtkit.api.handle import Handle
 from virtkit.sdk import checks as args
 from virtkit.sdk.errors import ErrorCode, VirtError, invalid_arg
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
 
-class Domain(AgentMethods, BlockJobMethods, Handle[DomainRef]):
+class Domain(AgentMethods, BlockJobMethods, TuningMethods, Handle[DomainRef]):
     """A domain on one connection. ``name`` and ``uuid`` are fixed; ``id`` asks the driver."""
 
     __slots__ = ()

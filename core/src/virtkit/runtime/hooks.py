@@ -17,6 +17,7 @@ from virtkit.sdk.records import (
     DomainInfo,
     DomainRef,
     DomainStateInfo,
+    DomainStats,
     DomainSummary,
     GuestFilesystem,
     InterfaceAddress,
@@ -37,6 +38,7 @@ from virtkit.sdk.records import (
     SecretSummary,
     SecurityModel,
     SnapshotSummary,
+    VcpuInfo,
     VolumeInfo,
     VolumeRef,
     VolumeSource,
@@ -446,6 +448,33 @@ class Hooks:
             },
         )
 
+    def domain_get_cpu_stats(
+        self,
+        *,
+        dom: DomainRef,
+        start_cpu: int,
+        ncpus: int,
+        total: bool,
+    ) -> list[dict[str, int]]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_cpu_stats",
+            {
+                "dom": dom,
+                "start_cpu": start_cpu,
+                "ncpus": ncpus,
+                "total": total,
+            },
+        )
+
+    def domain_get_emulator_pin_info(self, *, dom: DomainRef, config: bool) -> list[bool]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_emulator_pin_info",
+            {
+                "dom": dom,
+                "config": config,
+            },
+        )
+
     def domain_get_fs_info(self, *, dom: DomainRef) -> list[GuestFilesystem]:
         return self._call("domain_get_fs_info", {"dom": dom})  # type: ignore[no-any-return]
 
@@ -473,14 +502,83 @@ class Hooks:
     def domain_get_job_info(self, *, dom: DomainRef) -> JobInfo:
         return self._call("domain_get_job_info", {"dom": dom})  # type: ignore[no-any-return]
 
+    def domain_get_job_stats(self, *, dom: DomainRef, completed: bool) -> dict[str, Any]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_job_stats",
+            {
+                "dom": dom,
+                "completed": completed,
+            },
+        )
+
+    def domain_get_metadata(
+        self,
+        *,
+        dom: DomainRef,
+        type: str,
+        uri: str | None,
+        config: bool,
+    ) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_metadata",
+            {
+                "dom": dom,
+                "type": type,
+                "uri": uri,
+                "config": config,
+            },
+        )
+
+    def domain_get_scheduler_type(self, *, dom: DomainRef) -> str:
+        return self._call("domain_get_scheduler_type", {"dom": dom})  # type: ignore[no-any-return]
+
     def domain_get_state(self, *, dom: DomainRef) -> DomainStateInfo:
         return self._call("domain_get_state", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_stats(self, *, doms: list[DomainRef], groups: list[str]) -> list[DomainStats]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_stats",
+            {
+                "doms": doms,
+                "groups": groups,
+            },
+        )
 
     def domain_get_summary(self, *, dom: DomainRef) -> DomainSummary:
         return self._call("domain_get_summary", {"dom": dom})  # type: ignore[no-any-return]
 
     def domain_get_time(self, *, dom: DomainRef) -> dict[str, int]:
         return self._call("domain_get_time", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_tunables(
+        self,
+        *,
+        dom: DomainRef,
+        group: str,
+        device: str | None,
+        config: bool,
+    ) -> dict[str, Any]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_tunables",
+            {
+                "dom": dom,
+                "group": group,
+                "device": device,
+                "config": config,
+            },
+        )
+
+    def domain_get_vcpu_info(self, *, dom: DomainRef) -> list[VcpuInfo]:
+        return self._call("domain_get_vcpu_info", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_vcpu_pin_info(self, *, dom: DomainRef, config: bool) -> list[list[bool]]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_vcpu_pin_info",
+            {
+                "dom": dom,
+                "config": config,
+            },
+        )
 
     def domain_get_vcpus_count(
         self,
@@ -562,6 +660,44 @@ class Hooks:
                 "dom": dom,
                 "device": device,
                 "force": force,
+            },
+        )
+
+    def domain_pin_emulator(
+        self,
+        *,
+        dom: DomainRef,
+        cpumap: list[bool],
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_pin_emulator",
+            {
+                "dom": dom,
+                "cpumap": cpumap,
+                "live": live,
+                "config": config,
+            },
+        )
+
+    def domain_pin_vcpu(
+        self,
+        *,
+        dom: DomainRef,
+        vcpu: int,
+        cpumap: list[bool],
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_pin_vcpu",
+            {
+                "dom": dom,
+                "vcpu": vcpu,
+                "cpumap": cpumap,
+                "live": live,
+                "config": config,
             },
         )
 
@@ -647,6 +783,48 @@ class Hooks:
             },
         )
 
+    def domain_set_memory_stats_period(
+        self,
+        *,
+        dom: DomainRef,
+        period: int,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_memory_stats_period",
+            {
+                "dom": dom,
+                "period": period,
+                "live": live,
+                "config": config,
+            },
+        )
+
+    def domain_set_metadata(
+        self,
+        *,
+        dom: DomainRef,
+        type: str,
+        metadata: str | None,
+        key: str | None,
+        uri: str | None,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_metadata",
+            {
+                "dom": dom,
+                "type": type,
+                "metadata": metadata,
+                "key": key,
+                "uri": uri,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def domain_set_time(
         self,
         *,
@@ -662,6 +840,28 @@ class Hooks:
                 "seconds": seconds,
                 "nseconds": nseconds,
                 "sync": sync,
+            },
+        )
+
+    def domain_set_tunables(
+        self,
+        *,
+        dom: DomainRef,
+        group: str,
+        device: str | None,
+        params: dict[str, Any],
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_tunables",
+            {
+                "dom": dom,
+                "group": group,
+                "device": device,
+                "params": params,
+                "live": live,
+                "config": config,
             },
         )
 

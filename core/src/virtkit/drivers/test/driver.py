@@ -29,6 +29,7 @@ from virtkit.drivers.test.secrets import SecretMixin
 from virtkit.drivers.test.snapshots import SnapshotMixin
 from virtkit.drivers.test.storage import StorageMixin
 from virtkit.drivers.test.streams import StreamMixin, close_streams
+from virtkit.drivers.test.tuning import TuningMixin
 from virtkit.sdk.driver import Driver, DriverContext
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
@@ -79,6 +80,7 @@ class TestDriver(
     SecretMixin,
     StorageMixin,
     StreamMixin,
+    TuningMixin,
     Driver,
 ):
     """Driver for ``test:///default`` and ``test:///ABSOLUTE/PATH.xml``."""

@@ -3,7 +3,8 @@
 Modules group them by object: :mod:`.connection` (connection and host node), :mod:`.domain`,
 :mod:`.storage`, :mod:`.network` (virtual networks and host interfaces), :mod:`.ports`,
 :mod:`.streams`, :mod:`.nodedev` (host devices), :mod:`.secrets`, and the domain families
-:mod:`.agent` (guest agent) and :mod:`.blockjobs` (block jobs and block devices).
+:mod:`.agent` (guest agent), :mod:`.blockjobs` (block jobs and block devices),
+:mod:`.tuning` (statistics and tuning).
 Connection-side families: :mod:`.host` (host CPU, memory and security).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
@@ -28,12 +29,13 @@ from virtkit.sdk.hookspecs import (
     secrets,
     storage,
     streams,
+    tuning,
 )
 from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readonly, spec
 
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
-    agent, blockjobs,
+    agent, blockjobs, tuning,
     host,
 )
 PREFIX = "virtkit_"

@@ -14,8 +14,8 @@ from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
 from .test_guest import TestGuestInfo
-from .test_host import TestHost
 from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
+from .test_host import TestHost
 from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
 from .test_nodedev import TestNodeDevices

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 UNPLUG_WAIT = 30.0
 UNPLUG_REPEAT = 2.0
+#: the first QEMU whose TCG survives a cpu unplug (see _hotplug_vcpus)
+TCG_CPU_UNPLUG_SAFE = 8_000_000
 
 
 def _xml_error(message: str) -> VirtError:
@@ -404,6 +406,20 @@ class DeviceMixin:
         d = g.live
         vc = d.vcpu or Vcpu(count=1)
         current = vc.current or vc.count
+        if count < current and d.type == "qemu":
+            emulator = d.devices.emulator if d.devices is not None else None
+            version = self.host.caps(emulator, d.os.type.arch).version_number
+            if version < TCG_CPU_UNPLUG_SAFE:
+                # QEMU before 8.0 frees an unplugged TCG cpu's jump cache while other threads
+                # still use it (fixed by QEMU's "cpu: free cpu->tb_jmp_cache with RCU"): the
+                # guest's QEMU was seen to crash in most unplugs here, so none is attempted
+                raise VirtError(
+                    ErrorCode.OPERATION_UNSUPPORTED,
+                    f"cannot unplug vcpus of domain '{g.name}': QEMU "
+                    f"{version // 1_000_000}.{version // 1000 % 1000} crashes when a cpu of "
+                    f"an emulated (type 'qemu') guest is unplugged (fixed in QEMU 8.0); "
+                    f"change the count with the config flag and restart the guest",
+                    ErrorDomain.QEMU)
         model = _cpu_model(mon)
         topo = argvmod.topo_tuple(d)
         try:

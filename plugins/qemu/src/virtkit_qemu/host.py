@@ -53,6 +53,9 @@ log = logging.getLogger("virtkit_qemu")
 DESTROY_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 SHUTDOWN_REPEAT = 2.0  # the power button is pressed again this often until the guest acts
 SHUTDOWN_REPEAT_FOR = 60.0
+#: the QMP events the worker applies (the others, such as ACPI_DEVICE_OST, are not queued)
+HANDLED = frozenset({"EOF", "SHUTDOWN", "RESET", "GUEST_PANICKED", "WATCHDOG",
+                     "BLOCK_IO_ERROR"})
 
 
 def failed(message: str) -> VirtError:
@@ -158,8 +161,29 @@ class QemuHost:
 
     def _queue(self, g: Guest) -> Callable[[str, dict[str, Any] | None], None]:
         def put(event: str, data: dict[str, Any] | None) -> None:
+            if event == "DEVICE_DELETED":
+                # completes an unplug whose caller holds the lock: never queued behind an
+                # event whose handler waits for that lock (a cpu unplug's ACPI_DEVICE_OST)
+                self._deleted(g, data or {})
+                return
+            if event not in HANDLED:
+                return
             self.events.put((g, event, data))
         return put
+
+    @staticmethod
+    def _deleted(g: Guest, data: dict[str, Any]) -> None:
+        dev = data.get("device")
+        path = str(data.get("path") or "")
+        if not dev and path.startswith("/machine/peripheral/"):
+            # QEMU 7.2 reports a cpu's unplug only as its child's ("/machine/peripheral/vcpu1/
+            # lapic"), deleted as the cpu is: that completes the unplug of a vcpu
+            parent = path.split("/")[3]
+            if parent.startswith("vcpu"):
+                dev = parent
+        done = g.deleted.get(dev) if dev else None
+        if done is not None:
+            done.set()
 
     def _work(self) -> None:
         while True:
@@ -171,9 +195,7 @@ class QemuHost:
 
     def _on_event(self, g: Guest, event: str, data: dict[str, Any]) -> None:
         if event == "DEVICE_DELETED":
-            dev = data.get("device")
-            if dev and dev in g.deleted:
-                g.deleted[dev].set()
+            self._deleted(g, data)
             return
         if event == "EOF":
             self._ended(g)
@@ -204,10 +226,6 @@ class QemuHost:
                 self._paused_by_qemu(g, PausedReason.WATCHDOG, SuspendedDetail.WATCHDOG)
             elif event == "BLOCK_IO_ERROR" and data.get("action") == "stop":
                 self._paused_by_qemu(g, PausedReason.IOERROR, SuspendedDetail.IOERROR)
-            elif event == "BALLOON_CHANGE" and g.live is not None:
-                actual = int(data.get("actual", 0)) // 1024
-                if actual:
-                    g.live = attrs.evolve(g.live, current_memory=actual)
 
     def _paused_by_qemu(self, g: Guest, reason: int, detail: int) -> None:
         """QEMU stopped the guest on its own (watchdog, I/O error): PAUSED with that reason."""

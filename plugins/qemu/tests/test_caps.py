@@ -42,5 +42,9 @@ def test_capabilities_documents(state_root: str) -> None:
             conn.get_domain_capabilities(virttype="xen")
         assert info.value.code == virtkit.ErrorCode.INVALID_ARG
         assert conn.get_version() >= 7_000_000
+        # the default domain type is the first the capabilities list: kvm where usable
+        first = "kvm" if caps.kvm_usable() else "qemu"
+        assert text.index(f"<domain type='{first}'/>") == text.index("<domain type=")
+        assert f"<domain>{first}</domain>" in conn.get_domain_capabilities()
     finally:
         conn.close()

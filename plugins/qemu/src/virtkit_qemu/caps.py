@@ -194,16 +194,18 @@ def _probe_now(binary: str) -> QemuCaps:
 
 
 def capabilities_xml(caps: QemuCaps, host_cpus: int, memory_kib: int) -> str:
-    """libvirt's ``<capabilities>``: the host and one guest entry (qemu, and kvm when usable)."""
+    """libvirt's ``<capabilities>``: the host and one guest entry (kvm when usable, and qemu)."""
     machines = "".join(
         f"<machine maxCpus='{m.max_cpus}'>{m.name}</machine>"
         + (f"<machine canonical='{m.name}' maxCpus='{m.max_cpus}'>{m.alias}</machine>"
            if m.alias else "")
         for m in caps.machines if m.name != "none"
     )
+    # the default type first: kvm where it can be used (as libvirt's domain capabilities
+    # default to it), then qemu, which every host can run
     domains = "<domain type='qemu'/>"
     if kvm_usable():
-        domains += "<domain type='kvm'/>"
+        domains = "<domain type='kvm'/>" + domains
     return (
         "<capabilities><host>"
         f"<cpu><arch>{host_arch()}</arch></cpu>"

@@ -175,7 +175,8 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
             raise VirtError(ErrorCode.INVALID_ARG,
                             f"invalid argument: no emulator for architecture '{arch}'",
                             ErrorDomain.QEMU)
-        vt = virttype or "qemu"  # the first type the capabilities document lists
+        # the first type the capabilities document lists: kvm when usable (libvirt's default)
+        vt = virttype or ("kvm" if capsmod.kvm_usable() else "qemu")
         try:
             caps = self.host.caps(emulator, arch)
             return capsmod.domain_capabilities_xml(caps, vt, machine or "")

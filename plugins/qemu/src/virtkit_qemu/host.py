@@ -113,7 +113,8 @@ class QemuHost:
         paths.make()
         self.defs = StateStore(paths.config, ".xml")
         self.meta = StateStore(paths.config, ".json")
-        self.runs = StateStore(paths.run, ".json")
+        # runtime status: a crash of the host ends every guest it describes (no fsyncs)
+        self.runs = StateStore(paths.run, ".json", durable=False)
         self.lock = threading.RLock()
         self.guests: dict[str, Guest] = {}
         self.subscribers: dict[int, Callable[[Event], None]] = {}
@@ -123,6 +124,7 @@ class QemuHost:
         self.refs = 0
         self._seen: dict[str, int] = {}  # definition files read, by mtime
         self._caps: dict[str, capsmod.QemuCaps] = {}
+        self._binaries: dict[str | None, str] = {}
         self._worker = threading.Thread(target=self._work, name="virtkit-qemu-events",
                                         daemon=True)
         self._worker.start()
@@ -141,16 +143,19 @@ class QemuHost:
 
     def apply(self, g: Guest, t: Transition) -> None:
         """Store a transition's outcome and emit its events (caller holds the lock)."""
+        was_active = g.status.active  # only an active guest has a status record
         if t.status is None:
             self.guests.pop(g.uuid, None)
-            self.runs.delete("domains", g.name)
+            if was_active:
+                self.runs.delete("domains", g.name)
             g.status = attrs.evolve(g.status, state=DomainState.SHUTOFF, persistent=False)
         else:
             g.status = t.status
             if not t.status.active:
                 g.id = -1
                 g.live = None
-                self.runs.delete("domains", g.name)
+                if was_active:
+                    self.runs.delete("domains", g.name)
             else:
                 self.save_status(g)
         ref = g.ref
@@ -436,7 +441,11 @@ class QemuHost:
         raise no_domain(name)
 
     def caps(self, binary: str | None = None, arch: str | None = None) -> capsmod.QemuCaps:
-        binary = binary or capsmod.default_binary(arch)
+        if binary is None:
+            # found on PATH once per process, as the probe's answer is kept once per process
+            binary = self._binaries.get(arch)
+            if binary is None:
+                binary = self._binaries[arch] = capsmod.default_binary(arch)
         found = self._caps.get(binary)
         if found is None:
             found = capsmod.probe(binary, self.paths.cache)

@@ -25,6 +25,7 @@ GROUPS: tuple[str, ...] = (
     "nodedev",
     "secrets",
     "host",
+    "nwfilters",
     "console",
     "guest-info",
     "guest-agent",

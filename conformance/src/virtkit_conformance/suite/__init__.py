@@ -19,6 +19,7 @@ from .test_host import TestHost
 from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
 from .test_nodedev import TestNodeDevices
+from .test_nwfilters import TestNWFilters
 from .test_objects import TestInterfaces, TestNetworks, TestStorage
 from .test_secrets import TestSecrets
 from .test_snapshots import TestSnapshots
@@ -42,6 +43,7 @@ __all__ = [
     "TestMigration",
     "TestNetworks",
     "TestNodeDevices",
+    "TestNWFilters",
     "TestReadOnly",
     "TestResources",
     "TestSaveRestore",

@@ -20,6 +20,7 @@ from virtkit.api.connection_objects import ObjectsMixin
 from virtkit.api.domain import Domain
 from virtkit.api.host import HostMethods
 from virtkit.api.nodedev import NodeDeviceMethods
+from virtkit.api.nwfilter import NWFilterMethods
 from virtkit.api.secret import SecretMethods
 from virtkit.runtime import registry
 from virtkit.runtime.config import load_config, resolve_alias
@@ -117,7 +118,8 @@ def open(  # noqa: A001
     )
 
 
-class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods):
+class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
+                 NWFilterMethods):
     """An open connection: its driver, the host services the driver declares, and the
     cross-cutting plugins that wrap them (see :mod:`virtkit.runtime.dispatch`)."""
 

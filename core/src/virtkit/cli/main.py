@@ -167,6 +167,15 @@ COMMANDS: dict[str, str] = {
     "dommemstat": "tuning",
     "metadata": "tuning",
     "desc": "tuning",
+    # network filters
+    "nwfilter-define": "nwfilter",
+    "nwfilter-undefine": "nwfilter",
+    "nwfilter-dumpxml": "nwfilter",
+    "nwfilter-list": "nwfilter",
+    "nwfilter-binding-create": "nwfilter",
+    "nwfilter-binding-delete": "nwfilter",
+    "nwfilter-binding-dumpxml": "nwfilter",
+    "nwfilter-binding-list": "nwfilter",
     # secrets
     "secret-define": "secret",
     "secret-undefine": "secret",

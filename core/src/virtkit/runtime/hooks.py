@@ -24,6 +24,8 @@ from virtkit.sdk.records import (
     InterfaceRef,
     InterfaceSummary,
     JobInfo,
+    NWFilterBindingRef,
+    NWFilterRef,
     NetworkPortPlug,
     NetworkPortRef,
     NetworkRef,
@@ -1292,6 +1294,64 @@ class Hooks:
 
     def nodedev_undefine(self, *, dev: NodeDeviceRef) -> bool:
         return self._call("nodedev_undefine", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nwfilter_binding_create_xml(self, *, xml: str) -> NWFilterBindingRef:
+        return self._call(  # type: ignore[no-any-return]
+            "nwfilter_binding_create_xml",
+            {
+                "xml": xml,
+            },
+        )
+
+    def nwfilter_binding_delete(self, *, binding: NWFilterBindingRef) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "nwfilter_binding_delete",
+            {
+                "binding": binding,
+            },
+        )
+
+    def nwfilter_binding_get_xml(self, *, binding: NWFilterBindingRef) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "nwfilter_binding_get_xml",
+            {
+                "binding": binding,
+            },
+        )
+
+    def nwfilter_binding_list(self) -> list[NWFilterBindingRef]:
+        return self._call("nwfilter_binding_list", {})  # type: ignore[no-any-return]
+
+    def nwfilter_binding_lookup_by_port_dev(self, *, port_dev: str) -> NWFilterBindingRef:
+        return self._call(  # type: ignore[no-any-return]
+            "nwfilter_binding_lookup_by_port_dev",
+            {
+                "port_dev": port_dev,
+            },
+        )
+
+    def nwfilter_define_xml(self, *, xml: str) -> NWFilterRef:
+        return self._call("nwfilter_define_xml", {"xml": xml})  # type: ignore[no-any-return]
+
+    def nwfilter_get_xml(self, *, nwfilter: NWFilterRef) -> str:
+        return self._call("nwfilter_get_xml", {"nwfilter": nwfilter})  # type: ignore[no-any-return]
+
+    def nwfilter_list(self) -> list[NWFilterRef]:
+        return self._call("nwfilter_list", {})  # type: ignore[no-any-return]
+
+    def nwfilter_lookup_by_name(self, *, name: str) -> NWFilterRef:
+        return self._call("nwfilter_lookup_by_name", {"name": name})  # type: ignore[no-any-return]
+
+    def nwfilter_lookup_by_uuid(self, *, uuid: str) -> NWFilterRef:
+        return self._call("nwfilter_lookup_by_uuid", {"uuid": uuid})  # type: ignore[no-any-return]
+
+    def nwfilter_undefine(self, *, nwfilter: NWFilterRef) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "nwfilter_undefine",
+            {
+                "nwfilter": nwfilter,
+            },
+        )
 
     def pool_build(self, *, pool: PoolRef, overwrite: bool, no_overwrite: bool) -> bool:
         return self._call(  # type: ignore[no-any-return]

@@ -24,6 +24,7 @@ from virtkit.drivers.test.migration import MigrationMixin
 from virtkit.drivers.test.network import NetworkMixin
 from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
 from virtkit.drivers.test.nodedev import NodeDeviceMixin
+from virtkit.drivers.test.nwfilters import NWFilterMixin
 from virtkit.drivers.test.ports import PortMixin
 from virtkit.drivers.test.secrets import SecretMixin
 from virtkit.drivers.test.snapshots import SnapshotMixin
@@ -76,6 +77,7 @@ class TestDriver(
     MigrationMixin,
     NetworkMixin,
     NodeDeviceMixin,
+    NWFilterMixin,
     PortMixin,
     SecretMixin,
     StorageMixin,

@@ -5,7 +5,8 @@ Modules group them by object: :mod:`.connection` (connection and host node), :mo
 :mod:`.streams`, :mod:`.nodedev` (host devices), :mod:`.secrets`, and the domain families
 :mod:`.agent` (guest agent), :mod:`.blockjobs` (block jobs and block devices),
 :mod:`.tuning` (statistics and tuning).
-Connection-side families: :mod:`.host` (host CPU, memory and security).
+Connection-side families: :mod:`.host` (host CPU, memory and security), :mod:`.nwfilter`
+(network filters).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
 """
@@ -25,6 +26,7 @@ from virtkit.sdk.hookspecs import (
     host,
     network,
     nodedev,
+    nwfilter,
     ports,
     secrets,
     storage,
@@ -36,7 +38,7 @@ from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readon
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
     agent, blockjobs, tuning,
-    host,
+    host, nwfilter,
 )
 PREFIX = "virtkit_"
 

@@ -36,6 +36,7 @@ from virtkit.xml.domain import Domain
 from virtkit_xen import native
 from virtkit_xen.runner import Recording, Runner, runner_from_spec
 from virtkit_xen.xl import XL, XlDomain
+from virtkit_xen.xlsnap import XlSnapshotHooks
 
 log = logging.getLogger("virtkit_xen")
 
@@ -61,7 +62,7 @@ class Guest:
         return DomainRef(self.dom.name, self.dom.uuid or "", self.id)
 
 
-class XenDriver(Driver):
+class XenDriver(XlSnapshotHooks, Driver):
     """The xl backend."""
 
     name = "xen"
@@ -247,7 +248,8 @@ class XenDriver(Driver):
 
     def _summary(self, g: Guest) -> DomainSummary:
         return DomainSummary(g.ref, int(g.status.state), int(g.status.reason),
-                             g.status.persistent, g.autostart)
+                             g.status.persistent, g.autostart, g.status.has_managed_save,
+                             len(self._snaps(g.dom.name)["list"]))
 
     @hookimpl
     def virtkit_domain_list(self) -> list[DomainSummary]:
@@ -321,6 +323,12 @@ class XenDriver(Driver):
             if g.status.has_managed_save and not managed_save:
                 raise VirtError(ErrorCode.OPERATION_INVALID, f"domain '{g.dom.name}' has a "
                                 "managed save image", ErrorDomain.DOMAIN)
+            snaps = len(self._snaps(g.dom.name)["list"])
+            if snaps and not snapshots_metadata:
+                raise VirtError(ErrorCode.OPERATION_INVALID, f"domain '{g.dom.name}' has "
+                                f"{snaps} snapshots", ErrorDomain.DOMAIN)
+            if snaps:
+                self._drop_snapshots(g.dom.name)
             self._apply(g, Op.UNDEFINE)
             if g.status.active and self._load(g.dom.name) is not None:
                 g2 = self._load(g.dom.name)

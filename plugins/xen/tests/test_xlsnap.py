@@ -86,6 +86,8 @@ class StandInDom0:
             i, _, u = self.doms[rest[0]]
             self.doms[rest[0]] = (i, "--p---" if cmd == "pause" else "-b----", u)
             return ok
+        if cmd == "trigger" and rest[1:] == ["reset"] and rest[0] in self.doms:
+            return ok
         if cmd == "destroy":
             del self.doms[rest[0]]
             return ok
@@ -213,4 +215,23 @@ def test_only_qcow2_disks_can_be_snapshotted(dom0: StandInDom0, tmp_path: Path) 
         dom.snapshot_create_xml("<domainsnapshot><name>x</name></domainsnapshot>")
     assert err.value.code == C.CONFIG_UNSUPPORTED and "'xvda'" in err.value.message
     assert dom.list_all_snapshots() == [] and not cmds(dom0, "qemu-img")
+    conn.close()
+
+
+def test_reset_hvm_triggers_pv_restarts(dom0: StandInDom0) -> None:
+    conn: Any = virtkit.open("xen:///system")
+    hvm = conn.define_xml("<domain type='xen'><name>h</name><memory>131072</memory><os>"
+                          "<type>hvm</type></os></domain>")
+    pv = conn.define_xml("<domain type='xen'><name>p</name><memory>131072</memory><os>"
+                         "<type>linux</type><kernel>/boot/vmlinuz</kernel></os></domain>")
+    for d in (hvm, pv):
+        d.create()
+    hid, pid = hvm.id, pv.id
+    hvm.reset()
+    assert ["xl", "trigger", "h", "reset"] in dom0.log and hvm.id == hid
+    pv.reset()
+    assert ["xl", "destroy", "p"] in dom0.log and pv.id != pid, "PV: a hard restart"
+    after = dom0.log[dom0.log.index(["xl", "destroy", "p"]):]
+    assert any(a[:2] == ["xl", "create"] for a in after) and pv.state()[0] == S.RUNNING
+    assert not any(a[:2] == ["xl", "trigger"] and "p" in a for a in dom0.log)
     conn.close()

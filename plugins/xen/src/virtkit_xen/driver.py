@@ -36,6 +36,7 @@ from virtkit.xml.domain import Domain
 from virtkit_xen import native
 from virtkit_xen.runner import Recording, Runner, runner_from_spec
 from virtkit_xen.xl import XL, XlDomain
+from virtkit_xen.xlconsole import XlConsoleHooks
 from virtkit_xen.xlsnap import XlSnapshotHooks
 
 log = logging.getLogger("virtkit_xen")
@@ -62,7 +63,7 @@ class Guest:
         return DomainRef(self.dom.name, self.dom.uuid or "", self.id)
 
 
-class XenDriver(XlSnapshotHooks, Driver):
+class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
     """The xl backend."""
 
     name = "xen"
@@ -70,7 +71,7 @@ class XenDriver(XlSnapshotHooks, Driver):
     domain_types = ("xen",)
     os_types = ("linux", "xen", "xenpvh", "hvm")
     capabilities: ClassVar[dict[str, Any]] = {
-        "live_migration": False, "offline_migration": False, "console": False,
+        "live_migration": False, "offline_migration": False, "console": True,
         "hotplug": ("disk", "interface"), "coldplug": (), "graphics": ("vnc", "sdl"),
         "shutdown_modes": (), "disk_formats": ("raw", "qcow2", "vhd", "qed"),
         "native_formats": ("xen-xl",),
@@ -192,6 +193,7 @@ class XenDriver(XlSnapshotHooks, Driver):
 
     @hookimpl
     def virtkit_connect_close(self) -> bool:
+        self.close_consoles()
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
@@ -429,7 +431,19 @@ class XenDriver(XlSnapshotHooks, Driver):
 
     @hookimpl
     def virtkit_domain_reset(self, dom: DomainRef) -> bool:
-        self._op(dom, Op.RESET, lambda g: self.xl.reset(g.dom.name))
+        """HVM: ``xl trigger NAME reset`` (the emulated reset line). Xen has no reset for PV and
+        PVH guests (libxl implements the trigger for HVM only), so theirs is a hard restart:
+        ``xl destroy`` and ``xl create`` of the running configuration (a new domain id)."""
+        def act(g: Guest) -> None:
+            if g.dom.os.type.name == "hvm":
+                self.xl.reset(g.dom.name)
+                return
+            paused = g.status.state == DomainState.PAUSED
+            self.xl.destroy(g.dom.name)
+            self.xl.wait_gone(g.dom.name)
+            self._start(g, g.dom, paused)
+
+        self._op(dom, Op.RESET, act)
         return True
 
     @hookimpl

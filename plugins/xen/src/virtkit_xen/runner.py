@@ -69,8 +69,29 @@ def _timeout(argv: Sequence[str], timeout: float) -> VirtError:
                      f"'{shlex.join(argv)}' did not finish within {timeout:g} s", ErrorDomain.LIBXL)
 
 
+def spawn(runner: Runner, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    """A long-running command with its stdin and stdout as pipes (``xl console``), through a
+    runner that can stream; OPERATION_UNSUPPORTED through one that cannot (the channel, a
+    replay)."""
+    fn = getattr(runner, "spawn", None)
+    if fn is None:
+        raise VirtError(ErrorCode.OPERATION_UNSUPPORTED, f"the {type(runner).__name__} cannot "
+                        f"stream '{shlex.join(argv)}' (use the local or ssh runner)",
+                        ErrorDomain.LIBXL)
+    proc: subprocess.Popen[bytes] = fn(argv)
+    return proc
+
+
 class LocalRunner:
     """Commands as local subprocesses (virtkit runs in dom0)."""
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        except FileNotFoundError:
+            raise VirtError(ErrorCode.NO_CONNECT, f"'{argv[0]}' is not installed: this host "
+                            "is not a Xen dom0", ErrorDomain.LIBXL) from None
 
     def run(self, argv: Sequence[str], *, input: bytes | None = None,
             timeout: float = 120.0) -> RunResult:
@@ -104,6 +125,12 @@ class SshRunner:
             raise VirtError(ErrorCode.NO_CONNECT, f"ssh to dom0 '{self.host}' failed: "
                             f"{result.stderr.strip()}", ErrorDomain.LIBXL)
         return result
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        """``ssh -tt``: xl console wants a terminal on the far side."""
+        return LocalRunner().spawn(["ssh", "-tt", "-o", "BatchMode=yes",
+                                    *(["-p", str(self.port)] if self.port else []),
+                                    self.host, shlex.join(argv)])
 
     def close(self) -> None:
         pass
@@ -218,6 +245,9 @@ class Recording:
             f.write(json.dumps({"argv": list(argv), "input": input.decode() if input else None,
                                 "rc": r.rc, "stdout": r.stdout, "stderr": r.stderr}) + "\n")
         return r
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        return spawn(self.inner, argv)  # a stream is not recorded
 
     def close(self) -> None:
         self.inner.close()

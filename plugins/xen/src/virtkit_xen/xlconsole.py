@@ -1,0 +1,134 @@
+"""The guest console of ``xen:///system`` as a stream: ``xl console [-t pv|serial] NAME``
+through the runner (a local subprocess in dom0, or ``ssh -tt`` to it), its stdin and stdout
+relayed. One stream per domain in this driver; ``force`` closes the one open and takes over.
+The channel runner cannot stream (OPERATION_UNSUPPORTED)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import select
+import subprocess
+from typing import Any
+
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef
+from virtkit_xen.runner import spawn
+
+MAX_CHUNK = 1024 * 1024
+_ids = itertools.count(1)
+#: console devices and ``xl console -t`` types
+DEVICES = {None: "pv", "console0": "pv", "serial0": "serial"}
+
+
+class ConsoleStream:
+    def __init__(self, name: str, proc: subprocess.Popen[bytes]) -> None:
+        self.name, self.proc = name, proc
+
+    def recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        out = self.proc.stdout
+        assert out is not None
+        ready, _, _ = select.select([out], [], [], timeout)
+        if not ready:
+            raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"no console output from domain "
+                            f"'{self.name}' within {timeout:g}s", ErrorDomain.STREAMS)
+        try:
+            return os.read(out.fileno(), min(nbytes, MAX_CHUNK))
+        except OSError:
+            return b""
+
+    def send(self, stream: int, data: bytes) -> int:
+        inp = self.proc.stdin
+        assert inp is not None
+        try:
+            inp.write(data)
+            inp.flush()
+        except OSError as exc:
+            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream}: the console of domain "
+                            f"'{self.name}' closed ({exc.strerror})", ErrorDomain.STREAMS) from None
+        return len(data)
+
+    def close(self) -> None:
+        for f in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if f is not None:
+                    f.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class XlConsoleHooks:
+    """Mixed into the xl driver."""
+
+    def _consoles(self: Any) -> dict[int, ConsoleStream]:
+        if not hasattr(self, "_console_streams"):
+            self._console_streams: dict[int, ConsoleStream] = {}
+        streams: dict[int, ConsoleStream] = self._console_streams
+        return streams
+
+    def close_consoles(self: Any) -> None:
+        for s in list(self._consoles().values()):
+            s.close()
+        self._consoles().clear()
+
+    @hookimpl
+    def virtkit_domain_open_console(self: Any, dom: DomainRef, device: str | None,
+                                    force: bool) -> int:
+        self._sync()
+        with self.lock:
+            g = self._find(dom)
+            if not g.status.active:
+                raise VirtError(ErrorCode.OPERATION_INVALID,
+                                f"domain '{g.dom.name}' is not running", ErrorDomain.DOMAIN)
+            if device not in DEVICES:
+                raise VirtError(ErrorCode.DEVICE_MISSING, f"domain '{g.dom.name}' has no "
+                                f"console device '{device}'", ErrorDomain.LIBXL)
+            streams = self._consoles()
+            held = [sid for sid, s in streams.items()
+                    if s.name == g.dom.name and s.proc.poll() is None]
+            if held and not force:
+                raise VirtError(ErrorCode.OPERATION_FAILED, f"the console of domain "
+                                f"'{g.dom.name}' is in use by another client", ErrorDomain.LIBXL)
+            for sid in held:
+                streams.pop(sid).close()
+            proc = spawn(self.runner, ["xl", "console", "-t", DEVICES[device], g.dom.name])
+            sid = next(_ids)
+            streams[sid] = ConsoleStream(g.dom.name, proc)
+            return sid
+
+    def _stream(self: Any, stream: int) -> ConsoleStream:
+        s: ConsoleStream | None = self._consoles().get(stream)
+        if s is None:
+            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} is not open (unknown, "
+                            "finished or aborted)", ErrorDomain.STREAMS)
+        return s
+
+    @hookimpl
+    def virtkit_stream_recv(self: Any, stream: int, nbytes: int,
+                            timeout: float | None) -> bytes:
+        data: bytes = self._stream(stream).recv(stream, nbytes, timeout)
+        return data
+
+    @hookimpl
+    def virtkit_stream_send(self: Any, stream: int, data: bytes) -> int:
+        n: int = self._stream(stream).send(stream, data)
+        return n
+
+    @hookimpl
+    def virtkit_stream_finish(self: Any, stream: int) -> bool:
+        self._stream(stream).close()
+        self._consoles().pop(stream, None)
+        return True
+
+    @hookimpl
+    def virtkit_stream_abort(self: Any, stream: int) -> bool:
+        self._stream(stream).close()
+        self._consoles().pop(stream, None)
+        return True

@@ -26,6 +26,7 @@ GROUPS: tuple[str, ...] = (
     "secrets",
     "host",
     "nwfilters",
+    "checkpoints",
     "console",
     "guest-info",
     "guest-agent",

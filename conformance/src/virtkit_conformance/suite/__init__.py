@@ -10,6 +10,7 @@ and ``pytest --virtkit-uri mydriver:///session``.
 
 from .test_agent import TestGuestAgent
 from .test_blockjobs import TestBlockJobs
+from .test_checkpoints import TestCheckpoints
 from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
@@ -29,6 +30,7 @@ from .test_tuning import TestTuning
 
 __all__ = [
     "TestBadInput",
+    "TestCheckpoints",
     "TestBlockJobs",
     "TestConcurrency",
     "TestConnection",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from virtkit.api.checkpoint import CheckpointMethods
 from virtkit.api.domain_agent import AgentMethods
 from virtkit.api.domain_blockjobs import BlockJobMethods
 from virtkit.api.domain_tuning import TuningMethods
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
 
-class Domain(AgentMethods, BlockJobMethods, TuningMethods, Handle[DomainRef]):
+class Domain(AgentMethods, BlockJobMethods, TuningMethods, CheckpointMethods,
+             Handle[DomainRef]):
     """A domain on one connection. ``name`` and ``uuid`` are fixed; ``id`` asks the driver."""
 
     __slots__ = ()

@@ -167,6 +167,16 @@ COMMANDS: dict[str, str] = {
     "dommemstat": "tuning",
     "metadata": "tuning",
     "desc": "tuning",
+    # checkpoints and backup
+    "checkpoint-create": "checkpoint",
+    "checkpoint-create-as": "checkpoint",
+    "checkpoint-list": "checkpoint",
+    "checkpoint-info": "checkpoint",
+    "checkpoint-parent": "checkpoint",
+    "checkpoint-dumpxml": "checkpoint",
+    "checkpoint-delete": "checkpoint",
+    "backup-begin": "checkpoint",
+    "backup-dumpxml": "checkpoint",
     # network filters
     "nwfilter-define": "nwfilter",
     "nwfilter-undefine": "nwfilter",

@@ -13,6 +13,8 @@ from typing import Any
 
 from virtkit.sdk.records import (
     BlockInfo,
+    CheckpointRef,
+    CheckpointSummary,
     DhcpLease,
     DomainInfo,
     DomainRef,
@@ -54,6 +56,55 @@ class Hooks:
 
     def __init__(self, call: Callable[[str, dict[str, Any]], Any]) -> None:
         self._call = call
+
+    def checkpoint_create_xml(self, *, dom: DomainRef, xml: str, redefine: bool) -> CheckpointRef:
+        return self._call(  # type: ignore[no-any-return]
+            "checkpoint_create_xml",
+            {
+                "dom": dom,
+                "xml": xml,
+                "redefine": redefine,
+            },
+        )
+
+    def checkpoint_delete(
+        self,
+        *,
+        checkpoint: CheckpointRef,
+        children: bool,
+        children_only: bool,
+        metadata_only: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "checkpoint_delete",
+            {
+                "checkpoint": checkpoint,
+                "children": children,
+                "children_only": children_only,
+                "metadata_only": metadata_only,
+            },
+        )
+
+    def checkpoint_get_xml(self, *, checkpoint: CheckpointRef, no_domain: bool) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "checkpoint_get_xml",
+            {
+                "checkpoint": checkpoint,
+                "no_domain": no_domain,
+            },
+        )
+
+    def checkpoint_list(self, *, dom: DomainRef) -> list[CheckpointSummary]:
+        return self._call("checkpoint_list", {"dom": dom})  # type: ignore[no-any-return]
+
+    def checkpoint_lookup_by_name(self, *, dom: DomainRef, name: str) -> CheckpointRef:
+        return self._call(  # type: ignore[no-any-return]
+            "checkpoint_lookup_by_name",
+            {
+                "dom": dom,
+                "name": name,
+            },
+        )
 
     def connect_baseline_cpu(self, *, xml_cpus: list[str], features: bool, migratable: bool) -> str:
         return self._call(  # type: ignore[no-any-return]
@@ -221,6 +272,25 @@ class Hooks:
                 "config": config,
             },
         )
+
+    def domain_backup_begin(
+        self,
+        *,
+        dom: DomainRef,
+        backup_xml: str,
+        checkpoint_xml: str | None,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_backup_begin",
+            {
+                "dom": dom,
+                "backup_xml": backup_xml,
+                "checkpoint_xml": checkpoint_xml,
+            },
+        )
+
+    def domain_backup_get_xml(self, *, dom: DomainRef) -> str:
+        return self._call("domain_backup_get_xml", {"dom": dom})  # type: ignore[no-any-return]
 
     def domain_block_commit(
         self,

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from virtkit.drivers.test import host
 from virtkit.drivers.test.agent import AgentMixin
 from virtkit.drivers.test.blockjobs import BlockJobMixin
+from virtkit.drivers.test.checkpoints import CheckpointMixin
 from virtkit.drivers.test.devices import DeviceMixin
 from virtkit.drivers.test.domxml import DomainDef, parse_domain
 from virtkit.drivers.test.guest import GuestMixin
@@ -67,6 +68,7 @@ def _invalid(message: str) -> VirtError:
 
 
 class TestDriver(
+    CheckpointMixin,  # before JobMixin: its abort_job ends a backup first
     AgentMixin,
     BlockJobMixin,
     DeviceMixin,

@@ -6,7 +6,7 @@ Modules group them by object: :mod:`.connection` (connection and host node), :mo
 :mod:`.agent` (guest agent), :mod:`.blockjobs` (block jobs and block devices),
 :mod:`.tuning` (statistics and tuning).
 Connection-side families: :mod:`.host` (host CPU, memory and security), :mod:`.nwfilter`
-(network filters).
+(network filters), :mod:`.checkpoints` (checkpoints and backup).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
 (docs/hooks.md) lists them all.
 """
@@ -21,6 +21,7 @@ from typing import Any
 from virtkit.sdk.hookspecs import (
     agent,
     blockjobs,
+    checkpoints,
     connection,
     domain,
     host,
@@ -38,7 +39,7 @@ from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readon
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
     agent, blockjobs, tuning,
-    host, nwfilter,
+    host, nwfilter, checkpoints,
 )
 PREFIX = "virtkit_"
 

@@ -24,6 +24,7 @@ from .test_nwfilters import TestNWFilters
 from .test_objects import TestInterfaces, TestNetworks, TestStorage
 from .test_secrets import TestSecrets
 from .test_snapshots import TestSnapshots
+from .test_sparse import TestSparseStreams
 from .test_stateful import TestStateful
 from .test_streams import TestConsole
 from .test_tuning import TestTuning
@@ -51,6 +52,7 @@ __all__ = [
     "TestSaveRestore",
     "TestSecrets",
     "TestSnapshots",
+    "TestSparseStreams",
     "TestStateful",
     "TestStorage",
     "TestTuning",

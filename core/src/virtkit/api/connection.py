@@ -29,7 +29,7 @@ from virtkit.runtime.events import EventBus
 from virtkit.runtime.hooks import Hooks
 from virtkit.sdk import checks as args
 from virtkit.sdk.driver import AuthCallback, DriverContext, Identity
-from virtkit.sdk.errors import VirtError, invalid_arg
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
 from virtkit.sdk.records import DomainSummary, Event, NodeInfo
 from virtkit.sdk.states import DomainState
 from virtkit.sdk.uri import URI, parse_uri
@@ -37,6 +37,8 @@ from virtkit.sdk.uri import URI, parse_uri
 log = logging.getLogger("virtkit")
 
 REMOTE_SCHEME = registry.REMOTE_SCHEME
+#: libvirt's virConnectCloseReason values
+CLOSE_REASON_ERROR, CLOSE_REASON_EOF, CLOSE_REASON_KEEPALIVE, CLOSE_REASON_CLIENT = 0, 1, 2, 3
 FALLBACK_URI = "test:///default"
 
 
@@ -123,6 +125,9 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
     """An open connection: its driver, the host services the driver declares, and the
     cross-cutting plugins that wrap them (see :mod:`virtkit.runtime.dispatch`)."""
 
+    #: the close callback and its opaque value (register_close_callback)
+    _close_cb: tuple[Callable[[Connection, int, Any], Any], Any] | None = None
+
     def __init__(
         self,
         uri_text: str,
@@ -196,9 +201,38 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
             finally:
                 self._dispatch.close()  # later calls: INVALID_CONN; services closed
                 self.events.close()
+                self._run_close_callback(CLOSE_REASON_CLIENT)
 
     def is_alive(self) -> bool:
         return not self._dispatch.closed
+
+    def register_close_callback(
+        self, cb: Callable[[Connection, int, Any], Any], opaque: Any = None
+    ) -> int:
+        """Call ``cb(conn, reason, opaque)`` once when the connection closes (libvirt's
+        virConnectRegisterCloseCallback; reason CLOSE_REASON_CLIENT when :meth:`close` closed
+        it). One callback per connection; returns 0."""
+        if self._close_cb is not None:
+            raise invalid_arg("the connection already has a close callback")
+        if self._dispatch.closed:
+            raise VirtError(ErrorCode.INVALID_CONN, f"the connection to '{self._uri_text}' is "
+                                                   f"closed", ErrorDomain.NONE)
+        self._close_cb = (cb, opaque)
+        return 0
+
+    def unregister_close_callback(self) -> int:
+        if self._close_cb is None:
+            raise invalid_arg("the connection has no close callback")
+        self._close_cb = None
+        return 0
+
+    def _run_close_callback(self, reason: int) -> None:
+        found, self._close_cb = self._close_cb, None
+        if found is not None:
+            try:
+                found[0](self, reason, found[1])
+            except Exception:
+                log.exception("close callback of '%s' failed", self._uri_text)
 
     def __enter__(self) -> Connection:
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -599,8 +599,9 @@ def _offset_length(offset: str, length: str) -> tuple[int, int]:
 @click.option("--offset", default="0", metavar="BYTES", help="Where in the volume to start.")
 @click.option("--length", default="0", metavar="BYTES", help="How much to upload (0: all).")
 @click.option("--verbose", is_flag=True, help="Show progress.")
+@click.option("--sparse", is_flag=True, help="Send the file's holes as holes, not zeros.")
 def cmd_vol_upload(state: CliState, vol: str, file: str, pool: str | None, offset: str,
-                   length: str, verbose: bool) -> None:
+                   length: str, verbose: bool, sparse: bool) -> None:
     from virtkit.api.stream import MAX_CHUNK
     from virtkit.cli.progress import Bar
 
@@ -617,6 +618,9 @@ def cmd_vol_upload(state: CliState, vol: str, file: str, pool: str | None, offse
         stream = v.upload(start, count)
         done, ok = 0, False
         try:
+            if sparse:
+                _send_sparse(stream, f, total)
+                done = total
             while done < total:
                 chunk = f.read(min(MAX_CHUNK, total - done))
                 if not chunk:
@@ -632,6 +636,43 @@ def cmd_vol_upload(state: CliState, vol: str, file: str, pool: str | None, offse
             bar.end(ok)
 
 
+def _send_sparse(stream: Any, f: Any, total: int) -> None:
+    """Send ``total`` bytes of ``f``: its data as data, its holes (SEEK_HOLE) as holes."""
+    fd = f.fileno()
+
+    def section(_st: Any, _opaque: Any) -> tuple[bool, int]:
+        pos = f.tell()
+        if pos >= total:
+            return False, 0
+        try:
+            data_at = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError:  # ENXIO: only a hole is left
+            data_at = total
+        if data_at > pos:
+            f.seek(pos)
+            return False, min(data_at, total) - pos
+        hole_at = os.lseek(fd, pos, os.SEEK_HOLE)
+        f.seek(pos)  # the buffered file and its descriptor back where the data starts
+        return True, min(hole_at, total) - pos
+
+    def skip(_st: Any, length: int, _opaque: Any) -> int:
+        f.seek(length, os.SEEK_CUR)
+        return 0
+
+    stream.sparse_send_all(lambda _st, n, _o: f.read(n), section, skip)
+
+
+def _recv_sparse(stream: Any, f: Any) -> None:
+    """Write the stream's data into ``f`` and its holes as holes (seek and truncate)."""
+
+    def hole(_st: Any, length: int, _opaque: Any) -> int:
+        f.seek(length, os.SEEK_CUR)
+        return 0
+
+    stream.sparse_recv_all(lambda _st, data, _o: f.write(data), hole)
+    f.truncate()
+
+
 @command("vol-download", help="Download a storage volume's contents into a file.")
 @click.argument("vol", metavar="VOL")
 @click.argument("file", metavar="FILE")
@@ -639,8 +680,9 @@ def cmd_vol_upload(state: CliState, vol: str, file: str, pool: str | None, offse
 @click.option("--offset", default="0", metavar="BYTES", help="Where in the volume to start.")
 @click.option("--length", default="0", metavar="BYTES", help="How much to download (0: all).")
 @click.option("--verbose", is_flag=True, help="Show progress.")
+@click.option("--sparse", is_flag=True, help="Keep the volume's holes as holes in FILE.")
 def cmd_vol_download(state: CliState, vol: str, file: str, pool: str | None, offset: str,
-                     length: str, verbose: bool) -> None:
+                     length: str, verbose: bool, sparse: bool) -> None:
     from virtkit.api.stream import MAX_CHUNK
     from virtkit.cli.progress import Bar
 
@@ -660,7 +702,9 @@ def cmd_vol_download(state: CliState, vol: str, file: str, pool: str | None, off
             stream = v.download(start, count)
             done = 0
             try:
-                while True:
+                if sparse:
+                    _recv_sparse(stream, f)
+                while not sparse:
                     chunk = stream.recv(MAX_CHUNK)
                     if not chunk:
                         break

@@ -1595,6 +1595,15 @@ class Hooks:
     def stream_finish(self, *, stream: int) -> bool:
         return self._call("stream_finish", {"stream": stream})  # type: ignore[no-any-return]
 
+    def stream_poll(self, *, stream: int, timeout: float) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "stream_poll",
+            {
+                "stream": stream,
+                "timeout": timeout,
+            },
+        )
+
     def stream_recv(self, *, stream: int, nbytes: int, timeout: float | None) -> bytes:
         return self._call(  # type: ignore[no-any-return]
             "stream_recv",
@@ -1605,12 +1614,34 @@ class Hooks:
             },
         )
 
+    def stream_recv_data(self, *, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        return self._call(  # type: ignore[no-any-return]
+            "stream_recv_data",
+            {
+                "stream": stream,
+                "nbytes": nbytes,
+                "timeout": timeout,
+            },
+        )
+
+    def stream_recv_hole(self, *, stream: int) -> int:
+        return self._call("stream_recv_hole", {"stream": stream})  # type: ignore[no-any-return]
+
     def stream_send(self, *, stream: int, data: bytes) -> int:
         return self._call(  # type: ignore[no-any-return]
             "stream_send",
             {
                 "stream": stream,
                 "data": data,
+            },
+        )
+
+    def stream_send_hole(self, *, stream: int, length: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "stream_send_hole",
+            {
+                "stream": stream,
+                "length": length,
             },
         )
 

@@ -55,6 +55,14 @@ class ConsoleStream(TestStream):
             self.closed = True
             self.cond.notify_all()
 
+    def poll(self, stream: int, timeout: float) -> int:
+        """Readable once output waits (or hung up once closed); always writable while open."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.buffer or self.closed, timeout)
+            if self.closed:
+                return 8 | (1 if self.buffer else 0)
+            return (1 if self.buffer else 0) | 2
+
     def finish(self, stream: int) -> None:
         self.close()
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from virtkit.drivers.test.node import TestPool, TestVolume
-from virtkit.drivers.test.streams import VolumeStream, open_stream
+from virtkit.drivers.test.streams import SparseVolumeStream, open_stream
 from virtkit.sdk.checks import WIPE_ALGORITHMS
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_pool, no_vol
 from virtkit.sdk.hookspecs import hookimpl
@@ -509,7 +509,7 @@ class StorageMixin:
         with node.lock:
             p, v = self._vol(vol)
             end = self._range(v, offset, length)
-            return open_stream(self, VolumeStream(node, p, v, True, offset, end))
+            return open_stream(self, SparseVolumeStream(node, p, v, True, offset, end))
 
     @hookimpl
     def virtkit_vol_download(self, vol: VolumeRef, offset: int, length: int) -> int:
@@ -517,7 +517,7 @@ class StorageMixin:
         with node.lock:
             p, v = self._vol(vol)
             end = self._range(v, offset, length)
-            return open_stream(self, VolumeStream(node, p, v, False, offset, end))
+            return open_stream(self, SparseVolumeStream(node, p, v, False, offset, end))
 
     # -- volumes: information -----------------------------------------------------------------
 

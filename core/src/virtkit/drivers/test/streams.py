@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 MAX_CHUNK = 1024 * 1024
 MAX_OPEN_STREAMS = 64
+#: libvirt's virStreamEventType bits
+READABLE, WRITABLE, ERROR, HANGUP = 1, 2, 4, 8
+#: a hole of a sparse volume stream is a run of whole pages that read as zeros
+PAGE = 4096
+_ZERO_PAGE = bytes(PAGE)
 
 
 def invalid_stream(
@@ -49,6 +54,21 @@ class TestStream:
 
     def abort(self, stream: int) -> None:
         """Abandon."""
+
+    # sparse streams and readiness: a stream without holes reads its data as they are
+
+    def recv_data(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        return self.recv(stream, nbytes, timeout)
+
+    def recv_hole(self, stream: int) -> int:
+        return 0  # a stream without holes
+
+    def send_hole(self, stream: int, length: int) -> None:
+        raise invalid_stream(stream, "cannot take holes: it is not a volume upload stream")
+
+    def poll(self, stream: int, timeout: float) -> int:
+        """libvirt's stream event bits that hold now (1 readable, 2 writable, 8 hang-up)."""
+        return READABLE | WRITABLE
 
 
 class VolumeStream(TestStream):
@@ -103,6 +123,82 @@ class VolumeStream(TestStream):
             chunk = self.vol.read(self.pos, n)
             self.pos += n
             return chunk
+
+
+class SparseVolumeStream(VolumeStream):
+    """A volume stream whose holes move as lengths: runs of whole pages (page-aligned) that
+    read as zeros, and everything past the data written so far."""
+
+    def _hole_at(self, pos: int) -> int:
+        """The length of the hole starting at ``pos`` (0 at data, at the end, or off a page
+        boundary)."""
+        end = min(self.end, self.vol.capacity)
+        if pos >= end or pos % PAGE:
+            return 0
+        data = self.vol.data
+        if pos >= len(data):
+            return end - pos
+        p = pos
+        while p < end:
+            if p >= len(data):
+                return end - pos
+            page = data[p : min(p + PAGE, end)]
+            if page.count(0) != len(page):
+                break
+            p += len(page)
+        return p - pos
+
+    def _data_until(self, pos: int) -> int:
+        """Where the data starting at ``pos`` ends: the next hole's start, or the end."""
+        end = min(self.end, self.vol.capacity)
+        p = (pos // PAGE + 1) * PAGE
+        while p < end:
+            if self._hole_at(p):
+                return p
+            p += PAGE
+        return end
+
+    def recv_data(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        if self.upload:
+            return super().recv(stream, nbytes, timeout)
+        with self.node.lock:
+            self._check_alive(stream)
+            if self._hole_at(self.pos):
+                return b""
+            n = min(nbytes, self._data_until(self.pos) - self.pos)
+            if n <= 0:
+                return b""
+            chunk = self.vol.read(self.pos, n)
+            self.pos += n
+            return chunk
+
+    def recv_hole(self, stream: int) -> int:
+        if self.upload:
+            raise invalid_stream(stream, "cannot be read: it is an upload stream")
+        with self.node.lock:
+            self._check_alive(stream)
+            hole = self._hole_at(self.pos)
+            self.pos += hole
+            return hole
+
+    def send_hole(self, stream: int, length: int) -> None:
+        if not self.upload:
+            super().send_hole(stream, length)
+        with self.node.lock:
+            self._check_alive(stream)
+            limit = min(self.end, self.vol.capacity)
+            if self.pos + length > limit:
+                raise _stream_arg(f"a hole of {length} bytes at offset {self.pos} of volume "
+                                  f"'{self.vol.name}' goes past the end of the upload range "
+                                  f"({limit} bytes)")
+            data = self.vol.data
+            stop = min(self.pos + length, len(data))
+            if stop > self.pos:
+                data[self.pos:stop] = bytes(stop - self.pos)
+            self.pos += length
+
+    def poll(self, stream: int, timeout: float) -> int:
+        return WRITABLE if self.upload else READABLE
 
 
 class _Table:
@@ -197,3 +293,24 @@ class StreamMixin:
     def virtkit_stream_abort(self, stream: int) -> bool:
         self._close_stream(stream).abort(stream)
         return True
+
+    @hookimpl
+    def virtkit_stream_recv_data(self, stream: int, nbytes: int,
+                                 timeout: float | None) -> bytes:
+        if not 1 <= nbytes <= MAX_CHUNK:
+            raise _stream_arg(f"cannot receive {nbytes!r} bytes from stream {stream} "
+                              f"(1 .. {MAX_CHUNK})")
+        return self._stream(stream).recv_data(stream, nbytes, timeout)
+
+    @hookimpl
+    def virtkit_stream_recv_hole(self, stream: int) -> int:
+        return self._stream(stream).recv_hole(stream)
+
+    @hookimpl
+    def virtkit_stream_send_hole(self, stream: int, length: int) -> bool:
+        self._stream(stream).send_hole(stream, length)
+        return True
+
+    @hookimpl
+    def virtkit_stream_poll(self, stream: int, timeout: float) -> int:
+        return self._stream(stream).poll(stream, max(0.0, min(timeout, 60.0)))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import virtkit
 from virtkit.sdk.errors import ErrorCode, VirtError
 
@@ -56,6 +58,11 @@ def lifecycle(uri: str) -> list[tuple[int, int]]:
         assert dom.state()[0] == SHUTOFF
         dom.undefine()
         assert conn.list_domain_summaries() == []
+        # events are delivered by the connection's own thread: wait for the last one (UNDEFINED)
+        # before closing, or a loaded machine may close the connection first
+        deadline = time.monotonic() + 10
+        while (not events or events[-1][0] != 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         conn.close()
     return events

@@ -88,6 +88,13 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     bdom.memory_parameters()
     bdom.set_metadata("element", "<a/>", "k", "http://example.org/k")
     bdom.metadata("element", "http://example.org/k")
+    shot = bdom.screenshot()
+    shot.recv_all()
+    shot.finish()
+    bdom.send_key("linux", 0, [28])
+    bdom.core_dump(str(tmp_path / "core"))
+    bdom.pm_suspend_for_duration("mem")
+    bdom.pm_wakeup()
     bconn.close()
     dom.save(str(tmp_path / "s"))
     conn.restore(str(tmp_path / "s"))
@@ -117,7 +124,8 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
                 "domain_get_fs_info", "domain_get_time", "domain_get_guest_info",
                 "domain_block_copy", "domain_get_block_job_info", "domain_block_peek",
                 "domain_get_block_info", "domain_get_stats", "domain_get_vcpu_info",
-                "domain_get_tunables", "domain_get_metadata",
+                "domain_get_tunables", "domain_get_metadata", "domain_screenshot",
+                "domain_send_key", "domain_core_dump", "domain_pm_suspend",
                 "node_get_free_pages", "node_alloc_pages", "node_get_security_model",
                 "node_get_cpu_stats", "node_set_memory_parameters", "connect_baseline_cpu"}
     assert expected <= SEEN, expected - SEEN

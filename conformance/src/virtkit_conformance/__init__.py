@@ -32,6 +32,7 @@ GROUPS: tuple[str, ...] = (
     "guest-agent",
     "block-jobs",
     "tuning",
+    "input-power",
     "migration",
     "readonly",
     "concurrency",

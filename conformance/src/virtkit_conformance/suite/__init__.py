@@ -14,6 +14,7 @@ from .test_checkpoints import TestCheckpoints
 from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
+from .test_graphics import TestInputPower
 from .test_guest import TestGuestInfo
 from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
 from .test_host import TestHost
@@ -41,6 +42,7 @@ __all__ = [
     "TestGuestAgent",
     "TestGuestInfo",
     "TestHost",
+    "TestInputPower",
     "TestInterfaces",
     "TestLifecycle",
     "TestMigration",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from virtkit.api.checkpoint import CheckpointMethods
 from virtkit.api.domain_agent import AgentMethods
 from virtkit.api.domain_blockjobs import BlockJobMethods
+from virtkit.api.domain_graphics import GraphicsMethods
 from virtkit.api.domain_tuning import TuningMethods
 from virtkit.api.handle import Handle
 from virtkit.sdk import checks as args
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
 
-class Domain(AgentMethods, BlockJobMethods, TuningMethods, CheckpointMethods,
+class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, CheckpointMethods,
              Handle[DomainRef]):
     """A domain on one connection. ``name`` and ``uuid`` are fixed; ``id`` asks the driver."""
 

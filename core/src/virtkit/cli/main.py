@@ -186,6 +186,13 @@ COMMANDS: dict[str, str] = {
     "nwfilter-binding-delete": "nwfilter",
     "nwfilter-binding-dumpxml": "nwfilter",
     "nwfilter-binding-list": "nwfilter",
+    # screen, input, power management and dumps
+    "screenshot": "graphics",
+    "send-key": "graphics",
+    "inject-nmi": "graphics",
+    "dompmsuspend": "graphics",
+    "dompmwakeup": "graphics",
+    "dump": "graphics",
     # secrets
     "secret-define": "secret",
     "secret-undefine": "secret",

@@ -422,6 +422,30 @@ class Hooks:
             },
         )
 
+    def domain_core_dump(
+        self,
+        *,
+        dom: DomainRef,
+        path: str,
+        format: str,
+        memory_only: bool,
+        live: bool,
+        crash: bool,
+        reset: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_core_dump",
+            {
+                "dom": dom,
+                "path": path,
+                "format": format,
+                "memory_only": memory_only,
+                "live": live,
+                "crash": crash,
+                "reset": reset,
+            },
+        )
+
     def domain_create(self, *, dom: DomainRef, paused: bool, force_boot: bool) -> DomainRef:
         return self._call(  # type: ignore[no-any-return]
             "domain_create",
@@ -680,6 +704,9 @@ class Hooks:
             },
         )
 
+    def domain_inject_nmi(self, *, dom: DomainRef) -> bool:
+        return self._call("domain_inject_nmi", {"dom": dom})  # type: ignore[no-any-return]
+
     def domain_interface_addresses(self, *, dom: DomainRef, source: str) -> list[InterfaceAddress]:
         return self._call(  # type: ignore[no-any-return]
             "domain_interface_addresses",
@@ -773,6 +800,19 @@ class Hooks:
             },
         )
 
+    def domain_pm_suspend(self, *, dom: DomainRef, target: str, duration: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_pm_suspend",
+            {
+                "dom": dom,
+                "target": target,
+                "duration": duration,
+            },
+        )
+
+    def domain_pm_wakeup(self, *, dom: DomainRef) -> bool:
+        return self._call("domain_pm_wakeup", {"dom": dom})  # type: ignore[no-any-return]
+
     def domain_reboot(self, *, dom: DomainRef, mode: str | None) -> bool:
         return self._call(  # type: ignore[no-any-return]
             "domain_reboot",
@@ -813,6 +853,33 @@ class Hooks:
                 "path": path,
                 "xml": xml,
                 "start_state": start_state,
+            },
+        )
+
+    def domain_screenshot(self, *, dom: DomainRef, screen: int) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_screenshot",
+            {
+                "dom": dom,
+                "screen": screen,
+            },
+        )
+
+    def domain_send_key(
+        self,
+        *,
+        dom: DomainRef,
+        codeset: str,
+        holdtime: int,
+        keycodes: list[int],
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_send_key",
+            {
+                "dom": dom,
+                "codeset": codeset,
+                "holdtime": holdtime,
+                "keycodes": keycodes,
             },
         )
 

@@ -18,6 +18,7 @@ from virtkit.drivers.test.blockjobs import BlockJobMixin
 from virtkit.drivers.test.checkpoints import CheckpointMixin
 from virtkit.drivers.test.devices import DeviceMixin
 from virtkit.drivers.test.domxml import DomainDef, parse_domain
+from virtkit.drivers.test.graphics import GraphicsMixin
 from virtkit.drivers.test.guest import GuestMixin
 from virtkit.drivers.test.hoststats import HostMixin
 from virtkit.drivers.test.jobs import JobMixin, job_seconds
@@ -72,6 +73,7 @@ class TestDriver(
     AgentMixin,
     BlockJobMixin,
     DeviceMixin,
+    GraphicsMixin,
     SnapshotMixin,
     GuestMixin,
     HostMixin,

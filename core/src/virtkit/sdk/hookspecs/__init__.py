@@ -4,7 +4,8 @@ Modules group them by object: :mod:`.connection` (connection and host node), :mo
 :mod:`.storage`, :mod:`.network` (virtual networks and host interfaces), :mod:`.ports`,
 :mod:`.streams`, :mod:`.nodedev` (host devices), :mod:`.secrets`, and the domain families
 :mod:`.agent` (guest agent), :mod:`.blockjobs` (block jobs and block devices),
-:mod:`.tuning` (statistics and tuning).
+:mod:`.tuning` (statistics and tuning), :mod:`.graphics` (screen, input, power management and
+core dumps).
 Connection-side families: :mod:`.host` (host CPU, memory and security), :mod:`.nwfilter`
 (network filters), :mod:`.checkpoints` (checkpoints and backup).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
@@ -24,6 +25,7 @@ from virtkit.sdk.hookspecs import (
     checkpoints,
     connection,
     domain,
+    graphics,
     host,
     network,
     nodedev,
@@ -38,7 +40,7 @@ from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readon
 
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
-    agent, blockjobs, tuning,
+    agent, blockjobs, tuning, graphics,
     host, nwfilter, checkpoints,
 )
 PREFIX = "virtkit_"

@@ -1,0 +1,57 @@
+"""Group ``input-power``: screenshots, keys, NMIs, guest power management and core dumps."""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+import pytest
+
+from virtkit.api.domain_graphics import image_mime
+from virtkit.sdk.errors import ErrorCode as C
+
+from ..kit import Kit, expect_error
+
+
+class TestInputPower:
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
+        pytest.mark.group("input-power"),
+        pytest.mark.ops("domain_define_xml", "domain_create", "domain_destroy")]
+
+    @pytest.mark.ops("domain_screenshot", "stream_recv")
+    def test_screenshot(self, vk: Kit) -> None:
+        dom = vk.running()
+        stream = dom.screenshot()
+        data = stream.recv_all()
+        stream.finish()
+        assert image_mime(data) in ("image/png", "image/x-portable-pixmap"), data[:8]
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.screenshot)
+
+    @pytest.mark.ops("domain_send_key", "domain_inject_nmi")
+    def test_keys_and_nmi(self, vk: Kit) -> None:
+        dom = vk.running()
+        dom.send_key("linux", 0, [28])  # KEY_ENTER
+        dom.inject_nmi()
+        expect_error(C.INVALID_ARG, dom.send_key, "linux", 0, [1] * 17)
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.inject_nmi)
+
+    @pytest.mark.ops("domain_pm_suspend", "domain_pm_wakeup")
+    def test_suspend_to_memory(self, vk: Kit) -> None:
+        dom = vk.running()
+        dom.pm_suspend_for_duration("mem")
+        assert vk.wait_state(dom, 7, vk.event_timeout)[0] == 7, "the guest is pmsuspended"
+        dom.pm_wakeup()
+        assert vk.wait_state(dom, 1, vk.event_timeout)[0] == 1
+        expect_error(C.OPERATION_INVALID, dom.pm_wakeup)
+
+    @pytest.mark.ops("domain_core_dump")
+    def test_core_dump(self, vk: Kit) -> None:
+        dom = vk.running()
+        target = vk.path("vkcert.core")
+        dom.core_dump(target)
+        assert os.path.getsize(target) > 0
+        assert os.stat(target).st_mode & 0o077 == 0, "a core dump is readable by its owner only"
+        assert dom.state()[0] == 1, "a dump without crash leaves the guest running"
+        expect_error(C.INVALID_ARG, dom.core_dump_with_format, vk.path("x"), "kdump-zlib")

@@ -1,0 +1,134 @@
+"""The test driver's screen, input, power management and core dumps through the facade."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import virtkit
+from virtkit.api.domain_graphics import image_mime
+from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.records import Event
+
+NODE = Path(__file__).parent / "cli" / "data" / "virsh" / "node.xml"
+
+
+@pytest.fixture
+def conn() -> Iterator[virtkit.Connection]:
+    c = virtkit.open(f"test://{NODE}")
+    yield c
+    c.close()
+
+
+def _expect(code: ErrorCode, fn: Any, *args: Any, **kwargs: Any) -> VirtError:
+    with pytest.raises(VirtError) as info:
+        fn(*args, **kwargs)
+    assert info.value.code == code, info.value
+    return info.value
+
+
+def _inbox(conn: virtkit.Connection, *kinds: str) -> queue.SimpleQueue[Event]:
+    box: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    for kind in kinds:
+        conn.event_register(kind, box.put)
+    return box
+
+
+@pytest.mark.hook("domain_screenshot")
+def test_screenshot_is_a_png_stream(conn: virtkit.Connection) -> None:
+    dom = conn.lookup_by_name("test")
+    stream = dom.screenshot()
+    data = stream.recv_all()
+    stream.finish()
+    assert image_mime(data) == "image/png" and data[12:16] == b"IHDR"
+    assert int.from_bytes(data[16:20], "big") == 640
+    _expect(ErrorCode.INVALID_ARG, dom.screenshot, 1)
+    dom.destroy()
+    _expect(ErrorCode.OPERATION_INVALID, dom.screenshot)
+
+
+@pytest.mark.hook("domain_send_key", "domain_inject_nmi")
+def test_keys_and_nmi_reach_the_console(conn: virtkit.Connection) -> None:
+    dom = conn.lookup_by_name("test")
+    console = dom.open_console()
+    console.recv(4096, timeout=1)  # the login banner
+    dom.send_key("linux", 0, [35, 23])  # KEY_H KEY_I
+    dom.send_key(0, 50, [28])  # KEY_ENTER, codeset by libvirt's number
+    dom.inject_nmi()
+    seen = b""
+    deadline = time.monotonic() + 5
+    while b"NMI received" not in seen and time.monotonic() < deadline:
+        seen += console.recv(4096, timeout=1)
+    console.finish()
+    assert seen.startswith(b"hi\r\n") and b"NMI received" in seen
+    _expect(ErrorCode.INVALID_ARG, dom.send_key, "linux", 0, [])
+    _expect(ErrorCode.INVALID_ARG, dom.send_key, "linux", 0, [1] * 17)
+    _expect(ErrorCode.INVALID_ARG, dom.send_key, "linux", 0, [70000])
+    _expect(ErrorCode.INVALID_ARG, dom.send_key, "morse", 0, [1])
+    _expect(ErrorCode.INVALID_ARG, dom.send_key, 42, 0, [1])
+    dom.suspend()
+    _expect(ErrorCode.OPERATION_INVALID, dom.send_key, "linux", 0, [30])
+
+
+@pytest.mark.hook("domain_pm_suspend", "domain_pm_wakeup")
+def test_suspend_to_memory_and_disk(conn: virtkit.Connection) -> None:
+    dom = conn.lookup_by_name("test")
+    box = _inbox(conn, "domain-pm-suspend", "domain-pm-wakeup", "domain-pm-suspend-disk",
+                 "domain-lifecycle")
+    dom.pm_suspend_for_duration("mem")
+    assert dom.state() == (7, 0)
+    got = [(e.kind, e.event, e.detail) for e in (box.get(timeout=5), box.get(timeout=5))]
+    assert got == [("domain-pm-suspend", 0, 0), ("domain-lifecycle", 7, 0)]
+    _expect(ErrorCode.OPERATION_INVALID, dom.suspend)
+    _expect(ErrorCode.OPERATION_INVALID, dom.pm_suspend_for_duration, "mem")
+    dom.pm_wakeup()
+    assert dom.state() == (1, 8)  # running, woken up
+    got = [(e.kind, e.event, e.detail) for e in (box.get(timeout=5), box.get(timeout=5))]
+    assert got == [("domain-pm-wakeup", 0, 0), ("domain-lifecycle", 2, 4)]
+    _expect(ErrorCode.OPERATION_INVALID, dom.pm_wakeup)
+    dom.pm_suspend_for_duration(0, duration=1)  # wakes by itself
+    deadline = time.monotonic() + 5
+    while dom.state()[0] != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dom.state() == (1, 8)
+    while not box.empty():
+        box.get()
+    dom.pm_suspend_for_duration("disk")  # hibernates: the guest powers off
+    assert dom.state() == (5, 1)
+    kinds = [box.get(timeout=5).kind for _ in range(4)]
+    assert kinds[0] == "domain-pm-suspend-disk" and kinds.count("domain-lifecycle") == 3
+    _expect(ErrorCode.INVALID_ARG, dom.pm_suspend_for_duration, "sleep")
+
+
+@pytest.mark.hook("domain_core_dump")
+def test_core_dump_formats_crash_and_job(conn: virtkit.Connection, tmp_path: Path) -> None:
+    dom = conn.lookup_by_name("test")
+    box = _inbox(conn, "domain-job-completed")
+    dom.core_dump(str(tmp_path / "core"))
+    data = (tmp_path / "core").read_bytes()
+    assert data.startswith(b"\x7fELF") and (tmp_path / "core").stat().st_mode & 0o777 == 0o600
+    assert json.loads(data[8:])["name"] == "test"
+    params = box.get(timeout=5).params["params"]
+    assert params["operation"] == 8 and params["type"] == 3
+    assert dom.job_stats(completed=True)["operation"] == 8
+    _expect(ErrorCode.INVALID_ARG, dom.core_dump_with_format, str(tmp_path / "k"), 1)
+    dom.core_dump_with_format(str(tmp_path / "k"), "kdump-zlib", memory_only=True, crash=True)
+    assert (tmp_path / "k").read_bytes().startswith(b"KDUMP")
+    assert dom.state() == (5, 3)  # shut off, crashed
+    _expect(ErrorCode.OPERATION_INVALID, dom.core_dump, str(tmp_path / "again"))
+    dom.create()
+    _expect(ErrorCode.SYSTEM_ERROR, dom.core_dump, str(tmp_path / "no" / "such" / "dir"))
+    _expect(ErrorCode.INVALID_ARG, dom.core_dump, str(tmp_path / "x"), crash=True, reset=True)
+    ro = virtkit.open(conn.uri, read_only=True)
+    try:
+        _expect(ErrorCode.OPERATION_DENIED, ro.lookup_by_name("test").core_dump,
+                str(tmp_path / "ro"))
+    finally:
+        ro.close()
+    assert not (tmp_path / "ro").exists()

@@ -32,8 +32,8 @@ from .test_tuning import TestTuning
 
 __all__ = [
     "TestBadInput",
-    "TestCheckpoints",
     "TestBlockJobs",
+    "TestCheckpoints",
     "TestConcurrency",
     "TestConnection",
     "TestConsole",
@@ -46,9 +46,9 @@ __all__ = [
     "TestInterfaces",
     "TestLifecycle",
     "TestMigration",
+    "TestNWFilters",
     "TestNetworks",
     "TestNodeDevices",
-    "TestNWFilters",
     "TestReadOnly",
     "TestResources",
     "TestSaveRestore",

@@ -432,15 +432,15 @@ def _devices(dom: Domain, launch: Launch) -> list[str]:
     for i, rng in enumerate(devs.rngs):
         backend = rng.backend
         if backend.model == "random":
-            obj = f"rng-random,id=objrng{i},filename={backend.path or '/dev/urandom'}"
+            rng_obj = f"rng-random,id=objrng{i},filename={backend.path or '/dev/urandom'}"
         elif backend.model == "builtin":
-            obj = f"rng-builtin,id=objrng{i}"
+            rng_obj = f"rng-builtin,id=objrng{i}"
         else:
             raise unsupported(f"rng backend '{backend.model}'")
         dev = f"virtio-rng-pci,rng=objrng{i},id=rng{i}"
         if rng.rate is not None:
             dev += f",max-bytes={rng.rate.bytes},period={rng.rate.period or 1000}"
-        argv += ["-object", obj, "-device", dev]
+        argv += ["-object", rng_obj, "-device", dev]
     for i, wd in enumerate(devs.watchdogs):
         if wd.model not in ("i6300esb", "ib700"):
             raise unsupported(f"watchdog model '{wd.model}'")

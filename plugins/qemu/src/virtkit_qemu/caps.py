@@ -78,7 +78,7 @@ class QemuCaps:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> QemuCaps:
-        return cls(d["binary"], d["arch"], tuple(d["version"]),  # type: ignore[arg-type]
+        return cls(d["binary"], d["arch"], tuple(d["version"]),
                    tuple(Machine(**m) for m in d["machines"]), tuple(d["cpu_models"]))
 
 

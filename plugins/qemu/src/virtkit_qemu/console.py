@@ -81,12 +81,15 @@ class ConsoleStream:
 
 
 class ConsoleMixin:
-    host: QemuHost
     _streams: dict[int, Any]
 
-    def _find(self, ref: DomainRef) -> Guest: ...
+    if TYPE_CHECKING:  # provided by the driver
+        @property
+        def host(self) -> QemuHost: ...
 
-    def _active_monitor(self, g: Guest) -> Any: ...
+        def _find(self, ref: DomainRef) -> Guest: ...
+
+        def _active_monitor(self, g: Guest) -> Any: ...
 
     def close_streams(self) -> None:
         for s in list(self._streams.values()):

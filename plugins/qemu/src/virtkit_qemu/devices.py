@@ -22,6 +22,7 @@ from virtkit_qemu.host import Guest, failed, invalid
 from virtkit_qemu.monitor import MonitorError
 
 if TYPE_CHECKING:
+    from virtkit.sdk.driver import DriverContext
     from virtkit_qemu.host import QemuHost
 
 UNPLUG_WAIT = 30.0
@@ -76,7 +77,7 @@ def _add(d: Domain, dev: Disk | Interface, what: str) -> Domain:
         target = dev.target.dev if isinstance(dev, Disk) else (dev.mac.address if dev.mac
                                                                else "?")
         raise failed(f"domain '{d.name}' already has a device '{target}' ({what})")
-    return _with_devices(d, attrs.evolve(devs, **{kind: (*getattr(devs, kind), dev)}))
+    return _with_devices(d, _with_kind(devs, kind, (*getattr(devs, kind), dev)))
 
 
 def _remove(d: Domain, dev: Disk | Interface) -> tuple[Domain, Disk | Interface]:
@@ -91,15 +92,25 @@ def _remove(d: Domain, dev: Disk | Interface) -> tuple[Domain, Disk | Interface]
                         f"device not found: domain '{d.name}' has no device '{target}'",
                         ErrorDomain.QEMU)
     rest = tuple(x for x in items if not _same(x, dev))
-    return _with_devices(d, attrs.evolve(devs, **{kind: rest})), found[0]
+    return _with_devices(d, _with_kind(devs, kind, rest)), found[0]
+
+
+def _with_kind(devs: Devices, kind: str, items: tuple[Any, ...]) -> Devices:
+    if kind == "disks":
+        return attrs.evolve(devs, disks=items)
+    return attrs.evolve(devs, interfaces=items)
 
 
 class DeviceMixin:
-    host: QemuHost
+    if TYPE_CHECKING:  # provided by the driver
+        context: DriverContext
 
-    def _find(self, ref: DomainRef) -> Guest: ...
+        @property
+        def host(self) -> QemuHost: ...
 
-    def _active_monitor(self, g: Guest) -> Any: ...
+        def _find(self, ref: DomainRef) -> Guest: ...
+
+        def _active_monitor(self, g: Guest) -> Any: ...
 
     def _targets(self, g: Guest, live: bool, config: bool) -> tuple[bool, bool]:
         if not live and not config:
@@ -159,7 +170,7 @@ class DeviceMixin:
             dev = attrs.evolve(dev, alias=Alias(name=f"net{index}"))
             tap: str | None = None
             port: plugs.Port | None = None
-            run = dev
+            nic_run = dev
             if dev.type in plugs.TAP_TYPES:
                 plug = plugs.plug_for(self.context.call, g.name, g.uuid, dev)
                 port = plug.port
@@ -170,9 +181,9 @@ class DeviceMixin:
                     if port is not None:
                         self.host.delete_ports((port,))
                     raise
-                run = attrs.evolve(plugs.bridge_view(dev, plug), type="ethernet")
+                nic_run = attrs.evolve(plugs.bridge_view(dev, plug), type="ethernet")
                 dev = plugs.live_interface(dev, tap, plug.mac)
-            netdev, device = argvmod.nic_args(run, index, tap)
+            netdev, device = argvmod.nic_args(nic_run, index, tap)
             try:
                 mon.execute("netdev_add", netdev)
                 mon.execute("device_add", device)
@@ -300,6 +311,7 @@ class DeviceMixin:
             if live:
                 assert g.live is not None
                 new_live, old = _remove(g.live, dev)
+                assert isinstance(old, Disk)  # _remove finds a device of the kind given
                 mon = self._active_monitor(g)
                 alias = argvmod.disk_alias(old)
                 path = argvmod.disk_source(dev)

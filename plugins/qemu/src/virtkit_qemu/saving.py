@@ -36,13 +36,15 @@ BANDWIDTH = 1 << 40  # bytes/s: save at full speed (QEMU's default is 32 MiB/s)
 
 
 class SaveMixin:
-    host: QemuHost
+    if TYPE_CHECKING:  # provided by the driver
+        @property
+        def host(self) -> QemuHost: ...
 
-    def _find(self, ref: DomainRef) -> Guest: ...  # provided by the driver
+        def _find(self, ref: DomainRef) -> Guest: ...
 
-    def _canonical(self, dom: Any) -> Any: ...
+        def _canonical(self, dom: Any) -> Any: ...
 
-    def _check_unique(self, new: Any) -> Guest | None: ...
+        def _check_unique(self, new: Any) -> Guest | None: ...
 
     # -- the migration to a file, shared by save, managed save and snapshots ---------------------
 

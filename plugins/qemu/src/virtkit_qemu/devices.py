@@ -123,7 +123,7 @@ class DeviceMixin:
         return live, config
 
     def _store_def(self, g: Guest, new: Domain) -> None:
-        self.host.defs.write("domains", g.name, new.to_xml().encode())
+        self.host.write_def(g.name, new)
         g.definition = new
 
     # -- hotplug ------------------------------------------------------------------------------

@@ -312,7 +312,7 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
         with host.lock:
             existing = self._check_unique(new)
             t = transition(Op.DEFINE, new.name, None if existing is None else existing.status)
-            host.defs.write("domains", new.name, new.to_xml().encode())
+            host.write_def(new.name, new)
             if existing is None:
                 existing = Guest(new.name, str(new.uuid), new, DomainStatus(persistent=True))
                 host.guests[existing.uuid] = existing
@@ -351,7 +351,7 @@ class QemuDriver(ConsoleMixin, DeviceMixin, SaveMixin, SnapshotMixin, Driver):
                 raise invalid(f"cannot undefine domain '{g.name}' with {snaps} snapshots; use "
                               f"the snapshots_metadata flag to remove them too")
             t = transition(Op.UNDEFINE, g.name, g.status)
-            host.defs.delete("domains", g.name)
+            host.delete_def(g.name)
             host.meta.delete("autostart", g.name)
             with contextlib.suppress(FileNotFoundError):
                 host.paths.managed_save(g.name).unlink()

@@ -350,6 +350,18 @@ class QemuHost:
             self.runs.write("meta", "next-id", str(n + 1).encode())
             return n
 
+    def write_def(self, name: str, dom: Domain) -> None:
+        """Store ``dom`` as the definition of ``name`` (durably), and note the file as read, so
+        that :meth:`load` does not parse this process's own write again."""
+        self.defs.write("domains", name, dom.to_xml().encode())
+        with contextlib.suppress(OSError):
+            path = self.paths.config / "domains" / f"{name}.xml"
+            self._seen[name] = path.stat().st_mtime_ns
+
+    def delete_def(self, name: str) -> None:
+        self.defs.delete("domains", name)
+        self._seen.pop(name, None)
+
     def load(self) -> None:
         """Read definitions and status records; reconnect to running guests."""
         with self.lock:

@@ -297,7 +297,7 @@ class SnapshotMixin:
                 _, offset = saveimage.read_header(path)
                 host.launch(g, snap_dom, paused=target == "paused", incoming=(path, offset))
             if g.status.persistent and g.definition is not None:
-                host.defs.write("domains", g.name, snap_dom.to_xml().encode())
+                host.write_def(g.name, snap_dom)
                 g.definition = snap_dom
             if g.status.persistent:
                 with contextlib.suppress(FileNotFoundError):

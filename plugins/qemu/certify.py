@@ -28,8 +28,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GROUPS = ("connection,definition,lifecycle,save-restore,snapshots,devices,console,"
-          "readonly,concurrency,bad-input,stateful,storage,networks,interfaces,guest-info")
+GROUPS = ("connection,definition,lifecycle,save-restore,snapshots,devices,storage,networks,"
+          "interfaces,nodedev,secrets,host,nwfilters,checkpoints,console,guest-info,"
+          "guest-agent,block-jobs,tuning,readonly,concurrency,bad-input,stateful")
 
 DEFAULT_NET_SETUP = """
 import virtkit

@@ -36,6 +36,8 @@ def test_capabilities_documents(state_root: str) -> None:
     try:
         text = conn.get_capabilities()
         assert "<domain type='qemu'/>" in text and "pc-i440fx-" in text
+        # the one cell holds every host cpu, as node_info counts them
+        assert text.count("<cpu id=") == conn.node_info().cpus
         dcaps = conn.get_domain_capabilities(virttype="qemu")
         assert "<domain>qemu</domain>" in dcaps and "qemu64" in dcaps
         with pytest.raises(virtkit.VirtError) as info:

@@ -206,11 +206,14 @@ def capabilities_xml(caps: QemuCaps, host_cpus: int, memory_kib: int) -> str:
     domains = "<domain type='qemu'/>"
     if kvm_usable():
         domains = "<domain type='kvm'/>" + domains
+    # one cell (node_info's one node), each host cpu a core of one socket
+    cpus = "".join(f"<cpu id='{n}' socket_id='0' core_id='{n}' siblings='{n}'/>"
+                   for n in range(host_cpus))
     return (
         "<capabilities><host>"
         f"<cpu><arch>{host_arch()}</arch></cpu>"
         f"<topology><cells num='1'><cell id='0'><memory unit='KiB'>{memory_kib}</memory>"
-        f"<cpus num='{host_cpus}'/></cell></cells></topology>"
+        f"<cpus num='{host_cpus}'>{cpus}</cpus></cell></cells></topology>"
         "<secmodel><model>none</model><doi>0</doi></secmodel>"
         "</host>"
         f"<guest><os_type>hvm</os_type><arch name='{caps.arch}'><wordsize>64</wordsize>"

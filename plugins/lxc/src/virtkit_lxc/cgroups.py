@@ -95,7 +95,9 @@ class Cgroup:
     # -- creation and persistence ----------------------------------------------------------
 
     @classmethod
-    def create(cls, name: str, version: int | None = None) -> Cgroup:
+    def create(cls, name: str, version: int | None = None, *, v2root: str | None = None) -> Cgroup:
+        """Make (or reuse) ``name``'s cgroup. ``v2root``: the unified hierarchy's mount point
+        (default: the one mounted; tests pass a directory laid out as one)."""
         version = version or default_version()
         if version == 1:
             mounts, own = v1_mounts(), _own_v1_paths()
@@ -112,7 +114,7 @@ class Cgroup:
                                 _write(os.path.join(d, key),
                                        _read(os.path.join(os.path.dirname(d), key)))
             return cls(1, paths)
-        root = v2_root()
+        root = v2root or v2_root()
         if root is None:
             raise CgroupError("no cgroup v2 hierarchy is mounted")
         parent = os.path.join(root, "virtkit-lxc")
@@ -202,9 +204,12 @@ class Cgroup:
                 _write(memsw, str(limit_bytes))
 
     def set_cpu_shares(self, shares: int) -> None:
-        if self.version == 2:  # libvirt's mapping of shares (2..262144) to weight (1..10000)
-            weight = max(1, min(10000, 1 + ((shares - 2) * 9999) // 262142))
-            _write(self._file("cpu", "cpu.weight"), str(weight))
+        if self.version == 2:  # as libvirt: the shares are the weight, which v2 bounds
+            if not 1 <= shares <= 10000:
+                raise CgroupError(f"cannot write {shares} to "
+                                  f"{self._file('cpu', 'cpu.weight')}: <shares> must be in "
+                                  f"1..10000 on cgroup v2")
+            _write(self._file("cpu", "cpu.weight"), str(shares))
         else:
             _write(self._file("cpu", "cpu.shares"), str(shares))
 

@@ -95,6 +95,32 @@ def _volume_dir(context: DriverContext, name: str, pool: str, volume: str) -> st
     return str(src.path)
 
 
+def resources_of(d: Definition) -> dict[str, Any]:
+    """The cgroup limits of a definition (what the supervisor's ``apply_limits`` writes):
+    memory in bytes (``<currentMemory>``, the lower ``<memtune><hard_limit>`` wins), cpu
+    shares, CFS quota and period, the pids limit, the blkio weight, and the cpuset (the vcpu
+    element's, else the first N host cpus for N active vcpus when that is fewer than the
+    host's)."""
+    dom, ex = d.domain, d.extras
+    mem_kib = dom.current_memory or dom.memory
+    if ex.hard_limit_kib:
+        mem_kib = min(mem_kib or ex.hard_limit_kib, ex.hard_limit_kib)
+    resources: dict[str, Any] = {
+        "memory": mem_kib * 1024 if mem_kib else None, "cpu_shares": ex.cpu_shares,
+        "cpu_quota": ex.cpu_quota, "cpu_period": ex.cpu_period, "pids": ex.pids,
+        "blkio_weight": ex.blkio_weight,
+    }
+    vcpu = dom.vcpu
+    if vcpu is not None and vcpu.cpuset:
+        resources["cpuset"] = vcpu.cpuset
+    elif vcpu is not None:
+        host = sorted(os.sched_getaffinity(0))
+        active = vcpu.current or vcpu.count
+        if active < len(host):
+            resources["cpuset"] = ",".join(map(str, host[:active]))
+    return resources
+
+
 def build_config(context: DriverContext, d: Definition, paths: dict[str, str],
                  dom_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The supervisor's configuration and the network ports created for it (to delete when
@@ -127,22 +153,7 @@ def build_config(context: DriverContext, d: Definition, paths: dict[str, str],
     if root is None:
         raise config_error(f"domain '{name}' has no root filesystem (<filesystem> with target "
                            f"'/'): the lxc driver never shares the host's root")
-    mem_kib = dom.current_memory or dom.memory
-    if ex.hard_limit_kib:
-        mem_kib = min(mem_kib or ex.hard_limit_kib, ex.hard_limit_kib)
-    resources: dict[str, Any] = {
-        "memory": mem_kib * 1024 if mem_kib else None, "cpu_shares": ex.cpu_shares,
-        "cpu_quota": ex.cpu_quota, "cpu_period": ex.cpu_period, "pids": ex.pids,
-        "blkio_weight": ex.blkio_weight,
-    }
-    vcpu = dom.vcpu
-    if vcpu is not None and vcpu.cpuset:
-        resources["cpuset"] = vcpu.cpuset
-    elif vcpu is not None:
-        host = sorted(os.sched_getaffinity(0))
-        active = vcpu.current or vcpu.count
-        if active < len(host):
-            resources["cpuset"] = ",".join(map(str, host[:active]))
+    resources = resources_of(d)
     cfg: dict[str, Any] = {
         "name": name, "uuid": dom.uuid, "id": dom_id, "root": root, "root_readonly": root_ro,
         "binds": binds, "init": dom.os.init or "/sbin/init", "initargs": list(dom.os.initargs),

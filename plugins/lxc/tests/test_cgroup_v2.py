@@ -173,13 +173,29 @@ def test_live_changes_and_counters(tmp_path, writes):
     assert cg.pids() == [101, 102]
 
 
-def test_no_device_filter_on_v2(tmp_path, writes):
-    """v2 controls devices with an eBPF program, which the driver does not load: nothing is
-    written (the nodev mounts and the dropped CAP_MKNOD stand alone there)."""
+def test_the_device_filter_needs_a_real_cgroup(tmp_path, writes):
+    """v2 controls devices with an eBPF program attached to the cgroup (devfilter.py), which
+    the kernel refuses for a plain directory: the start fails naming it, nothing is written
+    (the filter itself runs for real in test_containers.py)."""
     path = _layout(tmp_path, "web.u1")
-    Cgroup(2, {"unified": str(path)}).allow_devices(DEVICE_RULES)
+    with pytest.raises(CgroupError, match=rf"device filter.*{path}|{path}.*device filter"):
+        Cgroup(2, {"unified": str(path)}).allow_devices(DEVICE_RULES)
     assert writes == []
-    assert not any(p.name.startswith("devices.") for p in path.iterdir())
+
+
+def test_device_programs_from_rules():
+    from virtkit_lxc import devfilter
+
+    assert devfilter.parse_rule("c 136:* rwm") == (2, 136, None, 7)
+    assert devfilter.parse_rule("b 8:0 r") == (1, 8, 0, 2)
+    assert devfilter.parse_rule("a *:* m") == (None, None, None, 1)
+    for bad in ("c 1:3", "x 1:3 rwm", "c 1-3 rwm", "c 1:3 rwx", "c a:3 r"):
+        with pytest.raises(devfilter.DeviceFilterError, match="not a device rule"):
+            devfilter.parse_rule(bad)
+    # 6 loads, then per rule its tests and "r0 = 1; exit", then "r0 = 0; exit"
+    assert len(devfilter.program(("c 1:3 rwm",))) == 8 * (6 + 3 + 2 + 2)
+    assert len(devfilter.program(("c 1:3 r",))) == 8 * (6 + 4 + 2 + 2)  # + the access test
+    assert len(devfilter.program(())) == 8 * (6 + 2)  # denies everything
 
 
 def _kernel(path: Path, delay: float, stop: threading.Event) -> threading.Thread:

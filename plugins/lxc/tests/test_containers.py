@@ -294,6 +294,56 @@ def test_cgroup_v2_freezer_and_counters(rootdir):
     assert not os.path.exists(cg.paths["unified"])
 
 
+_DEVICE_PROBE = """
+import os, sys
+open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))
+def try_(what, fn):
+    try:
+        fn()
+        print(what + '|ok')
+    except OSError as e:
+        print(what + '|' + e.strerror)
+try_('read null', lambda: os.close(os.open('/dev/null', os.O_RDONLY)))
+try_('write null', lambda: os.close(os.open('/dev/null', os.O_WRONLY)))
+try_('read kmsg', lambda: os.close(os.open('/dev/kmsg', os.O_RDONLY)))
+try_('pty', lambda: [os.close(fd) for fd in os.openpty()])
+d = sys.argv[2]
+try_('mknod b 8:0', lambda: os.mknod(d + '/sda', 0o600 | 0o060000, os.makedev(8, 0)))
+try_('mknod c 1:3', lambda: os.mknod(d + '/null', 0o600 | 0o020000, os.makedev(1, 3)))
+"""
+
+
+def test_cgroup_v2_device_filter_for_real(tmp_path):
+    """The eBPF device program on this host's real v2 hierarchy (a process in the cgroup is
+    checked by it whatever its v1 devices cgroup allows): the safe set and the ptys open, the
+    rest (and an access a rule lacks) is EPERM, for root too."""
+    from virtkit_lxc import devfilter
+    from virtkit_lxc.supervisor import DEVICE_RULES
+
+    results = {}
+    for name, rules in (("all", DEVICE_RULES), ("ro", ("c 1:3 r",))):
+        cg = Cgroup.create(f"v2dev-{name}-{os.getpid()}", version=2)
+        try:
+            cg.allow_devices(rules)
+            assert devfilter.attached(cg.paths["unified"]) == 1
+            (tmp_path / name).mkdir()
+            out = subprocess.run([sys.executable, "-c", _DEVICE_PROBE, cg.paths["unified"],
+                                  str(tmp_path / name)], capture_output=True, text=True,
+                                 check=True).stdout
+            results[name] = dict(line.split("|") for line in out.splitlines())
+        finally:
+            cg.remove()
+    denied = "Operation not permitted"
+    assert results["all"]["read null"] == results["all"]["write null"] == "ok"
+    assert results["all"]["pty"] == "ok"
+    assert results["all"]["read kmsg"] == denied
+    assert results["all"]["mknod b 8:0"] == denied
+    assert results["ro"]["read null"] == "ok"
+    assert results["ro"]["write null"] == denied
+    assert results["ro"]["pty"] == denied
+    assert results["all"]["mknod c 1:3"] == "ok" and results["ro"]["mknod c 1:3"] == denied
+
+
 def test_bad_documents_name_the_problem(conn, rootdir):
     with pytest.raises(virtkit.VirtError) as info:
         conn.define_xml(domain_xml("bad1", rootdir, "true",

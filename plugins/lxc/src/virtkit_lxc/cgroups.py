@@ -238,10 +238,17 @@ class Cgroup:
         raise CgroupError("this host's blkio controller has no weight file (no BFQ scheduler)")
 
     def allow_devices(self, rules: tuple[str, ...]) -> None:
-        """v1 only: deny every device, then allow ``rules`` (``c 1:3 rwm``...). On v2 device
-        access is an eBPF program's job; the container's lack of CAP_MKNOD and the nodev root
-        stand in for it there."""
-        if self.version != 1 or "devices" not in self.paths:
+        """Deny every device, then allow ``rules`` (``c 1:3 rwm``...): v1's devices controller,
+        or on v2 an eBPF device program attached to the cgroup (devfilter.py)."""
+        if self.version == 2:
+            from virtkit_lxc import devfilter
+
+            try:
+                devfilter.attach(self.paths["unified"], rules)
+            except devfilter.DeviceFilterError as exc:
+                raise CgroupError(str(exc)) from None
+            return
+        if "devices" not in self.paths:
             return
         _write(self._file("devices", "devices.deny"), "a")
         for rule in rules:

@@ -95,6 +95,10 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     bdom.core_dump(str(tmp_path / "core"))
     bdom.pm_suspend_for_duration("mem")
     bdom.pm_wakeup()
+    bdom.migrate_set_max_downtime(100)
+    bdom.migrate_get_max_downtime()
+    bdom.migrate_get_max_speed(postcopy=True)
+    bdom.migrate_get_compression_cache()
     bconn.close()
     dom.save(str(tmp_path / "s"))
     conn.restore(str(tmp_path / "s"))
@@ -126,6 +130,7 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
                 "domain_get_block_info", "domain_get_stats", "domain_get_vcpu_info",
                 "domain_get_tunables", "domain_get_metadata", "domain_screenshot",
                 "domain_send_key", "domain_core_dump", "domain_pm_suspend",
+                "domain_migrate_get_max_downtime", "domain_migrate_get_max_speed",
                 "node_get_free_pages", "node_alloc_pages", "node_get_security_model",
                 "node_get_cpu_stats", "node_set_memory_parameters", "connect_baseline_cpu"}
     assert expected <= SEEN, expected - SEEN

@@ -34,6 +34,7 @@ GROUPS: tuple[str, ...] = (
     "tuning",
     "input-power",
     "migration",
+    "migration-tuning",
     "readonly",
     "concurrency",
     "bad-input",

@@ -20,6 +20,7 @@ from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
 from .test_host import TestHost
 from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
+from .test_migtune import TestMigrationTuning
 from .test_nodedev import TestNodeDevices
 from .test_nwfilters import TestNWFilters
 from .test_objects import TestInterfaces, TestNetworks, TestStorage
@@ -46,6 +47,7 @@ __all__ = [
     "TestInterfaces",
     "TestLifecycle",
     "TestMigration",
+    "TestMigrationTuning",
     "TestNWFilters",
     "TestNetworks",
     "TestNodeDevices",

@@ -9,6 +9,7 @@ from virtkit.api.checkpoint import CheckpointMethods
 from virtkit.api.domain_agent import AgentMethods
 from virtkit.api.domain_blockjobs import BlockJobMethods
 from virtkit.api.domain_graphics import GraphicsMethods
+from virtkit.api.domain_migration import MigrationMethods
 from virtkit.api.domain_tuning import TuningMethods
 from virtkit.api.handle import Handle
 from virtkit.sdk import checks as args
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 SHUTDOWN_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
 
-class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, CheckpointMethods,
-             Handle[DomainRef]):
+class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, MigrationMethods,
+             CheckpointMethods, Handle[DomainRef]):
     """A domain on one connection. ``name`` and ``uuid`` are fixed; ``id`` asks the driver."""
 
     __slots__ = ()

@@ -193,6 +193,13 @@ COMMANDS: dict[str, str] = {
     "dompmsuspend": "graphics",
     "dompmwakeup": "graphics",
     "dump": "graphics",
+    # migration tuning
+    "migrate-getmaxdowntime": "migtune",
+    "migrate-setmaxdowntime": "migtune",
+    "migrate-getspeed": "migtune",
+    "migrate-setspeed": "migtune",
+    "migrate-compcache": "migtune",
+    "migrate-postcopy": "migtune",
     # secrets
     "secret-define": "secret",
     "secret-undefine": "secret",

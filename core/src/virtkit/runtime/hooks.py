@@ -752,6 +752,73 @@ class Hooks:
     def domain_memory_stats(self, *, dom: DomainRef) -> dict[str, int]:
         return self._call("domain_memory_stats", {"dom": dom})  # type: ignore[no-any-return]
 
+    def domain_migrate_get_compression_cache(self, *, dom: DomainRef) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_migrate_get_compression_cache",
+            {
+                "dom": dom,
+            },
+        )
+
+    def domain_migrate_get_max_downtime(self, *, dom: DomainRef) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_migrate_get_max_downtime",
+            {
+                "dom": dom,
+            },
+        )
+
+    def domain_migrate_get_max_speed(self, *, dom: DomainRef, postcopy: bool) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_migrate_get_max_speed",
+            {
+                "dom": dom,
+                "postcopy": postcopy,
+            },
+        )
+
+    def domain_migrate_set_compression_cache(self, *, dom: DomainRef, cache_size: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_migrate_set_compression_cache",
+            {
+                "dom": dom,
+                "cache_size": cache_size,
+            },
+        )
+
+    def domain_migrate_set_max_downtime(self, *, dom: DomainRef, downtime: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_migrate_set_max_downtime",
+            {
+                "dom": dom,
+                "downtime": downtime,
+            },
+        )
+
+    def domain_migrate_set_max_speed(
+        self,
+        *,
+        dom: DomainRef,
+        bandwidth: int,
+        postcopy: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_migrate_set_max_speed",
+            {
+                "dom": dom,
+                "bandwidth": bandwidth,
+                "postcopy": postcopy,
+            },
+        )
+
+    def domain_migrate_start_post_copy(self, *, dom: DomainRef) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_migrate_start_post_copy",
+            {
+                "dom": dom,
+            },
+        )
+
     def domain_open_console(self, *, dom: DomainRef, device: str | None, force: bool) -> int:
         return self._call(  # type: ignore[no-any-return]
             "domain_open_console",

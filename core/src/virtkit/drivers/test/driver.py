@@ -23,6 +23,7 @@ from virtkit.drivers.test.guest import GuestMixin
 from virtkit.drivers.test.hoststats import HostMixin
 from virtkit.drivers.test.jobs import JobMixin, job_seconds
 from virtkit.drivers.test.migration import MigrationMixin
+from virtkit.drivers.test.migtune import MigrationTuningMixin
 from virtkit.drivers.test.network import NetworkMixin
 from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
 from virtkit.drivers.test.nodedev import NodeDeviceMixin
@@ -79,6 +80,7 @@ class TestDriver(
     HostMixin,
     JobMixin,
     MigrationMixin,
+    MigrationTuningMixin,
     NetworkMixin,
     NodeDeviceMixin,
     NWFilterMixin,

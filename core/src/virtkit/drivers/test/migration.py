@@ -62,6 +62,7 @@ class MigrationMixin:
         def _apply(self, dom: TestDomain, t: Transition) -> None: ...
         def _check_unique(self, new: DomainDef) -> TestDomain | None: ...
         def _place(self, definition: DomainDef, existing: TestDomain | None) -> TestDomain: ...
+        def _precopy(self, ref: DomainRef, params: dict[str, Any]) -> None: ...
 
     @hookimpl
     def virtkit_migrate_begin(
@@ -107,6 +108,7 @@ class MigrationMixin:
         if not uri.startswith(SCHEME):
             raise _failed(f"the test driver cannot send a guest to '{uri}'")
         slot = _incoming(uri[len(SCHEME):])
+        self._precopy(dom, params)
         with self._node.lock:
             d = self._node.find(dom)
             if d.status.active:

@@ -5,7 +5,7 @@ Modules group them by object: :mod:`.connection` (connection and host node), :mo
 :mod:`.streams`, :mod:`.nodedev` (host devices), :mod:`.secrets`, and the domain families
 :mod:`.agent` (guest agent), :mod:`.blockjobs` (block jobs and block devices),
 :mod:`.tuning` (statistics and tuning), :mod:`.graphics` (screen, input, power management and
-core dumps).
+core dumps), :mod:`.migration` (migration tuning).
 Connection-side families: :mod:`.host` (host CPU, memory and security), :mod:`.nwfilter`
 (network filters), :mod:`.checkpoints` (checkpoints and backup).
 Each spec's docstring states its arguments, result, errors and state change; the driver guide
@@ -27,6 +27,7 @@ from virtkit.sdk.hookspecs import (
     domain,
     graphics,
     host,
+    migration,
     network,
     nodedev,
     nwfilter,
@@ -40,7 +41,7 @@ from virtkit.sdk.hookspecs.markers import PROJECT, hookimpl, hookspec, is_readon
 
 MODULES: tuple[ModuleType, ...] = (
     connection, domain, storage, network, ports, streams, nodedev, secrets,
-    agent, blockjobs, tuning, graphics,
+    agent, blockjobs, tuning, graphics, migration,
     host, nwfilter, checkpoints,
 )
 PREFIX = "virtkit_"

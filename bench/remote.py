@@ -14,7 +14,9 @@ test driver (``test+tcp://127.0.0.1:PORT/default``), alternating libvirt and vir
 
 The libvirt side is python3-libvirt under /usr/bin/python3 (Debian's binding), the virtkit side
 this interpreter. Prints each measure's median and spread (min..max) over the rounds and the
-ratio of medians (>= 1.0 means virtkit is at least as good as libvirt).
+ratio of medians (>= 1.0 means virtkit is at least as good as libvirt), and the CPU time each
+operation costs, client and daemon together (from /proc and process_time): a loaded machine
+stretches wall times much more than CPU times.
 """
 
 from __future__ import annotations
@@ -32,38 +34,57 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 WORKLOAD = textwrap.dedent(
     r'''
-    import json, sys, time
+    import json, os, sys, time
 
     def xml(i):
         return ("<domain type='test'><name>bench%d</name><memory unit='MiB'>64</memory>"
                 "<vcpu>1</vcpu><os><type>hvm</type></os></domain>" % i)
 
-    def run(api, uri, quick):
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def cpu(pid):
+        """CPU seconds (user + system) of this process and of the daemon so far."""
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return time.process_time(), (int(fields[11]) + int(fields[12])) / TICK
+
+    def cost(before, after, n):
+        """CPU microseconds per operation: (client, daemon)."""
+        return [(after[0] - before[0]) / n * 1e6, (after[1] - before[1]) / n * 1e6]
+
+    def run(api, uri, quick, pid):
         conn = api.open(uri)
         cycles = 100 if quick else 500
-        t = time.perf_counter()
+        c0, t = cpu(pid), time.perf_counter()
         for i in range(cycles):
             d = api.define(conn, xml(i))
             api.start(d); api.suspend(d); api.resume(d); api.destroy(d); api.undefine(d)
         lifecycle = cycles * 6 / (time.perf_counter() - t)
+        lifecycle_cpu = cost(c0, cpu(pid), cycles * 6)
         n = 1000 if quick else 5000
-        t = time.perf_counter()
+        c0, t = cpu(pid), time.perf_counter()
         for _ in range(n):
             api.info(api.lookup(conn, "test"))
         lookups = n / (time.perf_counter() - t)
+        lookup_cpu = cost(c0, cpu(pid), n)
         made = [api.define(conn, xml(100000 + i)) for i in range(499)]
         reps = 20
-        t = time.perf_counter()
+        c0, t = cpu(pid), time.perf_counter()
         for _ in range(reps):
             names = api.list_names(conn)
         list_ms = (time.perf_counter() - t) / reps * 1000
+        list_cpu = cost(c0, cpu(pid), reps)
         assert len(names) == 500, len(names)
         for d in made:
             api.undefine(d)
-        return {"lifecycle_ops_s": lifecycle, "lookup_info_s": lookups, "list_500_ms": list_ms}
+        return {"lifecycle_ops_s": lifecycle, "lookup_info_s": lookups, "list_500_ms": list_ms,
+                "lifecycle_cpu_us": sum(lifecycle_cpu), "lookup_info_cpu_us": sum(lookup_cpu),
+                "list_500_cpu_us": sum(list_cpu), "lifecycle_split": lifecycle_cpu,
+                "lookup_info_split": lookup_cpu, "list_500_split": list_cpu}
     '''
 )
 
@@ -83,7 +104,7 @@ LIBVIRT_SIDE = WORKLOAD + textwrap.dedent(
         info = staticmethod(lambda d: d.info())
         list_names = staticmethod(lambda c: [d.name() for d in c.listAllDomains()])
 
-    print(json.dumps(run(Api, sys.argv[1], "--quick" in sys.argv)))
+    print(json.dumps(run(Api, sys.argv[1], "--quick" in sys.argv, int(sys.argv[2]))))
     '''
 )
 
@@ -103,7 +124,7 @@ VIRTKIT_SIDE = WORKLOAD + textwrap.dedent(
         info = staticmethod(lambda d: d.info())
         list_names = staticmethod(lambda c: [d.name for d in c.list_domains()])
 
-    print(json.dumps(run(Api, sys.argv[1], "--quick" in sys.argv)))
+    print(json.dumps(run(Api, sys.argv[1], "--quick" in sys.argv, int(sys.argv[2]))))
     '''
 )
 
@@ -111,6 +132,10 @@ ROWS = [
     ("lifecycle ops/s", "lifecycle_ops_s", True),
     ("lookup+info /s", "lookup_info_s", True),
     ("list 500 domains (ms)", "list_500_ms", False),
+    # CPU time per operation, client and daemon together: what the load disturbs least
+    ("lifecycle CPU us/op", "lifecycle_cpu_us", False),
+    ("lookup+info CPU us/op", "lookup_info_cpu_us", False),
+    ("list 500 CPU us/list", "list_500_cpu_us", False),
 ]
 
 
@@ -187,14 +212,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def side(python: str, code: str, uri: str, quick: bool) -> dict[str, float]:
+def side(python: str, code: str, uri: str, quick: bool, pid: int) -> dict[str, Any]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    args = [python, "-c", code, uri] + (["--quick"] if quick else [])
+    args = [python, "-c", code, uri, str(pid)] + (["--quick"] if quick else [])
     out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1800)
     if out.returncode != 0:
         raise SystemExit(f"{python} failed:\n{out.stderr}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -210,10 +235,12 @@ def main() -> None:
         virtkitd, vk_port = start_virtkitd(base)
         lv_uri = f"test+tcp://127.0.0.1:{lv_port}/default"
         vk_uri = f"test+tcp://127.0.0.1:{vk_port}/default"
-        results: dict[str, list[dict[str, float]]] = {"libvirt": [], "virtkit": []}
+        results: dict[str, list[dict[str, Any]]] = {"libvirt": [], "virtkit": []}
         for r in range(args.rounds):  # A B A B ...
-            results["libvirt"].append(side("/usr/bin/python3", LIBVIRT_SIDE, lv_uri, args.quick))
-            results["virtkit"].append(side(sys.executable, VIRTKIT_SIDE, vk_uri, args.quick))
+            results["libvirt"].append(side("/usr/bin/python3", LIBVIRT_SIDE, lv_uri, args.quick,
+                                           libvirtd.pid))
+            results["virtkit"].append(side(sys.executable, VIRTKIT_SIDE, vk_uri, args.quick,
+                                           virtkitd.pid))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         for proc in (virtkitd, libvirtd):
@@ -229,6 +256,12 @@ def main() -> None:
         ratio = vk_med / lv_med if higher_is_better else lv_med / vk_med
         print(f"{label:24} {lv_med:12.1f} ({min(lv):7.1f}..{max(lv):7.1f})"
               f" {vk_med:12.1f} ({min(vk):7.1f}..{max(vk):7.1f}) {ratio:6.2f}x")
+    print("CPU us/op split (client, daemon), medians:")
+    for key in ("lifecycle_split", "lookup_info_split", "list_500_split"):
+        for who in ("libvirt", "virtkit"):
+            client = statistics.median(r[key][0] for r in results[who])
+            daemon = statistics.median(r[key][1] for r in results[who])
+            print(f"  {key:20} {who:8} client {client:9.1f}  daemon {daemon:9.1f}")
 
 
 if __name__ == "__main__":

@@ -297,3 +297,109 @@ def test_a_client_that_does_not_read_its_events_is_disconnected(daemon_factory: 
         assert elapsed < 30
         assert dom.state()[0] == 1  # the busy client was never held up
     lazy.close()
+
+
+def test_a_stdio_peer_that_reads_nothing_times_out_the_writer() -> None:
+    """``virtkitd --stdio`` (the far end of +ssh): a peer that stops reading its pipe makes the
+    daemon's write time out (and the client be dropped), never block a thread for good."""
+    from virtkit.daemon.server import PipeLink
+
+    rfd, _unused = os.pipe()
+    pipe_r, pipe_w = os.pipe()  # nobody reads pipe_r
+    link = PipeLink(rfd, pipe_w)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            link.send(b"x" * (4 << 20), 0.5)
+        assert 0.4 < time.monotonic() - started < 5
+    finally:
+        link.close()
+        for fd in (pipe_r, _unused):
+            os.close(fd)
+
+
+def test_a_tls_client_that_does_not_read_its_events_is_disconnected(
+    daemon_factory: Any, tmp_path: Path, tcp_port: int
+) -> None:
+    """As over a unix socket: a TLS client whose socket stays full is dropped, and the busy
+    client is not held up."""
+    import ssl
+
+    from click.testing import CliRunner
+
+    from virtkit.cli.main import cli
+
+    pki = tmp_path / "pki"
+    assert CliRunner().invoke(cli, ["pki", "setup", str(pki), "--server-name", "127.0.0.1",
+                                    "--client-cn", "virtkit-client-1"]).exit_code == 0
+    d = daemon_factory(
+        f'max_client_backlog = 65536\nkeepalive_interval = 1\nlisten_tls = 1\n'
+        f'listen_addr = "127.0.0.1"\ntls_port = {tcp_port}\nca_file = "{pki}/cacert.pem"\n'
+        f'cert_file = "{pki}/servercert.pem"\nkey_file = "{pki}/serverkey.pem"\n',
+        args=("--listen",), wait_for=f"127.0.0.1:{tcp_port}")
+    ctx = ssl.create_default_context(cafile=str(pki / "cacert.pem"))
+    ctx.load_cert_chain(str(pki / "clientcert.pem"), str(pki / "clientkey.pem"))
+    raw = socket.socket(socket.AF_INET)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", tcp_port))
+    lazy = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    try:
+        lazy.sendall(encode(Header(procs.number(procs.OPEN), Type.CALL, 1),
+                            {"uri": "test:///default", "read_only": True}))
+        with virtkit.open(d.uri()) as conn:
+            dom = conn.lookup_by_name("test")
+            started = time.monotonic()
+            for _ in range(3000):
+                dom.suspend()
+                dom.resume()
+                if "reads nothing" in d.log():
+                    break
+            assert "reads nothing (its socket stayed full for 1 s)" in d.log()
+            assert time.monotonic() - started < 30
+            assert dom.state()[0] == 1
+    finally:
+        lazy.close()
+
+
+def test_quick_calls_during_and_after_a_long_one_on_the_same_client(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    """A long call has its client's reading taken over; the new reader runs quick calls itself.
+    When the long call ends, its thread must leave, not read on beside the new reader (which
+    would answer frames twice or split them)."""
+    d = daemon_factory("max_client_requests = 8\n")
+    conn = virtkit.open(d.uri(extra="&job_seconds=1"))
+    dom = conn.lookup_by_name("test")
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            dom.save(str(tmp_path / "s.save"))
+            conn.restore(str(tmp_path / "s.save"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    payload = os.urandom(1024 * 1024 + 17)  # frames larger than one read: two readers split them
+    pool = conn.storage_pool_lookup_by_name("default-pool")
+    vol = pool.create_xml("<volume><name>up.img</name><capacity unit='MiB'>2</capacity></volume>")
+
+    def round_trip() -> None:
+        with vol.upload(0, len(payload)) as stream:
+            assert stream.send_all(payload) == len(payload)
+        with vol.download(0, len(payload)) as stream:
+            assert stream.recv_all() == payload
+        assert conn.lookup_by_name("test").name == "test"
+
+    saver = threading.Thread(target=save)
+    try:
+        saver.start()
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline or saver.is_alive():
+            round_trip()
+        saver.join(10)
+        assert errors == []
+        for _ in range(5):
+            round_trip()
+    finally:
+        saver.join(10)
+        conn.close()

@@ -161,6 +161,7 @@ def serve(args: argparse.Namespace, config: Config, session: bool) -> int:
     stop = threading.Event()
     created: list[str] = []
     threading.Thread(target=server.keepalive, name="virtkitd-keepalive", daemon=True).start()
+    threading.Thread(target=server.takeover, name="virtkitd-takeover", daemon=True).start()
 
     if args.stdio:
         out = os.dup(1)

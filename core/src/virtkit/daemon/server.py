@@ -1,15 +1,19 @@
 """The virtkitd server: clients, authentication, limits and dispatch to drivers.
 
 Threads, not an event loop, so that a reply needs no thread switch: one thread at a time reads
-each client's frames. When a frame is a hook call, that thread first hands the reading of the
-client to another thread of the pool (so that the client's next call, an ``abort_job`` say, is
-read at once), then runs the call itself and writes the reply. At most ``max_workers`` calls run
-at once, plus ``prio_workers`` more for destroy, lookups and other quick reads when every ordinary
-worker is busy. Each client has one connection (opened by the ``@open`` procedure with the
-client's identity) and at most ``max_client_requests`` calls in flight: at the limit its reader
-waits until a reply goes before reading on. Events of a client's connection go out as EVENT
-frames from that connection's own event thread; a client whose socket stays full (it does not
-read) is disconnected, which slows nobody else.
+each client's frames. When a frame is a hook call, that thread runs the call itself, writes the
+reply and reads on, so a short call costs no thread switch at all. A call that is still running
+after :data:`TAKEOVER` seconds (a start, a save, a driver waiting on a lock) has the reading of
+its client taken over by another thread of the pool (the takeover thread watches the calls run
+this way), so that the client's next call, an ``abort_job`` say, and its keepalive answers are
+read at once; when the long call ends, its thread writes the reply and leaves.
+
+At most ``max_workers`` calls run at once, plus ``prio_workers`` more for destroy, lookups and other
+quick reads when every ordinary worker is busy. Each client has one connection (opened by the
+``@open`` procedure with the client's identity) and at most ``max_client_requests`` calls in flight:
+at the limit its reader waits until a reply goes before reading on. Events of a client's connection
+go out as EVENT frames from that connection's own event thread; a client whose socket stays full (it
+does not read) is disconnected, which slows nobody else.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ from virtkit.sdk.records import Event, to_plain
 from virtkit.sdk.uri import parse_uri
 
 log = logging.getLogger("virtkitd")
+
+#: How long a call runs in its client's reading thread before another thread reads on.
+TAKEOVER = 0.02
 
 #: Operations served by the priority workers when every ordinary worker is busy.
 PRIORITY_OPS = frozenset(
@@ -158,14 +165,28 @@ class PipeLink(Link):
     def __init__(self, rfd: int, wfd: int) -> None:
         super().__init__(None)
         self.rfd, self.wfd = rfd, wfd
+        os.set_blocking(wfd, False)  # a peer that reads nothing must not hold a writer forever
 
     def recv(self, size: int) -> bytes:
         return os.read(self.rfd, size)
 
     def send(self, data: bytes, timeout: float) -> None:
+        """Write all of ``data``; TimeoutError when the peer (ssh) takes nothing for
+        ``timeout``, as for a socket."""
         view = memoryview(data)
+        deadline = time.monotonic() + timeout
         while view:
-            view = view[os.write(self.wfd, view):]
+            try:
+                sent = os.write(self.wfd, view)
+            except BlockingIOError:
+                sent = 0
+            if sent:
+                view = view[sent:]
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            select.select([], [self.wfd], [], left)
 
     def close(self) -> None:
         for fd in (self.rfd, self.wfd):
@@ -173,6 +194,15 @@ class PipeLink(Link):
                 os.close(fd)
             except OSError:
                 pass
+
+
+@attrs.define(eq=False)
+class _InlineRun:
+    """A call a client's reading thread runs itself: since when, and whether the reading was
+    taken over meanwhile (then the thread leaves after its reply; the next reader has its own)."""
+
+    since: float
+    taken: bool = False
 
 
 @attrs.define(eq=False)
@@ -199,6 +229,8 @@ class Client:
     cond: threading.Condition = attrs.field(factory=threading.Condition)
     event_ids: list[int] = attrs.field(factory=list)
     done: threading.Event = attrs.field(factory=threading.Event)
+    # The call the reading thread runs itself, if any (under ``cond``); see Server.takeover.
+    inline: _InlineRun | None = None
 
     def info(self) -> dict[str, Any]:
         ident = self.identity
@@ -352,12 +384,8 @@ class Server:
                 header, payload = self._next_frame(client)
                 client.last_rx = time.monotonic()
                 call = self._frame(client, header, payload)
-                if call is not None:
-                    with client.cond:
-                        client.in_flight += 1
-                    self.pool.submit(self._read, client)
-                    self._run(client, header, *call)
-                    return
+                if call is not None and not self._run_inline(client, header, call):
+                    return  # another thread reads this client now
         except (EOFError, ConnectionError, OSError):
             pass
         except ProtocolError as exc:
@@ -365,6 +393,43 @@ class Server:
         except Exception:  # a bug here must not kill the daemon
             log.exception("client %d: reading failed", client.id)
         self._drop(client)
+
+    def _run_inline(self, client: Client, header: Header, call: tuple[Any, ...]) -> bool:
+        """Run a call in the reading thread; False when the reading was taken over meanwhile
+        (this thread then leaves once its reply is sent)."""
+        run = _InlineRun(time.monotonic())
+        with client.cond:
+            client.in_flight += 1
+            client.inline = run
+        try:
+            self._run(client, header, *call)
+        finally:
+            with client.cond:
+                if client.inline is run:
+                    client.inline = None
+        return not run.taken
+
+    def takeover(self) -> None:
+        """Hand the reading of a client whose reading thread has run a call for longer than
+        :data:`TAKEOVER` to another thread (runs in its own thread until the daemon stops).
+        It looks every half :data:`TAKEOVER` while clients are connected, so a call costs it
+        nothing, and sleeps while none is."""
+        while not self.stopping.is_set():
+            if not self.clients:
+                self.stopping.wait(0.2)
+                continue
+            self.stopping.wait(TAKEOVER / 2)
+            now = time.monotonic()
+            for client in list(self.clients.values()):
+                run = client.inline  # read without the lock: checked again under it
+                if run is None or now - run.since < TAKEOVER:
+                    continue
+                with client.cond:
+                    if client.inline is not run or client.closed:
+                        continue
+                    run.taken = True
+                    client.inline = None  # the next reader's own call is its own run
+                self.pool.submit(self._read, client)
 
     def _next_frame(self, client: Client) -> tuple[Header, bytes]:
         buf = client.buf

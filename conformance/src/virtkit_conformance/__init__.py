@@ -33,6 +33,7 @@ GROUPS: tuple[str, ...] = (
     "block-jobs",
     "tuning",
     "input-power",
+    "domain-events",
     "migration",
     "migration-tuning",
     "readonly",

@@ -14,6 +14,7 @@ from .test_checkpoints import TestCheckpoints
 from .test_connection import TestConnection
 from .test_definition import TestDefinition
 from .test_devices import TestDevices, TestResources
+from .test_domain_events import TestDomainEvents
 from .test_graphics import TestInputPower
 from .test_guest import TestGuestInfo
 from .test_hardening import TestBadInput, TestConcurrency, TestReadOnly
@@ -40,6 +41,7 @@ __all__ = [
     "TestConsole",
     "TestDefinition",
     "TestDevices",
+    "TestDomainEvents",
     "TestGuestAgent",
     "TestGuestInfo",
     "TestHost",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from virtkit.drivers.test.domxml import DomainDef, from_model
+from virtkit.sdk.domain_events import domain_event
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
@@ -287,6 +288,7 @@ class DeviceMixin:
                 lambda defn, most: _set_memory(defn, kib, most),
             ):
                 d.memory = kib  # the balloon follows a live change
+                self._node.emit(domain_event("domain-balloon-change", d.ref, actual=kib))
         return True
 
     @hookimpl

@@ -447,3 +447,22 @@ def test_fake_speaks_xenapis_wire_format(xapi: FakeXapi) -> None:
     assert snap.startswith("OpaqueRef:")
     assert task_result("<value>OpaqueRef:abc</value>") == "OpaqueRef:abc"
     assert task_result("") == ""
+
+
+def test_a_read_only_connection_changes_nothing(xapi: FakeXapi) -> None:
+    rw = virtkit.open(uri(xapi))
+    rw.create_xml(xml("ro-tmp"))
+    rw.close()
+    ro = virtkit.open(uri(xapi), read_only=True)
+    try:
+        q = events(ro)
+        xapi.guest_shutdown("ro-tmp")  # a transient guest stops: the read-only watcher sees it
+        assert next_event(q, "ro-tmp") == (E.SHUTDOWN, 0)
+        assert next_event(q, "ro-tmp") == (E.STOPPED, StoppedDetail.SHUTDOWN)
+        assert vm_rec(xapi, "ro-tmp")["power_state"] == "Halted", "left for a writer to remove"
+        assert "ro-tmp" not in {d.name for d in ro.list_domains()}, "but gone for virtkit"
+        with pytest.raises(VirtError) as err:
+            ro.define_xml(xml("nope"))
+        assert err.value.code == C.OPERATION_DENIED
+    finally:
+        ro.close()

@@ -127,11 +127,16 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
     @hookimpl
     def virtkit_connect_open(self, uri: str, read_only: bool) -> bool:
         self.session.login()
+        events = self.session.clone()
+        self._events_session = events
+        # the token first, then what exists: a change in between is seen twice, never missed
+        token = str(events.call("event.from", ["vm"], "", 0.0,
+                                what="subscribing to events")["token"])
         with self.lock:
             for vm in self._vms():
                 self._seen[vm.ref] = (vm.rec["power_state"], vm.name, vm.status.persistent)
-        self._events_session = self.session.clone()
-        self._watcher = threading.Thread(target=self._watch, name="xenapi-events", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, args=(token,),
+                                         name="xenapi-events", daemon=True)
         self._watcher.start()
         return True
 
@@ -636,16 +641,11 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
 
     # -- events ---------------------------------------------------------------------------------
 
-    def _watch(self) -> None:
+    def _watch(self, token: str) -> None:
         sess = self._events_session
         assert sess is not None
-        token = ""
         while not self._stop.is_set():
             try:
-                if not token:  # start from now: what exists is in _seen already
-                    token = str(sess.call("event.from", ["vm"], "", 0.0,
-                                          what="subscribing to events")["token"])
-                    continue
                 got = sess.call("event.from", ["vm"], token, 0.5, what="waiting for events")
                 token = str(got["token"])
                 refs = list(dict.fromkeys(str(e["ref"]) for e in got["events"]))
@@ -655,6 +655,9 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
                 if self._stop.is_set():
                     return
                 log.warning("xenapi: event.from failed: %s", exc.message)
+                self._stop.wait(1.0)
+            except Exception:  # never let the watcher die: log it and go on
+                log.exception("xenapi: handling events failed")
                 self._stop.wait(1.0)
 
     def _observe(self, refs: list[str]) -> None:
@@ -712,7 +715,8 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
         if t.status is None:  # a transient domain stopped elsewhere: it goes
             self._seen.pop(vm.ref, None)
             try:
-                self._discard(vm)
+                if not self.context.read_only:  # (a read-only connection changes nothing)
+                    self._discard(vm)
             except VirtError as exc:
                 log.warning("xenapi: removing transient domain '%s': %s", vm.name, exc.message)
         for event, detail in t.events:

@@ -59,10 +59,23 @@ class Journal:
         self.max_bytes = max_bytes
         self.keep = keep
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._file = str(self.path)
         self._thread_lock = threading.RLock()
-        self._lock_path = str(self.path) + ".lock"
+        self._lock_path = self._file + ".lock"
+        self._lock_fd = -1  # opened once, kept: a lock or an append costs no open
         with self._locked(fcntl.LOCK_EX):
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+            os.close(os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+
+    def close(self) -> None:
+        """Close the lock file (readers keep working; an append opens it again)."""
+        with self._thread_lock:
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     def rotated(self, n: int) -> Path:
         """The path of the ``n``-th older file (1 is the newest rotated one)."""
@@ -71,12 +84,17 @@ class Journal:
     @contextlib.contextmanager
     def _locked(self, how: int) -> Iterator[int]:
         with self._thread_lock:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            if self._lock_fd < 0 or not os.path.exists(self._lock_path):
+                if self._lock_fd >= 0:
+                    os.close(self._lock_fd)  # the lock file was removed: use the new one
+                self._lock_fd = os.open(self._lock_path,
+                                        os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = self._lock_fd
+            fcntl.flock(fd, how)
             try:
-                fcntl.flock(fd, how)
                 yield fd
             finally:
-                os.close(fd)  # releases the flock
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _last_seq(self, lock_fd: int) -> int:
         raw = os.pread(lock_fd, _SEQ_BYTES, 0).strip(b"\0 \n")
@@ -101,7 +119,8 @@ class Journal:
                 lines.append(json.dumps({"seq": seq, "src": source, "data": data},
                                         separators=(",", ":")))
             blob = ("\n".join(lines) + "\n").encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                         0o600)
             try:
                 view = memoryview(blob)
                 while view:
@@ -143,7 +162,7 @@ class JournalReader:
         self._partial = b""
         with journal._locked(fcntl.LOCK_SH) as lock_fd:
             self.next_seq = journal._last_seq(lock_fd) + 1
-            self._fd = os.open(journal.path, os.O_RDONLY)
+            self._fd = os.open(journal._file, os.O_RDONLY | os.O_CLOEXEC)
         os.lseek(self._fd, 0, os.SEEK_END)
 
     def __enter__(self) -> JournalReader:
@@ -164,7 +183,7 @@ class JournalReader:
         out: list[JournalEntry] = []
         self._drain(self._fd, out)
         try:
-            st = os.stat(self.journal.path)
+            st = os.stat(self.journal._file)
             current = (st.st_dev, st.st_ino) == _ident(self._fd)
         except FileNotFoundError:
             current = False
@@ -189,7 +208,7 @@ class JournalReader:
                 finally:
                     self._partial = b""
                     os.close(fd)
-            self._fd = os.open(j.path, os.O_RDONLY)
+            self._fd = os.open(j._file, os.O_RDONLY | os.O_CLOEXEC)
             self._drain(self._fd, out)
         return out
 

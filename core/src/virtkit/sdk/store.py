@@ -127,17 +127,19 @@ class StateStore:
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
         self._lock_fd = -1
+        self._lock_path = os.path.join(self.root, ".lock")
+        self._made: set[str] = set()  # kind directories known to exist (no mkdir per write)
 
-    def _path(self, kind: str, name: str) -> Path:
+    def _path(self, kind: str, name: str) -> str:
         check_name(kind, "record kind")
-        return self.root / kind / (check_name(name) + self.suffix)
+        return os.path.join(self.root, kind, check_name(name) + self.suffix)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the store's lock (threads of this process and other processes) for a sequence."""
         with self._thread_lock:
             if self._lock_depth == 0:
-                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._lock_fd = fd
             self._lock_depth += 1
@@ -153,12 +155,20 @@ class StateStore:
     def write(self, kind: str, name: str, data: bytes) -> None:
         path = self._path(kind, name)
         with self.locked():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(path, data, durable=self.durable)
+            if kind not in self._made:
+                Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._made.add(kind)
+            try:
+                atomic_write(Path(path), data, durable=self.durable)
+            except FileNotFoundError:  # the directory was removed meanwhile: make it again
+                self._made.discard(kind)
+                Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                atomic_write(Path(path), data, durable=self.durable)
 
     def read(self, kind: str, name: str) -> bytes | None:
         try:
-            return self._path(kind, name).read_bytes()
+            with open(self._path(kind, name), "rb") as f:
+                return f.read()
         except FileNotFoundError:
             return None
 
@@ -175,9 +185,9 @@ class StateStore:
         path = self._path(kind, name)
         with self.locked():
             try:
-                path.unlink()
+                os.unlink(path)
             except FileNotFoundError:
                 return False
             if self.durable:
-                _fsync_dir(path.parent)
+                _fsync_dir(Path(path).parent)
             return True

@@ -5,7 +5,9 @@ Both drive the same busybox root and the same init (a shell sleeping). libvirtd 
 this script with its own configuration and socket directory (a private ``unix_sock_dir``) and
 stopped at the end; the client is libvirt's Python binding (Debian's python3-libvirt), so both
 sides are measured as an API call from Python: virtkit in-process (``lxc:///system``, state in a
-private ``VIRTKIT_STATE_ROOT``), libvirt through its daemon (the only way libvirt's lxc driver
+private ``VIRTKIT_STATE_ROOT`` whose run directory is on /dev/shm, a tmpfs, as /run is on a
+host; libvirtd's /run/libvirt is a tmpfs of its own too), libvirt through its daemon (the
+only way libvirt's lxc driver
 runs). Rounds are interleaved ABAB (libvirt, virtkit, libvirt, ...) after one warm-up each. It
 prints each operation's median wall time for both, with the interquartile range, and virtkit's
 ratio to libvirt (median of the per-pair ratios). Target: ratio <= 1 (at least as fast).
@@ -63,18 +65,19 @@ class Libvirt:
         # bind the v2 hierarchy into the container): run libvirtd in a mount namespace of its
         # own without /sys/fs/cgroup/unified, so it sees the v1 controllers only
         daemon = f"/usr/sbin/libvirtd --config {conf} --pid-file {base / 'pid'}"
-        # only the drivers the lxc driver works with (LIBVIRT_DRIVER_DIR): the qemu driver,
-        # when installed, fails libvirtd's start on a host without its libvirt-qemu user
+        # the lxc driver alone (LIBVIRT_DRIVER_DIR): the qemu driver, when installed, fails
+        # libvirtd's start on a host without its libvirt-qemu user, and the network driver's
+        # pid file is another libvirtd's if one runs; /run/libvirt is a private tmpfs for the
+        # same reason
         drivers = base / "drivers"
         drivers.mkdir()
         installed = Path("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver")
-        for so in installed.glob("libvirt_driver_*.so"):
-            if "qemu" not in so.name:
-                (drivers / so.name).symlink_to(so)
+        (drivers / "libvirt_driver_lxc.so").symlink_to(installed / "libvirt_driver_lxc.so")
         env = dict(os.environ, LIBVIRT_DRIVER_DIR=str(drivers))
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             f"umount /sys/fs/cgroup/unified 2>/dev/null; exec {daemon}"],
+             f"umount /sys/fs/cgroup/unified 2>/dev/null; mkdir -p /run/libvirt && "
+             f"mount -t tmpfs tmpfs /run/libvirt && exec {daemon}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, env=env)
         uri = f"lxc:///system?socket={sock}/libvirt-sock"
@@ -124,6 +127,11 @@ class Libvirt:
 class Virtkit:
     def __init__(self, base: Path) -> None:
         os.environ["VIRTKIT_STATE_ROOT"] = str(base / "vkstate")
+        # as on a real host, and as libvirtd's /run/libvirt above: runtime status on a tmpfs
+        # (/dev/shm), definitions on the disk
+        self.run = Path(tempfile.mkdtemp(prefix="vklbench-run-", dir="/dev/shm"))
+        (base / "vkstate" / "system" / "lxc").mkdir(parents=True)
+        (base / "vkstate" / "system" / "lxc" / "run").symlink_to(self.run)
         import virtkit
 
         self.conn = virtkit.open("lxc:///system")
@@ -149,6 +157,7 @@ class Virtkit:
             for dom in self.conn.list_domains(active=True):
                 dom.destroy()
         self.conn.close()
+        shutil.rmtree(self.run, ignore_errors=True)
 
 
 def iqr(xs: list[float]) -> float:

@@ -426,6 +426,7 @@ class LxcDriver(ConsoleMixin, Driver):
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+        self.journal.close()
         return True
 
     @hookimpl

@@ -6,11 +6,11 @@ this script with its own configuration and socket directory (a private ``unix_so
 stopped at the end; the client is libvirt's Python binding (Debian's python3-libvirt), so both
 sides are measured as an API call from Python: virtkit in-process (``lxc:///system``, state in a
 private ``VIRTKIT_STATE_ROOT`` whose run directory is on /dev/shm, a tmpfs, as /run is on a
-host; libvirtd's /run/libvirt is a tmpfs of its own too), libvirt through its daemon (the
-only way libvirt's lxc driver
-runs). Rounds are interleaved ABAB (libvirt, virtkit, libvirt, ...) after one warm-up each. It
-prints each operation's median wall time for both, with the interquartile range, and virtkit's
-ratio to libvirt (median of the per-pair ratios). Target: ratio <= 1 (at least as fast).
+host; libvirtd's /run/libvirt is a tmpfs of its own too), libvirt through its daemon (the only
+way libvirt's lxc driver runs). Rounds are interleaved ABAB (libvirt, virtkit, libvirt, ...)
+after one warm-up each. It prints each operation's median wall time for both, with the
+interquartile range, and virtkit's ratio to libvirt (median of the per-pair ratios). Target:
+ratio <= 1 (at least as fast).
 
     sudo python bench/lxc.py [-n 10]
 """

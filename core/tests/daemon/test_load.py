@@ -284,6 +284,13 @@ def test_a_client_that_does_not_read_its_events_is_disconnected(daemon_factory: 
     lazy.connect(d.rw)
     lazy.sendall(encode(Header(procs.number(procs.OPEN), Type.CALL, 1),
                         {"uri": "test:///default", "read_only": True}))
+    _events_until_dropped(d)
+    lazy.close()
+
+
+def _events_until_dropped(d: Any) -> None:
+    """Cause events from a busy client until the daemon drops the one that reads nothing; the
+    busy client is never held up."""
     with virtkit.open(d.uri()) as conn:
         dom = conn.lookup_by_name("test")
         started = time.monotonic()
@@ -292,11 +299,9 @@ def test_a_client_that_does_not_read_its_events_is_disconnected(daemon_factory: 
             dom.resume()
             if "reads nothing" in d.log():
                 break
-        elapsed = time.monotonic() - started
         assert "reads nothing (its socket stayed full for 1 s)" in d.log()
-        assert elapsed < 30
-        assert dom.state()[0] == 1  # the busy client was never held up
-    lazy.close()
+        assert time.monotonic() - started < 30
+        assert dom.state()[0] == 1
 
 
 def test_a_stdio_peer_that_reads_nothing_times_out_the_writer() -> None:
@@ -346,17 +351,7 @@ def test_a_tls_client_that_does_not_read_its_events_is_disconnected(
     try:
         lazy.sendall(encode(Header(procs.number(procs.OPEN), Type.CALL, 1),
                             {"uri": "test:///default", "read_only": True}))
-        with virtkit.open(d.uri()) as conn:
-            dom = conn.lookup_by_name("test")
-            started = time.monotonic()
-            for _ in range(3000):
-                dom.suspend()
-                dom.resume()
-                if "reads nothing" in d.log():
-                    break
-            assert "reads nothing (its socket stayed full for 1 s)" in d.log()
-            assert time.monotonic() - started < 30
-            assert dom.state()[0] == 1
+        _events_until_dropped(d)
     finally:
         lazy.close()
 
@@ -376,7 +371,7 @@ def test_quick_calls_during_and_after_a_long_one_on_the_same_client(
         try:
             dom.save(str(tmp_path / "s.save"))
             conn.restore(str(tmp_path / "s.save"))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     payload = os.urandom(1024 * 1024 + 17)  # frames larger than one read: two readers split them

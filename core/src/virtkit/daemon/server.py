@@ -76,24 +76,35 @@ class Link:
         assert self.sock is not None
         return self.sock.recv(size)
 
+    #: The longest wait for the peer to take more before trying again (TLS: a write may wait
+    #: for the peer's data as well, which select on writability does not see).
+    RETRY = float("inf")
+
     def send(self, data: bytes, timeout: float) -> None:
         """Write all of ``data``; TimeoutError when the peer takes nothing for ``timeout``."""
-        assert self.sock is not None
-        sock = self.sock
         view = memoryview(data)
         deadline = time.monotonic() + timeout
         while view:
-            try:
-                sent = sock.send(view, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                sent = 0
+            sent = self.write_some(view)
             if sent:
                 view = view[sent:]
                 continue
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            select.select([], [sock], [], left)
+            select.select([], [self.writable()], [], min(left, self.RETRY))
+
+    def write_some(self, view: memoryview) -> int:
+        """Write what the peer takes now, without waiting (0 when it takes nothing)."""
+        assert self.sock is not None
+        try:
+            return self.sock.send(view, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
+
+    def writable(self) -> Any:
+        """What select() waits on until the peer takes more."""
+        return self.sock
 
     def close(self) -> None:
         if self.sock is None:
@@ -134,25 +145,17 @@ class TlsLink(Link):
                     return b""
         return b""
 
-    def send(self, data: bytes, timeout: float) -> None:
+    RETRY = 0.05
+
+    def write_some(self, view: memoryview) -> int:
         import ssl
 
         sock: Any = self.sock
-        view = memoryview(data)
-        deadline = time.monotonic() + timeout
-        while view:
-            with self._lock:
-                try:
-                    sent = sock.send(view)
-                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
-                    sent = 0
-            if sent:
-                view = view[sent:]
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            select.select([], [sock], [], min(left, 0.05))
+        with self._lock:
+            try:
+                return int(sock.send(view))
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                return 0
 
     def close(self) -> None:
         self._closed = True
@@ -170,23 +173,14 @@ class PipeLink(Link):
     def recv(self, size: int) -> bytes:
         return os.read(self.rfd, size)
 
-    def send(self, data: bytes, timeout: float) -> None:
-        """Write all of ``data``; TimeoutError when the peer (ssh) takes nothing for
-        ``timeout``, as for a socket."""
-        view = memoryview(data)
-        deadline = time.monotonic() + timeout
-        while view:
-            try:
-                sent = os.write(self.wfd, view)
-            except BlockingIOError:
-                sent = 0
-            if sent:
-                view = view[sent:]
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            select.select([], [self.wfd], [], left)
+    def write_some(self, view: memoryview) -> int:
+        try:
+            return os.write(self.wfd, view)
+        except BlockingIOError:
+            return 0
+
+    def writable(self) -> Any:
+        return self.wfd
 
     def close(self) -> None:
         for fd in (self.rfd, self.wfd):

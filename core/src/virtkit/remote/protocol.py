@@ -10,11 +10,11 @@ A frame is a length word, a fixed header and a msgpack body::
     serial    uint32  chosen by the caller; a reply carries its call's serial
     status    int32   OK, ERROR, or UNKNOWN_PROCEDURE (replies); 0 otherwise
 
-The length is checked against :data:`MAX_FRAME` (libvirt's 32 MiB) before any of the body is
-read, and a negative or too small length is refused. Bodies are msgpack maps of plain data
-(:func:`virtkit.sdk.records.to_plain`'s form, records compacted, see :func:`encode`): a call's keyword arguments,
-a reply's ``{"r": result}``,
-an error reply's ``{"code", "domain", "message"}``, an event's plain :class:`Event`.
+The length is checked against :data:`MAX_FRAME` (libvirt's 32 MiB) before any of the body is read,
+and a negative or too small length is refused. Bodies are msgpack maps of plain data
+(:func:`virtkit.sdk.records.to_plain`'s form, records compacted, see :func:`encode`): a call's
+keyword arguments, a reply's ``{"r": result}``, an error reply's ``{"code", "domain", "message"}``,
+an event's plain :class:`Event`.
 """
 
 from __future__ import annotations

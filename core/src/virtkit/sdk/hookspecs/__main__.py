@@ -127,7 +127,8 @@ def typed_calls() -> str:
         "",
         "",
     ]
-    imports = ["from virtkit.sdk.records import (", *[f"    {r}," for r in sorted(records)], ")"]
+    names = sorted(records, key=str.lower)  # ruff's (isort's) order
+    imports = ["from virtkit.sdk.records import (", *[f"    {r}," for r in names], ")"]
     return "\n".join(head + imports + body) + "\n".join(methods)
 
 

@@ -1,15 +1,18 @@
 """The test driver against libvirt's, in the same run: throughput, listing, memory.
 
-    python bench/test_driver.py [--quick]
+    python bench/test_driver.py [--quick] [--rounds N]
 
-Runs one workload twice: on libvirt's test driver through python3-libvirt (Debian's binding,
-built for the system Python, so that side runs in a /usr/bin/python3 subprocess), and on
-virtkit's in this process. Prints each measure and the ratio (>= 1.0 means virtkit is at least
-as good as libvirt):
+Runs one workload on libvirt's test driver through python3-libvirt (Debian's binding, built for
+the system Python, so that side runs in a /usr/bin/python3 subprocess) and on virtkit's (a
+subprocess of this Python), interleaved A B A B ... for N rounds (default 3; --quick: 2 rounds,
+sizes up to 10,000), so that both sides see the same load on a shared machine. Prints, per
+measure, each side's median and spread (min-max over the rounds) and the ratio of the medians
+(>= 1.0 means virtkit is at least as good as libvirt):
 
 - lifecycle ops/s: define, start, suspend, resume, destroy, undefine;
 - lookup by name + info per second;
-- listing 500 and 10,000 defined domains (all of them, with their names);
+- listing 500, 10,000, 50,000 and 100,000 defined domains (all of them, with their names);
+- define cost of the first and the last tenth of the defines up to 100,000 (flat: equal);
 - resident memory added by 10,000 defined domains.
 """
 
@@ -52,17 +55,27 @@ WORKLOAD = textwrap.dedent(
         out = {"lifecycle_ops_s": lifecycle, "lookup_info_s": lookups}
         base = rss_kib()
         defined = 0
-        for size in (500, 10000):
+        sizes = (500, 10000) if quick else (500, 10000, 50000, 100000)
+        costs = []
+        for size in sizes:
             while defined < size - 1:  # plus the preloaded domain 'test'
-                api.define(conn, xml(100000 + defined))
+                t = time.perf_counter()
+                api.define(conn, xml(1000000 + defined))
+                costs.append(time.perf_counter() - t)
                 defined += 1
+            if size == 10000:
+                out["rss_10000_kib"] = rss_kib() - base
             reps = 20 if size == 500 else 3
-            t = time.perf_counter()
+            times = []
             for _ in range(reps):
+                t = time.perf_counter()
                 names = api.list_names(conn)
-            out[f"list_{size}_ms"] = (time.perf_counter() - t) / reps * 1000
+                times.append(time.perf_counter() - t)
+            out[f"list_{size}_ms"] = sorted(times)[len(times) // 2] * 1000
             assert len(names) == size, len(names)
-        out["rss_10000_kib"] = rss_kib() - base
+        tenth = len(costs) // 10
+        out["define_first_tenth_us"] = sum(costs[:tenth]) / tenth * 1e6
+        out["define_last_tenth_us"] = sum(costs[-tenth:]) / tenth * 1e6
         return out
     '''
 )
@@ -112,7 +125,7 @@ def side(python: str, code: str, quick: bool) -> dict[str, float]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     args = [python, "-c", code] + (["--quick"] if quick else [])
-    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1800)
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=3600)
     if out.returncode != 0:
         raise SystemExit(f"{python} failed:\n{out.stderr}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -120,22 +133,43 @@ def side(python: str, code: str, quick: bool) -> dict[str, float]:
 
 
 def main() -> None:
+    import statistics
+
     quick = "--quick" in sys.argv
-    libvirt = side("/usr/bin/python3", LIBVIRT_SIDE, quick)
-    virtkit = side(sys.executable, VIRTKIT_SIDE, quick)
+    rounds = 2 if quick else 3
+    if "--rounds" in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1])
+    runs: dict[str, list[dict[str, float]]] = {"libvirt": [], "virtkit": []}
+    for i in range(rounds):  # A B A B ...: both sides see the same load
+        runs["libvirt"].append(side("/usr/bin/python3", LIBVIRT_SIDE, quick))
+        runs["virtkit"].append(side(sys.executable, VIRTKIT_SIDE, quick))
+        print(f"round {i + 1}/{rounds} done", file=sys.stderr)
+    sizes = ("500", "10,000") if quick else ("500", "10,000", "50,000", "100,000")
     rows = [
         ("lifecycle ops/s", "lifecycle_ops_s", True),
         ("lookup+info /s", "lookup_info_s", True),
-        ("list 500 domains (ms)", "list_500_ms", False),
-        ("list 10,000 domains (ms)", "list_10000_ms", False),
+        *[(f"list {n} domains (ms)", f"list_{n.replace(',', '')}_ms", False) for n in sizes],
+        ("define, first tenth (us)", "define_first_tenth_us", False),
+        ("define, last tenth (us)", "define_last_tenth_us", False),
         ("RSS of 10,000 domains (KiB)", "rss_10000_kib", False),
     ]
-    print(f"{'measure':30} {'libvirt':>12} {'virtkit':>12} {'ratio':>7}"
-          "   (>= 1.0x: virtkit as good)")
+
+    def cell(side_runs: list[dict[str, float]], key: str) -> tuple[float, str]:
+        values = [r[key] for r in side_runs]
+        med = statistics.median(values)
+        return med, f"{med:10.1f} ({min(values):.1f}-{max(values):.1f})"
+
+    print(f"{'measure':30} {'libvirt median (min-max)':>30} {'virtkit median (min-max)':>30}"
+          f" {'ratio':>7}   ({rounds} rounds ABAB; >= 1.0x: virtkit as good)")
     for label, key, higher_is_better in rows:
-        lv, vk = libvirt[key], virtkit[key]
+        lv, lv_text = cell(runs["libvirt"], key)
+        vk, vk_text = cell(runs["virtkit"], key)
         ratio = (vk / lv) if higher_is_better else (lv / vk if vk else float("inf"))
-        print(f"{label:30} {lv:12.1f} {vk:12.1f} {ratio:6.2f}x")
+        print(f"{label:30} {lv_text:>30} {vk_text:>30} {ratio:6.2f}x")
+    for name, side_runs in runs.items():
+        flat = [r["define_last_tenth_us"] / r["define_first_tenth_us"] for r in side_runs]
+        print(f"{name}: define cost, last tenth / first tenth: "
+              + ", ".join(f"{f:.2f}" for f in flat))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,13 @@ driver into INTERNAL_ERROR naming the driver and the operation.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import operator
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from virtkit.api.connection_objects import ObjectsMixin
@@ -37,6 +40,25 @@ from virtkit.sdk.uri import URI, parse_uri
 log = logging.getLogger("virtkit")
 
 REMOTE_SCHEME = registry.REMOTE_SCHEME
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a listing builds its records: every object it
+    allocates stays alive until it returns, so a collection could free nothing, yet the
+    allocations (two or three per domain) would start collections that walk every tracked
+    object of the process, many times per listing of 100,000 domains. A collector the caller
+    disabled stays disabled."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_BY_ID = operator.attrgetter("id")
+_BY_NAME = operator.attrgetter("name")
 #: libvirt's virConnectCloseReason values
 CLOSE_REASON_ERROR, CLOSE_REASON_EOF, CLOSE_REASON_KEEPALIVE, CLOSE_REASON_CLIENT = 0, 1, 2, 3
 FALLBACK_URI = "test:///default"
@@ -320,23 +342,45 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
         ``managed_save``, ``has_snapshot`` likewise; ``states`` keeps those in the given states.
         Active domains come first by id, then inactive ones by name.
         """
+        with _collector_paused():
+            return self._list_domains(active, persistent, autostart, managed_save,
+                                      has_snapshot, states)
+
+    def _list_domains(
+        self,
+        active: bool | None,
+        persistent: bool | None,
+        autostart: bool | None,
+        managed_save: bool | None,
+        has_snapshot: bool | None,
+        states: tuple[DomainState, ...] | None,
+    ) -> list[Domain]:
         summaries: list[DomainSummary] = self.hooks.domain_list()
-        picked = [
-            s
-            for s in summaries
-            if (active is None or s.active == active)
-            and (persistent is None or s.persistent == persistent)
-            and (autostart is None or s.autostart == autostart)
-            and (managed_save is None or s.managed_save == managed_save)
-            and (has_snapshot is None or (s.snapshots > 0) == has_snapshot)
-            and (states is None or s.state in states)
-        ]
-        picked.sort(key=lambda s: (not s.active, s.ref.id if s.active else 0, s.ref.name))
-        return [self._domain(s.ref) for s in picked]
+        if (active, persistent, autostart, managed_save, has_snapshot, states) == (None,) * 6:
+            picked = summaries
+        else:
+            picked = [
+                s
+                for s in summaries
+                if (active is None or s.active == active)
+                and (persistent is None or s.persistent == persistent)
+                and (autostart is None or s.autostart == autostart)
+                and (managed_save is None or s.managed_save == managed_save)
+                and (has_snapshot is None or (s.snapshots > 0) == has_snapshot)
+                and (states is None or s.state in states)
+            ]
+        # two sorts by plain keys (no key tuple per domain: at 100,000 domains those tuples
+        # alone would push the collector into full passes)
+        running = [s.ref for s in picked if s.ref.id != -1]
+        running.sort(key=_BY_ID)
+        stopped = [s.ref for s in picked if s.ref.id == -1]
+        stopped.sort(key=_BY_NAME)
+        return [Domain(self, ref) for ref in running + stopped]
 
     def list_domain_summaries(self) -> list[DomainSummary]:
         """Every domain's list entry in one call (what ``list_domains`` filters)."""
-        return self.hooks.domain_list()
+        with _collector_paused():
+            return self.hooks.domain_list()
 
     def lookup_by_name(self, name: str) -> Domain:
         return self._domain(self.hooks.domain_lookup_by_name(name=args.name(name, "domain")))

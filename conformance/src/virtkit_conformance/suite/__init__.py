@@ -22,6 +22,7 @@ from .test_host import TestHost
 from .test_lifecycle import TestLifecycle, TestSaveRestore
 from .test_migration import TestMigration
 from .test_migtune import TestMigrationTuning
+from .test_netupdate import TestNetworkUpdate
 from .test_nodedev import TestNodeDevices
 from .test_nwfilters import TestNWFilters
 from .test_objects import TestInterfaces, TestNetworks, TestStorage
@@ -51,6 +52,7 @@ __all__ = [
     "TestMigration",
     "TestMigrationTuning",
     "TestNWFilters",
+    "TestNetworkUpdate",
     "TestNetworks",
     "TestNodeDevices",
     "TestReadOnly",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from virtkit.api.handle import Handle
 from virtkit.sdk import checks
-from virtkit.sdk.errors import no_network
+from virtkit.sdk.errors import invalid_arg, no_network
 from virtkit.sdk.records import (
     DhcpLease,
     NetworkPortPlug,
@@ -50,6 +50,27 @@ class Network(Handle[NetworkRef]):
         self._conn.hooks.network_undefine(net=self._ref)
 
     # -- information --------------------------------------------------------------------------
+
+    def update(self, command: int | str, section: int | str, parent_index: int, xml: str,
+               flags: int = 0) -> None:
+        """Change one part of the network (virsh net-update; libvirt's virNetworkUpdate).
+
+        ``command`` and ``section`` are libvirt's numbers (NETWORK_UPDATE_COMMAND_ADD_LAST...) or
+        virsh's names (``add-last``, ``ip-dhcp-host``...); ``flags`` NETWORK_UPDATE_AFFECT_LIVE
+        (1) and/or NETWORK_UPDATE_AFFECT_CONFIG (2), 0 for the current state."""
+        from virtkit.xml.netupdate import COMMANDS, SECTIONS
+
+        cmd = COMMANDS.get(command, "") if isinstance(command, int) else command
+        cmd = "add-last" if cmd == "add" else cmd
+        sec = SECTIONS.get(section, "") if isinstance(section, int) else section
+        if not cmd or not sec:
+            raise invalid_arg(f"unknown network update command {command!r} or section "
+                              f"{section!r}")
+        if isinstance(flags, bool) or not isinstance(flags, int) or flags & ~3:
+            raise invalid_arg(f"unsupported network update flags {flags!r}")
+        self._conn.hooks.network_update(
+            net=self._ref, command=cmd, section=sec, parent_index=parent_index,
+            xml=xml, live=bool(flags & 1), config=bool(flags & 2))
 
     def xml_desc(self, inactive: bool = False) -> str:
         return self._conn.hooks.network_get_xml(net=self._ref, inactive=inactive)

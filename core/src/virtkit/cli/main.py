@@ -113,6 +113,7 @@ COMMANDS: dict[str, str] = {
     "net-edit": "network",
     "net-name": "network",
     "net-uuid": "network",
+    "net-update": "netupdate",
     # host interfaces
     "iface-list": "iface",
     "iface-define": "iface",

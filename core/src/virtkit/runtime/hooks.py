@@ -1374,6 +1374,30 @@ class Hooks:
     def network_undefine(self, *, net: NetworkRef) -> bool:
         return self._call("network_undefine", {"net": net})  # type: ignore[no-any-return]
 
+    def network_update(
+        self,
+        *,
+        net: NetworkRef,
+        command: str,
+        section: str,
+        parent_index: int,
+        xml: str,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "network_update",
+            {
+                "net": net,
+                "command": command,
+                "section": section,
+                "parent_index": parent_index,
+                "xml": xml,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def node_alloc_pages(
         self,
         *,

@@ -24,6 +24,7 @@ from virtkit.drivers.test.hoststats import HostMixin
 from virtkit.drivers.test.jobs import JobMixin, job_seconds
 from virtkit.drivers.test.migration import MigrationMixin
 from virtkit.drivers.test.migtune import MigrationTuningMixin
+from virtkit.drivers.test.netupdate import NetworkUpdateMixin
 from virtkit.drivers.test.network import NetworkMixin
 from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
 from virtkit.drivers.test.nodedev import NodeDeviceMixin
@@ -82,6 +83,7 @@ class TestDriver(
     MigrationMixin,
     MigrationTuningMixin,
     NetworkMixin,
+    NetworkUpdateMixin,
     NodeDeviceMixin,
     NWFilterMixin,
     PortMixin,

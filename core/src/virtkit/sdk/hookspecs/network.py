@@ -223,3 +223,38 @@ def virtkit_interface_get_xml(iface: InterfaceRef, inactive: bool) -> str | None
     :raises VirtError: NO_INTERFACE.
     :state: none.
     """
+
+
+def _update_command(value: str, op: str) -> str:
+    if value not in ("add-first", "add-last", "delete", "modify"):
+        from virtkit.sdk.errors import invalid_arg
+
+        raise invalid_arg(f"{op}: unknown network update command '{value}' "
+                          f"(add-first, add-last, delete, modify)")
+    return value
+
+
+@spec(readonly=False, checks={"command": _update_command})
+def virtkit_network_update(
+    net: NetworkRef, command: str, section: str, parent_index: int, xml: str, live: bool,
+    config: bool,
+) -> bool | None:
+    """Change one part of a network without redefining it (virsh ``net-update``, libvirt's
+    virNetworkUpdate): see :mod:`virtkit.xml.netupdate` for the sections and elements.
+
+    :param command: ``add-first``, ``add-last``, ``delete`` or ``modify``.
+    :param section: ``ip-dhcp-host``, ``ip-dhcp-range``, ``dns-host``, ``dns-txt``, ``dns-srv``,
+        ``forward-interface``, ``forward-pf``, ``portgroup``, ``bridge``, ``domain``,
+        ``forward``.
+    :param parent_index: which ``<ip>`` for ``ip-dhcp-*`` (from 0; -1: the first of the
+        element's address family).
+    :param xml: the element to add, or that identifies the one to delete or modify.
+    :param live: change the running network; ``config``: change its persistent definition;
+        neither: the running one if active, else the definition.
+    :return: True.
+    :raises VirtError: NO_NETWORK; OPERATION_INVALID when no element matches (delete, modify),
+        one already does (add), or ``live`` on an inactive network; CONFIG_UNSUPPORTED for the
+        ``ip`` section or a command the section cannot take; XML_ERROR for a bad element or a
+        result its model refuses. Nothing is changed on an error.
+    :state: the definitions asked for have the change; event none (as libvirt).
+    """

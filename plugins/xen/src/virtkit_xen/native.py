@@ -35,7 +35,7 @@ from lxml import etree
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.xml.parser import parse_document
 from virtkit_xen import devspec
-from virtkit_xen.xlcfg import Value, format_config, format_value, parse_config
+from virtkit_xen.xlcfg import Scalar, Value, format_config, format_value, parse_config
 
 __all__ = ["NS", "Conversion", "canonical", "xl_to_xml", "xml_to_xl"]
 
@@ -334,9 +334,8 @@ class _FromXl:
         specs: list[dict[str, str]] = []
         for spec in _as_list(self.pop("vfb")):
             specs.append(devspec.parse_kv("vfb", str(spec)))
-        top = {k: str(self.pop(k)) for k in ("vnc", "vnclisten", "vncdisplay", "vncunused",
-                                             "vncpasswd", "keymap", "sdl")
-               if k in self.cfg}
+        keys = ("vnc", "vnclisten", "vncdisplay", "vncunused", "vncpasswd", "keymap", "sdl")
+        top: dict[str, str] = {k: str(self.pop(k)) for k in keys if k in self.cfg}
         if top:
             specs.append(top)
         for i, g in enumerate(specs):
@@ -430,7 +429,7 @@ class _ToXl:
         return el
 
     def findall(self, path: str) -> list[etree._Element]:
-        els = self.root.findall(path)
+        els: list[etree._Element] = list(self.root.findall(path))
         self.used.update(els)
         return els
 
@@ -617,7 +616,7 @@ class _ToXl:
             d["target"] = path or ""
             specs.append(devspec.format_disk(d))
         if specs:
-            self.out["disk"] = specs
+            self.out["disk"] = _values(specs)
 
     def _vifs(self) -> None:
         specs = []
@@ -651,7 +650,7 @@ class _ToXl:
                     self.dropped.append(f"/domain/devices/interface[{i + 1}]/{child.tag}")
             specs.append(devspec.format_kv(v))
         if specs:
-            self.out["vif"] = specs
+            self.out["vif"] = _values(specs)
 
     def _graphics(self, kind: str) -> None:
         vnc: dict[str, str] = {}
@@ -704,7 +703,7 @@ class _ToXl:
             else:
                 self.dropped.append(f"/domain/devices/serial[@type='{t}']")
         if specs:
-            self.out["serial"] = specs if len(specs) > 1 else specs[0]
+            self.out["serial"] = _values(specs) if len(specs) > 1 else specs[0]
 
     def _pci(self) -> None:
         specs = []
@@ -725,7 +724,7 @@ class _ToXl:
                 spec += "," + devspec.format_kv(opts)
             specs.append(spec)
         if specs:
-            self.out["pci"] = specs
+            self.out["pci"] = _values(specs)
 
 
 def xml_to_xl(xml: str, *, strict: bool = False) -> Conversion:
@@ -786,3 +785,8 @@ def canonical(text: str) -> dict[str, Any]:
     if "maxvcpus" in cfg and cfg["maxvcpus"] == cfg.get("vcpus"):
         del cfg["maxvcpus"]
     return cfg
+
+
+def _values(specs: list[str]) -> list[Scalar]:
+    """A list of xl.cfg strings as a Value (lists are invariant: list[str] is not list[Scalar])."""
+    return list[Scalar](specs)

@@ -466,3 +466,31 @@ def test_a_read_only_connection_changes_nothing(xapi: FakeXapi) -> None:
         assert err.value.code == C.OPERATION_DENIED
     finally:
         ro.close()
+
+
+def test_memory_and_vcpus_live_and_config(xapi: FakeXapi, conn: Any) -> None:
+    dom = conn.define_xml(xml("res", memory=262144, vcpus=4).replace(
+        "<vcpu>4</vcpu>", "<vcpu current='2'>4</vcpu>"))
+    dom.set_vcpus(3, config=True)  # halted: the XML and XenAPI's fields
+    assert vm_rec(xapi, "res")["VCPUs_at_startup"] == "3" and dom.vcpus_count(config=True) == 3
+    dom.create()
+    dom.set_vcpus(1, live=True)
+    dom.set_memory(131072, live=True)
+    r = vm_rec(xapi, "res")
+    assert "VM.set_VCPUs_number_live" in xapi.calls and r["VCPUs_at_startup"] == "1"
+    assert r["memory_dynamic_max"] == r["memory_dynamic_min"] == str(128 << 20)
+    assert dom.vcpus_count(live=True) == 1 and dom.vcpus_count(config=True) == 3
+    assert dom.info().memory == 131072 and "<currentMemory unit='KiB'>262144" in \
+        dom.xml_desc(inactive=True), "the definition keeps its own values"
+    dom.set_memory(196608, config=True)  # running: the definition only, until the next start
+    assert vm_rec(xapi, "res")["memory_dynamic_max"] == str(128 << 20)
+    for call, code in ((lambda: dom.set_vcpus(5, live=True), C.INVALID_ARG),
+                       (lambda: dom.set_memory(524288, live=True), C.INVALID_ARG),
+                       (lambda: dom.set_vcpus(2, live=True, maximum=True), C.OPERATION_INVALID)):
+        with pytest.raises(VirtError) as err:
+            call()
+        assert err.value.code == code and "'res'" in err.value.message
+    dom.destroy()
+    dom.create()
+    r = vm_rec(xapi, "res")
+    assert (r["VCPUs_at_startup"], r["memory_dynamic_max"]) == ("3", str(192 << 20))

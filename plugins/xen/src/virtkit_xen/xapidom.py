@@ -34,6 +34,9 @@ _AFTER_CRASH = {"destroy": "destroy", "restart": "restart", "preserve": "preserv
                 "rename-restart": "rename_restart", "coredump-destroy": "coredump_and_destroy",
                 "coredump-restart": "coredump_and_restart"}
 _CRASH_BACK = {v: k for k, v in _AFTER_CRASH.items()}
+#: ``memory_static_min``: how far a live change may balloon the guest down (16 MiB, or less
+#: when the guest is that small)
+STATIC_MIN_KIB = 16 * 1024
 _BOOT = {"hd": "c", "cdrom": "d", "network": "n", "fd": "a"}
 _BOOT_BACK = {v: k for k, v in _BOOT.items()}
 
@@ -53,7 +56,7 @@ def vm_fields(d: Domain) -> dict[str, Any]:
     return {
         "name_label": d.name, "name_description": d.description or "",
         "memory_static_max": _b(mem), "memory_dynamic_max": _b(cur),
-        "memory_dynamic_min": _b(cur), "memory_static_min": _b(cur),
+        "memory_dynamic_min": _b(cur), "memory_static_min": _b(min(cur, STATIC_MIN_KIB)),
         "VCPUs_max": str(vmax), "VCPUs_at_startup": str(vcur),
         "actions_after_shutdown": _AFTER_SHUTDOWN.get(d.on_poweroff or "destroy", "destroy"),
         "actions_after_reboot": _AFTER_SHUTDOWN.get(d.on_reboot or "restart", "restart"),
@@ -92,15 +95,19 @@ def domain_from_record(rec: dict[str, Any], uuid: str, disks: list[tuple[str, st
     the fields alone. ``disks`` are (userdevice, SR name, VDI name), ``nics`` (network name, MAC).
     """
     stored = rec.get("other_config", {}).get(XML_KEY)
-    if stored:
-        d = Domain.from_xml(stored, **TYPES)
-    else:
-        d = Domain.from_xml(_bare_xml(rec, uuid, disks, nics), **TYPES).with_defaults()
+    if stored:  # the definition's memory and vcpus are its own (XenAPI's fields may be live)
+        return overlay(Domain.from_xml(stored, **TYPES), rec, uuid, resources=False)
+    d = Domain.from_xml(_bare_xml(rec, uuid, disks, nics), **TYPES).with_defaults()
     return overlay(d, rec, uuid)
 
 
-def overlay(d: Domain, rec: dict[str, Any], uuid: str) -> Domain:
-    """``d`` with what XenAPI's own fields say now."""
+def overlay(d: Domain, rec: dict[str, Any], uuid: str, resources: bool = True) -> Domain:
+    """``d`` with what XenAPI's own fields say now (name, description, the action after a
+    crash; with ``resources`` also memory and vcpus)."""
+    if not resources:
+        return attrs.evolve(
+            d, name=rec["name_label"], uuid=uuid, description=rec["name_description"] or None,
+            on_crash=_CRASH_BACK.get(rec["actions_after_crash"], d.on_crash))
     vmax, vcur = int(rec["VCPUs_max"]), int(rec["VCPUs_at_startup"])
     vcpu = d.vcpu
     if vcpu is not None:

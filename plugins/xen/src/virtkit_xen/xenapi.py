@@ -593,8 +593,102 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
         vm = self._find(dom)
         r = vm.rec
-        return DomainInfo(int(vm.status.state), int(r["memory_static_max"]) // 1024,
-                          int(r["memory_dynamic_max"]) // 1024, int(r["VCPUs_at_startup"]), 0)
+        if vm.status.active:  # XenAPI's fields are the live values
+            return DomainInfo(int(vm.status.state), int(r["memory_static_max"]) // 1024,
+                              int(r["memory_dynamic_max"]) // 1024, int(r["VCPUs_at_startup"]),
+                              0)
+        d = self._definition(vm, True)
+        vcpus = (d.vcpu.current or d.vcpu.count) if d.vcpu else 1
+        return DomainInfo(int(vm.status.state), d.memory or 0,
+                          d.current_memory or d.memory or 0, vcpus, 0)
+
+    # -- memory and vcpus -----------------------------------------------------------------------
+
+    def _affect(self, vm: Vm, live: bool, config: bool) -> tuple[bool, bool]:
+        """libvirt's AFFECT_CURRENT: neither flag means live when active, else config."""
+        if not live and not config:
+            live = vm.status.active
+            config = not live
+        if live and not vm.status.active:
+            raise VirtError(ErrorCode.OPERATION_INVALID, f"domain '{vm.name}' is not running",
+                            ErrorDomain.DOMAIN)
+        return live, config
+
+    def _store_config(self, vm: Vm, d: Domain) -> None:
+        self._set_other(vm, dx.XML_KEY, d.to_xml(secure=True))
+        if vm.rec["power_state"] == "Halted":
+            self._configure(self._reload(vm), d)
+
+    @hookimpl
+    def virtkit_domain_set_vcpus(self, dom: DomainRef, count: int, live: bool, config: bool,
+                                 maximum: bool) -> bool:
+        with self.lock:
+            vm = self._find(dom)
+            live, config = self._affect(vm, live, config)
+            if live and maximum:
+                raise VirtError(ErrorCode.OPERATION_INVALID, f"cannot change the maximum "
+                                f"vcpus of running domain '{vm.name}'", ErrorDomain.DOMAIN)
+            cfg = self._definition(vm, True)
+            v = cfg.vcpu
+            assert v is not None
+            for where, top in (("live", int(vm.rec["VCPUs_max"]) if live else 0),
+                               ("config", v.count if config and not maximum else 0)):
+                if top and count > top:
+                    raise xerr(ErrorCode.INVALID_ARG, f"invalid argument: {count} vcpus is "
+                               f"more than the maximum {top} of domain '{vm.name}' ({where})")
+            if live:
+                self.session.call("VM.set_VCPUs_number_live", vm.ref, str(count),
+                                  what=f"setting the vcpus of domain '{vm.name}'")
+            if config:
+                if maximum:
+                    cur = v.current or v.count
+                    v = attrs.evolve(v, count=count,
+                                     current=None if min(cur, count) == count else cur)
+                else:
+                    v = attrs.evolve(v, current=None if count == v.count else count)
+                self._store_config(vm, attrs.evolve(cfg, vcpu=v))
+            return True
+
+    @hookimpl
+    def virtkit_domain_get_vcpus_count(self, dom: DomainRef, live: bool, config: bool,
+                                       maximum: bool) -> int:
+        vm = self._find(dom)
+        live, config = self._affect(vm, live, config)
+        if live:
+            return int(vm.rec["VCPUs_max" if maximum else "VCPUs_at_startup"])
+        v = self._definition(vm, True).vcpu
+        assert v is not None
+        return v.count if maximum or v.current is None else v.current
+
+    @hookimpl
+    def virtkit_domain_set_memory(self, dom: DomainRef, kib: int, live: bool, config: bool,
+                                  maximum: bool) -> bool:
+        with self.lock:
+            vm = self._find(dom)
+            live, config = self._affect(vm, live, config)
+            if live and maximum:
+                raise VirtError(ErrorCode.OPERATION_INVALID, f"cannot change the maximum "
+                                f"memory of running domain '{vm.name}'", ErrorDomain.DOMAIN)
+            cfg = self._definition(vm, True)
+            for where, top in (("live", int(vm.rec["memory_static_max"]) // 1024 if live
+                                else 0),
+                               ("config", (cfg.memory or 0) if config and not maximum else 0)):
+                if top and kib > top:
+                    raise xerr(ErrorCode.INVALID_ARG, f"invalid argument: {kib} KiB is more "
+                               f"than the maximum memory {top} KiB of domain '{vm.name}' "
+                               f"({where})")
+            if live:
+                b = str(kib * 1024)
+                self.session.call("VM.set_memory_dynamic_range", vm.ref, b, b,
+                                  what=f"setting the memory of domain '{vm.name}'")
+            if config:
+                if maximum:
+                    new = attrs.evolve(cfg, memory=kib, current_memory=min(
+                        kib, cfg.current_memory or kib))
+                else:
+                    new = attrs.evolve(cfg, current_memory=kib)
+                self._store_config(vm, new)
+            return True
 
     def _definition(self, vm: Vm, inactive: bool) -> Domain:
         oc = vm.rec["other_config"]

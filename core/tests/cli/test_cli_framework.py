@@ -329,3 +329,14 @@ def test_history_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert history_path() == tmp_path / "virtkit" / "history"
+
+
+def test_malformed_xml_names_line_and_column_once(run: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<domain type='test'><name>x</name>\n<memory>1</memory>\n<bad></domain>")
+    out = run("-c", "test:///default", "define", str(bad))
+    assert out.status == 1
+    message = out.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: XML error: domain document is not well-formed: ")
+    assert message.endswith("line 3, column 15")
+    assert message.count("line 3") == 2  # lxml's "bad line 3" (where <bad> opened) and the place

@@ -195,7 +195,8 @@ def parse_document(
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
-        msg = str(exc)
+        # exc.msg names line and column once; str(exc) adds "(<string>, line N)" again
+        msg = exc.msg or str(exc)
         if "Excessive depth" in msg or ("depth" in msg.lower() and "exceed" in msg.lower()):
             raise xml_error(
                 f"{what} document is nested too deeply (more than {MAX_DEPTH} levels)"

@@ -114,6 +114,7 @@ COMMANDS: dict[str, str] = {
     "net-name": "network",
     "net-uuid": "network",
     "net-update": "netupdate",
+    "net-event": "objevents",
     # host interfaces
     "iface-list": "iface",
     "iface-define": "iface",
@@ -227,6 +228,7 @@ COMMANDS: dict[str, str] = {
     "pool-name": "storage",
     "pool-uuid": "storage",
     "pool-edit": "storage",
+    "pool-event": "objevents",
     "vol-list": "storage",
     "vol-create": "storage",
     "vol-create-as": "storage",

@@ -442,6 +442,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "domain-memory-device-size-change",
     "network-lifecycle",
     "pool-lifecycle",
+    "pool-refresh",
     "nodedev-lifecycle",
     "nodedev-update",
     "secret-lifecycle",

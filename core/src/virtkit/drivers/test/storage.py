@@ -305,7 +305,8 @@ class StorageMixin:
     def virtkit_pool_refresh(self, pool: PoolRef) -> bool:
         node = self._node
         with node.lock:
-            self._active_pool(pool)  # in memory the volume list is always current
+            p = self._active_pool(pool)  # in memory the volume list is always current
+            node.emit(Event("pool-refresh", p.ref))
             return True
 
     # -- pools: information -------------------------------------------------------------------

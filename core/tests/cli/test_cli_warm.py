@@ -267,3 +267,38 @@ def test_idle_server_leaves(warm: Warm) -> None:
         assert time.monotonic() < deadline, "the idle server stayed"
         time.sleep(0.1)
     assert not list(warm.dir.glob("cli-*.sock"))
+
+
+@pytest.mark.parametrize("on_terminal", [True, False])
+def test_an_editor_on_a_terminal_runs_in_the_clients_own_process(
+    warm: Warm, on_terminal: bool
+) -> None:
+    """`edit` (and the console, and the shell) need the terminal as their own: with a terminal
+    on standard input the command runs in the client, not in a fork of the server (which has no
+    controlling terminal); without one it is served as any other command."""
+    import pty
+
+    server = warm.start()
+    record = warm.tmp / "editor-parent"
+    editor = warm.tmp / "editor.sh"
+    editor.write_text(f"#!/bin/sh\necho $PPID > {record}\n")
+    editor.chmod(0o755)
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [warm.exe, "-c", "test:///default", "edit", "test"],
+            env={**warm.env, "EDITOR": str(editor), "VISUAL": str(editor)},
+            stdin=secondary if on_terminal else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert proc.returncode == 0, err
+    assert "not changed" in out + err
+    parent = int(record.read_text())
+    if on_terminal:
+        assert parent == proc.pid
+    else:
+        assert parent != proc.pid and parent not in (server,)
+        assert _alive(server)

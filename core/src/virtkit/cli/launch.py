@@ -36,6 +36,11 @@ MSG_EXIT = b"X"  # it exited with this status
 MSG_SIGNAL = b"S"  # it was killed by this signal
 MSG_REFUSED = b"R"  # this server cannot run it (other key, changed code): run it here
 
+# What runs in the client's own process when standard input is a terminal: the interactive
+# shell (no command), the console and the editors. A fork of the server has no controlling
+# terminal, which an editor's job control and the console's raw mode want.
+TERMINAL_COMMANDS = frozenset({"console", "shell"})
+
 FORWARDED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH",
                      "SIGCONT", "SIGALRM")
 
@@ -91,10 +96,33 @@ def _recv_exact(sock: object, n: int) -> bytes:
     return data
 
 
+def command_of(argv: list[str]) -> str | None:
+    """The command word of ``argv`` (after the global options; ``-c``/``--connect`` take a
+    value), or None."""
+    value_next = False
+    for arg in argv:
+        if value_next:
+            value_next = False
+        elif arg in ("-c", "--connect"):
+            value_next = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def wants_terminal(argv: list[str]) -> bool:
+    """The command needs this process's terminal (see TERMINAL_COMMANDS)."""
+    if not os.isatty(0):
+        return False
+    command = command_of(argv)
+    return command is None or command in TERMINAL_COMMANDS or command == "edit" \
+        or command.endswith("-edit")
+
+
 def run_through_server(argv: list[str]) -> int | None:
     """Run the command in a warm server's fork; its status, or None to run it here instead
     (after starting a server for the next command, where one can be)."""
-    if os.environ.get("VIRTKIT_CLI_SERVER", "1") == "0":
+    if os.environ.get("VIRTKIT_CLI_SERVER", "1") == "0" or wants_terminal(argv):
         return None
     key = server_key(sys.path[1:])  # sys.path[0] is the script's directory
     path = server_path(key)

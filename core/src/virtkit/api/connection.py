@@ -228,6 +228,21 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
     def is_alive(self) -> bool:
         return not self._dispatch.closed
 
+    def is_encrypted(self) -> bool:
+        """Whether the connection's traffic is encrypted (libvirt's isEncrypted): a remote
+        connection over TLS (the default with a host) or SSH; a local one has no traffic."""
+        uri = self.parsed_uri
+        if not uri.is_remote:
+            return False
+        transport = uri.transport or ("tls" if uri.host else "unix")
+        return transport in ("tls", "ssh")
+
+    def is_secure(self) -> bool:
+        """Whether the connection cannot be snooped (libvirt's isSecure): encrypted, or local
+        (in process, or a UNIX socket on this host)."""
+        uri = self.parsed_uri
+        return self.is_encrypted() or not uri.host or (uri.transport or "") == "unix"
+
     def register_close_callback(
         self, cb: Callable[[Connection, int, Any], Any], opaque: Any = None
     ) -> int:

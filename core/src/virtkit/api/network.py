@@ -17,6 +17,7 @@ from virtkit.sdk.records import (
 from virtkit.sdk.states import NetworkEventLifecycle
 
 if TYPE_CHECKING:
+    from virtkit.api.connection import Connection
     from virtkit.runtime.hooks import Hooks
 
 __all__ = ["Network", "NetworkEventLifecycle", "NetworkPort", "no_network"]
@@ -121,6 +122,10 @@ class NetworkPort:
     def __init__(self, net: Network, ref: NetworkPortRef) -> None:
         self._net = net
         self._ref = ref
+
+    @property
+    def connection(self) -> Connection:
+        return self._net.connection
 
     @property
     def ref(self) -> NetworkPortRef:

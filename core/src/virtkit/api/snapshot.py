@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from virtkit.sdk.records import SnapshotSummary
 
 if TYPE_CHECKING:
+    from virtkit.api.connection import Connection
     from virtkit.api.domain import Domain
 
 
@@ -26,6 +27,10 @@ class Snapshot:
     @property
     def domain(self) -> Domain:
         return self._dom
+
+    @property
+    def connection(self) -> Connection:
+        return self._dom.connection
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Snapshot) and (other._dom, other._name) == (self._dom, self._name)

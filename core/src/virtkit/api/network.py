@@ -150,6 +150,19 @@ class NetworkPort:
     def delete(self) -> None:
         self._hooks.network_port_delete(port=self._ref)
 
+    def parameters(self, flags: int = 0) -> dict[str, int]:
+        """The port's bandwidth limits (``inbound.average``... 0: no limit; libvirt's
+        virNetworkPortGetParameters)."""
+        if flags:
+            raise invalid_arg(f"unsupported flags {flags!r}")
+        return self._hooks.network_port_get_parameters(port=self._ref)
+
+    def set_parameters(self, params: dict[str, int], flags: int = 0) -> None:
+        """Change some of the port's bandwidth limits (0 removes one)."""
+        if flags:
+            raise invalid_arg(f"unsupported flags {flags!r}")
+        self._hooks.network_port_set_parameters(port=self._ref, params=dict(params))
+
     @property
     def _hooks(self) -> Hooks:
         return self._net.connection.hooks

@@ -1347,6 +1347,14 @@ class Hooks:
     def network_port_delete(self, *, port: NetworkPortRef) -> bool:
         return self._call("network_port_delete", {"port": port})  # type: ignore[no-any-return]
 
+    def network_port_get_parameters(self, *, port: NetworkPortRef) -> dict[str, int]:
+        return self._call(  # type: ignore[no-any-return]
+            "network_port_get_parameters",
+            {
+                "port": port,
+            },
+        )
+
     def network_port_get_plug(self, *, port: NetworkPortRef) -> NetworkPortPlug:
         return self._call("network_port_get_plug", {"port": port})  # type: ignore[no-any-return]
 
@@ -1359,6 +1367,15 @@ class Hooks:
             {
                 "net": net,
                 "uuid": uuid,
+            },
+        )
+
+    def network_port_set_parameters(self, *, port: NetworkPortRef, params: dict[str, int]) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "network_port_set_parameters",
+            {
+                "port": port,
+                "params": params,
             },
         )
 

@@ -54,7 +54,17 @@ def parse_port(xml: str) -> dict[str, Any]:
     mac = root.find("mac")
     if mac is None or not mac.get("address"):
         raise xml_error("networkport: <mac address='...'/> is required")
+    bandwidth: dict[str, int] = {}
+    for direction in ("inbound", "outbound"):
+        el = root.find(f"bandwidth/{direction}")
+        for key in ("average", "peak", "burst", "floor") if el is not None else ():
+            text = el.get(key) if el is not None else None
+            if text is not None:
+                if not text.isdigit():
+                    raise xml_error(f"networkport: <{direction} {key}='{text}'> is not a number")
+                bandwidth[f"{direction}.{key}"] = int(text)
     return {
+        "bandwidth": bandwidth,
         "uuid": uuid or str(uuidlib.uuid4()),
         "owner_name": (owner.findtext("name") or "").strip(),
         "owner_uuid": owner_uuid,
@@ -73,6 +83,14 @@ def port_xml(port: dict[str, Any]) -> str:
     if port["portgroup"]:
         etree.SubElement(root, "group").text = port["portgroup"]
     etree.SubElement(root, "mac", address=port["mac"])
+    limits = {k: v for k, v in port.get("bandwidth", {}).items() if v}
+    if limits:
+        bw = etree.SubElement(root, "bandwidth")
+        for direction in ("inbound", "outbound"):
+            attrs = {k.split(".")[1]: str(v) for k, v in limits.items()
+                     if k.startswith(direction + ".")}
+            if attrs:
+                etree.SubElement(bw, direction, attrs)
     if port["vlan_tags"]:
         vlan = etree.SubElement(root, "vlan")
         if port["vlan_trunk"]:

@@ -99,6 +99,22 @@ class PortMixin:
             return True
 
     @hookimpl
+    def virtkit_network_port_get_parameters(self, port: NetworkPortRef) -> dict[str, int]:
+        from virtkit.sdk.hookspecs.ports import PORT_BANDWIDTH
+
+        with self._node.lock:
+            limits = self._port(port).get("bandwidth", {})
+            return {k: int(limits.get(k, 0)) for k in PORT_BANDWIDTH}
+
+    @hookimpl
+    def virtkit_network_port_set_parameters(self, port: NetworkPortRef,
+                                            params: dict[str, int]) -> bool:
+        with self._node.lock:
+            p = self._port(port)
+            p["bandwidth"] = {**p.get("bandwidth", {}), **params}
+            return True
+
+    @hookimpl
     def virtkit_network_port_get_xml(self, port: NetworkPortRef) -> str:
         with self._node.lock:
             return port_xml(self._port(port))

@@ -119,3 +119,44 @@ def virtkit_interface_change_rollback() -> bool | None:
     :raises VirtError: OPERATION_INVALID when no transaction is open.
     :state: no transaction; interfaces as they were at ``iface-begin``.
     """
+
+
+#: libvirt's network port bandwidth parameters (KiB/s for average, peak and floor; KiB burst)
+PORT_BANDWIDTH = ("inbound.average", "inbound.peak", "inbound.burst", "inbound.floor",
+                  "outbound.average", "outbound.peak", "outbound.burst")
+
+
+def _bandwidth(value: dict[str, int], op: str) -> dict[str, int]:
+    from virtkit.sdk.errors import invalid_arg
+
+    for key, number in value.items():
+        if key not in PORT_BANDWIDTH:
+            raise invalid_arg(f"{op}: unknown port parameter '{key}' "
+                              f"(known: {', '.join(PORT_BANDWIDTH)})")
+        if number < 0 or number > 2**32 - 1:
+            raise invalid_arg(f"{op}: port parameter '{key}' must be 0 .. 4294967295")
+    return value
+
+
+@spec(readonly=True)
+def virtkit_network_port_get_parameters(port: NetworkPortRef) -> dict[str, int] | None:
+    """The port's bandwidth limits (libvirt's virNetworkPortGetParameters).
+
+    :return: every parameter of :data:`PORT_BANDWIDTH`, 0 where no limit is set.
+    :raises VirtError: NO_NETWORK_PORT.
+    :state: none.
+    """
+
+
+@spec(readonly=False, checks={"params": _bandwidth})
+def virtkit_network_port_set_parameters(
+    port: NetworkPortRef, params: dict[str, int]
+) -> bool | None:
+    """Change some of the port's bandwidth limits (0 removes a limit).
+
+    :param params: some of :data:`PORT_BANDWIDTH`, each 0 .. 2**32-1 (checked before the driver
+        runs).
+    :return: True.
+    :raises VirtError: NO_NETWORK_PORT; INVALID_ARG for an unknown parameter or value.
+    :state: the port's ``<bandwidth>`` has the new limits; the others are kept.
+    """

@@ -46,3 +46,17 @@ def test_real_connection_and_object_connections() -> None:
         port.delete()
     finally:
         conn.close()
+
+
+def test_storage_pool_lookup_by_target_path() -> None:
+    from virtkit.sdk.errors import ErrorCode, VirtError
+
+    conn = virtkit.open("test:///default")
+    try:
+        pool = conn.storage_pool_lookup_by_target_path("/default-pool/")
+        assert pool.name == "default-pool"
+        with pytest.raises(VirtError) as exc:
+            conn.storage_pool_lookup_by_target_path("/nowhere")
+        assert exc.value.code == ErrorCode.NO_STORAGE_POOL and "/nowhere" in exc.value.message
+    finally:
+        conn.close()

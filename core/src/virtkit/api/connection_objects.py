@@ -150,6 +150,24 @@ class ObjectsMixin:
     def storage_pool_lookup_by_uuid(self, uuid: str) -> StoragePool:
         return self._pool(self.hooks.pool_lookup_by_uuid(uuid=args.canonical_uuid(uuid)))
 
+    def storage_pool_lookup_by_target_path(self, path: str) -> StoragePool:
+        """The pool whose target directory is ``path`` (libvirt's
+        storagePoolLookupByTargetPath; trailing slashes do not matter)."""
+        import os.path
+
+        from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+        from virtkit.xml.storage import StoragePool as PoolModel
+
+        want = os.path.normpath(path)
+        for summary in self.list_storage_pool_summaries():
+            model = PoolModel.from_xml(self.hooks.pool_get_xml(pool=summary.ref,
+                                                               inactive=False))
+            target = model.target.path if model.target is not None else None
+            if target and os.path.normpath(target) == want:
+                return self._pool(summary.ref)
+        raise VirtError(ErrorCode.NO_STORAGE_POOL, f"Storage pool not found: no storage pool "
+                        f"with matching target path '{path}'", ErrorDomain.STORAGE)
+
     def storage_pool_define_xml(self, xml: str) -> StoragePool:
         """Define (or redefine) a persistent pool (virsh pool-define)."""
         return self._pool(self.hooks.pool_define_xml(xml=args.xml_text(xml)))

@@ -60,3 +60,19 @@ def test_storage_pool_lookup_by_target_path() -> None:
         assert exc.value.code == ErrorCode.NO_STORAGE_POOL and "/nowhere" in exc.value.message
     finally:
         conn.close()
+
+
+def test_snapshot_has_metadata() -> None:
+    from virtkit.sdk.errors import ErrorCode, VirtError
+
+    conn = virtkit.open("test:///default")
+    try:
+        snap = conn.lookup_by_name("test").snapshot_create_xml(
+            "<domainsnapshot><name>m</name></domainsnapshot>")
+        assert snap.has_metadata() is True
+        snap.delete()
+        with pytest.raises(VirtError) as exc:
+            snap.has_metadata()
+        assert exc.value.code == ErrorCode.NO_DOMAIN_SNAPSHOT
+    finally:
+        conn.close()

@@ -63,6 +63,16 @@ class Snapshot:
         parent = self._summary().parent
         return None if parent is None else Snapshot(self._dom, parent)
 
+    def has_metadata(self, flags: int = 0) -> bool:
+        """Whether virtkit keeps metadata for the snapshot (libvirt's hasMetadata): always, as
+        every snapshot a driver lists is one it describes (NO_DOMAIN_SNAPSHOT once deleted)."""
+        if flags:
+            from virtkit.sdk.errors import invalid_arg
+
+            raise invalid_arg(f"unsupported flags {flags!r}")
+        self._summary()
+        return True
+
     def is_current(self) -> bool:
         return self._summary().current
 

@@ -59,7 +59,7 @@ def main() -> int:
     outdir = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(HERE / "tests"))
-    import tinyguest
+    import tinyguest  # type: ignore[import-not-found]  # tests/, put on the path above
 
     from virtkit_qemu import caps
 

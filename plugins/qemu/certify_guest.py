@@ -78,9 +78,8 @@ def disk_xml(dev: str, source: str, device: str = "disk", bus: str = "virtio") -
 
 kit.domain_xml = domain_xml
 kit.disk_xml = disk_xml
-test_devices.disk_xml = disk_xml
-test_guest.disk_xml = disk_xml
-test_stateful.disk_xml = disk_xml
+for _module in (test_devices, test_guest, test_stateful):  # each imported kit's disk_xml
+    _module.__dict__["disk_xml"] = disk_xml
 
 
 # -- a started Linux guest is a booted guest ---------------------------------------------------

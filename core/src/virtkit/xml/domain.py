@@ -46,11 +46,12 @@ from virtkit.xml.parser import parse_document, xml_error
 
 __all__ = [
     "DOMAIN_TYPES", "OS_TYPES",
-    "Channel", "Chardev", "ChardevSource", "ChardevTarget", "Clock", "Console", "Controller",
-    "Cpu", "CpuFeature", "CpuModel", "CpuTopology", "Devices", "Disk", "DiskDriver", "DiskSource",
-    "DiskTarget", "Domain", "Features", "Filesystem", "Graphics", "GraphicsListen", "Hostdev",
-    "Input", "Interface", "Loader", "Memballoon", "Os", "OsType", "Panic", "Rng", "Serial",
-    "Sound", "Timer", "Tpm", "Vcpu", "Video", "Watchdog", "random_mac", "type_choices",
+    "BlkioTune", "Channel", "Chardev", "ChardevSource", "ChardevTarget", "Clock", "Console",
+    "Controller", "Cpu", "CpuFeature", "CpuModel", "CpuTopology", "CpuTune", "Devices", "Disk",
+    "DiskDriver", "DiskSource", "DiskTarget", "Domain", "Features", "Filesystem", "Graphics",
+    "GraphicsListen", "Hostdev", "IdMap", "IdMapRange", "InitEnv", "Input", "Interface",
+    "Loader", "MemTune", "Memballoon", "Os", "OsType", "Panic", "Rng", "Serial", "Sound",
+    "Timer", "Tpm", "Vcpu", "Video", "Watchdog", "random_mac", "type_choices",
 ]
 
 #: libvirt's built-in domain types (``<domain type='...'>``): accepted unless a driver passes
@@ -73,6 +74,53 @@ def random_mac() -> str:
 
 
 # ---------------------------------------------------------------- general sections
+
+
+@attrs.frozen(kw_only=True)
+class BlkioTune(Model):
+    """``<blkiotune><weight>500</weight></blkiotune>`` (per-device settings are not modelled)."""
+
+    weight: int | None = child_text(conv=UINT)
+
+
+@attrs.frozen(kw_only=True)
+class MemTune(Model):
+    """``<memtune>``: the limits in KiB."""
+
+    hard_limit: int | None = unit()
+    soft_limit: int | None = unit()
+    swap_hard_limit: int | None = unit()
+    min_guarantee: int | None = unit()
+
+
+@attrs.frozen(kw_only=True)
+class CpuTune(Model):
+    """``<cputune>``: shares and CFS bandwidth (pinning is not modelled)."""
+
+    shares: int | None = child_text(conv=UINT)
+    period: int | None = child_text(conv=UINT)
+    quota: int | None = child_text(conv=INT)
+    global_period: int | None = child_text(conv=UINT)
+    global_quota: int | None = child_text(conv=INT)
+    emulator_period: int | None = child_text(conv=UINT)
+    emulator_quota: int | None = child_text(conv=INT)
+
+
+@attrs.frozen(kw_only=True)
+class IdMapRange(Model):
+    """``<uid start='0' target='100000' count='65536'/>`` (or ``<gid .../>``)."""
+
+    start: int = attr(conv=UINT, required=True)
+    target: int = attr(conv=UINT, required=True)
+    count: int = attr(conv=UINT, required=True)
+
+
+@attrs.frozen(kw_only=True)
+class IdMap(Model):
+    """``<idmap>``: a container's user namespace maps."""
+
+    uids: tuple[IdMapRange, ...] = children(IdMapRange, "uid")
+    gids: tuple[IdMapRange, ...] = children(IdMapRange, "gid")
 
 
 @attrs.frozen(kw_only=True)
@@ -124,6 +172,14 @@ class BootMenu(Model):
 
 
 @attrs.frozen(kw_only=True)
+class InitEnv(Model):
+    """``<initenv name='MODE'>prod</initenv>``: one variable of a container's init."""
+
+    name: str = attr(required=True)
+    value: str | None = text()
+
+
+@attrs.frozen(kw_only=True)
 class Os(Model):
     """``<os>``: type/arch/machine, firmware loader and NVRAM, direct kernel boot, boot order."""
 
@@ -133,6 +189,10 @@ class Os(Model):
     nvram: Nvram | None = child(Nvram)
     init: str | None = child_text(conv=PATH)
     initargs: tuple[str, ...] = child_texts("initarg")
+    initenvs: tuple[InitEnv, ...] = children(InitEnv, "initenv")
+    initdir: str | None = child_text(conv=PATH)
+    inituser: str | None = child_text()
+    initgroup: str | None = child_text()
     kernel: str | None = child_text(conv=PATH)
     initrd: str | None = child_text(conv=PATH)
     cmdline: str | None = child_text()
@@ -695,8 +755,12 @@ class Domain(Model):
     max_memory: MaxMemory | None = child(MaxMemory, "maxMemory")
     memory: int | None = unit()
     current_memory: int | None = unit("currentMemory")
+    blkiotune: BlkioTune | None = child(BlkioTune)
+    memtune: MemTune | None = child(MemTune)
     vcpu: Vcpu | None = child(Vcpu)
+    cputune: CpuTune | None = child(CpuTune)
     os: Os = child(Os, required=True)
+    idmap: IdMap | None = child(IdMap)
     features: Features | None = child(Features)
     cpu: Cpu | None = child(Cpu)
     clock: Clock | None = child(Clock)

@@ -1,7 +1,8 @@
-"""A container definition: the core's domain model plus the LXC settings it does not model
-(``<initenv>``, ``<initdir>``, ``<inituser>``, ``<initgroup>``, ``<idmap>``, ``<memtune>``,
-``<cputune>``, ``<blkiotune>`` and the pids limit in virtkit's metadata), read with the core's
-hardened parser and written back into the document so nothing the user gave is dropped.
+"""A container definition: the core's domain model (which keeps and writes ``<initenv>``,
+``<initdir>``, ``<inituser>``, ``<initgroup>``, ``<idmap>``, ``<memtune>``, ``<cputune>`` and
+``<blkiotune>``) and the settings the driver takes from them, checked: the environment, working
+directory, user and group of init, the id maps, the limits, and the pids limit in virtkit's
+metadata.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ OS_TYPES = ("exe",)
 METADATA_NS = "https://virtkit.dev/xmlns/lxc/1"
 _UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024**2, "mib": 1024**2,
           "mb": 1000**2, "g": 1024**3, "gib": 1024**3, "gb": 1000**3}
-_OS_EXTRA = ("initenv", "initdir", "inituser", "initgroup")
-_TOP_EXTRA = ("idmap", "memtune", "cputune", "blkiotune")
 
 
 def config_error(message: str) -> VirtError:
@@ -66,8 +65,6 @@ class Extras:
     cpu_quota: int | None = None
     blkio_weight: int | None = None
     pids: int | None = None
-    os_xml: str = ""  # the <os> children, serialized, to put back
-    top_xml: str = ""  # the top-level elements, serialized, to put back
 
 
 @attrs.frozen
@@ -80,18 +77,12 @@ class Definition:
         return self.domain.name
 
     def to_xml(self, *, secure: bool = True, domain: Domain | None = None) -> str:
-        text = (domain or self.domain).to_xml(secure=secure)
-        if self.extras.os_xml:
-            text = text.replace("</os>", self.extras.os_xml + "</os>", 1)
-        if self.extras.top_xml:
-            text = re.sub(r"(<os[ >])", lambda m: self.extras.top_xml + m.group(1), text, count=1)
-        return text
+        return (domain or self.domain).to_xml(secure=secure)
 
 
 def _extras(root: etree._Element) -> Extras:
     fields: dict[str, Any] = {}
     os_el = root.find("os")
-    os_parts, top_parts = [], []
     if os_el is not None:
         env = []
         for el in os_el.findall("initenv"):
@@ -106,8 +97,6 @@ def _extras(root: etree._Element) -> Extras:
                 fields[key] = text
         if fields.get("workdir") and not fields["workdir"].startswith("/"):
             raise xml_error(f"<initdir>: '{fields['workdir']}' is not an absolute path")
-        os_parts = [etree.tostring(el, encoding="unicode", with_tail=False)
-                    for el in os_el if el.tag in _OS_EXTRA]
     idmap = root.find("idmap")
     if idmap is not None:
         for kind in ("uid", "gid"):
@@ -143,25 +132,14 @@ def _extras(root: etree._Element) -> Extras:
                 fields["pids"] = int(pids.get("max", ""))
             except ValueError:
                 raise xml_error("<vk:pids max='...'>: not a number") from None
-    top_parts = [etree.tostring(el, encoding="unicode", with_tail=False)
-                 for el in root if el.tag in _TOP_EXTRA]
-    return Extras(os_xml="".join(os_parts), top_xml="".join(top_parts), **fields)
+    return Extras(**fields)  # the core's model keeps and writes the elements themselves
 
 
 def parse(text: str, *, validate: bool = False, defaults: bool = True) -> Definition:
     """The definition in ``text``: the core's model (with libvirt's defaults filled when
     ``defaults``) and the extras. Raises XML_ERROR naming what is wrong."""
-    domain = Domain.from_xml(text, validate=False, domain_types=DOMAIN_TYPES, os_types=OS_TYPES)
-    if validate:  # the schema knows none of the LXC extras: validate the document without them
-        root = parse_document(text, "domain")
-        for parent in (root, root.find("os")):
-            if parent is None:
-                continue
-            for el in list(parent):
-                if el.tag in _OS_EXTRA + _TOP_EXTRA:
-                    parent.remove(el)
-        Domain.from_xml(etree.tostring(root, encoding="unicode"), validate=True,
-                        domain_types=DOMAIN_TYPES, os_types=OS_TYPES)
+    domain = Domain.from_xml(text, validate=validate, domain_types=DOMAIN_TYPES,
+                             os_types=OS_TYPES)
     extras = _extras(parse_document(text, "domain"))
     if defaults:
         domain = domain.with_defaults()

@@ -26,6 +26,7 @@ from .test_netupdate import TestNetworkUpdate
 from .test_nodedev import TestNodeDevices
 from .test_nwfilters import TestNWFilters
 from .test_objects import TestInterfaces, TestNetworks, TestStorage
+from .test_portparams import TestNetworkPortParameters
 from .test_secrets import TestSecrets
 from .test_snapshots import TestSnapshots
 from .test_sparse import TestSparseStreams
@@ -52,6 +53,7 @@ __all__ = [
     "TestMigration",
     "TestMigrationTuning",
     "TestNWFilters",
+    "TestNetworkPortParameters",
     "TestNetworkUpdate",
     "TestNetworks",
     "TestNodeDevices",

@@ -25,6 +25,7 @@ class TestCheckpoints:
         c1 = dom.checkpoint_create_xml("<domaincheckpoint><name>c1</name></domaincheckpoint>")
         c2 = dom.checkpoint_create_xml("<domaincheckpoint><name>c2</name></domaincheckpoint>")
         assert dom.list_all_checkpoints() == [c1, c2] and c2.get_parent() == c1
+        assert dom.checkpoint_lookup_by_name("c2") == c2
         assert "<name>c1</name>" in c1.get_xml_desc()
         c1.delete()
         assert c2.get_parent() is None and dom.list_all_checkpoints() == [c2]

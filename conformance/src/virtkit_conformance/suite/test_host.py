@@ -93,3 +93,15 @@ class TestHost:
         assert "<sysinfo" in vk.conn.get_sysinfo()
         present, cpumap, online = vk.conn.get_cpu_map()
         assert present == len(cpumap) and 1 <= online <= present
+
+    @pytest.mark.ops("connect_baseline_hypervisor_cpu", "connect_compare_hypervisor_cpu",
+                     "connect_get_max_vcpus", "connect_get_cpu_model_names")
+    def test_hypervisor_cpu_and_max_vcpus(self, vk: Kit) -> None:
+        assert vk.conn.get_max_vcpus() >= 1
+        arch = vk.conn.node_info().model
+        arch = "x86_64" if arch in ("i686", "x86_64") else arch
+        model = vk.conn.get_cpu_model_names(arch)[0]
+        cpu = f"<cpu><arch>{arch}</arch><model>{model}</model></cpu>"
+        base = vk.conn.baseline_hypervisor_cpu(None, None, None, None, [cpu])
+        assert "<model" in base
+        assert vk.conn.compare_hypervisor_cpu(None, None, None, None, cpu) in (0, 1, 2)

@@ -72,6 +72,7 @@ class TestNWFilters:
             f"<mac address='52:54:00:00:00:01'/><filterref filter='{name}'/></filterbinding>")
         try:
             assert vk.conn.nwfilter_binding_lookup_by_port_dev(port) == b
+            assert b in vk.conn.list_all_nwfilter_bindings()
             assert b.filter_name() == name and f"<portdev name='{port}'/>" in b.xml_desc()
         finally:
             b.delete()

@@ -38,3 +38,22 @@ class TestSparseStreams:
                                  lambda s, n, o: o.append(-n), holes)
         assert sum(abs(n) for n in holes) == 10 * PAGE
         assert sum(-n for n in holes if n < 0) >= 8 * PAGE - PAGE, holes
+
+    @pytest.mark.ops("stream_poll")
+    def test_event_callback_on_a_download(self, vk: Kit) -> None:
+        import threading
+
+        from virtkit.api.stream import EVENT_READABLE
+
+        name = vk.name("evs")
+        pool = vk.conn.storage_pool_create_xml(pool_xml(name, vk.path(name)))
+        vk.track(lambda: remove_pool(pool, vk.prefix))
+        vol = pool.create_xml(f"<volume><name>{vk.name('e')}.img</name>"
+                              f"<capacity>{PAGE}</capacity></volume>")
+        seen = threading.Event()
+        with vol.download() as down:
+            down.event_add_callback(EVENT_READABLE, lambda s, ev, o: seen.set())
+            try:
+                assert seen.wait(10), "no readable event on a download stream"
+            finally:
+                down.event_remove_callback()

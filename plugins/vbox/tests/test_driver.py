@@ -242,3 +242,19 @@ def test_create_xml_over_a_defined_domain_runs_it_once(conn: Connection) -> None
     assert dom.info().max_mem == 384 * 1024
     dom.destroy()
     assert dom.info().max_mem == 256 * 1024, "the persistent definition is back"
+
+
+def test_capabilities_show_one_numa_cell_as_node_info_does(conn: Connection) -> None:
+    """VirtualBox reports no NUMA layout: the host is one cell with every cpu and all the
+    memory, agreeing with node_info() and the cells' free memory (libvirt's test host layout)."""
+    from xml.etree import ElementTree
+
+    info = conn.node_info()
+    host = ElementTree.fromstring(conn.get_capabilities()).find("host")
+    assert host is not None
+    cells = host.findall("topology/cells/cell")
+    assert len(cells) == info.nodes == 1
+    assert len(cells[0].findall("cpus/cpu")) == info.cpus
+    assert int(cells[0].findtext("memory", "0")) == info.memory
+    (free,) = conn.node_cells_free_memory(0, 1)
+    assert 0 <= free <= info.memory * 1024

@@ -236,13 +236,20 @@ class VBoxDriver(SnapshotMixin, DeviceMixin, StorageMixin, Driver):
     def virtkit_connect_get_capabilities(self) -> str:
         info = self._hostinfo()
         cpus = info.get("Processor count", "1")
+        kib = int(info.get("Memory size", "0 MByte").split()[0]) * 1024
+        # VirtualBox reports no NUMA layout: one cell with every cpu and all the memory, as
+        # node_info() reports one node
+        cells = (f"<topology><cells num='1'><cell id='0'><memory unit='KiB'>{kib}</memory>"
+                 f"<cpus num='{cpus}'>" + "".join(
+                     f"<cpu id='{i}' socket_id='0' core_id='{i}' siblings='{i}'/>"
+                     for i in range(int(cpus))) + "</cpus></cell></cells></topology>")
         guests = "".join(
             f"<guest><os_type>hvm</os_type><arch name='{arch}'><wordsize>{bits}</wordsize>"
             f"<domain type='vbox'/></arch></guest>"
             for arch, bits in (("x86_64", 64), ("i686", 32))
         )
         return (f"<capabilities><host><cpu><arch>x86_64</arch><topology sockets='1' "
-                f"cores='{cpus}' threads='1'/></cpu></host>{guests}</capabilities>")
+                f"cores='{cpus}' threads='1'/></cpu>{cells}</host>{guests}</capabilities>")
 
     @hookimpl
     def virtkit_connect_get_domain_capabilities(

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vktest import expect as _expect
 
 import virtkit
 from virtkit.sdk import domain_events as ev
-from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode
 
 GUEST = """<domain type='test'><name>g1</name><memory>1048576</memory><vcpu>2</vcpu>
 <os><type>hvm</type></os><devices>
@@ -39,11 +40,6 @@ def _running(conn: virtkit.Connection) -> virtkit.Domain:
     return dom
 
 
-def _expect(code: ErrorCode, fn: Any, *args: Any, **kwargs: Any) -> VirtError:
-    with pytest.raises(VirtError) as info:
-        fn(*args, **kwargs)
-    assert info.value.code == code, info.value
-    return info.value
 
 
 @pytest.mark.hook("domain_fs_freeze", "domain_fs_thaw", "domain_get_fs_info", "domain_fs_trim")

@@ -8,13 +8,14 @@ import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from vktest import expect as _expect
+from vktest import inbox as _events
 
 import virtkit
 from virtkit.sdk import domain_events as ev
-from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode
 from virtkit.sdk.records import Event
 
 GUEST = """<domain type='test'><name>b1</name><memory>1048576</memory><vcpu>1</vcpu>
@@ -38,18 +39,8 @@ def conn(tmp_path: Path) -> Iterator[virtkit.Connection]:
     c.close()
 
 
-def _expect(code: ErrorCode, fn: Any, *args: Any, **kwargs: Any) -> VirtError:
-    with pytest.raises(VirtError) as info:
-        fn(*args, **kwargs)
-    assert info.value.code == code, info.value
-    return info.value
 
 
-def _events(conn: virtkit.Connection, *kinds: str) -> queue.SimpleQueue[Event]:
-    inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
-    for kind in kinds:
-        conn.event_register(kind, inbox.put)
-    return inbox
 
 
 def _take(inbox: queue.SimpleQueue[Event], n: int) -> list[Event]:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from vktest import expect as _expect
+from vktest import inbox as _inbox
 
 import virtkit
 from virtkit.api.domain_graphics import image_mime
-from virtkit.sdk.errors import ErrorCode, VirtError
-from virtkit.sdk.records import Event
+from virtkit.sdk.errors import ErrorCode
 
 NODE = Path(__file__).parent / "cli" / "data" / "virsh" / "node.xml"
 
@@ -26,18 +25,8 @@ def conn() -> Iterator[virtkit.Connection]:
     c.close()
 
 
-def _expect(code: ErrorCode, fn: Any, *args: Any, **kwargs: Any) -> VirtError:
-    with pytest.raises(VirtError) as info:
-        fn(*args, **kwargs)
-    assert info.value.code == code, info.value
-    return info.value
 
 
-def _inbox(conn: virtkit.Connection, *kinds: str) -> queue.SimpleQueue[Event]:
-    box: queue.SimpleQueue[Event] = queue.SimpleQueue()
-    for kind in kinds:
-        conn.event_register(kind, box.put)
-    return box
 
 
 @pytest.mark.hook("domain_screenshot")

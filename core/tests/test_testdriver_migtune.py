@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vktest import expect as _expect
 
 import virtkit
-from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode
 from virtkit.sdk.records import Event
 
 GUEST = """<domain type='test'><name>m1</name><memory>1048576</memory><vcpu>1</vcpu>
@@ -34,11 +35,6 @@ def src(tmp_path: Path) -> Iterator[virtkit.Connection]:
     c.close()
 
 
-def _expect(code: ErrorCode, fn: Any, *args: Any, **kwargs: Any) -> VirtError:
-    with pytest.raises(VirtError) as info:
-        fn(*args, **kwargs)
-    assert info.value.code == code, info.value
-    return info.value
 
 
 @pytest.mark.hook("domain_migrate_get_max_downtime", "domain_migrate_set_max_downtime",

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from vktest import error_code as code
 
 import virtkit
 from virtkit.api import checkpoint as cpf
-from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode
 
 SCHEMAS = Path("/usr/share/libvirt/schemas")
 
@@ -32,10 +33,6 @@ def dom() -> Iterator[virtkit.Domain]:
     reset_default_node()
 
 
-def code(fn: object, *a: object) -> ErrorCode:
-    with pytest.raises(VirtError) as exc:
-        fn(*a)  # type: ignore[operator]
-    return exc.value.code
 
 
 @pytest.mark.hook("checkpoint_create_xml", "checkpoint_list", "checkpoint_lookup_by_name",

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from vktest import error_code as code
 
 import virtkit
-from virtkit.sdk.errors import ErrorCode, VirtError
+from virtkit.sdk.errors import ErrorCode
 
 from .xml.xml_oracle import assert_libvirt_valid
 
@@ -27,10 +28,6 @@ def net() -> Iterator[virtkit.Network]:
     reset_default_node()
 
 
-def code(fn: object, *a: object) -> ErrorCode:
-    with pytest.raises(VirtError) as exc:
-        fn(*a)  # type: ignore[operator]
-    return exc.value.code
 
 
 @pytest.mark.hook("network_update")

@@ -26,3 +26,10 @@ def inbox(conn: virtkit.Connection, *kinds: str) -> queue.SimpleQueue[Event]:
     for kind in kinds:
         conn.event_register(kind, box.put)
     return box
+
+
+def error_code(fn: Any, *args: Any) -> ErrorCode:
+    """The code of the VirtError ``fn(*args)`` raises (it must raise one)."""
+    with pytest.raises(VirtError) as info:
+        fn(*args)
+    return info.value.code

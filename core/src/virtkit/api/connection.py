@@ -418,6 +418,14 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
             self.hooks.domain_create_xml(xml=args.xml_text(xml), paused=paused, validate=validate)
         )
 
+    def restore_params(self, params: dict[str, Any], start_state: str | None = None) -> Domain:
+        """libvirt's ``restoreParams``: :meth:`restore` with its arguments as typed parameters,
+        ``{"file": PATH, "dxml": XML}``."""
+        from virtkit.api.domain import save_image_params
+
+        path, xml = save_image_params(params, "restore_params")
+        return self.restore(path, xml, start_state)
+
     def restore(self, path: str, xml: str | None = None, start_state: str | None = None) -> Domain:
         args.start_state(start_state)
         return self._domain(

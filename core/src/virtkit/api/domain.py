@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from virtkit.api.checkpoint import CheckpointMethods
 from virtkit.api.domain_agent import AgentMethods
@@ -22,6 +22,24 @@ from virtkit.sdk.records import (
     JobInfo,
     SnapshotSummary,
 )
+
+SAVE_PARAMS = ("file", "dxml")  # libvirt's VIR_DOMAIN_SAVE_PARAM_FILE and _DXML
+
+
+def save_image_params(params: Any, op: str) -> tuple[str, str | None]:
+    """The file and optional XML of libvirt's save and restore parameters; INVALID_ARG for a
+    missing file, an unknown name or a value that is not a string."""
+    if not isinstance(params, dict):
+        raise invalid_arg(f"{op}: parameters must be a mapping of names to values")
+    for name, value in params.items():
+        if name not in SAVE_PARAMS:
+            raise invalid_arg(f"{op}: unknown parameter {name!r} (known: file, dxml)")
+        if not isinstance(value, str):
+            raise invalid_arg(f"{op}: parameter {name!r} must be a string")
+    if "file" not in params:
+        raise invalid_arg(f"{op}: the 'file' parameter is required")
+    return params["file"], params.get("dxml")
+
 
 if TYPE_CHECKING:
     from virtkit.api.connection import Connection
@@ -97,6 +115,24 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
         self._conn.hooks.domain_save(
             dom=self._ref, path=os.fspath(path), xml=xml, start_state=start_state
         )
+
+    def save_params(self, params: dict[str, Any], start_state: str | None = None) -> None:
+        """libvirt's ``saveParams``: :meth:`save` with its arguments as typed parameters,
+        ``{"file": PATH, "dxml": XML}`` (libvirt's VIR_DOMAIN_SAVE_PARAM_FILE and _DXML)."""
+        path, xml = save_image_params(params, "save_params")
+        self.save(path, xml, start_state)
+
+    def os_type(self) -> str:
+        """libvirt's ``OSType``: the guest's OS type from its definition (``hvm``, ``linux``
+        for Xen PV, ``exe`` for containers)."""
+        from virtkit.xml.parser import parse_document
+
+        root = parse_document(self.xml_desc(), "domain")
+        found = root.findtext("os/type")
+        if not found:
+            raise VirtError(ErrorCode.INTERNAL_ERROR,
+                            f"internal error: domain '{self.name}' has no <os><type>")
+        return found.strip()
 
     def managed_save(self, start_state: str | None = None) -> None:
         args.start_state(start_state)

@@ -266,6 +266,34 @@ def test_a_server_refuses_a_client_with_another_key(warm: Warm) -> None:
     assert out.stdout.strip() == "R", out.stderr
 
 
+def test_a_malformed_request_with_the_right_key_is_refused_and_the_server_stays(
+    warm: Warm
+) -> None:
+    """Two descriptors instead of three, under the server's own key: refused, and the server
+    goes on serving (only changed code makes it leave)."""
+    server = warm.start()
+    sock = str(next(warm.dir.glob("cli-*.sock")))
+    probe = (
+        "import sys, array, marshal, socket\n"
+        "from virtkit.cli.launch import server_key\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "body = marshal.dumps({'key': server_key(sys.path[1:]), 'argv': ['list'], 'env': {},"
+        " 'cwd': '/', 'umask': 18})\n"
+        "s.sendmsg([len(body).to_bytes(4, 'big') + body],"
+        " [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [0, 1]).tobytes())])\n"
+        "print(s.recv(5)[:1].decode())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, sock], capture_output=True, text=True,
+                         env=warm.env, timeout=30)
+    assert out.stdout.strip() == "R", out.stderr
+    time.sleep(0.5)
+    assert _alive(server)
+    assert server in warm.servers().values()
+    served = warm.run("-c", "test:///default", "list", "--all")
+    assert served.returncode == 0 and " test " in served.stdout
+    assert server in warm.servers().values()
+
+
 def test_idle_server_leaves(warm: Warm) -> None:
     pid = warm.start({"VIRTKIT_CLI_SERVER_IDLE": "2"})
     deadline = time.monotonic() + 30

@@ -167,15 +167,13 @@ def _follow(sock: object) -> int | None:
     """Relay signals to the fork until the server reports how it ended."""
     import _signal  # type: ignore[import-not-found]  # signal without enum's import cost
 
-    pid = 0
     while True:
         reply = _recv_exact(sock, 5)
         kind, value = reply[:1], int.from_bytes(reply[1:], "big", signed=True)
         if kind == MSG_REFUSED:
             return None
         if kind == MSG_PID:
-            pid = value
-            _forward_signals(_signal, pid)
+            _forward_signals(_signal, value)
         elif kind == MSG_EXIT:
             return value
         elif kind == MSG_SIGNAL:

@@ -44,11 +44,10 @@ def _preload() -> None:
     """Import what commands need, so that each fork starts with it done."""
     import importlib
 
-    import virtkit.cli.main  # noqa: F401 - the command table and click
+    from virtkit.cli.main import COMMANDS  # the command table (and click)
     from virtkit.runtime import registry
 
-    for name in ("domain", "domdev", "network", "storage", "host", "snapshot", "iface",
-                 "nodedev", "secret", "event", "extra", "console", "edit", "shell"):
+    for name in sorted(set(COMMANDS.values())):  # every command's module
         with contextlib.suppress(ImportError):
             importlib.import_module(f"virtkit.cli.{name}")
     for scheme in ("test", "remote"):  # the embedded driver and the daemon's client
@@ -225,11 +224,11 @@ class Server:
                 conn.close()  # another user's client: nothing is said to it
                 return
             request, fds = self._receive(conn)
-            if request is None or len(fds) != 3 or request.get("key") != self.key \
-                    or not self.accepting or _changed(self.stamps):
-                if self.accepting and request is not None and request.get("key") == self.key:
-                    self.accepting = False  # our code changed: finish and leave
-                    self.stop = True
+            ours = request is not None and len(fds) == 3 and request.get("key") == self.key
+            if ours and self.accepting and _changed(self.stamps):
+                self.accepting = False  # our code changed: finish and leave
+                self.stop = True
+            if not (ours and self.accepting):
                 conn.sendall(MSG_REFUSED + b"\0\0\0\0")
                 conn.close()
                 return

@@ -228,7 +228,7 @@ class Server:
             if ours and self.accepting and _changed(self.stamps):
                 self.accepting = False  # our code changed: finish and leave
                 self.stop = True
-            if not (ours and self.accepting):
+            if request is None or not (ours and self.accepting):
                 conn.sendall(MSG_REFUSED + b"\0\0\0\0")
                 conn.close()
                 return

@@ -27,6 +27,8 @@ import os
 import sys
 from typing import Any
 
+from virtkit._userdirs import cache_home, private_dir
+
 _MAX_ENTRIES = 20_000  # a development tree edits sources; past this the file starts afresh
 
 _cache: dict[tuple[str, str], tuple[Any, int]] = {}  # (source, file name) -> (code, hash number)
@@ -36,18 +38,12 @@ _installed = False
 
 
 def _directory() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "virtkit", "code")
+    return os.path.join(cache_home(), "virtkit", "code")
 
 
 def _private(directory: str) -> bool:
-    """The directory is ours and nobody else can write to it (or to the ones it is created in
-    by us: ``virtkit/code`` is made 0700)."""
-    try:
-        st = os.stat(directory)
-    except OSError:
-        return False
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+    """The directory is ours and nobody else can write to it (``virtkit/code`` is made 0700)."""
+    return private_dir(directory, closed=0o022)
 
 
 def _type_hash(source: str, filename: str) -> int | None:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import sys
 
+from virtkit._userdirs import cache_home, private_dir
+
 # Environment variables a server's imports may depend on: a server answers only clients whose
 # values are the same (its socket's name is derived from them). The rest of the environment is
 # the client's own in every command.
@@ -58,8 +60,7 @@ def server_dir() -> str:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         return os.path.join(runtime, "virtkit")
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "virtkit", "run")
+    return os.path.join(cache_home(), "virtkit", "run")
 
 
 def server_path(key: str) -> str | None:
@@ -70,20 +71,6 @@ def server_path(key: str) -> str | None:
     digest = zlib.crc32(key.encode("utf-8", "surrogateescape"))
     path = os.path.join(server_dir(), f"cli-{digest:08x}.sock")
     return path if len(path.encode("utf-8", "surrogateescape")) < 100 else None
-
-
-def private_dir(directory: str, create: bool = False) -> bool:
-    """``directory`` exists (made 0700 when ``create``), is ours and closed to others."""
-    if create:
-        try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-        except OSError:
-            return False
-    try:
-        st = os.stat(directory)
-    except OSError:
-        return False
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o077
 
 
 def _recv_exact(sock: object, n: int) -> bytes:

@@ -7,11 +7,11 @@ after it. ``quit``, ``exit`` or Ctrl-D leave; Ctrl-C abandons the line being typ
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from virtkit._userdirs import cache_home
 from virtkit.cli.state import CliState
 
 HISTORY_LENGTH = 1000
@@ -26,7 +26,7 @@ BANNER = (
 
 
 def history_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = cache_home()
     return Path(base) / "virtkit" / "history"
 
 

@@ -27,12 +27,12 @@ import sys
 import time
 from typing import Any
 
+from virtkit._userdirs import private_dir
 from virtkit.cli.launch import (
     MSG_EXIT,
     MSG_PID,
     MSG_REFUSED,
     MSG_SIGNAL,
-    private_dir,
     server_key,
     server_path,
 )

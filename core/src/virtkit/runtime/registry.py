@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from virtkit._userdirs import cache_home
 from virtkit.sdk.errors import ErrorCode, VirtError
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def _index_file(key: list[Any]) -> str:
     import json
     import zlib
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = cache_home()
     digest = zlib.crc32(json.dumps(key).encode("utf-8", "surrogateescape"))
     return os.path.join(base, "virtkit", "entry-points", f"{digest:08x}.json")
 

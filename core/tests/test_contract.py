@@ -807,3 +807,29 @@ def test_events_filtered_by_an_object_without_a_uuid() -> None:
     assert len(everything) >= 2  # created, then deleted
     assert for_host == []
     assert for_vhba and {e.obj.name for e in for_vhba} == {vhba.name}
+
+
+def test_event_bus_tells_its_watchers_which_kinds_are_wanted() -> None:
+    from virtkit.runtime.events import EventBus
+
+    bus = EventBus()
+    told: list[frozenset[str]] = []
+    bus.watch(told.append)
+    first = bus.register("domain-lifecycle", lambda ev: None)
+    second = bus.register("domain-lifecycle", lambda ev: None)  # no change: not told again
+    reboot = bus.register("domain-reboot", lambda ev: None)
+    bus.deregister(first)
+    bus.deregister(second)
+    bus.deregister(reboot)
+    assert told == [frozenset({"domain-lifecycle"}),
+                    frozenset({"domain-lifecycle", "domain-reboot"}),
+                    frozenset({"domain-reboot"}), frozenset()]
+
+    def refuse(kinds: frozenset[str]) -> None:
+        raise VirtError(ErrorCode.RPC, "the daemon is gone")
+
+    bus.watch(refuse)
+    with pytest.raises(VirtError):
+        bus.register("network-lifecycle", lambda ev: None)
+    assert bus.wanted() == frozenset()  # the failed registration left no callback
+    bus.close()

@@ -107,6 +107,56 @@ def test_events_arrive_through_the_same_callbacks(daemon: Any) -> None:
         assert [ev.event for ev in got[:2]] == [2, 5]  # started, stopped
 
 
+def test_events_cross_the_wire_only_while_a_callback_wants_them(daemon: Any) -> None:
+    """As libvirt's daemon: a client gets the events it registered for and no others, so a
+    client without callbacks is sent no event frames at all."""
+    frames: list[Any] = []
+    with virtkit.open(daemon.uri()) as conn:
+        client = conn._dispatch.driver.client  # the remote driver's RpcClient
+        relay = client.on_event
+        client.on_event = lambda body: (frames.append(body), relay and relay(body))
+        dom = conn.lookup_by_name("test")
+        dom.suspend()
+        dom.resume()
+        conn.lookup_by_name("test")  # any events of the calls above came before this reply
+        assert frames == []
+
+        got: list[Any] = []
+        cid = conn.event_register("domain-reboot", got.append)
+        dom.suspend()
+        dom.resume()
+        conn.lookup_by_name("test")
+        assert frames == []  # lifecycle events are still not wanted
+        life = conn.event_register("domain-lifecycle", got.append)
+        dom.suspend()
+        conn.lookup_by_name("test")
+        assert [(ev.kind, ev.event) for ev in frames] == [("domain-lifecycle", 3)]
+        conn.event_deregister(life)
+        conn.event_deregister(cid)
+        dom.resume()
+        conn.lookup_by_name("test")
+        assert len(frames) == 1
+
+
+def test_the_events_procedure_checks_its_argument(daemon: Any) -> None:
+    client = raw_client(daemon.rw)
+    try:
+        with pytest.raises(VirtError) as exc:
+            client.call(procs.EVENTS, {"kinds": ["domain-lifecycle"]})
+        assert exc.value.code == ErrorCode.INVALID_CONN
+        client.call(procs.OPEN, {"uri": "test:///default", "read_only": False})
+        with pytest.raises(VirtError) as exc:
+            client.call(procs.EVENTS, {"kinds": ["domain-lifecycle", "no-such-kind"]})
+        assert exc.value.code == ErrorCode.INVALID_ARG
+        assert "no-such-kind" in exc.value.message
+        with pytest.raises(VirtError) as exc:
+            client.call(procs.EVENTS, {"kinds": "domain-lifecycle"})
+        assert exc.value.code == ErrorCode.RPC
+        assert client.call(procs.EVENTS, {"kinds": []}) is True
+    finally:
+        client.close()
+
+
 def test_event_stream_over_the_daemon(daemon: Any) -> None:
     import asyncio
 

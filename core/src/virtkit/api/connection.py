@@ -171,6 +171,7 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
         context = DriverContext(
             uri, read_only, self.events.emit, identity or Identity.of_process(), auth,
             call=lambda op, kwargs: self._dispatch.call(op, dict(kwargs)),
+            watch_events=self.events.watch,
         )
         self._dispatch = dispatch = Dispatcher(
             uri_text, context, driver_cls, services, plugin_classes

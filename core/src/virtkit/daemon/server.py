@@ -221,7 +221,8 @@ class Client:
     buf: bytearray = attrs.field(factory=bytearray)
     wlock: threading.Lock = attrs.field(factory=threading.Lock)
     cond: threading.Condition = attrs.field(factory=threading.Condition)
-    event_ids: list[int] = attrs.field(factory=list)
+    #: event kind -> the id of the callback relaying it (the kinds the client asked for)
+    events: dict[str, int] = attrs.field(factory=dict)
     done: threading.Event = attrs.field(factory=threading.Event)
     # The call the reading thread runs itself, if any (under ``cond``); see Server.takeover.
     inline: _InlineRun | None = None
@@ -595,8 +596,11 @@ class Server:
                     raise VirtError(ErrorCode.OPERATION_INVALID, "a connection is already open "
                                     "on this client", ErrorDomain.RPC)
                 return (name, self._open, (client, body))
+            elif name == procs.EVENTS:
+                reply = self._events(client, body)
             elif name == procs.CLOSE:
                 conn, client.conn = client.conn, None
+                client.events.clear()
                 if conn is not None:
                     return (name, _close_quietly, (conn,))
                 reply = True
@@ -654,12 +658,34 @@ class Server:
         client.conn = opened.conn
         client.uri = opened.uri
 
+    def _events(self, client: Client, body: Any) -> bool:
+        """Relay exactly the event kinds the client asks for (@events), as libvirt's daemon
+        sends a client only the events it registered for: a client with no callbacks costs
+        no event frames."""
+        from virtkit.runtime.events import KINDS
+
+        kinds = body.get("kinds") if isinstance(body, dict) else None
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise VirtError(ErrorCode.RPC, "events: expected a list of event kinds",
+                            ErrorDomain.RPC)
+        unknown = sorted(set(kinds) - set(KINDS))
+        if unknown:
+            raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: unknown event kind "
+                            f"'{unknown[0]}' (known: {', '.join(KINDS)})", ErrorDomain.RPC)
+        conn = client.conn
+        if conn is None:
+            raise VirtError(ErrorCode.INVALID_CONN, "no connection is open: call events after "
+                            "open", ErrorDomain.RPC)
+
         def relay(event: Event) -> None:
             self._send(client, Header(0, Type.EVENT, 0), event)
 
-        from virtkit.runtime.events import KINDS
-
-        client.event_ids = [opened.conn.event_register(kind, relay) for kind in KINDS]
+        for kind in set(client.events) - set(kinds):
+            conn.event_deregister(client.events.pop(kind))
+        for kind in kinds:
+            if kind not in client.events:
+                client.events[kind] = conn.event_register(kind, relay)
+        return True
 
     # -- administration ------------------------------------------------------------------------
 

@@ -102,6 +102,8 @@ class RemoteDriver(Driver):
         self._operations = frozenset(str(op) for op in info["operations"])
         self.far_read_only = bool(info.get("read_only"))
         self.daemon_hostname = str(info.get("hostname", ""))
+        # the daemon relays only the event kinds this connection has callbacks for
+        context.watch_events(self._events_wanted)
 
     # -- what the far side serves ------------------------------------------------------------
 
@@ -159,6 +161,9 @@ class RemoteDriver(Driver):
             raise VirtError(ErrorCode.NO_SUPPORT, f"this client has no procedure number for "
                             f"{op}", ErrorDomain.REMOTE)
         return self.client.call_number(number, op, kwargs)
+
+    def _events_wanted(self, kinds: frozenset[str]) -> None:
+        self.client.call(procs.EVENTS, {"kinds": sorted(kinds)})
 
     def _event(self, body: Any) -> None:
         if isinstance(body, Event):

@@ -24,6 +24,8 @@ AUTH_SCRAM_START = "@auth_scram_start"
 AUTH_SCRAM_STEP = "@auth_scram_step"
 OPEN = "@open"
 CLOSE = "@close"
+#: Which event kinds the client wants relayed (none until it asks).
+EVENTS = "@events"
 #: Procedures a client may call before it has authenticated.
 AUTH_PROCEDURES = frozenset({AUTH_LIST, AUTH_SCRAM_START, AUTH_SCRAM_STEP})
 

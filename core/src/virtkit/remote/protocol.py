@@ -31,7 +31,8 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.records import record_types
 
 PROGRAM = 0x564B5444  # "VKTD"
-VERSION = 2  # 2: records travel as their values in order (see encode)
+VERSION = 3  # 2: records travel as their values in order (see encode); 3: the daemon sends
+#              events only of the kinds the client asked for with @events
 HEADER = struct.Struct("!iIIiiIi")
 HEADER_SIZE = HEADER.size
 LENGTH = struct.Struct("!i")

@@ -39,6 +39,10 @@ class EventBus:
         self._thread: threading.Thread | None = None
         self._pending = 0
         self._idle = threading.Condition(self._lock)
+        # who is told which kinds have callbacks (see watch), and what they were last told
+        self._watchers: list[Callable[[frozenset[str]], None]] = []
+        self._told: frozenset[str] = frozenset()
+        self._interest = threading.Lock()
 
     # -- registration ------------------------------------------------------------------------
 
@@ -65,6 +69,13 @@ class EventBus:
                     target=self._run, name="virtkit-events", daemon=True
                 )
                 self._thread.start()
+        if self._watchers:
+            try:
+                self._tell_watchers()
+            except BaseException:
+                with self._lock:
+                    self._callbacks.pop(cid, None)
+                raise
         return cid
 
     def deregister(self, callback_id: int) -> None:
@@ -74,10 +85,35 @@ class EventBus:
                     ErrorCode.INVALID_ARG,
                     f"invalid argument: no event callback with id {callback_id}",
                 )
+        if self._watchers:
+            try:
+                self._tell_watchers()
+            except Exception as exc:  # the callback is gone here either way
+                log.warning("telling the driver that fewer events are wanted: %s", exc)
 
     @property
     def has_callbacks(self) -> bool:
         return bool(self._callbacks)
+
+    def wanted(self) -> frozenset[str]:
+        """The event kinds that have at least one callback now."""
+        with self._lock:
+            return frozenset(kind for kind, _cb, _match in self._callbacks.values())
+
+    def watch(self, watcher: Callable[[frozenset[str]], None]) -> None:
+        """Call ``watcher(kinds)`` whenever the set of kinds with callbacks changes (from the
+        thread that registers or deregisters, before that call returns; changes are told one
+        at a time and in order). What it raises on a register makes the register fail."""
+        self._watchers.append(watcher)
+
+    def _tell_watchers(self) -> None:
+        with self._interest:
+            kinds = self.wanted()
+            if kinds == self._told:
+                return
+            for watcher in self._watchers:
+                watcher(kinds)
+            self._told = kinds
 
     # -- emission and delivery ---------------------------------------------------------------
 

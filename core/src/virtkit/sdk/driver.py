@@ -74,10 +74,20 @@ class DriverContext:
     #: a user would (a hypervisor driver asks the host storage service to translate a volume
     #: disk, or the network service for a port). Answers what that operation answers.
     call: Callable[[str, dict[str, Any]], Any] = attrs.field(default=None, repr=False)
+    #: ``watch_events(watcher)``: have ``watcher(kinds)`` called with the set of event kinds
+    #: (``"domain-lifecycle"``...) that the connection's user has callbacks for, each time that
+    #: set changes (in the registering thread, before the registration returns). A driver whose
+    #: events cost something to produce (a forwarding driver, a watcher thread polling the
+    #: hypervisor) can produce only the kinds somebody waits for; ``emit`` is still the way to
+    #: deliver them. An exception from the watcher makes that registration fail.
+    watch_events: Callable[[Callable[[frozenset[str]], None]], None] = attrs.field(
+        default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.call is None:
             object.__setattr__(self, "call", _no_connection)
+        if self.watch_events is None:
+            object.__setattr__(self, "watch_events", _no_watch)
 
     @property
     def instance(self) -> str:
@@ -89,6 +99,10 @@ class DriverContext:
         ``/run/virtkit/DRIVER`` for ``system``, the user's XDG data and runtime directories for
         ``session`` (see :func:`virtkit.sdk.store.state_dirs`)."""
         return state_dirs(self.uri.driver, self.instance)
+
+
+def _no_watch(watcher: Callable[[frozenset[str]], None]) -> None:
+    """Without a connection nobody registers callbacks: nothing to watch."""
 
 
 def _no_connection(op: str, kwargs: dict[str, Any]) -> Any:

@@ -55,3 +55,29 @@ def test_tuning_json_and_errors(run: Run) -> None:
     assert r.status == 1 and "Physical CPU 99 doesn't exist." in r.stderr
     r = run("-c", uri, "-r", "memtune", "test", "--hard-limit", "1")
     assert r.status == 1 and "forbidden" in r.stderr
+
+
+def test_iothread_commands_keep_state(run: Run) -> None:
+    r = run("-c", f"test://{NODE}", stdin="""
+iothreadadd test 5
+iothreadadd test 2 --config
+iothreadpin test 5 1-2
+iothreadinfo test
+iothreadinfo test --config
+iothreadset test 5 --poll-max-ns 100 --poll-grow 2
+domstats test --iothread
+iothreadinfo test --json
+iothreaddel test 5
+iothreadinfo test
+iothreadadd test 5 --live --current
+iothreadset test 2
+""")
+    out = r.stdout
+    assert " IOThread ID   CPU Affinity\n-----------------------------\n 5             1-2\n" in out
+    assert " 2             0-15\n" in out
+    assert ("Domain: 'test'\n  iothread.count=1\n  iothread.5.poll-max-ns=100\n"
+            "  iothread.5.poll-grow=2\n") in out
+    assert '"iothread": 5' in out and '"affinity": "1-2"' in out
+    assert out.rstrip().endswith("No IOThreads found for the domain")
+    assert "Options --current and --live are mutually exclusive" in r.stderr
+    assert "Not enough arguments passed, nothing to set" in r.stderr

@@ -302,3 +302,20 @@ def _session_uid_check(daemon_factory: Any, sockdir: Any) -> None:
     # its own uid is served
     with virtkit.open(d.uri()) as conn:
         assert conn.lookup_by_name("test").name == "test"
+
+
+def test_iothreads_through_the_daemon(daemon: Any) -> None:
+    with virtkit.open(daemon.uri()) as conn:
+        dom = conn.define_xml(DOMAIN_XML.format(name="io1"))
+        dom.add_io_thread(3)
+        dom.pin_io_thread(3, [True, False])
+        dom.create()
+        dom.set_io_thread_params(3, {"poll_max_ns": 10})
+        assert dom.io_thread_info() == [(3, (True,) + (False,) * (conn.node_info().cpus - 1))]
+        assert conn.domain_list_get_stats([dom], ["iothread"])[0][1][
+            "iothread.3.poll-max-ns"] == 10
+        with pytest.raises(VirtError) as far:
+            dom.del_io_thread(8)
+        assert far.value.code == ErrorCode.INVALID_ARG and "'io1'" in far.value.message
+        dom.destroy()
+        dom.undefine()

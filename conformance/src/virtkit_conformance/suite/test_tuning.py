@@ -1,6 +1,6 @@
-"""Group ``tuning``: bulk statistics, job statistics, vcpus and pinning, CPU statistics,
-tunable parameters read back after a change (nothing lost by a refused change), the memory
-statistics period and metadata."""
+"""Group ``tuning``: bulk statistics, job statistics, vcpus and pinning, IOThreads, CPU
+statistics, tunable parameters read back after a change (nothing lost by a refused change), the
+memory statistics period and metadata."""
 
 from __future__ import annotations
 
@@ -51,6 +51,33 @@ class TestTuning:
         total = dom.get_cpu_stats(True)
         assert total and total[0].get("cpu_time", -1) >= 0
         expect_error(C.INVALID_ARG, dom.pin_vcpu, 99, [True])
+
+    @pytest.mark.ops("domain_get_iothread_info", "domain_add_iothread", "domain_del_iothread",
+                     "domain_pin_iothread")
+    def test_iothreads(self, vk: Kit) -> None:
+        dom = vk.define()
+        before = [n for n, _ in dom.io_thread_info()]
+        new = max(before, default=0) + 1
+        dom.add_io_thread(new)
+        threads = dict(dom.io_thread_info())
+        assert new in threads and all(threads[new]), "a new IOThread runs on every CPU"
+        assert f"<iothreads>{len(before) + 1}</iothreads>" in dom.xml_desc()
+        expect_error(C.INVALID_ARG, dom.add_io_thread, new)
+        cpus = len(threads[new])
+        dom.pin_io_thread(new, [True] + [False] * (cpus - 1))
+        assert dict(dom.io_thread_info())[new] == (True,) + (False,) * (cpus - 1)
+        expect_error(C.INVALID_ARG, dom.pin_io_thread, new + 1, [True])
+        dom.del_io_thread(new)
+        assert [n for n, _ in dom.io_thread_info()] == before
+        expect_error(C.INVALID_ARG, dom.del_io_thread, new)
+
+    @pytest.mark.ops("domain_add_iothread", "domain_set_iothread_params")
+    def test_iothread_params(self, vk: Kit) -> None:
+        dom = vk.running()
+        dom.add_io_thread(1000)
+        dom.set_io_thread_params(1000, {"poll_max_ns": 1000})
+        expect_error(C.INVALID_ARG, dom.set_io_thread_params, 1000, {"vkcert_nonsense": 1})
+        expect_error(C.INVALID_ARG, dom.set_io_thread_params, 1001, {"poll_max_ns": 1})
 
     @pytest.mark.ops("domain_get_tunables", "domain_set_tunables", "domain_get_scheduler_type")
     def test_tunables_read_back(self, vk: Kit) -> None:

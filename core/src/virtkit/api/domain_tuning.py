@@ -71,6 +71,34 @@ class TuningMethods:
         self._conn.hooks.domain_pin_emulator(dom=self._ref, cpumap=list(cpumap), live=live,
                                              config=config)
 
+    # -- IOThreads -----------------------------------------------------------------------------
+
+    def io_thread_info(self, config: bool = False) -> list[tuple[int, tuple[bool, ...]]]:
+        """libvirt-python's list: each IOThread's (id, CPU map)."""
+        return [(t.id, tuple(t.cpumap)) for t in
+                self._conn.hooks.domain_get_iothread_info(dom=self._ref, config=config)]
+
+    def add_io_thread(self, iothread_id: int, live: bool = False, config: bool = False) -> None:
+        self._conn.hooks.domain_add_iothread(dom=self._ref, iothread_id=iothread_id,
+                                             live=live, config=config)
+
+    def del_io_thread(self, iothread_id: int, live: bool = False, config: bool = False) -> None:
+        self._conn.hooks.domain_del_iothread(dom=self._ref, iothread_id=iothread_id,
+                                             live=live, config=config)
+
+    def pin_io_thread(self, iothread_id: int, cpumap: tuple[bool, ...] | list[bool],
+                      live: bool = False, config: bool = False) -> None:
+        self._conn.hooks.domain_pin_iothread(dom=self._ref, iothread_id=iothread_id,
+                                             cpumap=list(cpumap), live=live, config=config)
+
+    def set_io_thread_params(self, iothread_id: int, params: dict[str, int],
+                             live: bool = False, config: bool = False) -> None:
+        """``poll_max_ns``, ``poll_grow``, ``poll_shrink``, ``thread_pool_min``,
+        ``thread_pool_max``."""
+        self._conn.hooks.domain_set_iothread_params(dom=self._ref, iothread_id=iothread_id,
+                                                    params=dict(params), live=live,
+                                                    config=config)
+
     def get_cpu_stats(self, total: bool, start_cpu: int = 0,
                       ncpus: int = 1 << 16) -> list[dict[str, int]]:
         """Per host CPU (``cpu_time``, ``vcpu_time``), or with ``total`` one dict."""

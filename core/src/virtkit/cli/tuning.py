@@ -1,4 +1,5 @@
-"""virsh's tuning and statistics commands: vcpuinfo, vcpupin, emulatorpin, cpu-stats,
+"""virsh's tuning and statistics commands: vcpuinfo, vcpupin, emulatorpin, iothreadinfo,
+iothreadadd, iothreaddel, iothreadpin, iothreadset, cpu-stats,
 schedinfo, memtune, numatune, blkiotune, blkdeviotune, domiftune, perf, dommemstat, metadata
 and desc."""
 
@@ -150,6 +151,103 @@ def cmd_emulatorpin(state: CliState, domain: str, cpulist_: str | None, config: 
     with state.api():
         current_map = dom.emulator_pin_info(config=config)
     state.out(f"emulator: CPU Affinity\n{'-' * 34}\n       *: {cpulist(current_map)}\n")
+
+
+@command("iothreadinfo", help="Print the domain's IOThreads and their CPU affinity.")
+@domain_argument
+@scope_options
+@json_option
+def cmd_iothreadinfo(state: CliState, domain: str, config: bool, live: bool, current: bool,
+                     as_json: bool) -> None:
+    live, config = _scope(config, live, current)
+    dom = state.domain(domain)
+    with state.api():
+        threads = dom.io_thread_info(config=config)
+    if as_json:
+        state.json([{"iothread": n, "affinity": cpulist(m)} for n, m in threads])
+        return
+    if not threads:
+        state.out("No IOThreads found for the domain")
+        return
+    state.out(table(("IOThread ID", "CPU Affinity"),
+                    [(str(n), cpulist(m)) for n, m in threads]))
+
+
+def _iothread_id(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise CommandError(f"Invalid IOThread id value: '{value}'")
+    return number
+
+
+@command("iothreadadd", help="Add an IOThread to the domain.")
+@domain_argument
+@click.argument("iothread")
+@scope_options
+def cmd_iothreadadd(state: CliState, domain: str, iothread: str, config: bool, live: bool,
+                    current: bool) -> None:
+    live, config = _scope(config, live, current)
+    number = _iothread_id(iothread)
+    dom = state.domain(domain)
+    with state.api():
+        dom.add_io_thread(number, live=live, config=config)
+
+
+@command("iothreaddel", help="Remove an IOThread from the domain.")
+@domain_argument
+@click.argument("iothread")
+@scope_options
+def cmd_iothreaddel(state: CliState, domain: str, iothread: str, config: bool, live: bool,
+                    current: bool) -> None:
+    live, config = _scope(config, live, current)
+    number = _iothread_id(iothread)
+    dom = state.domain(domain)
+    with state.api():
+        dom.del_io_thread(number, live=live, config=config)
+
+
+@command("iothreadpin", help="Set an IOThread's CPU affinity.")
+@domain_argument
+@click.argument("iothread")
+@click.argument("cpulist_", metavar="CPULIST")
+@scope_options
+def cmd_iothreadpin(state: CliState, domain: str, iothread: str, cpulist_: str,
+                    config: bool, live: bool, current: bool) -> None:
+    live, config = _scope(config, live, current)
+    number = _iothread_id(iothread)
+    dom = state.domain(domain)
+    cpumap = parse_cpulist(cpulist_, _host_cpus(state))
+    with state.api():
+        dom.pin_io_thread(number, cpumap, live=live, config=config)
+
+
+@command("iothreadset", help="Set an IOThread's polling and thread pool parameters.")
+@domain_argument
+@click.argument("iothread")
+@click.option("--poll-max-ns", type=click.IntRange(min=0), help="Longest polling time, ns.")
+@click.option("--poll-grow", type=click.IntRange(min=0), help="Polling time growth factor.")
+@click.option("--poll-shrink", type=click.IntRange(min=0), help="Polling time shrink divisor.")
+@click.option("--thread-pool-min", type=click.IntRange(min=0), help="Fewest pool threads.")
+@click.option("--thread-pool-max", type=click.IntRange(min=0), help="Most pool threads.")
+@scope_options
+def cmd_iothreadset(state: CliState, domain: str, iothread: str, poll_max_ns: int | None,
+                    poll_grow: int | None, poll_shrink: int | None,
+                    thread_pool_min: int | None, thread_pool_max: int | None, config: bool,
+                    live: bool, current: bool) -> None:
+    live, config = _scope(config, live, current)
+    number = _iothread_id(iothread)
+    params = {k: v for k, v in (("poll_max_ns", poll_max_ns), ("poll_grow", poll_grow),
+                                ("poll_shrink", poll_shrink),
+                                ("thread_pool_min", thread_pool_min),
+                                ("thread_pool_max", thread_pool_max)) if v is not None}
+    if not params:
+        raise CommandError("Not enough arguments passed, nothing to set")
+    dom = state.domain(domain)
+    with state.api():
+        dom.set_io_thread_params(number, params, live=live, config=config)
 
 
 @command("cpu-stats", help="Print the CPU time the guest used, per host CPU and in total.")

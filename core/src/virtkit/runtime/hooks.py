@@ -25,6 +25,7 @@ from virtkit.sdk.records import (
     InterfaceAddress,
     InterfaceRef,
     InterfaceSummary,
+    IOThreadInfo,
     JobInfo,
     NetworkPortPlug,
     NetworkPortRef,
@@ -253,6 +254,24 @@ class Hooks:
     def domain_abort_job(self, *, dom: DomainRef) -> bool:
         return self._call("domain_abort_job", {"dom": dom})  # type: ignore[no-any-return]
 
+    def domain_add_iothread(
+        self,
+        *,
+        dom: DomainRef,
+        iothread_id: int,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_add_iothread",
+            {
+                "dom": dom,
+                "iothread_id": iothread_id,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def domain_agent_set_response_timeout(self, *, dom: DomainRef, timeout: int) -> bool:
         return self._call(  # type: ignore[no-any-return]
             "domain_agent_set_response_timeout",
@@ -475,6 +494,24 @@ class Hooks:
             },
         )
 
+    def domain_del_iothread(
+        self,
+        *,
+        dom: DomainRef,
+        iothread_id: int,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_del_iothread",
+            {
+                "dom": dom,
+                "iothread_id": iothread_id,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def domain_destroy(self, *, dom: DomainRef, graceful: bool) -> bool:
         return self._call(  # type: ignore[no-any-return]
             "domain_destroy",
@@ -594,6 +631,15 @@ class Hooks:
 
     def domain_get_info(self, *, dom: DomainRef) -> DomainInfo:
         return self._call("domain_get_info", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_iothread_info(self, *, dom: DomainRef, config: bool) -> list[IOThreadInfo]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_iothread_info",
+            {
+                "dom": dom,
+                "config": config,
+            },
+        )
 
     def domain_get_job_info(self, *, dom: DomainRef) -> JobInfo:
         return self._call("domain_get_job_info", {"dom": dom})  # type: ignore[no-any-return]
@@ -847,6 +893,26 @@ class Hooks:
             },
         )
 
+    def domain_pin_iothread(
+        self,
+        *,
+        dom: DomainRef,
+        iothread_id: int,
+        cpumap: list[bool],
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_pin_iothread",
+            {
+                "dom": dom,
+                "iothread_id": iothread_id,
+                "cpumap": cpumap,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def domain_pin_vcpu(
         self,
         *,
@@ -966,6 +1032,26 @@ class Hooks:
                 "dom": dom,
                 "dev": dev,
                 "threshold": threshold,
+            },
+        )
+
+    def domain_set_iothread_params(
+        self,
+        *,
+        dom: DomainRef,
+        iothread_id: int,
+        params: dict[str, Any],
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_iothread_params",
+            {
+                "dom": dom,
+                "iothread_id": iothread_id,
+                "params": params,
+                "live": live,
+                "config": config,
             },
         )
 

@@ -281,6 +281,16 @@ class VcpuInfo(TupleLike):
 
 @record
 @attrs.frozen
+class IOThreadInfo(TupleLike):
+    """One IOThread as libvirt-python's ``ioThreadInfo()`` gives it: its id and its CPU
+    affinity (one boolean per host CPU)."""
+
+    id: int
+    cpumap: list[bool]
+
+
+@record
+@attrs.frozen
 class DomainStats:
     """One domain's statistics from ``get_all_domain_stats``: its identity and libvirt's typed
     parameters (``state.state``, ``cpu.time``, ``block.0.name``...) as a flat dict."""

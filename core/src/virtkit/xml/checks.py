@@ -79,6 +79,14 @@ def check_domain(dom: Domain) -> None:
         if dom.vcpu.current is not None and not 1 <= dom.vcpu.current <= dom.vcpu.count:
             raise _fail(w, "vcpu", f"current vcpus {dom.vcpu.current} must be between 1 and "
                         f"the maximum {dom.vcpu.count}")
+    ids = [t.id for t in dom.iothreadids.iothreads] if dom.iothreadids is not None else []
+    if any(i < 1 for i in ids):
+        raise _fail(w, "iothreadids", "an iothread id must be a positive integer")
+    if len(set(ids)) != len(ids):
+        raise _fail(w, "iothreadids", "an iothread id is listed twice")
+    if dom.iothreads is not None and len(ids) > dom.iothreads:
+        raise _fail(w, "iothreads", f"{len(ids)} iothread ids listed but only "
+                    f"{dom.iothreads} iothreads")
     if dom.cpu is not None and dom.cpu.topology is not None and dom.vcpu is not None:
         t = dom.cpu.topology
         total = t.sockets * (t.dies or 1) * t.cores * t.threads

@@ -50,6 +50,7 @@ __all__ = [
     "Controller", "Cpu", "CpuFeature", "CpuModel", "CpuTopology", "CpuTune", "Devices", "Disk",
     "DiskDriver", "DiskSource", "DiskTarget", "Domain", "Features", "Filesystem", "Graphics",
     "GraphicsListen", "Hostdev", "IdMap", "IdMapRange", "InitEnv", "Input", "Interface",
+    "IoThread", "IoThreadIds",
     "Loader", "MemTune", "Memballoon", "Os", "OsType", "Panic", "Rng", "Serial", "Sound",
     "Timer", "Tpm", "Vcpu", "Video", "Watchdog", "random_mac", "type_choices",
 ]
@@ -137,6 +138,21 @@ class Vcpu(Model):
     cpuset: str | None = attr()
     current: int | None = attr(conv=UINT)
     count: int = text(conv=UINT, required=True)
+
+
+@attrs.frozen(kw_only=True)
+class IoThread(Model):
+    """``<iothread id='2'/>`` inside ``<iothreadids>``."""
+
+    id: int = attr(conv=UINT, required=True)
+
+
+@attrs.frozen(kw_only=True)
+class IoThreadIds(Model):
+    """``<iothreadids>``: the IOThreads' ids (those not listed up to ``<iothreads>``'s count
+    take the lowest free ids)."""
+
+    iothreads: tuple[IoThread, ...] = children(IoThread, "iothread")
 
 
 @attrs.frozen(kw_only=True)
@@ -758,6 +774,8 @@ class Domain(Model):
     blkiotune: BlkioTune | None = child(BlkioTune)
     memtune: MemTune | None = child(MemTune)
     vcpu: Vcpu | None = child(Vcpu)
+    iothreads: int | None = child_text(conv=UINT)
+    iothreadids: IoThreadIds | None = child(IoThreadIds)
     cputune: CpuTune | None = child(CpuTune)
     os: Os = child(Os, required=True)
     idmap: IdMap | None = child(IdMap)

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from virtkit.drivers.test.domxml import from_model
+from virtkit.drivers.test.domxml import DomainDef, from_model
 from virtkit.sdk import domain_events as ev
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
 from virtkit.sdk.hookspecs import hookimpl
-from virtkit.sdk.hookspecs.tuning import STATS_GROUPS, UNLIMITED
-from virtkit.sdk.records import DomainRef, DomainStats, VcpuInfo
+from virtkit.sdk.hookspecs.tuning import IOTHREAD_PARAMS, STATS_GROUPS, UNLIMITED
+from virtkit.sdk.records import DomainRef, DomainStats, IOThreadInfo, VcpuInfo
+from virtkit.xml.domain import IoThread, IoThreadIds
 
 if TYPE_CHECKING:
     from virtkit.drivers.test.node import TestDomain, TestNode
@@ -60,6 +61,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 #: libvirt's prefixes of the tunable event's parameters, for the groups that emit one
 EVENT_PREFIX = {"scheduler": "cputune.", "block_iotune": "blkdeviotune."}
 #: libvirt's job operations (virDomainJobOperation) by virtkit's job names
+#: an IOThread's parameters until set (QEMU's polling defaults; no thread pool limits)
+IOTHREAD_DEFAULTS = {"poll_max_ns": 32768, "poll_grow": 0, "poll_shrink": 0,
+                     "thread_pool_min": 0, "thread_pool_max": 0}
 JOB_OPERATIONS = {"save": 2, "managed save": 2, "restore": 3, "migration": 5, "dump": 8}
 
 
@@ -300,6 +304,139 @@ class TuningMixin:
                     "cputune.emulatorpin": cpulist_text(wanted)}))
             return True
 
+    # -- IOThreads ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _iothread_ids(defn: DomainDef) -> list[int]:
+        """The definition's IOThread ids in order: those listed, then the lowest free ids up
+        to ``<iothreads>``'s count."""
+        model = defn.model
+        ids = [t.id for t in model.iothreadids.iothreads] if model.iothreadids else []
+        free = 1
+        while len(ids) < (model.iothreads or 0):
+            while free in ids:
+                free += 1
+            ids.append(free)
+        return sorted(ids)
+
+    def _iothread_def(self, d: TestDomain, live: bool) -> DomainDef:
+        return d.current if live else d.definition
+
+    def _set_iothreads(self, d: TestDomain, live: bool, ids: list[int]) -> None:
+        model = self._iothread_def(d, live).model
+        new = from_model(attrs.evolve(
+            model, iothreads=len(ids) or None,
+            iothreadids=IoThreadIds(iothreads=tuple(IoThread(id=i) for i in sorted(ids)))
+            if ids else None))
+        if live:
+            d.live = new
+        else:
+            d.definition = new
+
+    def _known_iothread(self, d: TestDomain, live: bool, iothread_id: int) -> None:
+        if iothread_id not in self._iothread_ids(self._iothread_def(d, live)):
+            raise _bad(f"domain '{d.name}' has no IOThread {iothread_id}")
+
+    def _iothread_pins(self, d: TestDomain, live: bool) -> dict[str, list[bool]]:
+        found: dict[str, list[bool]] = self._pins(d, live).setdefault("iothread", {})
+        return found
+
+    @hookimpl
+    def virtkit_domain_get_iothread_info(
+        self, dom: DomainRef, config: bool
+    ) -> list[IOThreadInfo]:
+        with self._node.lock:
+            d = self._node.find(dom)
+            live = self._reading(d, config)
+            pins = self._iothread_pins(d, live)
+            every = [True] * self._host_cpus()
+            return [IOThreadInfo(i, list(pins.get(str(i), every)))
+                    for i in self._iothread_ids(self._iothread_def(d, live))]
+
+    @hookimpl
+    def virtkit_domain_add_iothread(
+        self, dom: DomainRef, iothread_id: int, live: bool, config: bool
+    ) -> bool:
+        with self._node.lock:
+            d = self._node.find(dom)
+            do_live, do_config = self._scope(d, live, config)
+            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            for target in targets:  # check both before changing either
+                if iothread_id in self._iothread_ids(self._iothread_def(d, target)):
+                    raise _bad(f"domain '{d.name}' already has an IOThread with id "
+                               f"{iothread_id}")
+            for target in targets:
+                ids = self._iothread_ids(self._iothread_def(d, target))
+                self._set_iothreads(d, target, [*ids, iothread_id])
+            return True
+
+    @hookimpl
+    def virtkit_domain_del_iothread(
+        self, dom: DomainRef, iothread_id: int, live: bool, config: bool
+    ) -> bool:
+        with self._node.lock:
+            d = self._node.find(dom)
+            do_live, do_config = self._scope(d, live, config)
+            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            for target in targets:
+                self._known_iothread(d, target, iothread_id)
+                devices = self._iothread_def(d, target).model.devices
+                for disk in devices.disks if devices else ():
+                    if disk.driver is not None and disk.driver.iothread == iothread_id:
+                        raise _bad(f"IOThread {iothread_id} of domain '{d.name}' is used by "
+                                   f"disk '{disk.target.dev}'")
+            for target in targets:
+                ids = self._iothread_ids(self._iothread_def(d, target))
+                self._set_iothreads(d, target, [i for i in ids if i != iothread_id])
+                self._iothread_pins(d, target).pop(str(iothread_id), None)
+                self._store(d, target, "iothread_params").pop(str(iothread_id), None)
+            return True
+
+    @hookimpl
+    def virtkit_domain_pin_iothread(
+        self, dom: DomainRef, iothread_id: int, cpumap: list[bool], live: bool, config: bool
+    ) -> bool:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            wanted = self._check_map(cpumap)
+            do_live, do_config = self._scope(d, live, config)
+            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            for target in targets:
+                self._known_iothread(d, target, iothread_id)
+            for target in targets:
+                self._iothread_pins(d, target)[str(iothread_id)] = wanted
+            if do_live:
+                node.emit(ev.domain_event("domain-tunable", d.ref, params={
+                    f"cputune.iothreadpin{iothread_id}": cpulist_text(wanted)}))
+            return True
+
+    def _iothread_values(self, d: TestDomain, live: bool, iothread_id: int) -> dict[str, int]:
+        found: dict[str, int] = self._store(d, live, "iothread_params").setdefault(
+            str(iothread_id), dict(IOTHREAD_DEFAULTS))
+        return found
+
+    @hookimpl
+    def virtkit_domain_set_iothread_params(
+        self, dom: DomainRef, iothread_id: int, params: dict[str, Any], live: bool,
+        config: bool,
+    ) -> bool:
+        with self._node.lock:
+            d = self._node.find(dom)
+            do_live, do_config = self._scope(d, live, config)
+            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            for target in targets:
+                self._known_iothread(d, target, iothread_id)
+                merged = {**self._iothread_values(d, target, iothread_id), **params}
+                if merged["thread_pool_max"] and \
+                        merged["thread_pool_min"] > merged["thread_pool_max"]:
+                    raise _bad(f"IOThread {iothread_id} of domain '{d.name}': "
+                               f"thread_pool_min {merged['thread_pool_min']} is above "
+                               f"thread_pool_max {merged['thread_pool_max']}")
+            for target in targets:
+                self._iothread_values(d, target, iothread_id).update(params)
+            return True
+
     def _vcpus(self, d: TestDomain) -> list[VcpuInfo]:
         busy = int(_uptime(d) * 1e9 / 2)
         out = []
@@ -416,6 +553,13 @@ class TuningMixin:
                 out[f"block.{i}.allocation"] = sizes["allocation"]
                 out[f"block.{i}.capacity"] = sizes["capacity"]
                 out[f"block.{i}.physical"] = sizes["physical"]
+        ids = self._iothread_ids(d.current) if "iothread" in groups and active else []
+        if ids:  # as QEMU's: nothing for a guest without IOThreads
+            out["iothread.count"] = len(ids)
+            for i in ids:
+                values = self._iothread_values(d, True, i)
+                for key in IOTHREAD_PARAMS:
+                    out[f"iothread.{i}.{key.replace('_', '-')}"] = values[key]
         if "perf" in groups and active:
             enabled = self._values(d, True, "perf", "")
             ticks = int(_uptime(d) * 1000)

@@ -1,6 +1,7 @@
 """Hookspecs for domain statistics and tuning: bulk statistics, job statistics, vcpus and
-pinning, CPU statistics, tunable parameters (scheduler, memory, NUMA, blkio, block I/O,
-interface bandwidth, perf events), the memory statistics period and metadata.
+pinning, IOThreads (add, remove, pin, polling parameters), CPU statistics, tunable parameters
+(scheduler, memory, NUMA, blkio, block I/O, interface bandwidth, perf events), the memory
+statistics period and metadata.
 
 Tunables are libvirt's typed parameters as a flat dict of str, int and bool. ``live`` and
 ``config`` choose the running guest's values and/or the persistent definition's (neither: live
@@ -16,16 +17,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtkit.sdk.checks import non_negative, one_of
+from virtkit.sdk.checks import non_negative, one_of, positive
 from virtkit.sdk.hookspecs.markers import spec
-from virtkit.sdk.records import DomainRef, DomainStats, VcpuInfo
+from virtkit.sdk.records import DomainRef, DomainStats, IOThreadInfo, VcpuInfo
 
 #: libvirt's statistics groups (virDomainStatsTypes) virtkit knows, in libvirt's order.
-STATS_GROUPS = ("state", "cpu-total", "balloon", "vcpu", "interface", "block", "perf")
+STATS_GROUPS = ("state", "cpu-total", "balloon", "vcpu", "interface", "block", "perf",
+                "iothread")
 #: The tunable groups and what libvirt calls them.
 TUNABLE_GROUPS = ("scheduler", "memory", "numa", "blkio", "block_iotune", "interface", "perf")
 #: Metadata types, by libvirt's numbers (virDomainMetadataType).
 METADATA_TYPES = ("description", "title", "element")
+#: libvirt's IOThread parameters (virDomainSetIOThreadParams's VIR_DOMAIN_IOTHREAD_*), all
+#: non-negative integers.
+IOTHREAD_PARAMS = ("poll_max_ns", "poll_grow", "poll_shrink", "thread_pool_min",
+                   "thread_pool_max")
 #: libvirt's "unlimited" for memory tunables (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED), in KiB.
 UNLIMITED = 9007199254740991
 
@@ -63,11 +69,12 @@ def virtkit_domain_get_stats(doms: list[DomainRef], groups: list[str]) -> list[D
     """Statistics of several domains at once (libvirt's virConnectGetAllDomainStats and
     virDomainListGetStats), as libvirt's typed parameters: ``state.state``, ``cpu.time``,
     ``balloon.current``, ``vcpu.current``, ``vcpu.0.time``, ``net.count``, ``net.0.rx.bytes``,
-    ``block.count``, ``block.0.name``, ``block.0.capacity``, ``perf.cmt``...
+    ``block.count``, ``block.0.name``, ``block.0.capacity``, ``perf.cmt``,
+    ``iothread.count``, ``iothread.1.poll-max-ns``...
 
     :param doms: the domains, in the order the result follows.
     :param groups: any of ``state``, ``cpu-total``, ``balloon``, ``vcpu``, ``interface``,
-        ``block``, ``perf``; ``[]`` for every group the driver supports.
+        ``block``, ``perf``, ``iothread``; ``[]`` for every group the driver supports.
     :return: one :class:`~virtkit.sdk.records.DomainStats` per domain; an inactive domain has
         only what it has without running (state, balloon maximum, vcpu counts, disks' sizes).
     :raises VirtError: NO_DOMAIN for a domain that no longer exists; INVALID_ARG for an unknown
@@ -140,6 +147,93 @@ def virtkit_domain_pin_emulator(
     :raises VirtError: INVALID_ARG for a CPU beyond the host's; OPERATION_INVALID as for
         ``pin_vcpu``.
     :state: the emulator's affinity; event ``domain-tunable`` (``cputune.emulatorpin``).
+    """
+
+
+def _iothread_params(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+
+    if not value:
+        raise invalid_arg(f"{op}: no IOThread parameter given (known: "
+                          f"{', '.join(IOTHREAD_PARAMS)})")
+    for key, item in value.items():
+        if key not in IOTHREAD_PARAMS:
+            raise invalid_arg(f"{op}: unknown IOThread parameter {key!r} (known: "
+                              f"{', '.join(IOTHREAD_PARAMS)})")
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise invalid_arg(f"{op}: IOThread parameter {key!r} must be a non-negative "
+                              f"integer, not {item!r}")
+    return value
+
+
+@spec(readonly=True)
+def virtkit_domain_get_iothread_info(dom: DomainRef, config: bool) -> list[IOThreadInfo] | None:
+    """The domain's IOThreads (``<iothreads>``/``<iothreadids>``) in id order, each with its
+    CPU affinity (``<cputune><iothreadpin>``; every host CPU when unpinned).
+
+    :param config: the persistent definition's instead of the live one (the live one when
+        running, else the persistent one).
+    :return: possibly empty.
+    :raises VirtError: NO_DOMAIN.
+    :state: none.
+    """
+
+
+@spec(readonly=False, checks={"iothread_id": positive("IOThread id")})
+def virtkit_domain_add_iothread(
+    dom: DomainRef, iothread_id: int, live: bool, config: bool
+) -> bool | None:
+    """Add an IOThread with id ``iothread_id``.
+
+    :return: True.
+    :raises VirtError: INVALID_ARG when an IOThread already has that id; OPERATION_INVALID for
+        ``live`` on an inactive or ``config`` on a transient domain.
+    :state: the IOThread in the chosen definitions (``<iothreads>`` counts it,
+        ``<iothreadids>`` lists it).
+    """
+
+
+@spec(readonly=False, checks={"iothread_id": positive("IOThread id")})
+def virtkit_domain_del_iothread(
+    dom: DomainRef, iothread_id: int, live: bool, config: bool
+) -> bool | None:
+    """Remove the IOThread ``iothread_id``, with its pinning and parameters.
+
+    :return: True.
+    :raises VirtError: INVALID_ARG when there is no such IOThread, or a disk uses it
+        (``<driver iothread=...>``); OPERATION_INVALID as for ``add_iothread``.
+    :state: the IOThread gone from the chosen definitions.
+    """
+
+
+@spec(readonly=False, checks={"iothread_id": positive("IOThread id"), "cpumap": _cpumap})
+def virtkit_domain_pin_iothread(
+    dom: DomainRef, iothread_id: int, cpumap: list[bool], live: bool, config: bool
+) -> bool | None:
+    """Pin the IOThread ``iothread_id`` to the host CPUs set in ``cpumap``.
+
+    :return: True.
+    :raises VirtError: INVALID_ARG for an unknown IOThread or a CPU beyond the host's;
+        OPERATION_INVALID as for ``add_iothread``.
+    :state: the IOThread's affinity; event ``domain-tunable`` (``cputune.iothreadpinN``) for
+        a live change.
+    """
+
+
+@spec(readonly=False, checks={"iothread_id": positive("IOThread id"),
+                              "params": _iothread_params})
+def virtkit_domain_set_iothread_params(
+    dom: DomainRef, iothread_id: int, params: dict[str, Any], live: bool, config: bool
+) -> bool | None:
+    """Set some of an IOThread's parameters: ``poll_max_ns``, ``poll_grow``, ``poll_shrink``,
+    ``thread_pool_min``, ``thread_pool_max`` (non-negative integers).
+
+    :return: True.
+    :raises VirtError: INVALID_ARG for an unknown IOThread or parameter, a negative value,
+        ``thread_pool_min`` above ``thread_pool_max``; OPERATION_INVALID as for
+        ``add_iothread``.
+    :state: the parameters; the ``iothread`` statistics group reports the live ones
+        (``iothread.<id>.poll-max-ns``...).
     """
 
 

@@ -81,3 +81,16 @@ iothreadset test 2
     assert out.rstrip().endswith("No IOThreads found for the domain")
     assert "Options --current and --live are mutually exclusive" in r.stderr
     assert "Not enough arguments passed, nothing to set" in r.stderr
+
+
+def test_setvcpu_changes_the_current_count(run: Run) -> None:
+    r = run("-c", f"test://{NODE}", stdin="""
+setvcpu test 1 --disable
+vcpucount test
+setvcpu test 0 --disable
+setvcpu test 1 --enable --config --current
+""")
+    assert "current      live           1\n" in r.stdout
+    assert "current      config         2\n" in r.stdout
+    assert "vcpu 0 of domain 'test' is not hotpluggable" in r.stderr
+    assert "Options --current and --config are mutually exclusive" in r.stderr

@@ -1,6 +1,6 @@
-"""Group ``tuning``: bulk statistics, job statistics, vcpus and pinning, IOThreads, CPU
-statistics, tunable parameters read back after a change (nothing lost by a refused change), the
-memory statistics period and metadata."""
+"""Group ``tuning``: bulk statistics, job statistics, vcpus and pinning, vcpus enabled one by
+one, IOThreads, CPU statistics, tunable parameters read back after a change (nothing lost by a
+refused change), the memory statistics period and metadata."""
 
 from __future__ import annotations
 
@@ -51,6 +51,17 @@ class TestTuning:
         total = dom.get_cpu_stats(True)
         assert total and total[0].get("cpu_time", -1) >= 0
         expect_error(C.INVALID_ARG, dom.pin_vcpu, 99, [True])
+
+    @pytest.mark.ops("domain_set_vcpu", "domain_get_info")
+    def test_individual_vcpus(self, vk: Kit) -> None:
+        dom = vk.define(vcpus=3)
+        dom.set_vcpu("1", 0)
+        assert dom.info()[3] == 2, "disabling a vcpu lowers the current count"
+        assert "enabled='no'" in dom.xml_desc()
+        expect_error(C.INVALID_ARG, dom.set_vcpu, "7", 1)
+        expect_error(C.INVALID_ARG, dom.set_vcpu, "not-a-list", 1)
+        dom.set_vcpu("1", 1)
+        assert dom.info()[3] == 3
 
     @pytest.mark.ops("domain_get_iothread_info", "domain_add_iothread", "domain_del_iothread",
                      "domain_pin_iothread")

@@ -71,6 +71,12 @@ class TuningMethods:
         self._conn.hooks.domain_pin_emulator(dom=self._ref, cpumap=list(cpumap), live=live,
                                              config=config)
 
+    def set_vcpu(self, vcpumap: str, state: int | bool, live: bool = False,
+                 config: bool = False) -> None:
+        """Enable (``state`` 1) or disable (0) the vcpus of ``vcpumap`` (``"1-3,^2"``)."""
+        self._conn.hooks.domain_set_vcpu(dom=self._ref, vcpumap=vcpumap, enable=bool(state),
+                                         live=live, config=config)
+
     # -- IOThreads -----------------------------------------------------------------------------
 
     def io_thread_info(self, config: bool = False) -> list[tuple[int, tuple[bool, ...]]]:

@@ -158,6 +158,7 @@ COMMANDS: dict[str, str] = {
     "vcpuinfo": "tuning",
     "vcpupin": "tuning",
     "emulatorpin": "tuning",
+    "setvcpu": "tuning",
     "iothreadinfo": "tuning",
     "iothreadadd": "tuning",
     "iothreaddel": "tuning",

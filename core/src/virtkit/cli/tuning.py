@@ -1,7 +1,6 @@
-"""virsh's tuning and statistics commands: vcpuinfo, vcpupin, emulatorpin, iothreadinfo,
-iothreadadd, iothreaddel, iothreadpin, iothreadset, cpu-stats,
-schedinfo, memtune, numatune, blkiotune, blkdeviotune, domiftune, perf, dommemstat, metadata
-and desc."""
+"""virsh's tuning and statistics commands: vcpuinfo, vcpupin, setvcpu, emulatorpin,
+iothreadinfo, iothreadadd, iothreaddel, iothreadpin, iothreadset, cpu-stats, schedinfo, memtune,
+numatune, blkiotune, blkdeviotune, domiftune, perf, dommemstat, metadata and desc."""
 
 from __future__ import annotations
 
@@ -151,6 +150,24 @@ def cmd_emulatorpin(state: CliState, domain: str, cpulist_: str | None, config: 
     with state.api():
         current_map = dom.emulator_pin_info(config=config)
     state.out(f"emulator: CPU Affinity\n{'-' * 34}\n       *: {cpulist(current_map)}\n")
+
+
+@command("setvcpu", help="Enable or disable individual vcpus.")
+@domain_argument
+@click.argument("vcpulist")
+@click.option("--enable", is_flag=True, help="Enable the vcpus of the list.")
+@click.option("--disable", is_flag=True, help="Disable the vcpus of the list.")
+@scope_options
+def cmd_setvcpu(state: CliState, domain: str, vcpulist: str, enable: bool, disable: bool,
+                config: bool, live: bool, current: bool) -> None:
+    if enable and disable:
+        raise CommandError("Options --enable and --disable are mutually exclusive")
+    if not enable and not disable:
+        raise CommandError("one of --enable, --disable is required")
+    live, config = _scope(config, live, current)
+    dom = state.domain(domain)
+    with state.api():
+        dom.set_vcpu(vcpulist, 1 if enable else 0, live=live, config=config)
 
 
 @command("iothreadinfo", help="Print the domain's IOThreads and their CPU affinity.")

@@ -1175,6 +1175,26 @@ class Hooks:
             },
         )
 
+    def domain_set_vcpu(
+        self,
+        *,
+        dom: DomainRef,
+        vcpumap: str,
+        enable: bool,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_vcpu",
+            {
+                "dom": dom,
+                "vcpumap": vcpumap,
+                "enable": enable,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def domain_set_vcpus(
         self,
         *,

@@ -79,6 +79,17 @@ def check_domain(dom: Domain) -> None:
         if dom.vcpu.current is not None and not 1 <= dom.vcpu.current <= dom.vcpu.count:
             raise _fail(w, "vcpu", f"current vcpus {dom.vcpu.current} must be between 1 and "
                         f"the maximum {dom.vcpu.count}")
+    if dom.vcpus is not None:
+        maximum = dom.vcpu.count if dom.vcpu is not None else 1
+        current = dom.vcpu.current if dom.vcpu is not None and dom.vcpu.current else maximum
+        vids = [v.id for v in dom.vcpus.vcpus]
+        if len(set(vids)) != len(vids) or any(i >= maximum for i in vids):
+            raise _fail(w, "vcpus", f"each vcpu id must be listed once and be below the "
+                        f"maximum {maximum}")
+        enabled = sum(1 for v in dom.vcpus.vcpus if v.enabled is not False)
+        if len(vids) == maximum and enabled != current:
+            raise _fail(w, "vcpus", f"{enabled} vcpus are enabled but the current count is "
+                        f"{current}")
     ids = [t.id for t in dom.iothreadids.iothreads] if dom.iothreadids is not None else []
     if any(i < 1 for i in ids):
         raise _fail(w, "iothreadids", "an iothread id must be a positive integer")

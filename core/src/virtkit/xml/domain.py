@@ -45,14 +45,57 @@ from virtkit.xml.common import Address, Alias, Boot, MacAddress, State
 from virtkit.xml.parser import parse_document, xml_error
 
 __all__ = [
-    "DOMAIN_TYPES", "OS_TYPES",
-    "BlkioTune", "Channel", "Chardev", "ChardevSource", "ChardevTarget", "Clock", "Console",
-    "Controller", "Cpu", "CpuFeature", "CpuModel", "CpuTopology", "CpuTune", "Devices", "Disk",
-    "DiskDriver", "DiskSource", "DiskTarget", "Domain", "Features", "Filesystem", "Graphics",
-    "GraphicsListen", "Hostdev", "IdMap", "IdMapRange", "InitEnv", "Input", "Interface",
-    "IoThread", "IoThreadIds",
-    "Loader", "MemTune", "Memballoon", "Os", "OsType", "Panic", "Rng", "Serial", "Sound",
-    "Timer", "Tpm", "Vcpu", "Video", "Watchdog", "random_mac", "type_choices",
+    "DOMAIN_TYPES",
+    "OS_TYPES",
+    "BlkioTune",
+    "Channel",
+    "Chardev",
+    "ChardevSource",
+    "ChardevTarget",
+    "Clock",
+    "Console",
+    "Controller",
+    "Cpu",
+    "CpuFeature",
+    "CpuModel",
+    "CpuTopology",
+    "CpuTune",
+    "Devices",
+    "Disk",
+    "DiskDriver",
+    "DiskSource",
+    "DiskTarget",
+    "Domain",
+    "Features",
+    "Filesystem",
+    "Graphics",
+    "GraphicsListen",
+    "Hostdev",
+    "IdMap",
+    "IdMapRange",
+    "InitEnv",
+    "Input",
+    "Interface",
+    "IoThread",
+    "IoThreadIds",
+    "Loader",
+    "MemTune",
+    "Memballoon",
+    "Os",
+    "OsType",
+    "Panic",
+    "Rng",
+    "Serial",
+    "Sound",
+    "Timer",
+    "Tpm",
+    "Vcpu",
+    "VcpuState",
+    "VcpuStates",
+    "Video",
+    "Watchdog",
+    "random_mac",
+    "type_choices",
 ]
 
 #: libvirt's built-in domain types (``<domain type='...'>``): accepted unless a driver passes
@@ -138,6 +181,23 @@ class Vcpu(Model):
     cpuset: str | None = attr()
     current: int | None = attr(conv=UINT)
     count: int = text(conv=UINT, required=True)
+
+
+@attrs.frozen(kw_only=True)
+class VcpuState(Model):
+    """``<vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/>`` inside ``<vcpus>``."""
+
+    id: int = attr(conv=UINT, required=True)
+    enabled: bool | None = attr(conv=YESNO)
+    hotpluggable: bool | None = attr(conv=YESNO)
+    order: int | None = attr(conv=UINT)
+
+
+@attrs.frozen(kw_only=True)
+class VcpuStates(Model):
+    """``<vcpus>``: each vcpu's state (enabled or not, hotpluggable or not)."""
+
+    vcpus: tuple[VcpuState, ...] = children(VcpuState, "vcpu")
 
 
 @attrs.frozen(kw_only=True)
@@ -774,6 +834,7 @@ class Domain(Model):
     blkiotune: BlkioTune | None = child(BlkioTune)
     memtune: MemTune | None = child(MemTune)
     vcpu: Vcpu | None = child(Vcpu)
+    vcpus: VcpuStates | None = child(VcpuStates)
     iothreads: int | None = child_text(conv=UINT)
     iothreadids: IoThreadIds | None = child(IoThreadIds)
     cputune: CpuTune | None = child(CpuTune)

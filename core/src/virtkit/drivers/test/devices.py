@@ -336,4 +336,5 @@ def _set_vcpus(defn: DomainDef, count: int, maximum: bool) -> DomainDef:
         vcpu = attrs.evolve(vcpu, count=count, current=current)
     else:
         vcpu = attrs.evolve(vcpu, current=None if count == vcpu.count else count)
-    return from_model(attrs.evolve(defn.model, vcpu=vcpu))
+    # a count change enables the first vcpus: the states of <vcpus> no longer hold
+    return from_model(attrs.evolve(defn.model, vcpu=vcpu, vcpus=None))

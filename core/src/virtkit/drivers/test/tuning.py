@@ -22,9 +22,9 @@ from virtkit.drivers.test.domxml import DomainDef, from_model
 from virtkit.sdk import domain_events as ev
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
 from virtkit.sdk.hookspecs import hookimpl
-from virtkit.sdk.hookspecs.tuning import IOTHREAD_PARAMS, STATS_GROUPS, UNLIMITED
+from virtkit.sdk.hookspecs.tuning import IOTHREAD_PARAMS, STATS_GROUPS, UNLIMITED, parse_vcpulist
 from virtkit.sdk.records import DomainRef, DomainStats, IOThreadInfo, VcpuInfo
-from virtkit.xml.domain import IoThread, IoThreadIds
+from virtkit.xml.domain import IoThread, IoThreadIds, VcpuState, VcpuStates
 
 if TYPE_CHECKING:
     from virtkit.drivers.test.node import TestDomain, TestNode
@@ -304,6 +304,36 @@ class TuningMixin:
                     "cputune.emulatorpin": cpulist_text(wanted)}))
             return True
 
+    # -- vcpus one by one --------------------------------------------------------------------
+
+    @hookimpl
+    def virtkit_domain_set_vcpu(
+        self, dom: DomainRef, vcpumap: str, enable: bool, live: bool, config: bool
+    ) -> bool:
+        wanted = parse_vcpulist(vcpumap)
+        with self._node.lock:
+            d = self._node.find(dom)
+            do_live, do_config = self._scope(d, live, config)
+            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            changed: list[tuple[bool, DomainDef]] = []
+            for target in targets:  # both checked before either changes
+                defn = self._iothread_def(d, target)
+                beyond = [v for v in wanted if v >= defn.max_vcpus]
+                if beyond:
+                    raise _bad(f"vcpu {beyond[0]} is beyond domain '{d.name}''s "
+                               f"{defn.max_vcpus} vcpus")
+                if 0 in wanted:
+                    raise _bad(f"vcpu 0 of domain '{d.name}' is not hotpluggable")
+                now = set(enabled_vcpus(defn))
+                after = now | set(wanted) if enable else now - set(wanted)
+                changed.append((target, _with_vcpus(defn, after)))
+            for target, new in changed:
+                if target:
+                    d.live = new
+                else:
+                    d.definition = new
+            return True
+
     # -- IOThreads ------------------------------------------------------------------------------
 
     @staticmethod
@@ -440,7 +470,7 @@ class TuningMixin:
     def _vcpus(self, d: TestDomain) -> list[VcpuInfo]:
         busy = int(_uptime(d) * 1e9 / 2)
         out = []
-        for i in range(d.current.vcpus):
+        for i in enabled_vcpus(d.current):
             cpumap = self._vcpu_map(d, True, i)
             cpu = max(n for n, on in enumerate(cpumap) if on)
             out.append(VcpuInfo(i, 1, busy, cpu))
@@ -645,6 +675,35 @@ class TuningMixin:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def enabled_vcpus(defn: DomainDef) -> list[int]:
+    """The definition's enabled vcpus: those ``<vcpus>`` enables when it lists as many as the
+    current count, else the first ``current``."""
+    states = defn.model.vcpus
+    if states is not None:
+        listed = sorted(v.id for v in states.vcpus if v.enabled is not False)
+        if len(listed) == defn.vcpus:
+            return listed
+    return list(range(defn.vcpus))
+
+
+def _with_vcpus(defn: DomainDef, enabled: set[int]) -> DomainDef:
+    """The definition with exactly ``enabled`` vcpus on, listed in ``<vcpus>`` (the first
+    not hotpluggable, as QEMU's), the current count following."""
+    model = defn.model
+    maximum = defn.max_vcpus
+    vcpu = model.vcpu
+    assert vcpu is not None  # a defaults-filled definition always has one
+    order = iter(range(1, maximum + 1))
+    states = VcpuStates(vcpus=tuple(
+        VcpuState(id=i, enabled=i in enabled, hotpluggable=i != 0,
+                  order=next(order) if i in enabled else None) for i in range(maximum)))
+    count = len(enabled)
+    return from_model(attrs.evolve(
+        model, vcpus=states,
+        vcpu=attrs.evolve(vcpu, current=None if count == maximum else count)))
+
 
 
 def cpulist_text(cpumap: list[bool]) -> str:

@@ -1,7 +1,7 @@
 """Hookspecs for domain statistics and tuning: bulk statistics, job statistics, vcpus and
-pinning, IOThreads (add, remove, pin, polling parameters), CPU statistics, tunable parameters
-(scheduler, memory, NUMA, blkio, block I/O, interface bandwidth, perf events), the memory
-statistics period and metadata.
+pinning, vcpus enabled one by one, IOThreads (add, remove, pin, polling parameters), CPU
+statistics, tunable parameters (scheduler, memory, NUMA, blkio, block I/O, interface
+bandwidth, perf events), the memory statistics period and metadata.
 
 Tunables are libvirt's typed parameters as a flat dict of str, int and bool. ``live`` and
 ``config`` choose the running guest's values and/or the persistent definition's (neither: live
@@ -150,6 +150,34 @@ def virtkit_domain_pin_emulator(
     """
 
 
+def parse_vcpulist(text: str) -> list[int]:
+    """libvirt's vcpu list (``0-3,^2,5``) as sorted numbers; ValueError saying what is wrong."""
+    wanted: set[int] = set()
+    dropped: set[int] = set()
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
+        raise ValueError(f"'{text}' is not a vcpu list such as 0-3,^2")
+    for part in parts:
+        into = dropped if part.startswith("^") else wanted
+        lo, dash, hi = part.lstrip("^").partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()) or (dash and int(hi) < int(lo)):
+            raise ValueError(f"'{part}' in '{text}' is not a vcpu number or range")
+        into.update(range(int(lo), int(hi if dash else lo) + 1))
+    if not wanted - dropped:
+        raise ValueError(f"'{text}' names no vcpu")
+    return sorted(wanted - dropped)
+
+
+def _vcpulist(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+
+    try:
+        parse_vcpulist(value)
+    except ValueError as exc:
+        raise invalid_arg(f"{op}: {exc}") from None
+    return value
+
+
 def _iothread_params(value: Any, op: str) -> Any:
     from virtkit.sdk.errors import invalid_arg
 
@@ -164,6 +192,22 @@ def _iothread_params(value: Any, op: str) -> Any:
             raise invalid_arg(f"{op}: IOThread parameter {key!r} must be a non-negative "
                               f"integer, not {item!r}")
     return value
+
+
+@spec(readonly=False, checks={"vcpumap": _vcpulist})
+def virtkit_domain_set_vcpu(
+    dom: DomainRef, vcpumap: str, enable: bool, live: bool, config: bool
+) -> bool | None:
+    """Enable or disable the individual vcpus of ``vcpumap`` (libvirt's list: ``1-3,^2``);
+    the domain's current vcpu count follows.
+
+    :return: True.
+    :raises VirtError: INVALID_ARG for a list that does not parse, a vcpu beyond the domain's
+        maximum, a vcpu that is not hotpluggable (the first), or disabling every vcpu;
+        OPERATION_INVALID for ``live`` on an inactive or ``config`` on a transient domain.
+    :state: the vcpus' states in the chosen definitions (the XML's
+        ``<vcpus><vcpu id enabled hotpluggable/>`` and ``<vcpu current=...>``).
+    """
 
 
 @spec(readonly=True)

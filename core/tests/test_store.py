@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -172,3 +173,25 @@ def test_durable_decides_the_fsyncs_not_the_atomicity(
         store.write("domains", "web1", b"new")
     assert store.read("domains", "web1") == b"old"
     assert sorted(p.name for p in (tmp_path / "domains").iterdir()) == ["web1.json"]
+
+
+def test_a_temporary_name_already_taken_is_skipped_not_reused(tmp_path: Path) -> None:
+    """A temporary file (or a symlink) left under the name this process would use next, by a
+    dead process with the same pid, is neither written nor followed: the write takes another."""
+    from virtkit.sdk import store as store_mod
+
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"untouched")
+    (tmp_path / "d").mkdir()
+    serial = store_mod._temp_serial
+    nxt = next(serial)
+    store_mod._temp_serial = itertools.chain([nxt, nxt + 1], serial)  # type: ignore[assignment]
+    try:
+        left = tmp_path / "d" / f".x.xml.{os.getpid()}-{nxt}.tmp"
+        left.symlink_to(outside)
+        atomic_write(tmp_path / "d" / "x.xml", b"new")
+    finally:
+        store_mod._temp_serial = serial
+    assert (tmp_path / "d" / "x.xml").read_bytes() == b"new"
+    assert outside.read_bytes() == b"untouched"
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [left.name, "x.xml"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import re
 import threading
@@ -78,9 +79,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = 
     ``durable=False`` leaves out the fsyncs: atomic against a crash of the process, not of the
     host (for runtime status, which a crash of the host makes moot)."""
     directory = path.parent
-    import tempfile  # here, not at import: a command line that only reads never pays for it
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temp(directory, path.name)
     try:
         os.fchmod(fd, mode)
         view = memoryview(data)
@@ -100,6 +99,24 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = 
         raise
     if durable:
         _fsync_dir(directory)
+
+
+_temp_serial = itertools.count()
+
+
+def _create_temp(directory: Path, name: str) -> tuple[int, str]:
+    """A new file ``DIR/.NAME.PID-N.tmp`` of this process alone (``O_EXCL``, no symlink
+    followed), and its path: as ``tempfile.mkstemp`` makes, without its random names (a pid and
+    a counter are unique among the live processes; a name left by a dead one is skipped)."""
+    pid = os.getpid()
+    while True:
+        tmp = os.path.join(directory, f".{name}.{pid}-{next(_temp_serial)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        return fd, tmp
 
 
 def _fsync_dir(directory: Path) -> None:

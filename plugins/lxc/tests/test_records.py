@@ -120,3 +120,51 @@ def test_definitions_are_parsed_once_and_never_stale(conn, rootdir, state, monke
         other.close()
     assert "<memory unit='KiB'>131072</memory>" in dom.xml_desc(inactive=True)
     assert "<memory unit='KiB'>65536</memory>" in dom.xml_desc()  # the running one's
+
+
+def test_a_stored_document_is_never_parsed_back_in_the_process_that_wrote_it(
+        conn, rootdir, state, monkeypatch):
+    """define parses the caller's document once; the stored one (the model's serialisation) is
+    known to be that definition, so neither a lookup nor undefine parses it again. That holds
+    only because the model's document parses back to an equal definition: checked here for a
+    definition using every part the driver reads (a fresh process does parse it)."""
+    from virtkit_lxc import spec
+
+    rich = domain_xml(
+        "rt1", rootdir, "sleep 1000", memory_mib=96,
+        extra=("<metadata><vk:lxc xmlns:vk='https://virtkit.dev/xmlns/lxc/1'>"
+               "<vk:pids max='64'/></vk:lxc></metadata>"
+               "<currentMemory unit='MiB'>80</currentMemory><vcpu current='1'>2</vcpu>"
+               "<memtune><hard_limit unit='MiB'>90</hard_limit></memtune>"
+               "<cputune><shares>512</shares><period>100000</period><quota>50000</quota>"
+               "</cputune><blkiotune><weight>300</weight></blkiotune>"
+               "<idmap><uid start='0' target='100000' count='65536'/>"
+               "<gid start='0' target='100000' count='65536'/></idmap>"),
+        os_extra=("<initenv name='FOO'>bar baz</initenv><initdir>/tmp</initdir>"
+                  "<inituser>0</inituser><initgroup>0</initgroup>"))
+    d = spec.parse(rich)
+    assert spec.parse(d.to_xml(), defaults=False) == d
+    parsed: list[int] = []
+    real = spec.parse
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spec, "parse", counting)
+    dom = conn.define_xml(rich)
+    assert len(parsed) == 1  # the caller's document
+    assert conn.lookup_by_name("rt1").xml_desc(inactive=True) == dom.xml_desc(inactive=True)
+    assert "<initenv name='FOO'>bar baz</initenv>" in dom.xml_desc(inactive=True)
+    dom.undefine()
+    assert len(parsed) == 1
+    assert not _paths(state, "rt1")[0].exists()
+    # another process's connection (a new driver) parses the stored document: same definition
+    conn.define_xml(rich)
+    other = virtkit.open("lxc:///system")
+    try:
+        assert other.lookup_by_name("rt1").xml_desc(inactive=True) == \
+            conn.lookup_by_name("rt1").xml_desc(inactive=True)
+    finally:
+        other.close()
+    assert len(parsed) == 3

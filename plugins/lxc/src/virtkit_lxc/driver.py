@@ -148,6 +148,12 @@ class LxcDriver(ConsoleMixin, Driver):
             return hit[1]
         text = d.to_xml()
         self._remember(d, text)
+        # and the other way: reading this document back (the next lookup of the record this
+        # text goes into) finds ``d`` instead of parsing it again; the model's document parses
+        # back to an equal definition (test_records checks it), so this is what a parse gives
+        if len(self._defs) >= _CACHE:
+            self._defs.clear()
+        self._defs[text] = d
         return text
 
     def _remember(self, d: spec.Definition, text: str) -> None:

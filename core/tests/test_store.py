@@ -195,3 +195,36 @@ def test_a_temporary_name_already_taken_is_skipped_not_reused(tmp_path: Path) ->
     assert (tmp_path / "d" / "x.xml").read_bytes() == b"new"
     assert outside.read_bytes() == b"untouched"
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [left.name, "x.xml"]
+
+
+def test_a_store_sharing_another_stores_lock(tmp_path: Path) -> None:
+    """lock_with: the status store takes the definitions store's lock (the same flock, the same
+    re-entrant thread lock), and keeps no lock file of its own."""
+    import fcntl
+    import threading
+
+    defs = StateStore(tmp_path / "config")
+    status = StateStore(tmp_path / "run", suffix=".json", durable=False, lock_with=defs)
+    with defs.locked():
+        status.write("domains", "web1", b"{}")  # re-entrant: the lock is already held
+        # another process (here: a descriptor of its own) cannot take the shared lock now
+        fd = os.open(tmp_path / "config" / ".lock", os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        got: list[str] = []
+
+        def take() -> None:
+            with status.locked():
+                got.append("in")
+
+        other = threading.Thread(target=take)
+        other.start()
+        other.join(0.2)
+        assert got == []  # another thread waits for the shared lock too
+    other.join(5)
+    assert got == ["in"]
+    assert status.read("domains", "web1") == b"{}"
+    assert not (tmp_path / "run" / ".lock").exists()

@@ -37,8 +37,14 @@ def _write(path: str, value: str) -> None:
 
 
 def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read().strip()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # not open(): five syscalls fewer per read
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode().strip()
 
 
 def v2_root() -> str | None:

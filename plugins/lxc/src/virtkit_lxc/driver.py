@@ -47,6 +47,9 @@ _CACHE = 512  # parsed and serialised definitions kept
 _BLANK_STATUS = {"state": int(DomainState.SHUTOFF), "reason": 0, "id": -1, "live": None,
                  "run": None, "config": None}
 JOURNAL_MAX_BYTES = 1 << 20  # the event journal rotates past this size (thousands of events)
+# rotated files kept: a connection whose watcher was held up (a loaded host) for more than
+# this many files' worth of changes misses events; four files keep 4 MiB at most on the tmpfs
+JOURNAL_KEEP = 4
 SHUTDOWN_TIMEOUT = float(os.environ.get("VIRTKIT_LXC_SHUTDOWN_TIMEOUT", "30"))
 
 
@@ -105,7 +108,9 @@ class LxcDriver(ConsoleMixin, Driver):
         super().__init__(context)
         dirs = context.state_dirs()
         self.store = StateStore(dirs.config, suffix=".json")  # definitions
-        self.status = StateStore(dirs.run, suffix=".json", durable=False)  # runtime status
+        # runtime status; every change of it is made under the definitions' lock, which it
+        # shares (no second lock file taken per change)
+        self.status = StateStore(dirs.run, suffix=".json", durable=False, lock_with=self.store)
         self._defs: dict[str, spec.Definition] = {}
         self._texts: dict[int, tuple[spec.Definition, str]] = {}
         self.run_dir = os.path.join(dirs.run, "containers")
@@ -116,7 +121,8 @@ class LxcDriver(ConsoleMixin, Driver):
         self._watcher: threading.Thread | None = None
         self.forkserver = runner.ForkServer()
         # every state change's events, for the other connections (in this process or another)
-        self.journal = Journal(Path(dirs.run) / "events.journal", max_bytes=JOURNAL_MAX_BYTES)
+        self.journal = Journal(Path(dirs.run) / "events.journal", max_bytes=JOURNAL_MAX_BYTES,
+                               keep=JOURNAL_KEEP)
         self.source = f"{os.getpid()}-{uuid.uuid4().hex}"
         self._reader: JournalReader | None = None
         self._relay_lock = threading.Lock()

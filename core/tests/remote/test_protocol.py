@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import struct
+import uuid
 
+import msgpack  # type: ignore[import-untyped, import-not-found, unused-ignore]
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,7 +23,14 @@ from virtkit.remote.protocol import (
     encode,
 )
 from virtkit.sdk.errors import ErrorCode, VirtError
-from virtkit.sdk.records import DomainRef, from_plain, to_plain
+from virtkit.sdk.records import (
+    DomainRef,
+    DomainSummary,
+    Event,
+    NetworkRef,
+    from_plain,
+    to_plain,
+)
 
 
 def test_a_frame_round_trips_with_a_plain_record_body() -> None:
@@ -61,3 +70,51 @@ def test_any_bytes_as_a_body_decode_or_raise_protocol_error(data: bytes) -> None
         decode_body(data)
     except ProtocolError:
         pass
+
+
+def _round_trip(body: object) -> object:
+    frame = encode(Header(1, Type.REPLY, 1), body)
+    return decode_body(frame[HEADER_SIZE:])
+
+
+_REFS = st.builds(DomainRef, st.text(max_size=8), st.uuids().map(str), st.integers(-1, 2**31))
+_SUMMARIES = st.builds(DomainSummary, _REFS, st.integers(0, 7), st.integers(0, 12),
+                       st.booleans(), st.booleans(), st.booleans(), st.integers(0, 5))
+
+
+@given(st.lists(st.one_of(_SUMMARIES, _REFS, st.integers(-(2**63), 2**63 - 1), st.none()),
+                max_size=12),
+       st.lists(_SUMMARIES, max_size=12), st.lists(_REFS, max_size=12))
+def test_lists_of_records_come_back_equal_as_tables_or_not(
+    mixed: list[object], summaries: list[DomainSummary], refs: list[DomainRef]
+) -> None:
+    body = {"r": summaries, "mixed": mixed, "refs": refs, "nested": {"deep": summaries}}
+    assert _round_trip(body) == body
+
+
+def test_a_list_of_records_of_one_type_travels_as_one_table() -> None:
+    summaries = [DomainSummary(DomainRef(f"d{i}", str(uuid.UUID(int=i)), -1), 5, 1, True)
+                 for i in range(500)]
+    tabled = len(encode(Header(1, Type.REPLY, 1), {"r": summaries}))
+    one_by_one = sum(len(encode(Header(1, Type.REPLY, 1), {"r": [s]})) for s in summaries)
+    assert tabled < one_by_one * 0.7  # no type names or tags per row
+    assert _round_trip({"r": summaries}) == {"r": summaries}
+    # a column whose rows hold records of different types (or none) stays as it is
+    events = [Event("domain-lifecycle", summaries[0].ref, 1, 0)] * 3 + [
+        Event("network-lifecycle", NetworkRef("n", str(uuid.UUID(int=1))), 1, 0)]
+    assert _round_trip({"r": events}) == {"r": events}
+
+
+@pytest.mark.parametrize("table", [
+    {b"T": "NoSuchRecord", b"N": [], b"V": []},
+    {b"T": "DomainRef", b"N": [], b"V": [["a", "u"]], b"X": 1},
+    {b"T": "DomainSummary", b"N": ["NoSuchRecord"], b"V": [[["a", "u", 1], 1, 1, True]]},
+    {b"T": "DomainSummary", b"N": ["DomainRef"], b"V": [[5, 1, 1, True]]},
+    {b"T": "DomainSummary", b"N": "DomainRef", b"V": []},
+    {b"T": "DomainRef", b"N": [], b"V": [["a", "u", 1, 2, 3, 4]]},
+    {b"T": 7, b"N": [], b"V": []},
+])
+def test_a_malformed_table_is_a_protocol_error(table: dict[bytes, object]) -> None:
+    payload = msgpack.packb({"r": table}, use_bin_type=True)
+    with pytest.raises(ProtocolError):
+        decode_body(payload)

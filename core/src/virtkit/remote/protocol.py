@@ -76,6 +76,10 @@ class Header:
 #: The keys of a record's map on the wire. Bytes, so that no plain-data map (whose keys are
 #: strings) is ever taken for a record.
 RECORD_TAG, RECORD_VALUES = b"R", b"V"
+#: A list of records of one type travels as a table: these keys (with RECORD_VALUES for its
+#: rows), from this many records on.
+TABLE_TAG, TABLE_NESTED = b"T", b"N"
+TABLE_MIN = 4
 
 _GETTERS: dict[type, Any] = {}
 
@@ -109,11 +113,76 @@ def _default(value: Any) -> Any:
     return {RECORD_TAG: cls.__name__, RECORD_VALUES: get(value)}
 
 
+def _tabled(body: Any) -> Any:
+    """``body`` with each of its values that is a list of records of one type (at least
+    :data:`TABLE_MIN`) made a table (see :func:`encode`)."""
+    if type(body) is not dict:
+        return body
+    out = None
+    for key, value in body.items():
+        if type(value) is list and len(value) >= TABLE_MIN:
+            table = _table(value)
+            if table is not None:
+                if out is None:
+                    out = dict(body)
+                out[key] = table
+    return body if out is None else out
+
+
+def _table(items: list[Any]) -> dict[bytes, Any] | None:
+    """Records of one type as one map: the type's name, the name of the record type each
+    column holds where every row holds a record of that same type there (those values travel
+    as their own values in order), and the rows, each the record's values in order."""
+    cls = type(items[0])
+    get = _getter(cls)
+    if get is None or any(type(item) is not cls for item in items):
+        return None
+    rows = [get(item) for item in items]
+    nested: list[str | None] = []
+    for col, value in enumerate(rows[0]):
+        kind = type(value)
+        inner = _getter(kind)
+        if inner is None or any(type(row[col]) is not kind for row in rows):
+            nested.append(None)
+            continue
+        nested.append(kind.__name__)
+        rows = [(*row[:col], inner(row[col]), *row[col + 1:]) for row in rows]
+    return {TABLE_TAG: cls.__name__, TABLE_NESTED: nested, RECORD_VALUES: rows}
+
+
+def _untable(data: dict[Any, Any]) -> list[Any]:
+    types = record_types()
+    name, nested, rows = data.get(TABLE_TAG), data.get(TABLE_NESTED), data.get(RECORD_VALUES)
+    cls = types.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"unknown record type {name!r}")
+    if not isinstance(nested, list) or not isinstance(rows, list) or len(data) != 3:
+        raise ValueError(f"malformed {name} table")
+    inner: list[Any] = []
+    for nested_name in nested:
+        kind = None
+        if nested_name is not None:
+            kind = types.get(nested_name) if isinstance(nested_name, str) else None
+            if kind is None:
+                raise ValueError(f"unknown record type {nested_name!r} in a {name} table")
+        inner.append(kind)
+    if inner and inner[0] is not None and not any(inner[1:]):  # the usual: a reference first
+        first = inner[0]
+        return [cls(first(*row[0]), *row[1:]) for row in rows]
+    for col, kind in enumerate(inner):
+        if kind is not None:
+            rows = [[*row[:col], kind(*row[col]), *row[col + 1:]] for row in rows]
+    return [cls(*row) for row in rows]
+
+
 def _object_hook(data: dict[Any, Any]) -> Any:
     """msgpack's hook for every map it decodes (innermost first): record maps become records,
-    built from their values by position (fields added at the end later have defaults)."""
+    built from their values by position (fields added at the end later have defaults); a
+    table becomes its list of records."""
     tag = data.get(RECORD_TAG)
     if tag is None:
+        if TABLE_TAG in data:
+            return _untable(data)
         return data
     cls = record_types().get(tag) if isinstance(tag, str) else None
     if cls is None:
@@ -131,9 +200,13 @@ def encode(header: Header, body: Any = None) -> bytes:
     travel as msgpack's bin type rather than hex text and a record travels as a map of two bytes
     keys, its type's name and its field values in order (``{b"R": "DomainRef", b"V": [name,
     uuid, id]}``), made by msgpack's ``default`` hook as it packs: half the bytes of a map of
-    field names, and a third of the work to decode."""
+    field names, and a third of the work to decode. A value of a body's map that is a list of
+    records of one type travels as one table (``{b"T": "DomainSummary", b"N": ["DomainRef",
+    None, ...], b"V": [[[name, uuid, id], state, ...], ...]}``: the rows, with the records each
+    column holds throughout as their values too), which halves the work of a long listing
+    on both sides."""
     try:
-        payload = b"" if body is None else msgpack.packb(body, use_bin_type=True,
+        payload = b"" if body is None else msgpack.packb(_tabled(body), use_bin_type=True,
                                                          default=_default)
     except (TypeError, ValueError, OverflowError) as exc:
         raise VirtError(ErrorCode.INTERNAL_ERROR, f"internal error: a message is not plain "

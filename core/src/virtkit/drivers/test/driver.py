@@ -207,16 +207,19 @@ class TestDriver(
             self._apply(dom, transition(op, dom.name, dom.status, **flags))
             return dom
 
-    def _summary(self, dom: TestDomain) -> DomainSummary:
-        return DomainSummary(
-            dom.ref,
-            int(dom.status.state),
-            int(dom.status.reason),
-            dom.status.persistent,
-            dom.autostart,
-            dom.status.has_managed_save,
-            len(dom.snapshots),
-        )
+    @staticmethod
+    def _summary(dom: TestDomain) -> DomainSummary:
+        status, ref, snapshots = dom.status, dom.ref, len(dom.snapshots)
+        listed = dom.listed
+        if listed is not None and listed[1] is status:
+            summary: DomainSummary = listed[0]
+            if (summary.ref is ref and summary.autostart == dom.autostart
+                    and summary.snapshots == snapshots):
+                return summary
+        summary = DomainSummary(ref, int(status.state), int(status.reason), status.persistent,
+                                dom.autostart, status.has_managed_save, snapshots)
+        dom.listed = (summary, status)
+        return summary
 
     # -- listing and lookup -------------------------------------------------------------------
 

@@ -120,6 +120,9 @@ class TestDomain:
     runtime: dict[str, Any] = attrs.field(factory=dict)
     #: settings kept with the definition: tunables, metadata ("config" and "live" parts)
     settings: dict[str, Any] = attrs.field(factory=dict)
+    #: (summary, status) of the last list entry made, kept while both still hold (see
+    #: TestDriver._summary): a listing of 100,000 domains rebuilds only what changed
+    listed: tuple[Any, ...] | None = None
 
     @property
     def name(self) -> str:

@@ -1,5 +1,5 @@
 """The test driver's guest agent through the facade: filesystems, clock, users, guest info,
-hostname, agent lifecycle and rtc-change events, and the refusals around them."""
+hostname, the guest's vcpus, agent lifecycle and rtc-change events, and the refusals around them."""
 
 from __future__ import annotations
 
@@ -115,6 +115,35 @@ def test_hostname_and_guest_info(conn: virtkit.Connection) -> None:
     _expect(ErrorCode.INVALID_ARG, dom.guest_info, ["weather"])
 
 
+@pytest.mark.hook("domain_get_guest_vcpus", "domain_set_guest_vcpus")
+def test_guest_vcpus_online_and_offline(conn: virtkit.Connection) -> None:
+    dom = _running(conn)
+    assert dom.guest_vcpus() == {"vcpus": "0-1", "online": "0-1", "offlinable": "1"}
+    dom.set_guest_vcpus("1", 0)
+    assert dom.guest_vcpus()["online"] == "0"
+    assert dom.info().nr_virt_cpu == 2, "the domain's own vcpus are unchanged"
+    err = _expect(ErrorCode.INVALID_ARG, dom.set_guest_vcpus, "0-1", 0)
+    assert "g1" in err.message and "offlinable" in err.message
+    assert dom.guest_vcpus()["online"] == "0", "a refused call changes nothing"
+    _expect(ErrorCode.INVALID_ARG, dom.set_guest_vcpus, "2", 1)
+    _expect(ErrorCode.INVALID_ARG, dom.set_guest_vcpus, "1-", 1)
+    dom.set_guest_vcpus("1", 1)
+    assert dom.guest_vcpus()["online"] == "0-1"
+    dom.set_guest_vcpus("1", 0)
+    dom.set_vcpu("1", 0)  # unplugged: gone from the guest's view, offline state and all
+    assert dom.guest_vcpus() == {"vcpus": "0", "online": "0", "offlinable": ""}
+    dom.set_vcpu("1", 1)
+    assert dom.guest_vcpus()["online"] == "0-1"
+    dom.set_guest_vcpus("1", 0)
+    dom.destroy()
+    _expect(ErrorCode.OPERATION_INVALID, dom.guest_vcpus)
+    _expect(ErrorCode.OPERATION_INVALID, dom.set_guest_vcpus, "1", 1)
+    dom.create()  # a new boot brings every vcpu online
+    assert dom.guest_vcpus()["online"] == "0-1"
+    dom.suspend()
+    _expect(ErrorCode.AGENT_UNRESPONSIVE, dom.guest_vcpus)
+
+
 def test_agent_refuses_when_not_running_or_paused(conn: virtkit.Connection) -> None:
     dom = _running(conn)
     dom.destroy()
@@ -131,7 +160,8 @@ def test_agent_calls_refused_read_only(conn: virtkit.Connection) -> None:
     ro = virtkit.open(conn.uri, read_only=True)
     try:
         dom = ro.lookup_by_name("g1")
-        for call in (dom.fs_info, dom.get_time, dom.fs_freeze, dom.guest_info, dom.hostname):
+        for call in (dom.fs_info, dom.get_time, dom.fs_freeze, dom.guest_info, dom.hostname,
+                     dom.guest_vcpus):
             _expect(ErrorCode.OPERATION_DENIED, call)
     finally:
         ro.close()

@@ -94,3 +94,15 @@ setvcpu test 1 --enable --config --current
     assert "current      config         2\n" in r.stdout
     assert "vcpu 0 of domain 'test' is not hotpluggable" in r.stderr
     assert "Options --current and --config are mutually exclusive" in r.stderr
+
+
+def test_guestvcpus_reads_and_sets_the_guests_view(run: Run) -> None:
+    r = run("-c", f"test://{NODE}", stdin="""
+guestvcpus test --cpulist 1 --disable
+guestvcpus test
+guestvcpus test --cpulist 0 --disable
+""")
+    assert "vcpus          : 0-1\nonline         : 0\nofflinable     : 1\n" in r.stdout
+    assert "vcpu 0 of the guest of domain 'test' is not offlinable" in r.stderr
+    r = run("-c", f"test://{NODE}", "guestvcpus", "test", "--json")
+    assert json.loads(r.stdout) == {"vcpus": "0-1", "online": "0-1", "offlinable": "1"}

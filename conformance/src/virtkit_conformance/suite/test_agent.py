@@ -1,5 +1,5 @@
 """Group ``guest-agent``: what the guest agent answers: filesystems (info, freeze, thaw,
-trim), the guest's clock, user passwords, guest information and hostname.
+trim), the guest's clock, user passwords, guest information, hostname and the guest's vcpus.
 
 A driver without an agent leaves these hooks out and the group is "not supported"."""
 
@@ -79,3 +79,17 @@ class TestGuestAgent:
         assert all(isinstance(k, str) and isinstance(v, (str, int, bool, float))
                    for k, v in everything.items()), everything
         expect_error(C.INVALID_ARG, dom.guest_info, ["no-such-type"])
+
+    @pytest.mark.ops("domain_get_guest_vcpus", "domain_set_guest_vcpus")
+    def test_guest_vcpus(self, vk: Kit) -> None:
+        dom = vk.define(vcpus=2)
+        dom.create()
+        info = dom.guest_vcpus()
+        assert set(info) == {"vcpus", "online", "offlinable"}, info
+        assert info["vcpus"] == info["online"] == "0-1", info
+        if info["offlinable"] in ("1", "0-1"):
+            dom.set_guest_vcpus("1", 0)
+            assert dom.guest_vcpus()["online"] == "0"
+            dom.set_guest_vcpus("1", 1)
+            assert dom.guest_vcpus()["online"] == "0-1"
+        expect_error(C.INVALID_ARG, dom.set_guest_vcpus, "vkcert", 1)

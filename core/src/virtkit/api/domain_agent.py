@@ -51,6 +51,16 @@ class AgentMethods:
         self._conn.hooks.domain_set_user_password(
             dom=self._ref, user=user, password=password, encrypted=encrypted)
 
+    def guest_vcpus(self) -> dict[str, str]:
+        """The guest's view of its vcpus: ``vcpus``, ``online`` and ``offlinable`` as
+        libvirt's lists (``0-3``)."""
+        return self._conn.hooks.domain_get_guest_vcpus(dom=self._ref)
+
+    def set_guest_vcpus(self, cpumap: str, state: int | bool) -> None:
+        """Bring the guest's vcpus of ``cpumap`` online (``state`` 1) or offline (0)."""
+        self._conn.hooks.domain_set_guest_vcpus(dom=self._ref, cpumap=cpumap,
+                                                enable=bool(state))
+
     def guest_info(self, types: list[str] | None = None) -> dict[str, Any]:
         """What the agent knows (``users``, ``os``, ``timezone``, ``hostname``, ``filesystem``,
         ``disks``, ``interfaces``; all when None) as libvirt's typed parameters."""

@@ -1,5 +1,5 @@
 """virsh's guest agent commands: domfsinfo, domfsfreeze, domfsthaw, domfstrim, domtime,
-set-user-password, guestinfo and domhostname."""
+set-user-password, guestinfo, guestvcpus and domhostname."""
 
 from __future__ import annotations
 
@@ -144,6 +144,35 @@ def _value(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+@command("guestvcpus", help="Print or set the guest's view of its vcpus (guest agent).")
+@domain_argument
+@click.option("--cpulist", help="The vcpus to enable or disable (1-3,^2).")
+@click.option("--enable", is_flag=True, help="Bring the vcpus of --cpulist online.")
+@click.option("--disable", is_flag=True, help="Take the vcpus of --cpulist offline.")
+@json_option
+def cmd_guestvcpus(state: CliState, domain: str, cpulist: str | None, enable: bool,
+                   disable: bool, as_json: bool) -> None:
+    if enable and disable:
+        raise CommandError("Options --enable and --disable are mutually exclusive")
+    if (enable or disable) and cpulist is None:
+        raise CommandError(f"Option --cpulist is required by option "
+                           f"--{'enable' if enable else 'disable'}")
+    if cpulist is not None and not (enable or disable):
+        raise CommandError("One of options --enable or --disable is required by option "
+                           "--cpulist")
+    dom = state.domain(domain)
+    if cpulist is not None:
+        with state.api():
+            dom.set_guest_vcpus(cpulist, 1 if enable else 0)
+        return
+    with state.api():
+        info = dom.guest_vcpus()
+    if as_json:
+        state.json(info)
+        return
+    state.out("".join(f"{key:<15}: {value}\n" for key, value in info.items()))
 
 
 @command("domhostname", help="Print the guest's hostname.")

@@ -145,6 +145,7 @@ COMMANDS: dict[str, str] = {
     "domtime": "agent",
     "set-user-password": "agent",
     "guestinfo": "agent",
+    "guestvcpus": "agent",
     "domhostname": "agent",
     # block jobs and block devices
     "blockpull": "blockjobs",

@@ -620,6 +620,9 @@ class Hooks:
             },
         )
 
+    def domain_get_guest_vcpus(self, *, dom: DomainRef) -> dict[str, str]:
+        return self._call("domain_get_guest_vcpus", {"dom": dom})  # type: ignore[no-any-return]
+
     def domain_get_hostname(self, *, dom: DomainRef, source: str) -> str:
         return self._call(  # type: ignore[no-any-return]
             "domain_get_hostname",
@@ -1032,6 +1035,16 @@ class Hooks:
                 "dom": dom,
                 "dev": dev,
                 "threshold": threshold,
+            },
+        )
+
+    def domain_set_guest_vcpus(self, *, dom: DomainRef, cpumap: str, enable: bool) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_guest_vcpus",
+            {
+                "dom": dom,
+                "cpumap": cpumap,
+                "enable": enable,
             },
         )
 

@@ -1,4 +1,5 @@
-"""The test driver's guest agent: filesystems, clock, users, guest information, hostname.
+"""The test driver's guest agent: filesystems, clock, users, guest information, hostname, the
+guest's vcpus.
 
 Every running test guest has an agent that answers while the guest runs (a paused or
 pmsuspended guest's agent does not: AGENT_UNRESPONSIVE). What it reports follows the domain's
@@ -8,6 +9,9 @@ the domain's name followed by ``host`` (libvirt's test driver's ``testhost``); t
 ``root`` and ``guest``. The guest's clock stands still at libvirt's test driver's
 627319920 s until it is set. Frozen filesystems and the agent timeout last until the guest
 stops; user passwords are kept with the domain as SHA-256 digests, never in clear.
+The guest has the domain's enabled vcpus, every one online until the agent takes it offline
+(until the guest stops); all but vcpu 0 are offlinable, as in a Linux guest. libvirt's test
+driver has no guest vcpus call; virtkit's deliberately has one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from virtkit.sdk import domain_events as ev
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.hookspecs.agent import GUEST_INFO_TYPES
+from virtkit.sdk.hookspecs.tuning import parse_vcpulist
 from virtkit.sdk.records import DomainRef, GuestFilesystem
 from virtkit.sdk.states import DomainState
 
@@ -184,6 +189,52 @@ class AgentMixin:
             passwords = d.settings.setdefault("passwords", {})
             passwords[user] = {"encrypted": encrypted,
                                "sha256": hashlib.sha256(password.encode()).hexdigest()}
+            return True
+
+    # -- the guest's vcpus ---------------------------------------------------------------------
+
+    @staticmethod
+    def _guest_vcpus(d: TestDomain) -> tuple[list[int], set[int]]:
+        """The guest's vcpus and those it has taken offline."""
+        from virtkit.drivers.test.tuning import enabled_vcpus
+
+        have = enabled_vcpus(d.current)
+        offline: set[int] = d.runtime.setdefault("guest_offline", set())
+        offline &= set(have)  # a vcpu unplugged since is gone from the guest too
+        return have, offline
+
+    @hookimpl
+    def virtkit_domain_get_guest_vcpus(self, dom: DomainRef) -> dict[str, str]:
+        from virtkit.drivers.test.tuning import cpulist_text
+
+        def text(ids: list[int]) -> str:
+            return cpulist_text([i in ids for i in range(max(ids, default=-1) + 1)])
+
+        with self._node.lock:
+            d = self._agent(dom)
+            have, offline = self._guest_vcpus(d)
+            return {"vcpus": text(have), "online": text([i for i in have if i not in offline]),
+                    "offlinable": text([i for i in have if i != 0])}
+
+    @hookimpl
+    def virtkit_domain_set_guest_vcpus(self, dom: DomainRef, cpumap: str, enable: bool) -> bool:
+        wanted = parse_vcpulist(cpumap)
+        with self._node.lock:
+            d = self._agent(dom)
+            have, offline = self._guest_vcpus(d)
+            missing = [v for v in wanted if v not in have]
+            if missing:
+                raise VirtError(ErrorCode.INVALID_ARG,
+                                f"invalid argument: the guest of domain '{d.name}' has no "
+                                f"vcpu {missing[0]}", ErrorDomain.TEST)
+            if not enable and 0 in wanted:
+                raise VirtError(ErrorCode.INVALID_ARG,
+                                f"invalid argument: vcpu 0 of the guest of domain '{d.name}' "
+                                f"is not offlinable", ErrorDomain.TEST)
+            if enable:
+                offline.difference_update(wanted)
+            else:
+                offline.update(wanted)
             return True
 
     # -- guest information ----------------------------------------------------------------------

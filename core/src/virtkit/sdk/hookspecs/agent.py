@@ -1,4 +1,5 @@
-"""Hookspecs for the guest agent: filesystems, time, users, guest information and hostname.
+"""Hookspecs for the guest agent: filesystems, time, users, guest information, hostname and
+the guest's own view of its vcpus.
 
 These operations are answered by an agent running inside the guest (qemu-guest-agent, or the
 driver's equivalent). They read or change guest data, so none is allowed on a read-only
@@ -42,6 +43,17 @@ def _user(value: Any, op: str) -> Any:
 
     if not value or any(c in value for c in ":\n\0"):
         raise invalid_arg(f"{op}: {value!r} is not a usable user name")
+    return value
+
+
+def _vcpulist(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+    from virtkit.sdk.hookspecs.tuning import parse_vcpulist
+
+    try:
+        parse_vcpulist(value)
+    except ValueError as exc:
+        raise invalid_arg(f"{op}: {exc}") from None
     return value
 
 
@@ -173,4 +185,27 @@ def virtkit_domain_agent_set_response_timeout(dom: DomainRef, timeout: int) -> b
     :return: True.
     :raises VirtError: OPERATION_INVALID when not running.
     :state: the agent timeout of this domain (until it stops).
+    """
+
+
+@spec(readonly=False)
+def virtkit_domain_get_guest_vcpus(dom: DomainRef) -> dict[str, str] | None:
+    """The guest's own view of its vcpus, as libvirt's lists (``0-3,5``): ``vcpus`` (those the
+    guest has), ``online`` (those it runs on) and ``offlinable`` (those it may take offline).
+
+    :raises VirtError: OPERATION_INVALID when not running; AGENT_UNRESPONSIVE.
+    :state: none.
+    """
+
+
+@spec(readonly=False, checks={"cpumap": _vcpulist})
+def virtkit_domain_set_guest_vcpus(dom: DomainRef, cpumap: str, enable: bool) -> bool | None:
+    """Bring the guest's vcpus of ``cpumap`` (libvirt's list: ``1-3,^2``) online or offline
+    inside the guest (the domain's own vcpus are unchanged).
+
+    :return: True.
+    :raises VirtError: INVALID_ARG for a list that does not parse, a vcpu the guest does not
+        have, or taking offline a vcpu that is not offlinable; OPERATION_INVALID when not
+        running; AGENT_UNRESPONSIVE.
+    :state: the guest's online vcpus (until the guest stops).
     """

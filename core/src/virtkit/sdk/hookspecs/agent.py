@@ -20,6 +20,7 @@ from typing import Any
 
 from virtkit.sdk.checks import non_negative, one_of
 from virtkit.sdk.hookspecs.markers import spec
+from virtkit.sdk.hookspecs.tuning import check_vcpulist
 from virtkit.sdk.records import DomainRef, GuestFilesystem
 
 #: What ``domain_get_guest_info`` may be asked for (libvirt's VIR_DOMAIN_GUEST_INFO_* types).
@@ -43,17 +44,6 @@ def _user(value: Any, op: str) -> Any:
 
     if not value or any(c in value for c in ":\n\0"):
         raise invalid_arg(f"{op}: {value!r} is not a usable user name")
-    return value
-
-
-def _vcpulist(value: Any, op: str) -> Any:
-    from virtkit.sdk.errors import invalid_arg
-    from virtkit.sdk.hookspecs.tuning import parse_vcpulist
-
-    try:
-        parse_vcpulist(value)
-    except ValueError as exc:
-        raise invalid_arg(f"{op}: {exc}") from None
     return value
 
 
@@ -198,7 +188,7 @@ def virtkit_domain_get_guest_vcpus(dom: DomainRef) -> dict[str, str] | None:
     """
 
 
-@spec(readonly=False, checks={"cpumap": _vcpulist})
+@spec(readonly=False, checks={"cpumap": check_vcpulist})
 def virtkit_domain_set_guest_vcpus(dom: DomainRef, cpumap: str, enable: bool) -> bool | None:
     """Bring the guest's vcpus of ``cpumap`` (libvirt's list: ``1-3,^2``) online or offline
     inside the guest (the domain's own vcpus are unchanged).

@@ -168,7 +168,8 @@ def parse_vcpulist(text: str) -> list[int]:
     return sorted(wanted - dropped)
 
 
-def _vcpulist(value: Any, op: str) -> Any:
+def check_vcpulist(value: Any, op: str) -> Any:
+    """The check of a vcpu list argument (``1-3,^2``): INVALID_ARG naming what is wrong."""
     from virtkit.sdk.errors import invalid_arg
 
     try:
@@ -194,7 +195,7 @@ def _iothread_params(value: Any, op: str) -> Any:
     return value
 
 
-@spec(readonly=False, checks={"vcpumap": _vcpulist})
+@spec(readonly=False, checks={"vcpumap": check_vcpulist})
 def virtkit_domain_set_vcpu(
     dom: DomainRef, vcpumap: str, enable: bool, live: bool, config: bool
 ) -> bool | None:

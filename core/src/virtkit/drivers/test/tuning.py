@@ -106,6 +106,12 @@ class TuningMixin:
                            f"'{d.name}'")
         return live, config
 
+    def _targets(self, d: TestDomain, live: bool, config: bool) -> list[bool]:
+        """The definitions a change reaches, as ``live`` flags: [True] (the live one),
+        [False] (the persistent one) or both, live first (see :meth:`_scope`)."""
+        do_live, do_config = self._scope(d, live, config)
+        return [t for t, on in ((True, do_live), (False, do_config)) if on]
+
     @staticmethod
     def _store(d: TestDomain, live: bool, key: str) -> dict[str, Any]:
         """The live (runtime) or persistent settings under ``key``; the live ones start as a
@@ -197,15 +203,14 @@ class TuningMixin:
         with node.lock:
             d = node.find(dom)
             key = self._device_key(d, group, device)
-            do_live, do_config = self._scope(d, live, config)
-            targets = [flag for flag, on in ((True, do_live), (False, do_config)) if on]
+            targets = self._targets(d, live, config)
             for target in targets:  # check both before changing either
                 merged = {**self._values(d, target, group, key), **params}
                 self._check_values(d, group, merged, node.info.nodes)
             for target in targets:
                 self._values(d, target, group, key).update(params)
             prefix = EVENT_PREFIX.get(group)
-            if prefix is not None and do_live:
+            if prefix is not None and True in targets:
                 changed = {f"{prefix}{k}": v for k, v in params.items()}
                 if group == "block_iotune":
                     changed[f"{prefix}disk"] = key
@@ -313,8 +318,7 @@ class TuningMixin:
         wanted = parse_vcpulist(vcpumap)
         with self._node.lock:
             d = self._node.find(dom)
-            do_live, do_config = self._scope(d, live, config)
-            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            targets = self._targets(d, live, config)
             changed: list[tuple[bool, DomainDef]] = []
             for target in targets:  # both checked before either changes
                 defn = self._iothread_def(d, target)
@@ -389,8 +393,7 @@ class TuningMixin:
     ) -> bool:
         with self._node.lock:
             d = self._node.find(dom)
-            do_live, do_config = self._scope(d, live, config)
-            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            targets = self._targets(d, live, config)
             for target in targets:  # check both before changing either
                 if iothread_id in self._iothread_ids(self._iothread_def(d, target)):
                     raise _bad(f"domain '{d.name}' already has an IOThread with id "
@@ -406,8 +409,7 @@ class TuningMixin:
     ) -> bool:
         with self._node.lock:
             d = self._node.find(dom)
-            do_live, do_config = self._scope(d, live, config)
-            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            targets = self._targets(d, live, config)
             for target in targets:
                 self._known_iothread(d, target, iothread_id)
                 devices = self._iothread_def(d, target).model.devices
@@ -430,13 +432,12 @@ class TuningMixin:
         with node.lock:
             d = node.find(dom)
             wanted = self._check_map(cpumap)
-            do_live, do_config = self._scope(d, live, config)
-            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            targets = self._targets(d, live, config)
             for target in targets:
                 self._known_iothread(d, target, iothread_id)
             for target in targets:
                 self._iothread_pins(d, target)[str(iothread_id)] = wanted
-            if do_live:
+            if True in targets:
                 node.emit(ev.domain_event("domain-tunable", d.ref, params={
                     f"cputune.iothreadpin{iothread_id}": cpulist_text(wanted)}))
             return True
@@ -453,8 +454,7 @@ class TuningMixin:
     ) -> bool:
         with self._node.lock:
             d = self._node.find(dom)
-            do_live, do_config = self._scope(d, live, config)
-            targets = [t for t, on in ((True, do_live), (False, do_config)) if on]
+            targets = self._targets(d, live, config)
             for target in targets:
                 self._known_iothread(d, target, iothread_id)
                 merged = {**self._iothread_values(d, target, iothread_id), **params}

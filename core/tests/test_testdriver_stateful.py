@@ -38,6 +38,7 @@ class Ref:
     persistent: bool
     managed_save: bool = False
     uuid: str = ""
+    saved_paused: bool = False  # the managed-save image was taken of a paused guest
 
 
 def xml(name: str) -> str:
@@ -127,7 +128,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             self._do(lambda: self._dom(name).create(), ErrorCode.OPERATION_INVALID)
             return
         self._do(lambda: self._dom(name).create(), None)
-        if ref.managed_save:
+        if ref.managed_save and ref.saved_paused:  # the image restores the guest paused
+            ref.state, ref.reason, ref.managed_save = PAUSED, USER, False
+            self._emit(name, STARTED_RESTORED, SUSPENDED_PAUSED)
+        elif ref.managed_save:
             ref.state, ref.reason, ref.managed_save = RUNNING, RESTORED, False
             self._emit(name, STARTED_RESTORED)
         else:
@@ -224,6 +228,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self._do(lambda: self._dom(name).managed_save(), ErrorCode.OPERATION_INVALID)
             return
         self._do(lambda: self._dom(name).managed_save(), None)
+        ref.saved_paused = ref.state == PAUSED
         ref.state, ref.reason, ref.managed_save = SHUTOFF, SAVED, True
         self._emit(name, STOPPED_SAVED)
 

@@ -319,3 +319,20 @@ def test_iothreads_through_the_daemon(daemon: Any) -> None:
         assert far.value.code == ErrorCode.INVALID_ARG and "'io1'" in far.value.message
         dom.destroy()
         dom.undefine()
+
+
+def test_managed_save_image_xml_through_the_daemon(daemon: Any) -> None:
+    with virtkit.open(daemon.uri()) as conn:
+        dom = conn.define_xml(DOMAIN_XML.format(name="ms1"))
+        dom.create()
+        dom.managed_save()
+        xml = dom.managed_save_get_xml_desc()
+        assert "<name>ms1</name>" in xml
+        dom.managed_save_define_xml(xml, start_state="paused")
+        with pytest.raises(VirtError) as far:
+            dom.managed_save_define_xml(xml.replace("<name>ms1<", "<name>ms2<"))
+        assert far.value.code == ErrorCode.OPERATION_INVALID and "'ms1'" in far.value.message
+        dom.create()
+        assert dom.state()[0] == 3  # paused, as the image now says
+        dom.destroy()
+        dom.undefine()

@@ -219,6 +219,12 @@ class TestLifecycle:
             expect_error(C.NO_DOMAIN, action)
 
 
+def _described(xml: str, text: str) -> str:
+    """``xml`` with a description (a change any driver keeps and no guest notices)."""
+    head, _, tail = xml.partition("</uuid>")
+    return f"{head}</uuid><description>{text}</description>{tail}"
+
+
 def _saved(vk: Kit, dom: Domain) -> str:
     path = vk.path(f"{dom.name}.save")
     dom.save(path)
@@ -304,6 +310,39 @@ class TestSaveRestore:
         assert not dom.has_managed_save_image()
         dom.create()
         assert dom.state() == (S.RUNNING, RunningReason.BOOTED)
+
+    @pytest.mark.ops("domain_save", "domain_restore", "domain_save_image_get_xml",
+                     "domain_save_image_define_xml")
+    def test_save_image_xml(self, vk: Kit) -> None:
+        dom = vk.running()
+        path = _saved(vk, dom)
+        xml = vk.conn.save_image_get_xml_desc(path)
+        assert f"<name>{dom.name}</name>" in xml and dom.uuid in xml
+        described = _described(xml, "vkcert image")
+        vk.conn.save_image_define_xml(path, described, start_state="paused")
+        assert "vkcert image" in vk.conn.save_image_get_xml_desc(path)
+        assert "vkcert image" not in dom.xml_desc(inactive=True)
+        expect_error(C.OPERATION_INVALID, vk.conn.save_image_define_xml, path,
+                     xml.replace(dom.uuid, vk.new_uuid()))
+        assert "vkcert image" in vk.conn.save_image_get_xml_desc(path), "refused: unchanged"
+        vk.conn.restore(path)
+        assert dom.state()[0] == S.PAUSED and "vkcert image" in dom.xml_desc()
+        expect_error((C.SYSTEM_ERROR, C.OPERATION_INVALID), vk.conn.save_image_get_xml_desc,
+                     vk.path("missing.save"))
+
+    @pytest.mark.ops("domain_managed_save", "domain_managed_save_get_xml",
+                     "domain_managed_save_define_xml")
+    def test_managed_save_image_xml(self, vk: Kit) -> None:
+        dom = vk.running()
+        expect_error(C.OPERATION_INVALID, dom.managed_save_get_xml_desc)
+        dom.managed_save()
+        xml = dom.managed_save_get_xml_desc()
+        assert f"<name>{dom.name}</name>" in xml
+        dom.managed_save_define_xml(_described(xml, "vkcert managed"), start_state="paused")
+        assert "vkcert managed" in dom.managed_save_get_xml_desc()
+        dom.create()
+        assert dom.state()[0] == S.PAUSED and "vkcert managed" in dom.xml_desc()
+        expect_error(C.OPERATION_INVALID, dom.managed_save_get_xml_desc)
 
     @pytest.mark.ops("domain_managed_save", "domain_create_xml")
     @pytest.mark.requires("transient_domains")

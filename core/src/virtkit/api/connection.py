@@ -433,6 +433,19 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
             self.hooks.domain_restore(path=os.fspath(path), xml=xml, start_state=start_state)
         )
 
+    def save_image_get_xml_desc(self, path: str, security_info: bool = False) -> str:
+        """The definition stored in the save image at ``path`` (what :meth:`restore` runs)."""
+        return self.hooks.domain_save_image_get_xml(path=os.fspath(path),
+                                                    security_info=security_info)
+
+    def save_image_define_xml(self, path: str, xml: str, start_state: str | None = None) -> None:
+        """Replace the definition stored in the save image at ``path`` (same guest: name,
+        uuid, maximum memory and vcpus), and with ``start_state`` (``running`` or ``paused``)
+        how :meth:`restore` starts it."""
+        args.start_state(start_state)
+        self.hooks.domain_save_image_define_xml(path=os.fspath(path), xml=xml,
+                                                start_state=start_state)
+
     # -- events -------------------------------------------------------------------------------
 
     def event_register(

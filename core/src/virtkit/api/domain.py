@@ -141,6 +141,19 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
     def managed_save_remove(self) -> None:
         self._conn.hooks.domain_managed_save_remove(dom=self._ref)
 
+    def managed_save_get_xml_desc(self, security_info: bool = False) -> str:
+        """The definition stored in the managed-save image (what the next start runs);
+        OPERATION_INVALID when there is none."""
+        return self._conn.hooks.domain_managed_save_get_xml(dom=self._ref,
+                                                            security_info=security_info)
+
+    def managed_save_define_xml(self, xml: str, start_state: str | None = None) -> None:
+        """Replace the definition stored in the managed-save image (same guest), and with
+        ``start_state`` (``running`` or ``paused``) how the next start resumes it."""
+        args.start_state(start_state)
+        self._conn.hooks.domain_managed_save_define_xml(dom=self._ref, xml=xml,
+                                                        start_state=start_state)
+
     def has_managed_save_image(self) -> bool:
         return self.summary().managed_save
 

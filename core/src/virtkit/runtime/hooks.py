@@ -795,6 +795,31 @@ class Hooks:
             },
         )
 
+    def domain_managed_save_define_xml(
+        self,
+        *,
+        dom: DomainRef,
+        xml: str,
+        start_state: str | None,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_managed_save_define_xml",
+            {
+                "dom": dom,
+                "xml": xml,
+                "start_state": start_state,
+            },
+        )
+
+    def domain_managed_save_get_xml(self, *, dom: DomainRef, security_info: bool) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_managed_save_get_xml",
+            {
+                "dom": dom,
+                "security_info": security_info,
+            },
+        )
+
     def domain_managed_save_remove(self, *, dom: DomainRef) -> bool:
         return self._call("domain_managed_save_remove", {"dom": dom})  # type: ignore[no-any-return]
 
@@ -989,6 +1014,25 @@ class Hooks:
                 "path": path,
                 "xml": xml,
                 "start_state": start_state,
+            },
+        )
+
+    def domain_save_image_define_xml(self, *, path: str, xml: str, start_state: str | None) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_save_image_define_xml",
+            {
+                "path": path,
+                "xml": xml,
+                "start_state": start_state,
+            },
+        )
+
+    def domain_save_image_get_xml(self, *, path: str, security_info: bool) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_save_image_get_xml",
+            {
+                "path": path,
+                "security_info": security_info,
             },
         )
 

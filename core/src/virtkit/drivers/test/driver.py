@@ -6,7 +6,6 @@ Every state change goes through :func:`virtkit.states.transition`; shutdown comp
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from pathlib import Path
@@ -30,6 +29,13 @@ from virtkit.drivers.test.node import TestDomain, TestNode, shared_default_node
 from virtkit.drivers.test.nodedev import NodeDeviceMixin
 from virtkit.drivers.test.nwfilters import NWFilterMixin
 from virtkit.drivers.test.ports import PortMixin
+from virtkit.drivers.test.saveimage import (
+    SaveImage,
+    SaveImageMixin,
+    read_image,
+    start_paused,
+    write_image,
+)
 from virtkit.drivers.test.secrets import SecretMixin
 from virtkit.drivers.test.snapshots import SnapshotMixin
 from virtkit.drivers.test.storage import StorageMixin
@@ -48,10 +54,6 @@ from virtkit.sdk.records import (
     NodeInfo,
 )
 from virtkit.sdk.states import DomainState, DomainStatus, Op, Transition, transition
-from virtkit.sdk.store import atomic_write
-
-SAVE_MAGIC = b"VirtkitTestSave\n"
-SAVE_VERSION = 1
 
 
 def _running_ns(dom: TestDomain) -> int:
@@ -87,6 +89,7 @@ class TestDriver(
     NodeDeviceMixin,
     NWFilterMixin,
     PortMixin,
+    SaveImageMixin,
     SecretMixin,
     StorageMixin,
     StreamMixin,
@@ -327,7 +330,18 @@ class TestDriver(
 
     @hookimpl
     def virtkit_domain_create(self, dom: DomainRef, paused: bool, force_boot: bool) -> DomainRef:
-        return self._op(dom, Op.CREATE, paused=paused, force_boot=force_boot).ref
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            image = d.managed_image if d.status.has_managed_save and not force_boot else None
+            if image is not None:
+                paused = paused or image.paused
+            self._apply(d, transition(Op.CREATE, d.name, d.status, paused=paused,
+                                      force_boot=force_boot))
+            d.managed_image = None
+            if image is not None:  # the guest runs what was saved
+                d.live, d.memory = image.definition, image.memory
+            return d.ref
 
     @hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, mode: str | None) -> bool:
@@ -363,10 +377,18 @@ class TestDriver(
     def virtkit_domain_managed_save(self, dom: DomainRef, start_state: str | None) -> bool:
         self._run_job(dom, "managed save", self._image_size(dom),
                       lambda d: transition(Op.MANAGED_SAVE, d.name, d.status))
-        d = self._op(dom, Op.MANAGED_SAVE)
-        d.last_job = JobInfo(3, data_total=d.memory * 1024, data_processed=d.memory * 1024,
-                             operation="managed save")
-        return True
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            t = transition(Op.MANAGED_SAVE, d.name, d.status)
+            paused = d.status.state == DomainState.PAUSED
+            image = SaveImage(d.current, paused if start_state is None
+                              else start_state == "paused", d.memory)
+            self._apply(d, t)
+            d.managed_image = image
+            d.last_job = JobInfo(3, data_total=d.memory * 1024, data_processed=d.memory * 1024,
+                                 operation="managed save")
+            return True
 
     def _image_size(self, dom: DomainRef) -> int:
         with self._node.lock:
@@ -374,7 +396,7 @@ class TestDriver(
 
     @hookimpl
     def virtkit_domain_managed_save_remove(self, dom: DomainRef) -> bool:
-        self._op(dom, Op.MANAGED_SAVE_REMOVE)
+        self._op(dom, Op.MANAGED_SAVE_REMOVE).managed_image = None
         return True
 
     @hookimpl
@@ -391,22 +413,9 @@ class TestDriver(
             if (definition.name, definition.uuid) != (d.name, d.uuid):
                 raise _invalid(f"the XML given for saving domain '{d.name}' names another domain")
             paused = d.status.state == DomainState.PAUSED
-            record = {
-                "version": SAVE_VERSION,
-                "driver": "test",
-                "xml": definition.xml,
-                "paused": paused if start_state is None else start_state == "paused",
-                "memory": d.memory,
-            }
-            data = SAVE_MAGIC + json.dumps(record).encode()
-            try:
-                atomic_write(Path(path), data, 0o600)
-            except OSError as exc:
-                raise VirtError(
-                    ErrorCode.SYSTEM_ERROR,
-                    f"cannot write save image '{path}' of domain '{d.name}': {exc.strerror}",
-                    ErrorDomain.TEST,
-                ) from None
+            image = SaveImage(definition, paused if start_state is None
+                              else start_state == "paused", d.memory)
+            write_image(path, image, d.name)
             self._apply(d, t)
             d.last_job = JobInfo(3, data_total=d.memory * 1024, data_processed=d.memory * 1024,
                                  operation="save")
@@ -416,31 +425,12 @@ class TestDriver(
     def virtkit_domain_restore(
         self, path: str, xml: str | None, start_state: str | None
     ) -> DomainRef:
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(64 * 1024 * 1024 + 1)
-        except OSError as exc:
-            raise VirtError(
-                ErrorCode.SYSTEM_ERROR,
-                f"cannot read save image '{path}': {exc.strerror}",
-                ErrorDomain.TEST,
-            ) from None
-        if not raw.startswith(SAVE_MAGIC):
-            raise _invalid(f"'{path}' is not a save image of the test driver")
-        try:
-            record = json.loads(raw[len(SAVE_MAGIC):])
-            if record.get("version") != SAVE_VERSION or record.get("driver") != "test":
-                raise ValueError("unknown version")
-            saved = parse_domain(record["xml"])
-            paused = bool(record["paused"])
-            memory = int(record["memory"])
-        except (ValueError, KeyError, TypeError, VirtError):
-            raise _invalid(f"save image '{path}' is corrupt or of an unknown version") from None
+        image = read_image(path)
+        saved = image.definition
         definition = saved if xml is None else parse_domain(xml)
         if (definition.name, definition.uuid) != (saved.name, saved.uuid):
             raise _invalid(f"the XML given to restore '{path}' names another domain")
-        if start_state is not None:
-            paused = start_state == "paused"
+        paused = start_paused(image, start_state)
         node = self._node
         with node.lock:
             existing = self._check_unique(definition)
@@ -451,7 +441,8 @@ class TestDriver(
             d = self._place(definition, existing)
             self._apply(d, t)
             d.live = definition
-            d.memory = memory
+            d.memory = image.memory
+            d.managed_image = None
             return d.ref
 
     # -- information --------------------------------------------------------------------------

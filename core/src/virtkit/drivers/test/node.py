@@ -113,6 +113,8 @@ class TestDomain:
     snapshots: dict[str, Any] = attrs.field(factory=dict)  # name -> snapshots.Snapshot, in order
     current_snapshot: str | None = None
     last_job: Any = None  # records.JobInfo of the last completed job
+    #: saveimage.SaveImage of the managed-save image; valid while status.has_managed_save
+    managed_image: Any = None
     job: Any = None  # jobs.ActiveJob while a job runs
     console: Any = None  # the ConsoleStream holding the console, if any
     started_at: float = 0.0  # time.monotonic() at the last start

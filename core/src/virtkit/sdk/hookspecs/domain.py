@@ -258,6 +258,73 @@ def virtkit_domain_managed_save_remove(dom: DomainRef) -> bool | None:
     """
 
 
+@spec(
+    readonly=unless(security_info=True),
+    checks={"path": path},
+    denied_because="with security_info: it reveals secrets such as graphics passwords",
+)
+def virtkit_domain_save_image_get_xml(path: str, security_info: bool) -> str | None:
+    """The definition stored in a save image written by ``domain_save`` (what ``restore``
+    would run).
+
+    :param security_info: include secrets (graphics passwords); refused on a read-only
+        connection.
+    :return: the ``<domain>`` document.
+    :raises VirtError: SYSTEM_ERROR naming the path when it cannot be read; OPERATION_INVALID
+        for a corrupt file or one not written by this driver.
+    :state: none.
+    """
+
+
+@spec(readonly=False, checks={"path": path, "start_state": START_STATE})
+def virtkit_domain_save_image_define_xml(
+    path: str, xml: str, start_state: str | None
+) -> bool | None:
+    """Replace the definition stored in a save image (``restore`` then runs it).
+
+    :param xml: the new ``<domain>`` document; it must describe the same guest (name, uuid and
+        the hardware the saved memory depends on).
+    :param start_state: ``running`` or ``paused`` to change how restore starts the guest, or
+        None to keep what the image records.
+    :return: True.
+    :raises VirtError: as ``domain_save_image_get_xml``; XML_ERROR for a bad document;
+        OPERATION_INVALID when it describes another guest; SYSTEM_ERROR when the image cannot
+        be rewritten (the old image then stays whole).
+    :state: the image holds the new definition and start state.
+    """
+
+
+@spec(
+    readonly=unless(security_info=True),
+    denied_because="with security_info: it reveals secrets such as graphics passwords",
+)
+def virtkit_domain_managed_save_get_xml(dom: DomainRef, security_info: bool) -> str | None:
+    """The definition stored in the domain's managed-save image (what the next start runs).
+
+    :param security_info: include secrets; refused on a read-only connection.
+    :return: the ``<domain>`` document.
+    :raises VirtError: OPERATION_INVALID "domain 'x' does not have managed save image".
+    :state: none.
+    """
+
+
+@spec(readonly=False, checks={"start_state": START_STATE})
+def virtkit_domain_managed_save_define_xml(
+    dom: DomainRef, xml: str, start_state: str | None
+) -> bool | None:
+    """Replace the definition stored in the domain's managed-save image.
+
+    :param xml: the new ``<domain>`` document, describing the same guest (as for
+        ``domain_save_image_define_xml``).
+    :param start_state: ``running`` or ``paused`` to change how the next start resumes the
+        guest, or None to keep what the image records.
+    :return: True.
+    :raises VirtError: OPERATION_INVALID when the domain has no managed-save image or the
+        document describes another guest; XML_ERROR for a bad document.
+    :state: the managed-save image holds the new definition and start state.
+    """
+
+
 # -- information ----------------------------------------------------------------------------------
 
 

@@ -80,6 +80,39 @@ def test_nodedev_dumpxml_and_errors(run: Run) -> None:
     assert r.status == 1 and "read" in r.stderr.lower()
 
 
+def test_nodedev_info_and_autostart(run: Run, tmp_path: Path) -> None:
+    mdev = tmp_path / "mdev.xml"
+    mdev.write_text(f"<device><parent>pci_0000_00_02_0</parent><capability type='mdev'>"
+                    f"<type id='i915-GVTg_V5_4'/><uuid>{UUID}</uuid></capability></device>")
+    name = f"mdev_{MDEV}_0000_00_02_0"
+    r = run(*DEFAULT, stdin=f"""
+nodedev-define {mdev}
+nodedev-autostart {name}
+nodedev-info {name}
+nodedev-autostart {name} --disable
+nodedev-info 2000000012341234,1000000012341234
+nodedev-autostart computer
+""")
+    assert r.stdout == (
+        f"Node device '{name}' defined from '{mdev}'\n\n"
+        f"Device {name} marked as autostarted\n\n"
+        f"Name:           {name}\nParent:         pci_0000_00_02_0\nActive:         no\n"
+        "Persistent:     yes\nAutostart:      yes\n\n"
+        f"Device {name} unmarked as autostarted\n\n"
+        "Name:           scsi_host1\nParent:         pci_0000_00_1f_2\nActive:         yes\n"
+        "Persistent:     no\nAutostart:      no\n\n\n")
+    assert ("error: failed to mark device computer as autostarted\n"
+            "error: cannot set autostart for transient node device 'computer'") in r.stderr
+    r = run(*DEFAULT, "nodedev-info", "computer", "--json")
+    assert json.loads(r.stdout) == {"name": "computer", "parent": None, "active": True,
+                                    "persistent": False, "autostart": False}
+    r = run(*DEFAULT, "nodedev-list", "--json", "--cap", "system")
+    assert json.loads(r.stdout)[0]["autostart"] is False
+    r = run(*DEFAULT, "nodedev-dumpxml", "5001a4aaaaaaaaaa,5001a4bbbbbbbbbb")
+    assert r.status == 1
+    assert "Could not find matching device '5001a4aaaaaaaaaa,5001a4bbbbbbbbbb'" in r.stderr
+
+
 def test_nodedev_event(run: Run, tmp_path: Path) -> None:
     r = run(*DEFAULT, "nodedev-event", "--list")
     assert r.stdout == "lifecycle\nupdate\n\n"

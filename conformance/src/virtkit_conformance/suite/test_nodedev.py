@@ -94,6 +94,29 @@ class TestNodeDevices:
         dev.undefine()
         assert dev.name not in vk.conn.list_devices()
 
+    @pytest.mark.ops("nodedev_define_xml", "nodedev_undefine", "nodedev_get_autostart",
+                     "nodedev_set_autostart")
+    def test_mdev_autostart(self, vk: Kit) -> None:
+        parents = vk.conn.list_all_devices(["mdev_types"])
+        if not parents:
+            pytest.skip(f"{NOT_SUPPORTED} no device offers mediated device types")
+        offered = _xml(parents[0]).find(".//capability[@type='mdev_types']/type")
+        assert offered is not None, f"{parents[0].name} lists mdev_types without a <type>"
+        dev = vk.conn.node_device_define_xml(
+            f"<device><parent>{parents[0].name}</parent><capability type='mdev'>"
+            f"<type id='{offered.get('id')}'/><uuid>{uuidlib.uuid4()}</uuid></capability>"
+            f"</device>")
+        vk.track(lambda: dev.undefine() if dev.name in vk.conn.list_devices() else None)
+        assert dev.autostart() is False
+        dev.set_autostart(True)
+        assert dev.autostart() is True
+        dev.set_autostart(False)
+        assert dev.autostart() is False
+        root = vk.conn.list_all_devices()[0]
+        if not root.is_persistent():
+            expect_error(C.OPERATION_INVALID, root.set_autostart, True)
+        dev.undefine()
+
     @pytest.mark.ops("nodedev_detach", "nodedev_reattach", "nodedev_reset")
     def test_pci_detach_reset_reattach(self, vk: Kit) -> None:
         name = vk.conn.capabilities.get("nodedev_passthrough_device")

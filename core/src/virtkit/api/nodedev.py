@@ -56,6 +56,15 @@ class NodeDevice(Handle[NodeDeviceRef]):
     def xml_desc(self) -> str:
         return self._conn.hooks.nodedev_get_xml(dev=self._ref)
 
+    def autostart(self) -> bool:
+        """Whether a defined device starts on its own at host boot or when its parent
+        appears."""
+        return self._conn.hooks.nodedev_get_autostart(dev=self._ref)
+
+    def set_autostart(self, autostart: int | bool) -> None:
+        """Mark a defined device to start on its own (``autostart`` true) or not."""
+        self._conn.hooks.nodedev_set_autostart(dev=self._ref, autostart=bool(autostart))
+
     def create(self) -> None:
         """Start a defined mdev (virsh nodedev-start)."""
         self._conn.hooks.nodedev_create(dev=self._ref)

@@ -134,6 +134,8 @@ COMMANDS: dict[str, str] = {
     # host devices
     "nodedev-list": "nodedev",
     "nodedev-dumpxml": "nodedev",
+    "nodedev-info": "nodedev",
+    "nodedev-autostart": "nodedev",
     "nodedev-create": "nodedev",
     "nodedev-define": "nodedev",
     "nodedev-start": "nodedev",

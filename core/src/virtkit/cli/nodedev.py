@@ -9,6 +9,7 @@ import click
 
 from virtkit.cli._base import command, json_option, read_file
 from virtkit.cli.event import watch
+from virtkit.cli.fmt import fields, yes_no
 from virtkit.cli.state import CliState, CommandError
 
 if TYPE_CHECKING:
@@ -19,7 +20,19 @@ LIFECYCLE = ("Created", "Deleted", "Defined", "Undefined")
 EVENTS = {"lifecycle": "nodedev-lifecycle", "update": "nodedev-update"}
 
 
-def _device(state: CliState, name: str) -> NodeDevice:
+def _device(state: CliState, name: str, wwn: bool = False) -> NodeDevice:
+    """The device named ``name``; with ``wwn``, ``WWNN,WWPN`` names a SCSI host by its
+    Fibre Channel names, as virsh's commands taking "device name or wwn pair" do."""
+    if wwn and "," in name:
+        pair = name.split(",")
+        if len(pair) != 2:
+            raise CommandError(f"Malformed device value '{name}'")
+        for wwn_text in pair:
+            digits = wwn_text.lower().removeprefix("0x")
+            if len(digits) != 16 or any(c not in "0123456789abcdef" for c in digits):
+                raise CommandError(f"internal error: Malformed wwn: {wwn_text}")
+        with state.failing(f"Could not find matching device '{name}'"):
+            return state.conn.node_device_lookup_scsi_host_by_wwn(pair[0], pair[1])
     with state.failing(f"Could not find matching device '{name}'"):
         return state.conn.node_device_lookup_by_name(name)
 
@@ -71,7 +84,8 @@ def cmd_nodedev_list(state: CliState, cap: str | None, tree: bool, inactive: boo
         found = [s for s in found if s.active != inactive]
     if as_json:
         state.json([{"name": s.ref.name, "parent": s.parent or None, "caps": s.caps,
-                     "active": s.active, "persistent": s.persistent, "driver": s.driver or None}
+                     "active": s.active, "persistent": s.persistent, "autostart": s.autostart,
+                     "driver": s.driver or None}
                     for s in found])
         return
     lines = tree_lines(found) if tree else [s.ref.name for s in found]
@@ -81,10 +95,37 @@ def cmd_nodedev_list(state: CliState, cap: str | None, tree: bool, inactive: boo
 @command("nodedev-dumpxml", help="Print a host device's XML.")
 @click.argument("device", metavar="DEVICE")
 def cmd_nodedev_dumpxml(state: CliState, device: str) -> None:
-    dev = _device(state, device)
+    dev = _device(state, device, wwn=True)
     with state.failing(f"Failed to get XML of node device {dev.name}"):
         xml = dev.xml_desc()
     state.out(xml if xml.endswith("\n") else xml + "\n")
+
+
+@command("nodedev-info", help="Print a host device's basic information.")
+@click.argument("device", metavar="DEVICE")
+@json_option
+def cmd_nodedev_info(state: CliState, device: str, as_json: bool) -> None:
+    dev = _device(state, device, wwn=True)
+    with state.failing(f"Failed to get information of node device '{dev.name}'"):
+        s = dev.summary()
+    if as_json:
+        state.json({"name": dev.name, "parent": s.parent or None, "active": s.active,
+                    "persistent": s.persistent, "autostart": s.autostart})
+        return
+    state.out(fields([("Name:", dev.name), ("Parent:", s.parent), ("Active:", yes_no(s.active)),
+                      ("Persistent:", yes_no(s.persistent)),
+                      ("Autostart:", yes_no(s.autostart))]))
+
+
+@command("nodedev-autostart", help="Mark a defined device to start at boot (or, --disable, not).")
+@click.argument("device", metavar="DEVICE")
+@click.option("--disable", is_flag=True, help="Stop starting the device at boot.")
+def cmd_nodedev_autostart(state: CliState, device: str, disable: bool) -> None:
+    dev = _device(state, device, wwn=True)
+    verb = "unmark" if disable else "mark"
+    with state.failing(f"failed to {verb} device {dev.name} as autostarted"):
+        dev.set_autostart(not disable)
+    state.info(f"Device {dev.name} {verb}ed as autostarted")
 
 
 @command("nodedev-create", help="Create a device (an mdev or an NPIV vHBA) from an XML file.")
@@ -108,7 +149,7 @@ def cmd_nodedev_define(state: CliState, file: str) -> None:
 @command("nodedev-start", help="Start a defined, inactive device.")
 @click.argument("device", metavar="DEVICE")
 def cmd_nodedev_start(state: CliState, device: str) -> None:
-    dev = _device(state, device)
+    dev = _device(state, device, wwn=True)
     with state.failing(f"Failed to start device {dev.name}"):
         dev.create()
     state.info(f"Device {dev.name} started")
@@ -117,7 +158,7 @@ def cmd_nodedev_start(state: CliState, device: str) -> None:
 @command("nodedev-undefine", help="Undefine an inactive (or keep an active one until destroyed).")
 @click.argument("device", metavar="DEVICE")
 def cmd_nodedev_undefine(state: CliState, device: str) -> None:
-    dev = _device(state, device)
+    dev = _device(state, device, wwn=True)
     with state.failing(f"Failed to undefine node device '{dev.name}'"):
         dev.undefine()
     state.info(f"Undefined node device '{dev.name}'")
@@ -126,7 +167,7 @@ def cmd_nodedev_undefine(state: CliState, device: str) -> None:
 @command("nodedev-destroy", help="Remove a created device (an mdev or a vHBA) from the host.")
 @click.argument("device", metavar="DEVICE")
 def cmd_nodedev_destroy(state: CliState, device: str) -> None:
-    dev = _device(state, device)
+    dev = _device(state, device, wwn=True)
     with state.failing(f"Failed to destroy node device '{dev.name}'"):
         dev.destroy()
     state.info(f"Destroyed node device '{dev.name}'")

@@ -1673,6 +1673,9 @@ class Hooks:
             },
         )
 
+    def nodedev_get_autostart(self, *, dev: NodeDeviceRef) -> bool:
+        return self._call("nodedev_get_autostart", {"dev": dev})  # type: ignore[no-any-return]
+
     def nodedev_get_summary(self, *, dev: NodeDeviceRef) -> NodeDeviceSummary:
         return self._call("nodedev_get_summary", {"dev": dev})  # type: ignore[no-any-return]
 
@@ -1699,6 +1702,15 @@ class Hooks:
 
     def nodedev_reset(self, *, dev: NodeDeviceRef) -> bool:
         return self._call("nodedev_reset", {"dev": dev})  # type: ignore[no-any-return]
+
+    def nodedev_set_autostart(self, *, dev: NodeDeviceRef, autostart: bool) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "nodedev_set_autostart",
+            {
+                "dev": dev,
+                "autostart": autostart,
+            },
+        )
 
     def nodedev_undefine(self, *, dev: NodeDeviceRef) -> bool:
         return self._call("nodedev_undefine", {"dev": dev})  # type: ignore[no-any-return]

@@ -346,7 +346,7 @@ class NodeDeviceSummary:
     ``caps`` its capability types in document order, nested ones included (``pci``,
     ``mdev_types``, ``scsi_host``, ``fc_host``, ``vports``, ``mdev``...), ``active`` (an mdev
     or vHBA that exists now), ``persistent`` (defined), ``driver`` the host driver bound to it
-    ("" when none)."""
+    ("" when none), ``autostart`` (a defined device that starts on its own)."""
 
     ref: NodeDeviceRef
     parent: str
@@ -354,6 +354,7 @@ class NodeDeviceSummary:
     active: bool = True
     persistent: bool = False
     driver: str = ""
+    autostart: bool = False
 
 
 @record

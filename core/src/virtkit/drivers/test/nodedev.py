@@ -49,6 +49,7 @@ class HostDevice:
     persistent: bool = False
     wwnn: str = ""
     wwpn: str = ""
+    autostart: bool = False
 
     def cap_elements(self) -> list[etree._Element]:
         return [etree.fromstring(x) for x in self.caps_xml]
@@ -65,7 +66,7 @@ class HostDevice:
 
     def summary(self) -> NodeDeviceSummary:
         return NodeDeviceSummary(NodeDeviceRef(self.name), self.parent, self.caps(), self.active,
-                                 self.persistent, self.driver)
+                                 self.persistent, self.driver, self.autostart)
 
 
 def _hba(n: int, wwnn: str, wwpn: str, vports: int = 0, max_vports: int = 127) -> HostDevice:
@@ -234,6 +235,7 @@ class NodeDeviceMixin:
                              path=f"/sys/devices/pci0000:00/{addr}/{req.uuid}")
             if old is not None:
                 dev.active, dev.persistent = old.active, old.persistent
+                dev.autostart = old.autostart
             return dev, old is None
         if define:
             raise VirtError(ErrorCode.OPERATION_UNSUPPORTED,
@@ -336,10 +338,24 @@ class NodeDeviceMixin:
             d = self._device(dev.name)
             if not d.persistent:
                 raise _invalid(f"node device '{d.name}' is not defined")
-            d.persistent = False
+            d.persistent = d.autostart = False
             if not d.active:
                 del self._devices.devices[d.name]
         self._emit(d, UNDEFINED)
+        return True
+
+    @hookimpl
+    def virtkit_nodedev_get_autostart(self, dev: NodeDeviceRef) -> bool:
+        with self._devices.lock:
+            return self._device(dev.name).autostart
+
+    @hookimpl
+    def virtkit_nodedev_set_autostart(self, dev: NodeDeviceRef, autostart: bool) -> bool:
+        with self._devices.lock:
+            d = self._device(dev.name)
+            if not d.persistent:
+                raise _invalid(f"cannot set autostart for transient node device '{d.name}'")
+            d.autostart = autostart
         return True
 
     # -- PCI passthrough ----------------------------------------------------------------------

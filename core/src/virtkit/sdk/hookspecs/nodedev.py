@@ -5,7 +5,8 @@ A host device is known by its name (``computer``, ``pci_0000_00_02_0``, ``scsi_h
 :class:`NodeDeviceSummary` (parent, capability types, active, persistent, driver) so filters and
 trees need no further calls. Devices the host has are always active; mediated devices (mdev) and
 NPIV virtual HBAs (vHBA) are created from ``<device>`` XML, and mdevs may also be defined to be
-started later. PCI devices may be detached from their host driver for passthrough, re-attached
+started later (and marked to start on their own when the host boots or their parent appears:
+autostart). PCI devices may be detached from their host driver for passthrough, re-attached
 and reset. An unknown device raises NO_NODE_DEVICE (53) "Node device not found: no node device
 with matching name 'x'". Drivers emit ``nodedev-lifecycle`` events (0 created, 1 deleted,
 2 defined, 3 undefined) with the device's :class:`NodeDeviceRef`.
@@ -128,6 +129,29 @@ def virtkit_nodedev_undefine(dev: NodeDeviceRef) -> bool | None:
     :return: True.
     :raises VirtError: NO_NODE_DEVICE; OPERATION_INVALID when it is not defined.
     :state: transient (gone when inactive); event UNDEFINED.
+    """
+
+
+@spec(readonly=True)
+def virtkit_nodedev_get_autostart(dev: NodeDeviceRef) -> bool | None:
+    """Whether the device starts on its own when the host boots or its parent appears
+    (only a defined device can; every other device answers False).
+
+    :return: the autostart flag.
+    :raises VirtError: NO_NODE_DEVICE.
+    :state: none.
+    """
+
+
+@spec(readonly=False)
+def virtkit_nodedev_set_autostart(dev: NodeDeviceRef, autostart: bool) -> bool | None:
+    """Set or clear the autostart flag of a defined (persistent) device (virsh
+    nodedev-autostart); undefining the device clears it.
+
+    :return: True.
+    :raises VirtError: NO_NODE_DEVICE; OPERATION_INVALID for a transient device or one the
+        host owns (only a defined device has a definition to mark).
+    :state: the autostart flag.
     """
 
 

@@ -81,7 +81,7 @@ _KILLER = textwrap.dedent(
     real_replace = os.replace
 
     def die_before_rename(src, dst):
-        # the new content is written and fsynced into the temporary file; die now
+        # the new content is written (and out to the disk) in the temporary file; die now
         assert Path(src).read_bytes() == b"<domain>new</domain>"
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -155,6 +155,10 @@ def test_durable_decides_the_fsyncs_not_the_atomicity(
 ) -> None:
     """A store of runtime status (durable=False) skips fsync on write and delete, yet still
     replaces by rename: a failed rename leaves the old record and no temporary file."""
+    from virtkit.sdk import store as store_mod
+
+    monkeypatch.setattr(store_mod, "_one_flush_devs", {})
+    monkeypatch.setattr(store_mod, "_fstype", lambda dev: "vfat")  # the two-flush way
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
@@ -173,6 +177,60 @@ def test_durable_decides_the_fsyncs_not_the_atomicity(
         store.write("domains", "web1", b"new")
     assert store.read("domains", "web1") == b"old"
     assert sorted(p.name for p in (tmp_path / "domains").iterdir()) == ["web1.json"]
+
+
+def _trace_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fstype: str) -> list[str]:
+    """The order of the syncing calls and the rename of one durable write on ``fstype``."""
+    from virtkit.sdk import store as store_mod
+
+    monkeypatch.setattr(store_mod, "_one_flush_devs", {})
+    monkeypatch.setattr(store_mod, "_fstype", lambda dev: fstype)
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    real_sfr = store_mod._load_sync_file_range()
+    assert real_sfr is not False, "this Linux host's libc has sync_file_range"
+
+    def sfr(fd: int, off: int, n: int, flags: int) -> int:
+        # the whole file, waited for: the data is on the device before the rename
+        assert (off, n, flags) == (0, 0, 7) and os.fstat(fd).st_size == 3
+        calls.append("write-out")
+        return int(real_sfr(fd, off, n, flags))
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync-dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync-file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        calls.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store_mod, "_sync_file_range", sfr)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write(tmp_path / "d.xml", b"old")
+    assert (tmp_path / "d.xml").read_bytes() == b"old"
+    return calls
+
+
+def test_a_durable_write_on_a_journaling_filesystem_flushes_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ext4 (XFS, btrfs...): data written out, then the rename, then one fsync of the file,
+    which commits its name with it; no directory fsync."""
+    assert _trace_write(tmp_path, monkeypatch, "ext4") == ["write-out", "rename", "fsync-file"]
+
+
+def test_a_durable_write_elsewhere_fsyncs_the_file_then_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _trace_write(tmp_path, monkeypatch, "nfs4") == ["fsync-file", "rename", "fsync-dir"]
+
+
+def test_the_filesystem_type_is_read_from_mountinfo() -> None:
+    from virtkit.sdk import store as store_mod
+
+    assert store_mod._fstype(os.stat("/proc").st_dev) == "proc"
+    assert store_mod._fstype(os.stat("/dev/shm").st_dev) == "tmpfs"
 
 
 def test_a_temporary_name_already_taken_is_skipped_not_reused(tmp_path: Path) -> None:

@@ -155,3 +155,20 @@ def test_concurrent_writers_and_readers_in_processes(tmp_path: Path) -> None:
             assert [i for _, src, i in got if src == f"w{k}"] == list(range(300))
     rotated = [p for p in tmp_path.glob("ev.journal.*") if p.suffix != ".lock"]
     assert 15 < len(rotated) <= 40
+
+
+def test_a_reader_skips_its_own_source_without_losing_count(tmp_path: Path) -> None:
+    """reader(skip_source=S): S's records are passed over (not returned, not counted lost);
+    a source whose name only starts like S's, or is S's inside the data, is not skipped."""
+    j = Journal(tmp_path / "ev.journal", max_bytes=200, keep=3)
+    r = j.reader(skip_source='me "1"')
+    j.append('me "1"', {"n": 1})
+    j.append('me "1"x', {"n": 2})
+    j.append("other", {"src": 'me "1"'})
+    j.append('me "1"', {"n": 3}, {"n": 4})
+    j.append("other", 5)  # past max_bytes by now: the file rotated, nothing lost
+    assert r.read() == [JournalEntry(2, 'me "1"x', {"n": 2}),
+                        JournalEntry(3, "other", {"src": 'me "1"'}),
+                        JournalEntry(6, "other", 5)]
+    assert r.lost == 0 and r.next_seq == 7
+    r.close()

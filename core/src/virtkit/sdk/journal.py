@@ -145,9 +145,11 @@ class Journal:
         with self._locked(fcntl.LOCK_SH) as lock_fd:
             return self._last_seq(lock_fd)
 
-    def reader(self) -> JournalReader:
-        """A reader positioned at the journal's end."""
-        return JournalReader(self)
+    def reader(self, *, skip_source: str | None = None) -> JournalReader:
+        """A reader positioned at the journal's end. ``skip_source``: the records of that
+        source (your own: emitted when they happened) are passed over, not decoded nor
+        returned."""
+        return JournalReader(self, skip_source=skip_source)
 
 
 class JournalReader:
@@ -156,9 +158,12 @@ class JournalReader:
     Not thread-safe: one thread reads it. ``close()`` it (or use it as a context manager).
     """
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, *, skip_source: str | None = None) -> None:
         self.journal = journal
         self.lost = 0  # records rotated away before this reader could read them
+        # the bytes after a skipped record's seq, as append writes them
+        self._skip = (None if skip_source is None
+                      else b',"src":' + json.dumps(skip_source).encode() + b',')
         self._partial = b""
         with journal._locked(fcntl.LOCK_SH) as lock_fd:
             self.next_seq = journal._last_seq(lock_fd) + 1
@@ -221,10 +226,17 @@ class JournalReader:
         if b"\n" not in self._partial:
             return
         complete, _, self._partial = self._partial.rpartition(b"\n")
+        skip = self._skip
         for line in complete.split(b"\n"):
+            rec = None
             try:
-                rec = json.loads(line)
-                seq = int(rec["seq"])
+                end = line.find(b",", 7)
+                if skip is not None and line.startswith(b'{"seq":') \
+                        and line.startswith(skip, end):
+                    seq = int(line[7:end])  # a skipped source's record: its seq only
+                else:
+                    rec = json.loads(line)
+                    seq = int(rec["seq"])
             except (ValueError, KeyError, TypeError):
                 continue  # not a record of ours: skip it rather than stop reading
             if seq < self.next_seq:
@@ -232,7 +244,8 @@ class JournalReader:
             if seq > self.next_seq:
                 self.lost += seq - self.next_seq
             self.next_seq = seq + 1
-            out.append(JournalEntry(seq, str(rec.get("src", "")), rec.get("data")))
+            if rec is not None:
+                out.append(JournalEntry(seq, str(rec.get("src", "")), rec.get("data")))
 
 
 def _ident(fd: int) -> tuple[int, int]:

@@ -271,17 +271,26 @@ class LxcDriver(ConsoleMixin, Driver):
             else:
                 self.emit(Event("domain-lifecycle", ref, event, detail))
 
-    def _place(self, new: spec.Definition) -> Container | None:
-        for c in self._all():
-            same_name = c.name == new.name
-            same_uuid = c.config.domain.uuid == new.domain.uuid
-            if same_name != same_uuid:
-                raise VirtError(ErrorCode.OPERATION_FAILED,
-                                f"domain '{c.name}' already exists with uuid "
-                                f"{c.config.domain.uuid}", ErrorDomain.DOMAIN)
-            if same_name:
-                return c
+    def _place(self, new: spec.Definition, given_uuid: bool) -> Container | None:
+        """The domain ``new`` redefines (same name and uuid), or None for a new one; a name or
+        uuid taken by another domain is refused. Found by name (one record read); the others
+        are scanned only for a uuid the caller gave (a generated one is no other's)."""
+        c = self._load(new.name)
+        if c is not None:
+            if c.config.domain.uuid != new.domain.uuid:
+                raise self._taken(c)
+            return c
+        if given_uuid:
+            for c in self._all():
+                if c.config.domain.uuid == new.domain.uuid:
+                    raise self._taken(c)
         return None
+
+    @staticmethod
+    def _taken(c: Container) -> VirtError:
+        return VirtError(ErrorCode.OPERATION_FAILED,
+                         f"domain '{c.name}' already exists with uuid {c.config.domain.uuid}",
+                         ErrorDomain.DOMAIN)
 
     def _paths(self, uuid: str) -> dict[str, str]:
         base = os.path.join(self.run_dir, uuid)  # a uuid keeps the socket path short
@@ -420,7 +429,8 @@ class LxcDriver(ConsoleMixin, Driver):
                             f"lxc:///{self.context.instance} needs root: unprivileged "
                             f"containers (a delegated cgroup and a user namespace of the "
                             f"user's own) are not supported", ErrorDomain.LXC)
-        self._reader = self.journal.reader()  # first: no change after it is missed
+        # first: no change after it is missed; its own records were emitted when they happened
+        self._reader = self.journal.reader(skip_source=self.source)
         for name in self._names():
             self._reconcile(name)
         self._watcher = threading.Thread(target=self._watch, name="lxc-watch", daemon=True)
@@ -476,10 +486,13 @@ class LxcDriver(ConsoleMixin, Driver):
 
     # -- definitions ----------------------------------------------------------------------------
 
-    def _parse(self, xml: str, validate: bool) -> spec.Definition:
-        d = spec.parse(xml, validate=validate)
+    def _parse(self, xml: str, validate: bool) -> tuple[spec.Definition, bool]:
+        """The definition in ``xml`` with libvirt's defaults, and whether its uuid was given."""
+        d = spec.parse(xml, validate=validate, defaults=False)
+        given = d.domain.uuid is not None
+        d = spec.with_defaults(d)
         check_supported(d)
-        return d
+        return d, given
 
     @hookimpl
     def virtkit_domain_list(self) -> list[DomainSummary]:
@@ -514,9 +527,9 @@ class LxcDriver(ConsoleMixin, Driver):
 
     @hookimpl
     def virtkit_domain_define_xml(self, xml: str, validate: bool) -> DomainRef:
-        new = self._parse(xml, validate)
+        new, given_uuid = self._parse(xml, validate)
         with self.store.locked(), self.lock:
-            c = self._place(new)
+            c = self._place(new, given_uuid)
             if c is None:
                 return self._apply(Container(new, DomainStatus()), Op.DEFINE, new=True)
             c.config = new
@@ -524,9 +537,9 @@ class LxcDriver(ConsoleMixin, Driver):
 
     @hookimpl
     def virtkit_domain_create_xml(self, xml: str, paused: bool, validate: bool) -> DomainRef:
-        new = self._parse(xml, validate)
+        new, given_uuid = self._parse(xml, validate)
         with self.store.locked(), self.lock:
-            c = self._place(new)
+            c = self._place(new, given_uuid)
             fresh = c is None
             if c is None:
                 c = Container(new, DomainStatus(persistent=False))

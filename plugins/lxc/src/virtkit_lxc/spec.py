@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 import attrs
-from lxml import etree
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.xml.domain import Domain
@@ -21,8 +20,7 @@ DOMAIN_TYPES = ("lxc",)
 OS_TYPES = ("exe",)
 #: where the pids limit lives: ``<metadata><vk:lxc xmlns:vk=NS><vk:pids max='N'/></vk:lxc>``
 METADATA_NS = "https://virtkit.dev/xmlns/lxc/1"
-_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024**2, "mib": 1024**2,
-          "mb": 1000**2, "g": 1024**3, "gib": 1024**3, "gb": 1000**3}
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def config_error(message: str) -> VirtError:
@@ -31,22 +29,6 @@ def config_error(message: str) -> VirtError:
 
 def xml_error(message: str) -> VirtError:
     return VirtError(ErrorCode.XML_ERROR, message, ErrorDomain.LXC)
-
-
-def _kib(el: etree._Element, what: str) -> int:
-    unit = (el.get("unit") or "KiB").lower()
-    if unit not in _UNITS or not (el.text or "").strip().isdigit():
-        raise xml_error(f"{what}: '{el.text}' '{el.get('unit')}' is not a size")
-    return int(el.text.strip()) * _UNITS[unit] // 1024  # type: ignore[union-attr]
-
-
-def _int(el: etree._Element | None, what: str) -> int | None:
-    if el is None:
-        return None
-    text = (el.text or "").strip()
-    if not re.fullmatch(r"-?\d+", text):
-        raise xml_error(f"{what}: '{text}' is not a number")
-    return int(text)
 
 
 @attrs.frozen
@@ -80,53 +62,43 @@ class Definition:
         return (domain or self.domain).to_xml(secure=secure)
 
 
-def _extras(root: etree._Element) -> Extras:
+def _extras(domain: Domain) -> Extras:
+    """The driver's settings from the model (no second parse of the document), checked."""
     fields: dict[str, Any] = {}
-    os_el = root.find("os")
-    if os_el is not None:
-        env = []
-        for el in os_el.findall("initenv"):
-            name = el.get("name") or ""
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise xml_error(f"<initenv name='{name}'>: not a valid variable name")
-            env.append((name, el.text or ""))
-        fields["env"] = tuple(env)
-        for tag, key in (("initdir", "workdir"), ("inituser", "user"), ("initgroup", "group")):
-            text = (os_el.findtext(tag) or "").strip()
-            if text:
-                fields[key] = text
-        if fields.get("workdir") and not fields["workdir"].startswith("/"):
-            raise xml_error(f"<initdir>: '{fields['workdir']}' is not an absolute path")
-    idmap = root.find("idmap")
-    if idmap is not None:
-        for kind in ("uid", "gid"):
-            maps = []
-            for el in idmap.findall(kind):
-                try:
-                    maps.append((int(el.get("start", "")), int(el.get("target", "")),
-                                 int(el.get("count", ""))))
-                except ValueError:
-                    raise xml_error(f"<idmap><{kind}>: start, target and count must be "
-                                    f"numbers") from None
-            fields[f"{kind}_map"] = tuple(maps)
-        if not fields.get("uid_map") or not fields.get("gid_map"):
+    os_ = domain.os
+    env = []
+    for e in os_.initenvs:
+        if not _VAR.fullmatch(e.name):
+            raise xml_error(f"<initenv name='{e.name}'>: not a valid variable name")
+        env.append((e.name, e.value or ""))
+    fields["env"] = tuple(env)
+    for value, key in ((os_.initdir, "workdir"), (os_.inituser, "user"),
+                       (os_.initgroup, "group")):
+        text = (value or "").strip()
+        if text:
+            fields[key] = text
+    if fields.get("workdir") and not fields["workdir"].startswith("/"):
+        raise xml_error(f"<initdir>: '{fields['workdir']}' is not an absolute path")
+    if domain.idmap is not None:
+        fields["uid_map"] = tuple((m.start, m.target, m.count) for m in domain.idmap.uids)
+        fields["gid_map"] = tuple((m.start, m.target, m.count) for m in domain.idmap.gids)
+        if not fields["uid_map"] or not fields["gid_map"]:
             raise xml_error("<idmap> needs both <uid> and <gid> mappings")
-    hard = root.find("memtune/hard_limit")
-    if hard is not None:
-        fields["hard_limit_kib"] = _kib(hard, "<memtune><hard_limit>")
-    ct = root.find("cputune")
+    if domain.memtune is not None:
+        fields["hard_limit_kib"] = domain.memtune.hard_limit
+    ct = domain.cputune
     if ct is not None:
-        fields["cpu_shares"] = _int(ct.find("shares"), "<cputune><shares>")
-        fields["cpu_period"] = _int(ct.find("period"), "<cputune><period>")
-        fields["cpu_quota"] = _int(ct.find("quota"), "<cputune><quota>")
-    bt = root.find("blkiotune")
-    if bt is not None:
-        fields["blkio_weight"] = _int(bt.find("weight"), "<blkiotune><weight>")
-        if fields["blkio_weight"] is not None and not 100 <= fields["blkio_weight"] <= 1000:
-            raise xml_error(f"<blkiotune><weight>: {fields['blkio_weight']} is not in 100..1000")
-    md = root.find("metadata")
-    if md is not None:
-        pids = md.find(f"{{{METADATA_NS}}}lxc/{{{METADATA_NS}}}pids")
+        fields["cpu_shares"], fields["cpu_period"], fields["cpu_quota"] = \
+            ct.shares, ct.period, ct.quota
+    if domain.blkiotune is not None:
+        weight = fields["blkio_weight"] = domain.blkiotune.weight
+        if weight is not None and not 100 <= weight <= 1000:
+            raise xml_error(f"<blkiotune><weight>: {weight} is not in 100..1000")
+    for raw in domain.metadata:  # each a serialised child of <metadata>
+        if METADATA_NS not in raw:
+            continue
+        el = parse_document(raw, "<metadata> element")
+        pids = el.find(f"{{{METADATA_NS}}}pids") if el.tag == f"{{{METADATA_NS}}}lxc" else None
         if pids is not None:
             try:
                 fields["pids"] = int(pids.get("max", ""))
@@ -140,7 +112,11 @@ def parse(text: str, *, validate: bool = False, defaults: bool = True) -> Defini
     ``defaults``) and the extras. Raises XML_ERROR naming what is wrong."""
     domain = Domain.from_xml(text, validate=validate, domain_types=DOMAIN_TYPES,
                              os_types=OS_TYPES)
-    extras = _extras(parse_document(text, "domain"))
-    if defaults:
-        domain = domain.with_defaults()
-    return Definition(domain, extras)
+    d = Definition(domain, _extras(domain))
+    return with_defaults(d) if defaults else d
+
+
+def with_defaults(d: Definition) -> Definition:
+    """``d`` with what libvirt fills on define (a uuid, currentMemory...)."""
+    domain = d.domain.with_defaults()
+    return d if domain is d.domain else Definition(domain, d.extras)

@@ -286,3 +286,45 @@ def test_a_store_sharing_another_stores_lock(tmp_path: Path) -> None:
     assert got == ["in"]
     assert status.read("domains", "web1") == b"{}"
     assert not (tmp_path / "run" / ".lock").exists()
+
+
+def test_a_durable_delete_on_a_journaling_filesystem(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """ext4 (XFS, btrfs...): the record is renamed to a hidden name and that file fsynced (no
+    directory fsync); it is gone from read and names at once, its hidden file is unlinked in
+    the background, and one a crash left behind is removed by the next store's first write."""
+    import time
+
+    from virtkit.sdk import store as store_mod
+
+    monkeypatch.setattr(store_mod, "_one_flush_devs", {})
+    monkeypatch.setattr(store_mod, "_fstype", lambda dev: "ext4")
+    store = StateStore(tmp_path, suffix=".json")
+    store.write("domains", "web1", b"old")
+    calls: list[str] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync-dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync-file")
+        real_fsync(fd)
+
+    def rename(src: str, dst: str) -> None:
+        calls.append("rename")
+        assert Path(dst).name.startswith(".web1.json.") and dst.endswith(".gone")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    assert store.delete("domains", "web1")
+    assert calls == ["rename", "fsync-file"]
+    assert store.read("domains", "web1") is None and store.names("domains") == []
+    assert not store.delete("domains", "web1")
+    deadline = time.monotonic() + 10
+    while list((tmp_path / "domains").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert list((tmp_path / "domains").iterdir()) == []
+    left = tmp_path / "domains" / f".db.json.{os.getpid() + 1}-7.gone"  # a crash's leftover
+    left.write_bytes(b"old")
+    other = StateStore(tmp_path, suffix=".json")
+    other.write("domains", "db", b"new")
+    assert sorted(p.name for p in (tmp_path / "domains").iterdir()) == ["db.json"]

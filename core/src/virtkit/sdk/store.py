@@ -9,10 +9,10 @@ the data is written out to the device first (``sync_file_range``, no flush), the
 renamed, then fsynced, which commits its data, its metadata and its name at once; a crash before
 that commit leaves the old file, as its data was on the device before the rename could be
 committed. Elsewhere (another filesystem, no ``sync_file_range``) the file is fsynced, renamed,
-and the directory fsynced: two flushes. A delete fsyncs the directory. A store of runtime status
-(``StateStore(dirs.run, durable=False)``) skips the fsyncs: its writes are still atomic against
-a crash of the process (the rename), and a crash of the host ends every guest whose status it
-holds, so nothing there needs to reach the disk.
+and the directory fsynced: two flushes. A delete is durable too (see :meth:`StateStore.delete`).
+A store of runtime status (``StateStore(dirs.run, durable=False)``) skips the fsyncs: its writes
+are still atomic against a crash of the process (the rename), and a crash of the host ends every
+guest whose status it holds, so nothing there needs to reach the disk.
 
 A lock file serialises writers across processes (``fcntl.flock``), so two processes using the
 same driver state do not lose each other's work: take :meth:`StateStore.locked` around a
@@ -35,6 +35,7 @@ import errno
 import fcntl
 import itertools
 import os
+import queue
 import re
 import threading
 from collections.abc import Iterator
@@ -258,6 +259,7 @@ class StateStore:
         with self.locked():
             if kind not in self._made:
                 Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                _sweep(os.path.dirname(path))
                 self._made.add(kind)
             try:
                 atomic_write(path, data, durable=self.durable)
@@ -289,8 +291,26 @@ class StateStore:
         return sorted(e[:-n] for e in entries if e.endswith(self.suffix))
 
     def delete(self, kind: str, name: str) -> bool:
+        """Remove the record; False if there was none. Durable: on the filesystems of
+        :data:`ONE_FLUSH_FILESYSTEMS` the file is renamed to a hidden name and fsynced (one
+        flush, the rename committed with it), and unlinked by a background thread (freeing its
+        blocks costs as much as the flush); elsewhere unlinked and the directory fsynced. A
+        hidden file a crash left is removed by the next write of the kind."""
         path = self._path(kind, name)
         with self.locked():
+            if self.durable and _one_flush(path):
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    return False
+                try:
+                    gone = _gone_name(path)
+                    os.rename(path, gone)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                _unlink_later(gone)
+                return True
             try:
                 os.unlink(path)
             except FileNotFoundError:
@@ -298,3 +318,60 @@ class StateStore:
             if self.durable:
                 _fsync_dir(os.path.dirname(path))
             return True
+
+
+_GONE = ".gone"  # a deleted record's hidden name ends so: never a record's (it starts with '.')
+
+
+def _gone_name(path: str) -> str:
+    head, tail = os.path.split(path)
+    return os.path.join(head, f".{tail}.{os.getpid()}-{next(_temp_serial)}{_GONE}")
+
+
+def _one_flush(path: str) -> bool:
+    """Whether the filesystem holding ``path`` commits a renamed file's name with its fsync."""
+    dev = os.stat(os.path.dirname(path) or ".").st_dev
+    ok = _one_flush_devs.get(dev)
+    if ok is None:
+        ok = _one_flush_devs[dev] = _fstype(dev) in ONE_FLUSH_FILESYSTEMS
+    return ok
+
+
+_gone: queue.SimpleQueue[str] = queue.SimpleQueue()
+_reaper: threading.Thread | None = None
+_reaper_lock = threading.Lock()
+
+
+def _unlink_later(path: str) -> None:
+    """Unlink ``path`` in the background (one daemon thread per process)."""
+    global _reaper
+    _gone.put(path)
+    if _reaper is None:
+        with _reaper_lock:
+            if _reaper is None:
+                _reaper = threading.Thread(target=_reap, name="virtkit-store-reaper",
+                                           daemon=True)
+                _reaper.start()
+
+
+def _reap() -> None:
+    while True:
+        with contextlib.suppress(OSError):
+            os.unlink(_gone.get())
+
+
+def _sweep(directory: str) -> None:
+    """Remove the deleted records' hidden files a crash left in ``directory``."""
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(directory):
+            if entry.startswith(".") and entry.endswith(_GONE):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, entry))
+
+
+def _after_fork_in_child() -> None:
+    global _gone, _reaper
+    _gone, _reaper = queue.SimpleQueue(), None  # the parent's thread is not in the child
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

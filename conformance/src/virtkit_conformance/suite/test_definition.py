@@ -129,6 +129,26 @@ class TestDefinition:
         expect_error(C.OPERATION_FAILED, vk.conn.define_xml, vk.xml(other, uuid=dom.uuid))
         expect_error(C.NO_DOMAIN, vk.conn.lookup_by_name, other)
 
+    @pytest.mark.ops("domain_rename")
+    def test_rename(self, vk: Kit) -> None:
+        dom = vk.define()
+        old, new = dom.name, vk.name()
+        vk.track_domain(vk.conn, new)
+        rec = vk.recorder(dom)
+        dom.rename(new)
+        assert dom.name == new and vk.conn.lookup_by_uuid(dom.uuid).name == new
+        expect_error(C.NO_DOMAIN, vk.conn.lookup_by_name, old)
+        assert f"<name>{new}</name>" in dom.xml_desc(inactive=True)
+        assert rec.wait_for(2) == [(EventType.UNDEFINED, UndefinedDetail.RENAMED),
+                                   (EventType.DEFINED, DefinedDetail.RENAMED)]
+        other = vk.define()
+        expect_error(C.OPERATION_INVALID, dom.rename, other.name)
+        expect_error(C.OPERATION_INVALID, dom.rename, new)
+        expect_error((C.XML_ERROR, C.INVALID_ARG), dom.rename, "vk/cert")
+        dom.create()
+        expect_error(C.OPERATION_INVALID, dom.rename, vk.name())
+        assert vk.conn.lookup_by_uuid(dom.uuid).name == new, "refused: the name stays"
+
     def test_undefine_inactive(self, vk: Kit) -> None:
         dom = vk.define()
         rec = vk.recorder(dom)

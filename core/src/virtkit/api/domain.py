@@ -77,6 +77,11 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
         if ref is not None:
             self._ref = ref
 
+    def rename(self, new_name: str) -> None:
+        """Rename this inactive domain (libvirt's virDomainRename); the handle takes the new
+        name."""
+        self._update(self._conn.hooks.domain_rename(dom=self._ref, new_name=new_name))
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def create(self, paused: bool = False, force_boot: bool = False) -> None:

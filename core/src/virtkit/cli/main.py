@@ -60,6 +60,7 @@ COMMANDS: dict[str, str] = {
     "restore": "domain",
     "managedsave": "domain",
     "managedsave-remove": "domain",
+    "domrename": "domconfig",
     "save-image-dumpxml": "saveimage",
     "save-image-define": "saveimage",
     "save-image-edit": "saveimage",

@@ -983,6 +983,15 @@ class Hooks:
             },
         )
 
+    def domain_rename(self, *, dom: DomainRef, new_name: str) -> DomainRef:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_rename",
+            {
+                "dom": dom,
+                "new_name": new_name,
+            },
+        )
+
     def domain_reset(self, *, dom: DomainRef) -> bool:
         return self._call("domain_reset", {"dom": dom})  # type: ignore[no-any-return]
 

@@ -107,6 +107,11 @@ class CheckpointMixin:
                 table = _TABLES[node] = CheckpointTable()
             return table
 
+    def _checkpoint_count(self, dom: TestDomain) -> int:
+        """How many checkpoints ``dom`` has."""
+        cps = self._checkpoints.domains.get(dom.uuid)
+        return 0 if cps is None else len(cps.checkpoints)
+
     def _of(self, dom: TestDomain) -> DomainCheckpoints:
         return self._checkpoints.domains.setdefault(dom.uuid, DomainCheckpoints())
 

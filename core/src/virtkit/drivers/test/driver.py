@@ -15,6 +15,7 @@ from virtkit.drivers.test import host
 from virtkit.drivers.test.agent import AgentMixin
 from virtkit.drivers.test.blockjobs import BlockJobMixin
 from virtkit.drivers.test.checkpoints import CheckpointMixin
+from virtkit.drivers.test.definition import DefinitionMixin
 from virtkit.drivers.test.devices import DeviceMixin
 from virtkit.drivers.test.domxml import DomainDef, parse_domain
 from virtkit.drivers.test.graphics import GraphicsMixin
@@ -76,6 +77,7 @@ class TestDriver(
     CheckpointMixin,  # before JobMixin: its abort_job ends a backup first
     AgentMixin,
     BlockJobMixin,
+    DefinitionMixin,
     DeviceMixin,
     GraphicsMixin,
     SnapshotMixin,

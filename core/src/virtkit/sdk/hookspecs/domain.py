@@ -124,6 +124,31 @@ def virtkit_domain_undefine(
     """
 
 
+def _new_name(value: Any, op: str) -> Any:
+    """A usable domain name: a non-empty string without '/' or control characters."""
+    from virtkit.sdk.errors import invalid_arg
+    from virtkit.xml.checks import check_name
+
+    if not isinstance(value, str) or not value:
+        raise invalid_arg(f"{op}: a new domain name must be a non-empty string")
+    check_name("new domain name", value)
+    return value
+
+
+@spec(readonly=False, checks={"new_name": _new_name})
+def virtkit_domain_rename(dom: DomainRef, new_name: str) -> DomainRef | None:
+    """Give an inactive persistent domain a new name (its uuid and everything else stay).
+
+    :param new_name: the new name: non-empty, no '/' (XML_ERROR as in a definition).
+    :return: the domain's identity under its new name.
+    :raises VirtError: OPERATION_INVALID when the domain is active, transient, has a
+        managed-save image, snapshots or checkpoints, when ``new_name`` is its name already, or
+        when another domain has that name.
+    :state: the stored definition carries the new name (the old name is free at once); events
+        UNDEFINED/RENAMED (old name) then DEFINED/RENAMED (new name).
+    """
+
+
 # -- lifecycle ------------------------------------------------------------------------------------
 
 

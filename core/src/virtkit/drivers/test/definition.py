@@ -1,0 +1,68 @@
+"""Changes the test driver makes to a domain's definition in place: rename.
+
+A rename is refused as QEMU's driver refuses it (libvirt's test driver does too, bar the
+checkpoints it has not): only an inactive (so persistent) domain without managed-save image,
+snapshots or checkpoints, to a name no other domain has. The stored definition and the node's
+name index change together under the node's lock, so no caller ever sees both names or
+neither; events UNDEFINED/RENAMED for the old name, then DEFINED/RENAMED for the new one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from virtkit.drivers.test.domxml import from_model
+from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
+from virtkit.sdk.hookspecs import hookimpl
+from virtkit.sdk.records import DomainRef, Event
+from virtkit.sdk.states import DefinedDetail, EventType, UndefinedDetail
+
+if TYPE_CHECKING:
+    from virtkit.drivers.test.node import TestDomain, TestNode
+
+
+def _invalid(message: str) -> VirtError:
+    return VirtError(ErrorCode.OPERATION_INVALID, message, ErrorDomain.TEST)
+
+
+class DefinitionMixin:
+    """The rename hook of the test driver."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def _node(self) -> TestNode: ...
+
+        def _checkpoint_count(self, d: TestDomain) -> int: ...
+
+    @hookimpl
+    def virtkit_domain_rename(self, dom: DomainRef, new_name: str) -> DomainRef:
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            name = d.name
+            if d.status.active:
+                raise _invalid(f"cannot rename active domain '{name}'")
+            if d.status.has_managed_save:
+                raise _invalid(f"domain '{name}' with a managed save image can't be renamed")
+            if d.snapshots:
+                raise _invalid(f"cannot rename domain '{name}' with snapshots")
+            if self._checkpoint_count(d):
+                raise _invalid(f"cannot rename domain '{name}' with checkpoints")
+            if new_name == name:
+                raise _invalid(f"Can't rename domain '{name}' to itself")
+            if new_name in node.names:
+                raise _invalid(f"domain with name '{new_name}' already exists")
+            renamed = from_model(attrs.evolve(d.definition.model, name=new_name))
+            old_ref = d.ref
+            del node.names[name]
+            node.names[new_name] = d.uuid
+            d.definition = renamed
+            d._ref = None  # the identity record carries the name
+            node.emit(Event("domain-lifecycle", old_ref, int(EventType.UNDEFINED),
+                            int(UndefinedDetail.RENAMED)))
+            node.emit(Event("domain-lifecycle", d.ref, int(EventType.DEFINED),
+                            int(DefinedDetail.RENAMED)))
+            return d.ref

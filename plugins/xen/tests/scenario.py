@@ -11,7 +11,7 @@ from virtkit.sdk.errors import ErrorCode, VirtError
 GUEST = """<domain type='xen'><name>vk-tiny</name>
   <uuid>6d1e0f7a-3c55-4c1b-9a70-2f5d0c3e9b11</uuid>
   <memory unit='MiB'>128</memory><vcpu>1</vcpu>
-  <os><type>linux</type><kernel>/guest/vmlinuz</kernel><initrd>/guest/initrd.gz</initrd>
+  <os><type>linux</type><kernel>/guest/vmlinux</kernel><initrd>/guest/initrd.cpio</initrd>
   <cmdline>console=hvc0 quiet</cmdline></os>
   <on_poweroff>destroy</on_poweroff></domain>"""
 

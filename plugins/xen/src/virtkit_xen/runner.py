@@ -232,7 +232,8 @@ class ChannelRunner:
 
 
 class Recording:
-    """A runner that records every command and its result (JSON lines) while another runs them."""
+    """A runner that records every command, its result and how long it took (``seconds``, as
+    the caller saw it; a replay ignores it) as JSON lines while another runs them."""
 
     def __init__(self, inner: Runner, path: str | Path) -> None:
         self.inner, self.path = inner, Path(path)
@@ -240,10 +241,13 @@ class Recording:
 
     def run(self, argv: Sequence[str], *, input: bytes | None = None,
             timeout: float = 120.0) -> RunResult:
+        start = time.monotonic()
         r = self.inner.run(argv, input=input, timeout=timeout)
+        took = round(time.monotonic() - start, 2)
         with self.lock, self.path.open("a") as f:
             f.write(json.dumps({"argv": list(argv), "input": input.decode() if input else None,
-                                "rc": r.rc, "stdout": r.stdout, "stderr": r.stderr}) + "\n")
+                                "rc": r.rc, "stdout": r.stdout, "stderr": r.stderr,
+                                "seconds": took}) + "\n")
         return r
 
     def spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:

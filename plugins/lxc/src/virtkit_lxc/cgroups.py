@@ -286,6 +286,8 @@ class Cgroup:
             _write(self._file("freezer", "cgroup.freeze"), "1" if frozen else "0")
         else:
             _write(self._file("freezer", "freezer.state"), "FROZEN" if frozen else "THAWED")
+            if not frozen:
+                return  # v1 thaws within the write (freezing goes through FREEZING: polled)
         deadline = time.monotonic() + timeout
         pause = 0.0002  # a few processes freeze within a millisecond: look soon, then less
         while self.frozen() != frozen:

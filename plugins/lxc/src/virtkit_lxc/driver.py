@@ -113,6 +113,7 @@ class LxcDriver(ConsoleMixin, Driver):
         self.status = StateStore(dirs.run, suffix=".json", durable=False, lock_with=self.store)
         self._defs: dict[str, spec.Definition] = {}
         self._texts: dict[int, tuple[spec.Definition, str]] = {}
+        self._records: dict[bytes, Any] = {}  # decoded records by their stored bytes
         self.run_dir = os.path.join(dirs.run, "containers")
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
         self.lock = threading.RLock()
@@ -172,8 +173,8 @@ class LxcDriver(ConsoleMixin, Driver):
         st_raw = self.status.read("domains", name)
         if cfg_raw is None and st_raw is None:
             return None
-        cfg = json.loads(cfg_raw) if cfg_raw else None
-        st = json.loads(st_raw) if st_raw else None
+        cfg = self._decode(cfg_raw) if cfg_raw else None
+        st = self._decode(st_raw) if st_raw else None
         saved = {"config": cfg, "status": st}
         if cfg is not None and "state" in cfg:  # written when the status was kept here too:
             st = st if st is not None else cfg  # read it so; the next save splits it
@@ -188,6 +189,20 @@ class LxcDriver(ConsoleMixin, Driver):
         return Container(self._defn(text), status, st["id"] if st is not None else -1, live,
                          bool(cfg.get("autostart")) if cfg is not None else False,
                          st.get("run") if st is not None else None, saved)
+
+    def _decode(self, raw: bytes) -> Any:
+        """The record stored as ``raw`` (decoded once per content; the result is never changed
+        in place, so it is shared)."""
+        rec = self._records.get(raw)
+        if rec is None:
+            rec = json.loads(raw)
+            self._keep(raw, rec)
+        return rec
+
+    def _keep(self, raw: bytes, rec: Any) -> None:
+        if len(self._records) >= _CACHE:
+            self._records.clear()
+        self._records[raw] = rec
 
     def _save(self, c: Container) -> None:
         """Write what changed of ``c``'s two records (store lock held)."""
@@ -208,7 +223,9 @@ class LxcDriver(ConsoleMixin, Driver):
                    if rec != c.saved.get(key)]
         for store, rec in changed:
             if rec is not None:
-                store.write("domains", c.name, json.dumps(rec).encode())
+                raw = json.dumps(rec).encode()
+                store.write("domains", c.name, raw)
+                self._keep(raw, rec)  # the next lookup reads it back: no decoding
         for store, rec in changed:
             if rec is None:
                 store.delete("domains", c.name)

@@ -15,3 +15,19 @@ def test_domrename(run: Run) -> None:
     assert "error: cannot rename active domain 'test'\n" in r.stderr
     assert "Domain successfully renamed\n" in r.stdout and "\nfoo\n" in r.stdout
     assert "error: Can't rename domain 'foo' to itself\n" in r.stderr
+
+
+def test_set_lifecycle_action(run: Run) -> None:
+    r = run(*DEFAULT, stdin="set-lifecycle-action test poweroff restart\n"
+                            "set-lifecycle-action test crash coredump-restart --config\n"
+                            "dumpxml test\ndumpxml test --inactive\n"
+                            "set-lifecycle-action test reboot coredump-destroy\n"
+                            "set-lifecycle-action test reboot preserve --current --live\n")
+    live, config = r.stdout.split("</domain>")[:2]
+    assert "<on_poweroff>restart</on_poweroff>" in live
+    assert "<on_crash>destroy</on_crash>" in live
+    assert "<on_poweroff>destroy</on_poweroff>" in config
+    assert "<on_crash>coredump-restart</on_crash>" in config
+    assert ("error: Unable to change lifecycle action.\nerror: unsupported configuration: "
+            "Lifecycle event 'reboot' doesn't support 'coredump-destroy' action\n") in r.stderr
+    assert "Options --current and --live are mutually exclusive" in r.stderr

@@ -149,6 +149,20 @@ class TestDefinition:
         expect_error(C.OPERATION_INVALID, dom.rename, vk.name())
         assert vk.conn.lookup_by_uuid(dom.uuid).name == new, "refused: the name stays"
 
+    @pytest.mark.ops("domain_set_lifecycle_action")
+    def test_lifecycle_actions(self, vk: Kit) -> None:
+        dom = vk.define()
+        dom.set_lifecycle_action("reboot", "destroy")
+        assert "<on_reboot>destroy</on_reboot>" in dom.xml_desc(inactive=True)
+        dom.set_lifecycle_action("crash", "preserve", config=True)
+        assert "<on_crash>preserve</on_crash>" in dom.xml_desc(inactive=True)
+        expect_error(C.CONFIG_UNSUPPORTED, dom.set_lifecycle_action, "poweroff",
+                     "coredump-destroy")
+        expect_error(C.INVALID_ARG, dom.set_lifecycle_action, "vkcert", "destroy")
+        expect_error(C.OPERATION_INVALID, dom.set_lifecycle_action, "poweroff", "destroy",
+                     live=True)
+        assert "<on_poweroff>destroy</on_poweroff>" in dom.xml_desc(inactive=True)
+
     def test_undefine_inactive(self, vk: Kit) -> None:
         dom = vk.define()
         rec = vk.recorder(dom)

@@ -26,6 +26,16 @@ from virtkit.sdk.records import (
 SAVE_PARAMS = ("file", "dxml")  # libvirt's VIR_DOMAIN_SAVE_PARAM_FILE and _DXML
 
 
+def _named(value: int | str, names: tuple[str, ...], what: str) -> str:
+    """A libvirt enum value given by number or by name, as its name (INVALID_ARG naming an
+    unknown number; unknown names are refused where the call is dispatched)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value  # type: ignore[return-value]  # checked at dispatch
+    if not 0 <= value < len(names):
+        raise invalid_arg(f"invalid {what} '{value}'")
+    return names[value]
+
+
 def save_image_params(params: Any, op: str) -> tuple[str, str | None]:
     """The file and optional XML of libvirt's save and restore parameters; INVALID_ARG for a
     missing file, an unknown name or a value that is not a string."""
@@ -81,6 +91,18 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
         """Rename this inactive domain (libvirt's virDomainRename); the handle takes the new
         name."""
         self._update(self._conn.hooks.domain_rename(dom=self._ref, new_name=new_name))
+
+    def set_lifecycle_action(
+        self, type: int | str, action: int | str, live: bool = False, config: bool = False
+    ) -> None:
+        """Set what happens when the guest powers off, reboots or crashes (libvirt's
+        setLifecycleAction): ``type`` ``poweroff``/``reboot``/``crash`` (or libvirt's numbers
+        0-2), ``action`` ``destroy``, ``restart``, ``rename-restart``, ``preserve``,
+        ``coredump-destroy``, ``coredump-restart`` (or 0-5)."""
+        self._conn.hooks.domain_set_lifecycle_action(
+            dom=self._ref, event=_named(type, args.LIFECYCLE_EVENTS, "lifecycle type"),
+            action=_named(action, args.LIFECYCLE_ACTIONS, "lifecycle action"),
+            live=live, config=config)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ COMMANDS: dict[str, str] = {
     "managedsave": "domain",
     "managedsave-remove": "domain",
     "domrename": "domconfig",
+    "set-lifecycle-action": "domconfig",
     "save-image-dumpxml": "saveimage",
     "save-image-define": "saveimage",
     "save-image-edit": "saveimage",

@@ -1121,6 +1121,26 @@ class Hooks:
             },
         )
 
+    def domain_set_lifecycle_action(
+        self,
+        *,
+        dom: DomainRef,
+        event: str,
+        action: str,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_lifecycle_action",
+            {
+                "dom": dom,
+                "event": event,
+                "action": action,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def domain_set_memory(
         self,
         *,

@@ -140,6 +140,13 @@ def path(value: Any, op: str) -> Any:
     return value
 
 
+#: libvirt's lifecycle events (virDomainLifecycle) and actions (virDomainLifecycleAction), each
+#: in the order of libvirt's numbers; the coredump actions apply to ``crash`` only.
+LIFECYCLE_EVENTS = ("poweroff", "reboot", "crash")
+LIFECYCLE_ACTIONS = ("destroy", "restart", "rename-restart", "preserve", "coredump-destroy",
+                     "coredump-restart")
+
+
 #: How a restored guest starts: as saved (None), running or paused.
 START_STATE = one_of("start state", ("running", "paused"), optional=True)
 

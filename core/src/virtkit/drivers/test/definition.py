@@ -1,19 +1,25 @@
-"""Changes the test driver makes to a domain's definition in place: rename.
+"""Changes the test driver makes to a domain's definition in place: rename and lifecycle
+actions.
 
 A rename is refused as QEMU's driver refuses it (libvirt's test driver does too, bar the
 checkpoints it has not): only an inactive (so persistent) domain without managed-save image,
 snapshots or checkpoints, to a name no other domain has. The stored definition and the node's
 name index change together under the node's lock, so no caller ever sees both names or
 neither; events UNDEFINED/RENAMED for the old name, then DEFINED/RENAMED for the new one.
+
+Lifecycle actions (``<on_poweroff>``, ``<on_reboot>``, ``<on_crash>``) change in the live and/or
+persistent definition as libvirt's test driver changes them, both or neither: a coredump action
+is for crashes only (CONFIG_UNSUPPORTED, as libvirt says).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from virtkit.drivers.test.domxml import from_model
+from virtkit.drivers.test.devices import targets
+from virtkit.drivers.test.domxml import DomainDef, from_model
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
@@ -28,7 +34,7 @@ def _invalid(message: str) -> VirtError:
 
 
 class DefinitionMixin:
-    """The rename hook of the test driver."""
+    """The rename and lifecycle-action hooks of the test driver."""
 
     if TYPE_CHECKING:
 
@@ -66,3 +72,31 @@ class DefinitionMixin:
             node.emit(Event("domain-lifecycle", d.ref, int(EventType.DEFINED),
                             int(DefinedDetail.RENAMED)))
             return d.ref
+
+    @hookimpl
+    def virtkit_domain_set_lifecycle_action(
+        self, dom: DomainRef, event: str, action: str, live: bool, config: bool
+    ) -> bool:
+        if event != "crash" and action.startswith("coredump-"):
+            raise VirtError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"unsupported configuration: Lifecycle event '{event}' doesn't support "
+                f"'{action}' action",
+                ErrorDomain.TEST,
+            )
+
+        def change(d: DomainDef) -> DomainDef:
+            changes: dict[str, Any] = {f"on_{event}": action}
+            return from_model(attrs.evolve(d.model, **changes))
+
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            do_live, do_config = targets(d, live, config)
+            new_live = change(d.current) if do_live else None
+            new_config = change(d.definition) if do_config else None
+            if new_live is not None:
+                d.live = new_live
+            if new_config is not None:
+                d.definition = new_config
+            return True

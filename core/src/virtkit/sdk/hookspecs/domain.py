@@ -12,6 +12,8 @@ from typing import Any
 
 from virtkit.sdk.checks import (
     ADDRESS_SOURCES,
+    LIFECYCLE_ACTIONS,
+    LIFECYCLE_EVENTS,
     SHUTDOWN_MODES,
     START_STATE,
     one_of,
@@ -413,6 +415,30 @@ def virtkit_domain_set_autostart(dom: DomainRef, autostart: bool) -> bool | None
 
     :raises VirtError: OPERATION_INVALID for a transient domain.
     :state: the autostart flag.
+    """
+
+
+@spec(
+    readonly=False,
+    checks={"event": one_of("lifecycle event", LIFECYCLE_EVENTS),
+            "action": one_of("lifecycle action", LIFECYCLE_ACTIONS)},
+)
+def virtkit_domain_set_lifecycle_action(
+    dom: DomainRef, event: str, action: str, live: bool, config: bool
+) -> bool | None:
+    """Set what the hypervisor does when the guest powers off, reboots or crashes (the
+    ``<on_poweroff>``, ``<on_reboot>`` and ``<on_crash>`` elements).
+
+    :param event: ``poweroff``, ``reboot`` or ``crash``.
+    :param action: ``destroy``, ``restart``, ``rename-restart``, ``preserve``, and for
+        ``crash`` only ``coredump-destroy`` or ``coredump-restart``.
+    :param live: / :param config: the running guest and/or the persistent definition
+        (neither: live when active, config when not).
+    :return: True.
+    :raises VirtError: INVALID_ARG for an unknown event or action; CONFIG_UNSUPPORTED for a
+        coredump action on poweroff or reboot (or an action the driver cannot do);
+        OPERATION_INVALID for ``live`` on an inactive or ``config`` on a transient domain.
+    :state: the action in the chosen definitions.
     """
 
 

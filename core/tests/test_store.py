@@ -328,3 +328,29 @@ def test_a_durable_delete_on_a_journaling_filesystem(tmp_path: Path,
     other = StateStore(tmp_path, suffix=".json")
     other.write("domains", "db", b"new")
     assert sorted(p.name for p in (tmp_path / "domains").iterdir()) == ["db.json"]
+
+
+def test_the_kept_lock_file_excludes_a_forked_child(tmp_path: Path) -> None:
+    """The lock file stays open between locks; a child forked with it open takes a lock of its
+    own (not the parent's, which an flock on the shared open file would be)."""
+    import select
+
+    store = StateStore(tmp_path)
+    with store.locked():
+        pass  # opened, kept
+    r, w = os.pipe()
+    with store.locked():
+        pid = os.fork()
+        if pid == 0:  # the child: blocks until the parent lets go
+            try:
+                with store.locked():
+                    os.write(w, b"x")
+            finally:
+                os._exit(0)
+        assert select.select([r], [], [], 0.5)[0] == []  # held by the parent: the child waits
+    assert select.select([r], [], [], 10)[0] == [r]
+    assert os.read(r, 1) == b"x"
+    assert os.waitpid(pid, 0)[1] == 0
+    os.close(r)
+    os.close(w)
+    store.close()

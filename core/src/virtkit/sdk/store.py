@@ -225,6 +225,7 @@ class StateStore:
             threading.RLock() if owner is self else owner._thread_lock)
         self._lock_depth = 0
         self._lock_fd = -1
+        self._lock_gen = -1
         self._lock_path = os.path.join(owner.root, ".lock")
         self._made: set[str] = set()  # kind directories known to exist (no mkdir per write)
 
@@ -240,10 +241,17 @@ class StateStore:
                 yield
             return
         with self._thread_lock:
+            if self._lock_gen != _fork_gen:
+                # a child process (forked, perhaps inside a locked sequence) holds nothing and
+                # opens its own lock file: an flock belongs to the open file, which forks share
+                self._lock_depth, self._lock_fd = 0, -1
             if self._lock_depth == 0:
-                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                self._lock_fd = fd
+                # the lock file is opened once and kept: a lock costs no open
+                if self._lock_fd < 0:
+                    self._lock_fd = os.open(self._lock_path,
+                                            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    self._lock_gen = _fork_gen
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             self._lock_depth += 1
             try:
                 yield
@@ -251,8 +259,17 @@ class StateStore:
                 self._lock_depth -= 1
                 if self._lock_depth == 0:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-                    os.close(self._lock_fd)
-                    self._lock_fd = -1
+
+    def close(self) -> None:
+        """Close the kept lock file (a later lock opens it again)."""
+        with self._thread_lock:
+            if self._lock_fd >= 0 and self._lock_gen == _fork_gen and self._lock_depth == 0:
+                os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     def write(self, kind: str, name: str, data: bytes) -> None:
         path = self._path(kind, name)
@@ -274,8 +291,11 @@ class StateStore:
         except FileNotFoundError:
             return None
         try:  # os.read, not open(): a record is small, and a file object costs five syscalls
-            chunks = []
-            while chunk := os.read(fd, 1 << 16):
+            chunk = os.read(fd, _READ)
+            if len(chunk) < _READ:
+                return chunk  # a short read of a regular file is its end: no read to see it
+            chunks = [chunk]
+            while chunk := os.read(fd, _READ):
                 chunks.append(chunk)
             return b"".join(chunks)
         finally:
@@ -320,6 +340,7 @@ class StateStore:
             return True
 
 
+_READ = 1 << 16
 _GONE = ".gone"  # a deleted record's hidden name ends so: never a record's (it starts with '.')
 
 
@@ -369,9 +390,13 @@ def _sweep(directory: str) -> None:
                     os.unlink(os.path.join(directory, entry))
 
 
+_fork_gen = 0  # one more in each child process: its stores open their lock files anew
+
+
 def _after_fork_in_child() -> None:
-    global _gone, _reaper
+    global _gone, _reaper, _fork_gen
     _gone, _reaper = queue.SimpleQueue(), None  # the parent's thread is not in the child
+    _fork_gen += 1
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

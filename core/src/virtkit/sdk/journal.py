@@ -168,6 +168,7 @@ class JournalReader:
         with journal._locked(fcntl.LOCK_SH) as lock_fd:
             self.next_seq = journal._last_seq(lock_fd) + 1
             self._fd = os.open(journal._file, os.O_RDONLY | os.O_CLOEXEC)
+            self._held = _ident(self._fd)  # the file this reader holds (kept: no fstat a read)
         os.lseek(self._fd, 0, os.SEEK_END)
 
     def __enter__(self) -> JournalReader:
@@ -189,7 +190,7 @@ class JournalReader:
         self._drain(self._fd, out)
         try:
             st = os.stat(self.journal._file)
-            current = (st.st_dev, st.st_ino) == _ident(self._fd)
+            current = (st.st_dev, st.st_ino) == self._held
         except FileNotFoundError:
             current = False
         if current:
@@ -214,6 +215,7 @@ class JournalReader:
                     self._partial = b""
                     os.close(fd)
             self._fd = os.open(j._file, os.O_RDONLY | os.O_CLOEXEC)
+            self._held = _ident(self._fd)
             self._drain(self._fd, out)
         return out
 

@@ -32,7 +32,7 @@ from virtkit.sdk.records import (
     Event,
     NodeInfo,
 )
-from virtkit.sdk.states import DomainState, DomainStatus, Op, transition
+from virtkit.sdk.states import DomainState, DomainStatus, Op, Transition, transition
 from virtkit.sdk.store import StateStore, check_name
 from virtkit.xml.domain import Vcpu
 from virtkit_lxc import runner, spec
@@ -259,8 +259,11 @@ class LxcDriver(ConsoleMixin, Driver):
         return DomainSummary(c.ref, int(c.status.state), int(c.status.reason),
                              c.status.persistent, c.autostart)
 
-    def _apply(self, c: Container, op: Op, *, new: bool = False, **flags: Any) -> DomainRef:
-        t = transition(op, c.name, None if new else c.status, **flags)
+    def _apply(self, c: Container, op: Op, *, new: bool = False, checked: Transition | None = None,
+               **flags: Any) -> DomainRef:
+        """Make ``op``'s change of ``c`` (``checked``: its transition, computed before the work
+        it needed and still valid, as the status did not change meanwhile)."""
+        t = checked or transition(op, c.name, None if new else c.status, **flags)
         ref = c.ref
         if t.status is None or not t.status.active:
             c.id, c.live, c.run = -1, None, None
@@ -466,6 +469,7 @@ class LxcDriver(ConsoleMixin, Driver):
                 self._reader.close()
                 self._reader = None
         self.journal.close()
+        self.store.close()
         return True
 
     @hookimpl
@@ -605,9 +609,9 @@ class LxcDriver(ConsoleMixin, Driver):
     def virtkit_domain_destroy(self, dom: DomainRef, graceful: bool) -> bool:
         with self.store.locked(), self.lock:
             c = self._active(dom)
-            transition(Op.DESTROY, c.name, c.status)
+            t = transition(Op.DESTROY, c.name, c.status)
             self._kill(c, "destroy")
-            self._apply(c, Op.DESTROY)
+            self._apply(c, Op.DESTROY, checked=t)
         return True
 
     @hookimpl
@@ -644,24 +648,24 @@ class LxcDriver(ConsoleMixin, Driver):
     def virtkit_domain_suspend(self, dom: DomainRef) -> bool:
         with self.store.locked(), self.lock:
             c = self._active(dom)
-            transition(Op.SUSPEND, c.name, c.status)
+            t = transition(Op.SUSPEND, c.name, c.status)
             try:
                 c.cgroup().freeze()
             except (CgroupError, OSError) as exc:
                 raise failed(f"cannot suspend domain '{c.name}': {exc}") from None
-            self._apply(c, Op.SUSPEND)
+            self._apply(c, Op.SUSPEND, checked=t)
         return True
 
     @hookimpl
     def virtkit_domain_resume(self, dom: DomainRef) -> bool:
         with self.store.locked(), self.lock:
             c = self._active(dom)
-            transition(Op.RESUME, c.name, c.status)
+            t = transition(Op.RESUME, c.name, c.status)
             try:
                 c.cgroup().thaw()
             except (CgroupError, OSError) as exc:
                 raise failed(f"cannot resume domain '{c.name}': {exc}") from None
-            self._apply(c, Op.RESUME)
+            self._apply(c, Op.RESUME, checked=t)
         return True
 
     # -- queries --------------------------------------------------------------------------------

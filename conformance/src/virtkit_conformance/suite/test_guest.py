@@ -1,5 +1,6 @@
 """Group ``guest-info``: what a running guest shows of itself: block, interface and memory
-statistics and its interface addresses."""
+statistics, its interface addresses, and its health (definition updated since start, control
+state, disk errors, taint and deprecation messages)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,37 @@ class TestGuestInfo:
         assert answered, f"no address source answered (tried {', '.join(SOURCES)})"
         dom.destroy()
         expect_error(C.OPERATION_INVALID, dom.interface_addresses, answered[0])
+
+    @pytest.mark.ops("domain_is_updated", "domain_set_lifecycle_action")
+    def test_is_updated(self, vk: Kit) -> None:
+        dom = vk.running()
+        assert dom.is_updated() is False
+        dom.set_lifecycle_action("crash", "restart", config=True)
+        assert dom.is_updated() is True, "the next boot's definition changed"
+        dom.destroy()
+        assert dom.is_updated() is False
+
+    @pytest.mark.ops("domain_get_control_info")
+    def test_control_info(self, vk: Kit) -> None:
+        dom = vk.running()
+        state, details, state_time = dom.control_info()
+        assert state in (0, 1, 2, 3) and details >= 0 and state_time >= 0
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.control_info)
+
+    @pytest.mark.ops("domain_get_disk_errors")
+    def test_disk_errors(self, vk: Kit) -> None:
+        dom, _ = _guest(vk)
+        errors = dom.disk_errors()
+        assert set(errors) <= {"vdb"} and all(v in (1, 2) for v in errors.values()), errors
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.disk_errors)
+
+    @pytest.mark.ops("domain_get_messages")
+    def test_messages(self, vk: Kit) -> None:
+        dom = vk.running()
+        everything = dom.messages()
+        assert all(isinstance(m, str) and m.startswith(("tainted: ", "deprecated "))
+                   for m in everything), everything
+        assert set(dom.messages(tainting=True)) | set(dom.messages(deprecation=True)) == set(
+            everything)

@@ -15,6 +15,7 @@ from virtkit.api.handle import Handle
 from virtkit.sdk import checks as args
 from virtkit.sdk.errors import ErrorCode, VirtError, invalid_arg
 from virtkit.sdk.records import (
+    DomainControlInfo,
     DomainInfo,
     DomainRef,
     DomainSummary,
@@ -210,6 +211,25 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
 
     def is_persistent(self) -> bool:
         return self.summary().persistent
+
+    def is_updated(self) -> bool:
+        """Whether the persistent definition of this active domain changed since it started."""
+        return self._conn.hooks.domain_is_updated(dom=self._ref)
+
+    def control_info(self) -> DomainControlInfo:
+        """The state of the driver's control of the guest: ``(state, details, state_time)``
+        (libvirt's controlInfo; state 0 ok, 1 background job, 2 occupied, 3 error)."""
+        return self._conn.hooks.domain_get_control_info(dom=self._ref)
+
+    def disk_errors(self) -> dict[str, int]:
+        """The disks with an I/O error: target -> 1 (unspecified) or 2 (no space)."""
+        return self._conn.hooks.domain_get_disk_errors(dom=self._ref)
+
+    def messages(self, tainting: bool = False, deprecation: bool = False) -> list[str]:
+        """The guest's taint and deprecation messages (only one kind when asked; neither:
+        both)."""
+        return self._conn.hooks.domain_get_messages(dom=self._ref, tainting=tainting,
+                                                    deprecation=deprecation)
 
     def xml_desc(self, inactive: bool = False, security_info: bool = False) -> str:
         if security_info and self._conn.read_only:

@@ -168,6 +168,7 @@ def cmd_dominfo(state: CliState, domain: str, as_json: bool) -> None:
         summary = dom.summary()
         root = _domain_xml(dom)
     os_type = root.findtext("os/type") or "unknown"
+    messages = _messages(dom)
     if as_json:
         state.json({
             "id": summary.ref.id if summary.active else None,
@@ -182,6 +183,7 @@ def cmd_dominfo(state: CliState, domain: str, as_json: bool) -> None:
             "persistent": summary.persistent,
             "autostart": summary.autostart,
             "managed_save": summary.managed_save,
+            "messages": messages,
         })
         return
     pairs = [
@@ -201,7 +203,21 @@ def cmd_dominfo(state: CliState, domain: str, as_json: bool) -> None:
         ("Autostart:", "enable" if summary.autostart else "disable"),
         ("Managed save:", "yes" if summary.managed_save else "no"),
     ]
+    pairs += [("Messages:" if i == 0 else "", text) for i, text in enumerate(messages)]
     state.out(fields(pairs))
+
+
+def _messages(dom: Domain) -> list[str]:
+    """The guest's taint and deprecation messages; none where the driver has no such call."""
+    from virtkit import VirtError
+    from virtkit.sdk.errors import ErrorCode
+
+    try:
+        return dom.messages()
+    except VirtError as exc:
+        if exc.code != ErrorCode.NO_SUPPORT:
+            raise
+        return []
 
 
 @command("domstate", help="Print a domain's state.")

@@ -61,6 +61,8 @@ COMMANDS: dict[str, str] = {
     "managedsave": "domain",
     "managedsave-remove": "domain",
     "domrename": "domconfig",
+    "domcontrol": "domhealth",
+    "domblkerror": "domhealth",
     "set-lifecycle-action": "domconfig",
     "save-image-dumpxml": "saveimage",
     "save-image-define": "saveimage",

@@ -16,6 +16,7 @@ from virtkit.sdk.records import (
     CheckpointRef,
     CheckpointSummary,
     DhcpLease,
+    DomainControlInfo,
     DomainInfo,
     DomainRef,
     DomainStateInfo,
@@ -581,6 +582,9 @@ class Hooks:
             },
         )
 
+    def domain_get_control_info(self, *, dom: DomainRef) -> DomainControlInfo:
+        return self._call("domain_get_control_info", {"dom": dom})  # type: ignore[no-any-return]
+
     def domain_get_cpu_stats(
         self,
         *,
@@ -598,6 +602,9 @@ class Hooks:
                 "total": total,
             },
         )
+
+    def domain_get_disk_errors(self, *, dom: DomainRef) -> dict[str, int]:
+        return self._call("domain_get_disk_errors", {"dom": dom})  # type: ignore[no-any-return]
 
     def domain_get_emulator_pin_info(self, *, dom: DomainRef, config: bool) -> list[bool]:
         return self._call(  # type: ignore[no-any-return]
@@ -653,6 +660,22 @@ class Hooks:
             {
                 "dom": dom,
                 "completed": completed,
+            },
+        )
+
+    def domain_get_messages(
+        self,
+        *,
+        dom: DomainRef,
+        tainting: bool,
+        deprecation: bool,
+    ) -> list[str]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_messages",
+            {
+                "dom": dom,
+                "tainting": tainting,
+                "deprecation": deprecation,
             },
         )
 
@@ -773,6 +796,9 @@ class Hooks:
                 "device": device,
             },
         )
+
+    def domain_is_updated(self, *, dom: DomainRef) -> bool:
+        return self._call("domain_is_updated", {"dom": dom})  # type: ignore[no-any-return]
 
     def domain_list(self) -> list[DomainSummary]:
         return self._call("domain_list", {})  # type: ignore[no-any-return]

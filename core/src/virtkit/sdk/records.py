@@ -145,6 +145,18 @@ class DomainStateInfo(TupleLike):
 
 @record
 @attrs.frozen
+class DomainControlInfo(TupleLike):
+    """As libvirt's virDomainGetControlInfo: the state of the driver's control of the guest
+    (0 ok, 1 a background job, 2 occupied by a call, 3 error), its details (an error's reason)
+    and for how long it has been in that state, in ms (0 when ok)."""
+
+    state: int
+    details: int
+    state_time: int
+
+
+@record
+@attrs.frozen
 class NodeInfo(TupleLike):
     """As libvirt's virNodeGetInfo: memory in KiB, mhz, NUMA nodes, sockets, cores, threads
     (indexed, ``[1]`` is MiB as libvirt-python's ``getInfo()`` gives it)."""

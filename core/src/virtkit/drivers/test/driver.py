@@ -20,6 +20,7 @@ from virtkit.drivers.test.devices import DeviceMixin
 from virtkit.drivers.test.domxml import DomainDef, parse_domain
 from virtkit.drivers.test.graphics import GraphicsMixin
 from virtkit.drivers.test.guest import GuestMixin
+from virtkit.drivers.test.health import HealthMixin
 from virtkit.drivers.test.hoststats import HostMixin
 from virtkit.drivers.test.jobs import JobMixin, job_seconds
 from virtkit.drivers.test.migration import MigrationMixin
@@ -82,6 +83,7 @@ class TestDriver(
     GraphicsMixin,
     SnapshotMixin,
     GuestMixin,
+    HealthMixin,
     HostMixin,
     JobMixin,
     MigrationMixin,

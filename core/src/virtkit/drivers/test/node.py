@@ -356,7 +356,7 @@ class TestNode:
         dom.live = dom.definition
         dom.memory = dom.definition.current_memory
         dom.started_at = time.monotonic()
-        dom.runtime = {}
+        dom.runtime = {"booted": dom.definition}  # what the guest started from (is_updated)
 
     def deactivate(self, dom: TestDomain) -> None:
         if dom.id > 0:

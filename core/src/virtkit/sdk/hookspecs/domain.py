@@ -22,6 +22,7 @@ from virtkit.sdk.checks import (
 )
 from virtkit.sdk.hookspecs.markers import spec, unless
 from virtkit.sdk.records import (
+    DomainControlInfo,
     DomainInfo,
     DomainRef,
     DomainStateInfo,
@@ -379,6 +380,54 @@ def virtkit_domain_get_info(dom: DomainRef) -> DomainInfo | None:
 def virtkit_domain_get_state(dom: DomainRef) -> DomainStateInfo | None:
     """The domain's state and reason (numbers of :mod:`virtkit.sdk.states`).
 
+    :raises VirtError: NO_DOMAIN.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_domain_is_updated(dom: DomainRef) -> bool | None:
+    """Whether the persistent definition of an active domain has changed since it started
+    (the next boot runs something other than what runs now).
+
+    :return: False for an inactive domain.
+    :raises VirtError: NO_DOMAIN.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_domain_get_control_info(dom: DomainRef) -> DomainControlInfo | None:
+    """The state of the driver's control of the guest (libvirt's virDomainGetControlInfo).
+
+    :return: a :class:`~virtkit.sdk.records.DomainControlInfo`: ok, or a background job
+        running for ``state_time`` ms, ...
+    :raises VirtError: OPERATION_INVALID when the domain is not running.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_domain_get_disk_errors(dom: DomainRef) -> dict[str, int] | None:
+    """The I/O errors the guest's disks have hit (libvirt's virDomainGetDiskErrors).
+
+    :return: disk target -> error (1 unspecified, 2 no space left), for the disks with an
+        error only.
+    :raises VirtError: OPERATION_INVALID when the domain is not running.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_domain_get_messages(
+    dom: DomainRef, tainting: bool, deprecation: bool
+) -> list[str] | None:
+    """Messages about the running guest (libvirt's virDomainGetMessages): ``tainted: ...``
+    for what makes it unsupportable, ``deprecated configuration: ...`` for settings that will
+    stop working.
+
+    :param tainting: / :param deprecation: only those kinds; neither: both.
+    :return: the messages, in the order they arose; empty for an inactive domain.
     :raises VirtError: NO_DOMAIN.
     :state: none.
     """

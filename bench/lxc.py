@@ -10,7 +10,11 @@ host; libvirtd's /run/libvirt is a tmpfs of its own too), libvirt through its da
 way libvirt's lxc driver runs). Rounds are interleaved ABAB (libvirt, virtkit, libvirt, ...)
 after one warm-up each. It prints each operation's median wall time for both, with the
 interquartile range, and virtkit's ratio to libvirt (median of the per-pair ratios). Target:
-ratio <= 1 (at least as fast).
+ratio <= 1 (at least as fast). A second table gives each operation's CPU time, which a loaded
+machine distorts less than wall time: the calling process's (all threads; for virtkit that is
+the whole driver) plus, for libvirt, its daemon's (all threads, from /proc/PID/task/*/schedstat);
+child processes on either side (libvirt's controller, virtkit's supervisor) are not counted,
+so for start and destroy it is the management side's share only.
 
     sudo python bench/lxc.py [-n 10]
 """
@@ -42,10 +46,26 @@ def domain_xml(name: str, root: Path) -> str:
             f"<console type='pty'/></devices></domain>")
 
 
-def timed(fn) -> float:  # type: ignore[no-untyped-def]
+def timed(fn, cpu: dict[str, float], op: str, daemon: int | None = None) -> float:  # type: ignore[no-untyped-def]
+    """``fn``'s wall time; its CPU time goes to ``cpu[op]``: this process's (every thread) and,
+    for libvirt, its daemon's (every thread, read from /proc before and after, outside the wall
+    time). Child processes (libvirt's controller, virtkit's supervisor) are not counted."""
+    d0 = daemon_cpu(daemon) if daemon else 0.0
+    c = time.process_time()
     t = time.perf_counter()
     fn()
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    cpu[op] = time.process_time() - c + ((daemon_cpu(daemon) - d0) if daemon else 0.0)
+    return wall
+
+
+def daemon_cpu(pid: int) -> float:
+    """Seconds on the CPU of every thread of process ``pid`` (the first field of schedstat)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
 
 
 class Libvirt:
@@ -90,21 +110,24 @@ class Libvirt:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     raise
                 time.sleep(0.1)
+        self.daemon: int | None = self.proc.pid  # libvirtd (unshare and sh exec it)
+        self.cpu: dict[str, float] = {}
 
     def cycle(self, name: str, xml: str) -> dict[str, float]:
         t: dict[str, float] = {}
+        self.cpu = {}
         dom = None
 
         def define() -> None:
             nonlocal dom
             dom = self.conn.defineXML(xml)
-        t["define"] = timed(define)
+        t["define"] = timed(define, self.cpu, "define", self.daemon)
         assert dom is not None
-        t["start"] = timed(dom.create)
-        t["suspend"] = timed(dom.suspend)
-        t["resume"] = timed(dom.resume)
-        t["destroy"] = timed(dom.destroy)
-        t["undefine"] = timed(dom.undefine)
+        t["start"] = timed(dom.create, self.cpu, "start", self.daemon)
+        t["suspend"] = timed(dom.suspend, self.cpu, "suspend", self.daemon)
+        t["resume"] = timed(dom.resume, self.cpu, "resume", self.daemon)
+        t["destroy"] = timed(dom.destroy, self.cpu, "destroy", self.daemon)
+        t["undefine"] = timed(dom.undefine, self.cpu, "undefine", self.daemon)
         return t
 
     def close(self) -> None:
@@ -135,21 +158,24 @@ class Virtkit:
         import virtkit
 
         self.conn = virtkit.open("lxc:///system")
+        self.daemon: int | None = None  # in-process
+        self.cpu: dict[str, float] = {}
 
     def cycle(self, name: str, xml: str) -> dict[str, float]:
         t: dict[str, float] = {}
+        self.cpu = {}
         dom = None
 
         def define() -> None:
             nonlocal dom
             dom = self.conn.define_xml(xml)
-        t["define"] = timed(define)
+        t["define"] = timed(define, self.cpu, "define", self.daemon)
         assert dom is not None
-        t["start"] = timed(dom.create)
-        t["suspend"] = timed(dom.suspend)
-        t["resume"] = timed(dom.resume)
-        t["destroy"] = timed(dom.destroy)
-        t["undefine"] = timed(dom.undefine)
+        t["start"] = timed(dom.create, self.cpu, "start", self.daemon)
+        t["suspend"] = timed(dom.suspend, self.cpu, "suspend", self.daemon)
+        t["resume"] = timed(dom.resume, self.cpu, "resume", self.daemon)
+        t["destroy"] = timed(dom.destroy, self.cpu, "destroy", self.daemon)
+        t["undefine"] = timed(dom.undefine, self.cpu, "undefine", self.daemon)
         return t
 
     def close(self) -> None:
@@ -185,23 +211,30 @@ def main() -> int:
         lv, vk = Libvirt(base), Virtkit(base)
         sides = {"libvirt": lv, "virtkit": vk}
         res: dict[str, list[dict[str, float]]] = {"libvirt": [], "virtkit": []}
+        cpu: dict[str, list[dict[str, float]]] = {"libvirt": [], "virtkit": []}
         for i in range(args.n + 1):
             for side, impl in sides.items():
                 name = f"vklb-{side}-{i}"
                 t = impl.cycle(name, domain_xml(name, root))
                 if i > 0:  # round 0 warms up
                     res[side].append(t)
+                    cpu[side].append(impl.cpu)
+        load = os.getloadavg()
         print(f"lxc driver, {args.n} rounds each, interleaved ABAB "
-              f"({time.strftime('%Y-%m-%d')})")
-        print(f"{'op':10} {'libvirt ms':>18} {'virtkit ms':>18} {'ratio vk/lv':>16}")
-        for op in (*OPS, "total"):
-            def vals(side: str, op: str = op) -> list[float]:
-                return [sum(r.values()) if op == "total" else r[op] for r in res[side]]
-            a, b = vals("libvirt"), vals("virtkit")
-            ratios = [y / x for x, y in zip(a, b, strict=True) if x > 0]
-            print(f"{op:10} {statistics.median(a)*1e3:9.1f} ±{iqr(a)*1e3:6.1f} "
-                  f"{statistics.median(b)*1e3:9.1f} ±{iqr(b)*1e3:6.1f} "
-                  f"{statistics.median(ratios):8.2f} ±{iqr(ratios):5.2f}")
+              f"({time.strftime('%Y-%m-%d %H:%M %Z')}, load average "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
+        for title, data, prec in (("wall", res, 1), ("cpu", cpu, 2)):
+            print(f"{'op':10} {'libvirt ' + title + ' ms':>18} {'virtkit ' + title + ' ms':>18} "
+                  f"{'ratio vk/lv':>16}")
+            for op in (*OPS, "total"):
+                def vals(side: str, op: str = op,
+                         data: dict[str, list[dict[str, float]]] = data) -> list[float]:
+                    return [sum(r.values()) if op == "total" else r[op] for r in data[side]]
+                a, b = vals("libvirt"), vals("virtkit")
+                ratios = [y / x for x, y in zip(a, b, strict=True) if x > 0]
+                print(f"{op:10} {statistics.median(a)*1e3:9.{prec}f} ±{iqr(a)*1e3:6.{prec}f} "
+                      f"{statistics.median(b)*1e3:9.{prec}f} ±{iqr(b)*1e3:6.{prec}f} "
+                      f"{statistics.median(ratios):8.2f} ±{iqr(ratios):5.2f}")
     finally:
         for impl in (vk, lv):
             if impl is not None:

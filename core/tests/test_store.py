@@ -354,3 +354,37 @@ def test_the_kept_lock_file_excludes_a_forked_child(tmp_path: Path) -> None:
     os.close(r)
     os.close(w)
     store.close()
+
+
+@pytest.mark.parametrize("fstype", ["ext4", "nfs4"])
+def test_a_delete_that_does_not_wait_flushes_in_the_background(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fstype: str) -> None:
+    """delete(wait=False): the record is gone when it returns; the flush (of the renamed file,
+    or of the directory elsewhere) is made by the store's background thread, not the caller."""
+    import threading
+    import time
+
+    from virtkit.sdk import store as store_mod
+
+    monkeypatch.setattr(store_mod, "_one_flush_devs", {})
+    monkeypatch.setattr(store_mod, "_fstype", lambda dev: fstype)
+    store = StateStore(tmp_path, suffix=".json")
+    store.write("domains", "web1", b"old")
+    flushed: list[tuple[str, bool]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        what = "dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "file"
+        flushed.append((what, threading.current_thread() is threading.main_thread()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert store.delete("domains", "web1", wait=False)
+    assert store.read("domains", "web1") is None and store.names("domains") == []
+    deadline = time.monotonic() + 10
+    while (not flushed or list((tmp_path / "domains").iterdir())) \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert flushed == [("file" if fstype == "ext4" else "dir", False)]
+    assert list((tmp_path / "domains").iterdir()) == []
+    assert not store.delete("domains", "web1", wait=False)

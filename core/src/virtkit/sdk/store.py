@@ -30,6 +30,7 @@ Locations, as libvirt's:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import fcntl
@@ -310,12 +311,18 @@ class StateStore:
         n = len(self.suffix)
         return sorted(e[:-n] for e in entries if e.endswith(self.suffix))
 
-    def delete(self, kind: str, name: str) -> bool:
+    def delete(self, kind: str, name: str, *, wait: bool = True) -> bool:
         """Remove the record; False if there was none. Durable: on the filesystems of
         :data:`ONE_FLUSH_FILESYSTEMS` the file is renamed to a hidden name and fsynced (one
         flush, the rename committed with it), and unlinked by a background thread (freeing its
         blocks costs as much as the flush); elsewhere unlinked and the directory fsynced. A
-        hidden file a crash left is removed by the next write of the kind."""
+        hidden file a crash left is removed by the next write of the kind.
+
+        ``wait=False``: return once the record is gone (atomically: renamed or unlinked) and
+        leave its flush to the background thread, which makes it at once: a crash of the host
+        before that flush ends (about one flush's time after the return) brings the record
+        back, whole. That is libvirt's guarantee for an undefine, whose window is the
+        filesystem's commit interval (5 s on ext4) instead."""
         path = self._path(kind, name)
         with self.locked():
             if self.durable and _one_flush(path):
@@ -326,17 +333,26 @@ class StateStore:
                 try:
                     gone = _gone_name(path)
                     os.rename(path, gone)
-                    os.fsync(fd)
-                finally:
+                    if wait:
+                        os.fsync(fd)
+                except BaseException:
                     os.close(fd)
-                _unlink_later(gone)
+                    raise
+                if wait:
+                    os.close(fd)
+                    _later(_unlink, gone)
+                else:
+                    _later(_flush_and_unlink, fd, gone)
                 return True
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 return False
             if self.durable:
-                _fsync_dir(os.path.dirname(path))
+                if wait:
+                    _fsync_dir(os.path.dirname(path))
+                else:
+                    _later(_fsync_dir, os.path.dirname(path))
             return True
 
 
@@ -358,15 +374,16 @@ def _one_flush(path: str) -> bool:
     return ok
 
 
-_gone: queue.SimpleQueue[str] = queue.SimpleQueue()
+_jobs: queue.SimpleQueue[tuple[Any, tuple[Any, ...]]] = queue.SimpleQueue()
 _reaper: threading.Thread | None = None
 _reaper_lock = threading.Lock()
 
 
-def _unlink_later(path: str) -> None:
-    """Unlink ``path`` in the background (one daemon thread per process)."""
+def _later(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` in the background (one daemon thread per process, in order; what is
+    left at the interpreter's exit is run then)."""
     global _reaper
-    _gone.put(path)
+    _jobs.put((fn, args))
     if _reaper is None:
         with _reaper_lock:
             if _reaper is None:
@@ -377,8 +394,30 @@ def _unlink_later(path: str) -> None:
 
 def _reap() -> None:
     while True:
+        fn, args = _jobs.get()
         with contextlib.suppress(OSError):
-            os.unlink(_gone.get())
+            fn(*args)
+
+
+def _finish() -> None:
+    """At exit: run the jobs the thread has not taken yet."""
+    with contextlib.suppress(queue.Empty):
+        while True:
+            fn, args = _jobs.get_nowait()
+            with contextlib.suppress(OSError):
+                fn(*args)
+
+
+def _unlink(path: str) -> None:
+    os.unlink(path)
+
+
+def _flush_and_unlink(fd: int, path: str) -> None:
+    try:
+        os.fsync(fd)  # commits the rename to the hidden name: the record's removal
+    finally:
+        os.close(fd)
+    os.unlink(path)
 
 
 def _sweep(directory: str) -> None:
@@ -394,9 +433,10 @@ _fork_gen = 0  # one more in each child process: its stores open their lock file
 
 
 def _after_fork_in_child() -> None:
-    global _gone, _reaper, _fork_gen
-    _gone, _reaper = queue.SimpleQueue(), None  # the parent's thread is not in the child
+    global _jobs, _reaper, _fork_gen
+    _jobs, _reaper = queue.SimpleQueue(), None  # the parent's thread is not in the child
     _fork_gen += 1
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_finish)

@@ -227,8 +227,8 @@ class LxcDriver(ConsoleMixin, Driver):
                 store.write("domains", c.name, raw)
                 self._keep(raw, rec)  # the next lookup reads it back: no decoding
         for store, rec in changed:
-            if rec is None:
-                store.delete("domains", c.name)
+            if rec is None:  # an undefine: its flush follows the return (docs/lxc.md)
+                store.delete("domains", c.name, wait=False)
         c.saved = {"config": cfg, "status": st}
 
     def _delete(self, c: Container) -> None:
@@ -236,8 +236,8 @@ class LxcDriver(ConsoleMixin, Driver):
         between leaves the definition, inactive."""
         if c.saved.get("status") is not None:
             self.status.delete("domains", c.name)
-        if c.saved.get("config") is not None:
-            self.store.delete("domains", c.name)
+        if c.saved.get("config") is not None:  # its flush follows the return (docs/lxc.md)
+            self.store.delete("domains", c.name, wait=False)
         c.saved = {"config": None, "status": None}
 
     def _names(self) -> list[str]:

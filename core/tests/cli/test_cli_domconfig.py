@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Run = Callable[..., Any]  # the ``run`` fixture of conftest.py
@@ -31,3 +32,21 @@ def test_set_lifecycle_action(run: Run) -> None:
     assert ("error: Unable to change lifecycle action.\nerror: unsupported configuration: "
             "Lifecycle event 'reboot' doesn't support 'coredump-destroy' action\n") in r.stderr
     assert "Options --current and --live are mutually exclusive" in r.stderr
+
+
+def test_detach_device_alias(run: Run, tmp_path: Path) -> None:
+    disk = tmp_path / "disk.xml"
+    disk.write_text("<disk type='file' device='disk'><source file='/guest/b'/>"
+                    "<target dev='vdb'/><alias name='ua-data'/></disk>")
+    r = run(*DEFAULT, stdin=f"attach-device test {disk} --live --config\n"
+                            "detach-device-alias test ua-data\n"
+                            "domblklist test\ndomblklist test --inactive\n"
+                            "detach-device-alias test ua-data --live\n"
+                            "detach-device-alias test ua-data --config\n")
+    assert r.stdout.count("Device detach request sent successfully\n") == 2
+    live, config = r.stdout.split("Device detach request sent successfully\n")[1].split(
+        "Target")[1:3]
+    assert "vdb" not in live and "vdb" in config
+    assert ("error: Failed to detach device with alias ua-data\nerror: device not found: no "
+            "device found with alias 'ua-data' in the live definition of domain 'test'\n"
+            ) in r.stderr

@@ -60,6 +60,21 @@ class TestDevices:
         dom.create()
         assert "vdb" not in _disks(dom.xml_desc()), "a live-only device is gone after restart"
 
+    @pytest.mark.ops("domain_detach_device_alias")
+    @pytest.mark.requires("coldplug:disk")
+    def test_detach_device_alias(self, vk: Kit) -> None:
+        dom = vk.define()
+        vdb = disk_xml("vdb", vk.path("b.img")).replace("</disk>",
+                                                        "<alias name='ua-vkcert'/></disk>")
+        dom.attach_device(vdb, config=True)
+        assert "vdb" in _disks(dom.xml_desc(inactive=True))
+        expect_error(C.DEVICE_MISSING, dom.detach_device_alias, "ua-nosuch", config=True)
+        expect_error(C.OPERATION_INVALID, dom.detach_device_alias, "ua-vkcert", live=True)
+        assert "vdb" in _disks(dom.xml_desc(inactive=True)), "refused: nothing changed"
+        dom.detach_device_alias("ua-vkcert", config=True)
+        assert "vdb" not in _disks(dom.xml_desc(inactive=True))
+        expect_error(C.DEVICE_MISSING, dom.detach_device_alias, "ua-vkcert")
+
     @pytest.mark.ops("domain_create_xml")
     @pytest.mark.requires("transient_domains", "hotplug:disk")
     def test_config_on_transient_is_invalid(self, vk: Kit) -> None:

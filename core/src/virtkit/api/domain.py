@@ -257,6 +257,11 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
     def detach_device(self, xml: str, live: bool = False, config: bool = False) -> None:
         self._conn.hooks.domain_detach_device(dom=self._ref, xml=xml, live=live, config=config)
 
+    def detach_device_alias(self, alias: str, live: bool = False, config: bool = False) -> None:
+        """Remove the device whose ``<alias name=...>`` is ``alias``."""
+        self._conn.hooks.domain_detach_device_alias(dom=self._ref, alias=alias, live=live,
+                                                    config=config)
+
     def update_device(
         self, xml: str, live: bool = False, config: bool = False, force: bool = False
     ) -> None:

@@ -1,5 +1,5 @@
-"""virsh's commands that change a domain's definition in place: domrename and
-set-lifecycle-action."""
+"""virsh's commands that change a domain's definition in place: domrename,
+set-lifecycle-action and detach-device-alias."""
 
 from __future__ import annotations
 
@@ -40,3 +40,17 @@ def cmd_set_lifecycle_action(
     dom = state.domain(domain)
     with state.failing("Unable to change lifecycle action."):
         dom.set_lifecycle_action(type_, action, live=live, config=config)
+
+
+@command("detach-device-alias", help="Detach the device with the given alias from a domain.")
+@domain_argument
+@click.argument("alias", metavar="ALIAS")
+@scope_options
+def cmd_detach_device_alias(
+    state: CliState, domain: str, alias: str, config: bool, live: bool, current: bool
+) -> None:
+    live, config = _scope(config, live, current)
+    dom = state.domain(domain)
+    with state.failing(f"Failed to detach device with alias {alias}"):
+        dom.detach_device_alias(alias, live=live, config=config)
+    state.info("Device detach request sent successfully")

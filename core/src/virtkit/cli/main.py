@@ -61,6 +61,7 @@ COMMANDS: dict[str, str] = {
     "managedsave": "domain",
     "managedsave-remove": "domain",
     "domrename": "domconfig",
+    "detach-device-alias": "domconfig",
     "domcontrol": "domhealth",
     "domblkerror": "domhealth",
     "set-lifecycle-action": "domconfig",

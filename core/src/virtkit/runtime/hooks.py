@@ -533,6 +533,24 @@ class Hooks:
             },
         )
 
+    def domain_detach_device_alias(
+        self,
+        *,
+        dom: DomainRef,
+        alias: str,
+        live: bool,
+        config: bool,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_detach_device_alias",
+            {
+                "dom": dom,
+                "alias": alias,
+                "live": live,
+                "config": config,
+            },
+        )
+
     def domain_fs_freeze(self, *, dom: DomainRef, mountpoints: list[str]) -> int:
         return self._call(  # type: ignore[no-any-return]
             "domain_fs_freeze",

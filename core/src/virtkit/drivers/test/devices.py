@@ -140,6 +140,23 @@ def detach(definition: DomainDef, kind: str, dev: Any, domain: str) -> DomainDef
     raise _missing(kind, dev, domain)
 
 
+def find_alias(definition: DomainDef, alias: str) -> tuple[str, int] | None:
+    """The kind and index of the device whose alias is ``alias``, or None."""
+    devices = _devices(definition.model)
+    for kind, (field, _cls) in DEVICE_KINDS.items():
+        for i, have in enumerate(getattr(devices, field)):
+            found = getattr(have, "alias", None)
+            if found is not None and found.name == alias:
+                return kind, i
+    return None
+
+
+def without(definition: DomainDef, kind: str, index: int) -> DomainDef:
+    """``definition`` without the ``index``-th device of ``kind``."""
+    items: tuple[Any, ...] = getattr(_devices(definition.model), DEVICE_KINDS[kind][0])
+    return _with(definition, kind, items[:index] + items[index + 1 :])
+
+
 def update(definition: DomainDef, kind: str, dev: Any, domain: str) -> DomainDef:
     if kind not in UPDATABLE:
         raise _unsupported(f"unsupported operation: cannot update <{kind}> devices in place")
@@ -233,6 +250,41 @@ class DeviceMixin:
         self, dom: DomainRef, xml: str, live: bool, config: bool
     ) -> bool:
         return self._device_op(dom, xml, live, config, detach, "detach")
+
+    @hookimpl
+    def virtkit_domain_detach_device_alias(
+        self, dom: DomainRef, alias: str, live: bool, config: bool
+    ) -> bool:
+        with self._node.lock:
+            d = self._node.find(dom)
+            do_live, do_config = targets(d, live, config)
+            chosen = [(True, d.current)] if do_live else []
+            chosen += [(False, d.definition)] if do_config else []
+            found = []
+            for is_live, definition in chosen:
+                where = find_alias(definition, alias)
+                if where is None:
+                    raise VirtError(
+                        ErrorCode.DEVICE_MISSING,
+                        f"device not found: no device found with alias '{alias}' in the "
+                        f"{'live' if is_live else 'persistent'} definition of domain "
+                        f"'{d.name}'",
+                        ErrorDomain.TEST,
+                    )
+                if is_live and where[0] in NO_HOTPLUG:
+                    raise _unsupported(
+                        f"unsupported operation: live detach of <{where[0]}> devices is not "
+                        f"supported (domain '{d.name}')"
+                    )
+                found.append((is_live, without(definition, *where)))
+            for is_live, definition in found:  # all checked: change both or neither
+                if is_live:
+                    d.live = definition
+                else:
+                    d.definition = definition
+            if do_live:
+                self._node.emit(Event("domain-device-removed", d.ref, device=alias))
+        return True
 
     @hookimpl
     def virtkit_domain_update_device(

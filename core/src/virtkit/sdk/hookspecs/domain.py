@@ -517,6 +517,33 @@ def virtkit_domain_detach_device(dom: DomainRef, xml: str, live: bool, config: b
     """
 
 
+def _alias(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+
+    if not isinstance(value, str) or not value:
+        raise invalid_arg(f"{op}: a device alias must be a non-empty string")
+    return value
+
+
+@spec(readonly=False, checks={"alias": _alias})
+def virtkit_domain_detach_device_alias(
+    dom: DomainRef, alias: str, live: bool, config: bool
+) -> bool | None:
+    """Remove the device whose ``<alias name=...>`` is ``alias`` (libvirt's
+    virDomainDetachDeviceAlias).
+
+    :param live: / :param config: as for ``domain_attach_device``; each chosen definition
+        must have the device.
+    :return: True (a driver whose guest must agree may return before the guest lets go; the
+        ``domain-device-removed`` event says when it did).
+    :raises VirtError: DEVICE_MISSING "no device found with alias 'x'" naming the domain;
+        OPERATION_UNSUPPORTED for a device that cannot be unplugged live; OPERATION_INVALID as
+        for attach.
+    :state: the device is gone from the chosen definitions; event ``domain-device-removed``
+        for a live removal.
+    """
+
+
 @spec(readonly=False)
 def virtkit_domain_update_device(
     dom: DomainRef, xml: str, live: bool, config: bool, force: bool

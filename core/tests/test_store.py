@@ -25,6 +25,7 @@ def test_write_read_list_delete(tmp_path: Path) -> None:
     assert not store.delete("domains", "db")
     assert store.read("domains", "db") is None
     assert store.names("nothing") == []
+    assert not store.delete("nothing", "x") and not store.delete("nothing", "x", wait=False)
     assert oct((tmp_path / "domains" / "web1.xml").stat().st_mode & 0o777) == "0o600"
 
 

@@ -325,7 +325,11 @@ class StateStore:
         filesystem's commit interval (5 s on ext4) instead."""
         path = self._path(kind, name)
         with self.locked():
-            if self.durable and _one_flush(path):
+            try:
+                one_flush = self.durable and _one_flush(path)
+            except FileNotFoundError:  # no record of this kind yet
+                return False
+            if one_flush:
                 try:
                     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
                 except FileNotFoundError:

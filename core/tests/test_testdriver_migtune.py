@@ -117,3 +117,50 @@ def test_post_copy_switches_a_running_migration(tmp_path: Path) -> None:
     finally:
         src.close()
         dest.close()
+
+
+@pytest.mark.hook("domain_abort_job_postcopy")
+def test_post_copy_is_interrupted_only_with_the_postcopy_flag(tmp_path: Path) -> None:
+    src = virtkit.open(f"test://{_node(tmp_path, 'src.xml', GUEST)}?job_seconds=3")
+    dest = virtkit.open(f"test://{_node(tmp_path, 'dst.xml')}")
+    box: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    src.event_register("domain-lifecycle", box.put)
+    try:
+        dom = src.lookup_by_name("m1")
+        err = _expect(ErrorCode.OPERATION_INVALID, dom.abort_job, postcopy=True)
+        assert "'m1'" in err.message and "post-copy" in err.message
+        failure: list[virtkit.VirtError] = []
+
+        def move() -> None:
+            try:
+                dom.migrate3(dest, live=True, postcopy=True)
+            except virtkit.VirtError as exc:
+                failure.append(exc)
+
+        worker = threading.Thread(target=move)
+        worker.start()
+        deadline = time.monotonic() + 5
+        while dom.job_info().type != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _expect(ErrorCode.OPERATION_INVALID, dom.abort_job, postcopy=True)  # still pre-copy
+        dom.migrate_start_post_copy()
+        err = _expect(ErrorCode.OPERATION_INVALID, dom.abort_job)
+        assert "post-copy mode" in err.message
+        dom.abort_job(postcopy=True)
+        worker.join(10)
+        assert failure and failure[0].code == ErrorCode.OPERATION_FAILED
+        assert "interrupted in post-copy" in failure[0].message
+        assert dom.state() == (3, 13), "paused, post-copy failed"
+        src.events.wait_idle()
+        events = []
+        while not box.empty():
+            e = box.get()
+            events.append((e.event, e.detail))
+        assert (3, 8) in events, "SUSPENDED/POSTCOPY_FAILED"
+        _expect(ErrorCode.NO_DOMAIN, dest.lookup_by_name, "m1")
+        _expect(ErrorCode.OPERATION_INVALID, dom.abort_job, postcopy=True)  # the job is over
+        dom.resume()  # the test source kept the whole guest
+        assert dom.state()[0] == 1
+    finally:
+        src.close()
+        dest.close()

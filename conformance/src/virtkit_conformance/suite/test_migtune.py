@@ -13,6 +13,7 @@ import pytest
 from virtkit.api.connection import Connection
 from virtkit.sdk.errors import ErrorCode as C
 from virtkit.sdk.errors import VirtError
+from virtkit.sdk.states import DomainState
 
 from ..kit import Kit, expect_error
 from .test_migration import MIG_OPS
@@ -84,3 +85,39 @@ class TestMigrationTuning:
                           "driver whose jobs end at once declares capabilities['job_uri_params'])")
         assert "error" not in outcome, outcome.get("error")
         assert outcome["dom"].is_active(), "after post-copy the guest runs on the destination"
+
+    @pytest.mark.ops(*MIG_OPS, "domain_migrate_start_post_copy", "domain_get_job_info",
+                     "domain_abort_job", "domain_abort_job_postcopy")
+    @pytest.mark.requires("live_migration")
+    @pytest.mark.requires("concurrency")
+    def test_post_copy_interrupted(self, vk: Kit, vk_conn2: Connection,
+                                   vk_job_conn: Connection) -> None:
+        dom = vk.running()
+        vk.track_domain(vk_conn2, dom.name)
+        expect_error(C.OPERATION_INVALID, dom.abort_job, postcopy=True)
+        outcome: dict[str, Any] = {}
+
+        def move() -> None:
+            try:
+                outcome["dom"] = vk_job_conn.lookup_by_uuid(dom.uuid).migrate3(
+                    vk_conn2, live=True, postcopy=True)
+            except VirtError as exc:
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=move, daemon=True)
+        worker.start()
+        interrupted = False
+        deadline = time.monotonic() + 30
+        while worker.is_alive() and time.monotonic() < deadline:
+            if dom.job_info().type in (JOB_BOUNDED, JOB_UNBOUNDED):
+                dom.migrate_start_post_copy()
+                expect_error(C.OPERATION_INVALID, dom.abort_job)  # post-copy: no plain abort
+                dom.abort_job(postcopy=True)
+                interrupted = True
+                break
+            time.sleep(0.002)
+        worker.join(60)
+        assert interrupted, "no active migration job was seen (see test_post_copy)"
+        assert "dom" not in outcome, "an interrupted post-copy migration must fail"
+        assert outcome["error"].code == C.OPERATION_FAILED, outcome["error"]
+        assert dom.state()[0] == DomainState.PAUSED, "the source is left paused"

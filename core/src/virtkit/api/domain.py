@@ -394,5 +394,11 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
     def job_info(self) -> JobInfo:
         return self._conn.hooks.domain_get_job_info(dom=self._ref)
 
-    def abort_job(self) -> None:
-        self._conn.hooks.domain_abort_job(dom=self._ref)
+    def abort_job(self, postcopy: bool = False) -> None:
+        """Abort the current job (libvirt's abortJob and abortJobFlags); with ``postcopy``,
+        interrupt an outgoing migration in post-copy mode instead (which only that can stop):
+        the source is left paused (POSTCOPY_FAILED)."""
+        if postcopy:
+            self._conn.hooks.domain_abort_job_postcopy(dom=self._ref)
+        else:
+            self._conn.hooks.domain_abort_job(dom=self._ref)

@@ -900,7 +900,8 @@ def cmd_domjobinfo(state: CliState, domain: str, as_json: bool) -> None:
 
 @command("domjobabort", help="Abort a domain's current job.")
 @domain_argument
-def cmd_domjobabort(state: CliState, domain: str) -> None:
+@click.option("--postcopy", is_flag=True, help="Interrupt a post-copy migration.")
+def cmd_domjobabort(state: CliState, domain: str, postcopy: bool) -> None:
     dom = state.domain(domain)
     with state.failing(f"Failed to abort the job of domain '{dom.name}'"):
-        dom.abort_job()
+        dom.abort_job(postcopy=postcopy)

@@ -255,6 +255,9 @@ class Hooks:
     def domain_abort_job(self, *, dom: DomainRef) -> bool:
         return self._call("domain_abort_job", {"dom": dom})  # type: ignore[no-any-return]
 
+    def domain_abort_job_postcopy(self, *, dom: DomainRef) -> bool:
+        return self._call("domain_abort_job_postcopy", {"dom": dom})  # type: ignore[no-any-return]
+
     def domain_add_iothread(
         self,
         *,

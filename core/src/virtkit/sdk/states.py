@@ -275,6 +275,7 @@ class Op(enum.Enum):
     PMWAKEUP = "pmwakeup"
     MIGRATE_PAUSE = "migrate_pause"  # the source stops its vcpus for the final transfer
     MIGRATE_CANCEL = "migrate_cancel"  # a failed migration resumes the source
+    POSTCOPY_FAIL = "postcopy_fail"  # a migration interrupted in post-copy pauses the source
     MIGRATE_OUT = "migrate_out"
     MIGRATE_IN = "migrate_in"
     REVERT_RUNNING = "revert_running"
@@ -411,6 +412,13 @@ def transition(
         return Transition(
             attrs.evolve(status, state=S.RUNNING, reason=RunningReason.MIGRATION_CANCELED),
             ((EventType.RESUMED, ResumedDetail.MIGRATED),),
+        )
+    if op is Op.POSTCOPY_FAIL:
+        if status.state not in (S.RUNNING, S.PAUSED):
+            raise _invalid(f"domain '{name}' is not running")
+        return Transition(
+            attrs.evolve(status, state=S.PAUSED, reason=PausedReason.POSTCOPY_FAILED),
+            ((EventType.SUSPENDED, SuspendedDetail.POSTCOPY_FAILED),),
         )
     if op is Op.PMSUSPEND:
         if status.state is not S.RUNNING:

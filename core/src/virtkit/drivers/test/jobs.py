@@ -133,5 +133,28 @@ class JobMixin:
                     f"no job is active on domain '{d.name}'",
                     ErrorDomain.TEST,
                 )
+            if d.job.operation == "migration" and d.runtime.get("postcopy_started"):
+                raise VirtError(
+                    ErrorCode.OPERATION_INVALID,
+                    f"cannot abort migration of domain '{d.name}' in post-copy mode",
+                    ErrorDomain.TEST,
+                )
             d.job.aborted = True
+            return True
+
+    @hookimpl
+    def virtkit_domain_abort_job_postcopy(self, dom: DomainRef) -> bool:
+        with self._node.lock:
+            d = self._node.find(dom)
+            job = d.job
+            if job is None or job.operation != "migration" or not d.runtime.get(
+                "postcopy_started"
+            ):
+                raise VirtError(
+                    ErrorCode.OPERATION_INVALID,
+                    f"current job of domain '{d.name}' is not outgoing migration in post-copy "
+                    f"mode",
+                    ErrorDomain.TEST,
+                )
+            d.runtime["postcopy_interrupted"] = True
             return True

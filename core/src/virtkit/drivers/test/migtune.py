@@ -6,7 +6,10 @@ post-copy bandwidth, a 64 MiB compression cache) and last until the guest stops.
 a migration's pre-copy is one iteration; on a connection opened with ``?job_seconds=N`` it is
 five iterations over N seconds, shown as a ``migration`` job (``job_info``), each with a
 ``domain-migration-iteration`` event, and a migration started with ``postcopy`` may be switched
-to post-copy (``migrate_start_post_copy``), which ends the iterations at once.
+to post-copy (``migrate_start_post_copy``), which ends the iterations at once: the guest's last
+pages then follow it in one more step, during which only ``abort_job(postcopy=True)`` may
+interrupt the migration (the source is left PAUSED/POSTCOPY_FAILED; virtkit has no post-copy
+recovery, and since the test source keeps the whole guest it may simply be resumed).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from virtkit.sdk import domain_events as ev
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef
+from virtkit.sdk.states import Op, Transition, transition
 
 if TYPE_CHECKING:
     from virtkit.drivers.test.node import TestDomain, TestNode
@@ -42,6 +46,8 @@ class MigrationTuningMixin:
 
         @property
         def _node(self) -> TestNode: ...
+
+        def _apply(self, dom: TestDomain, t: Transition) -> None: ...
 
     @staticmethod
     def _tuning(d: TestDomain) -> dict[str, Any]:
@@ -114,6 +120,22 @@ class MigrationTuningMixin:
             d.runtime["postcopy_started"] = True
             return True
 
+    def _postcopy(self, d: TestDomain) -> None:
+        """After a switch to post-copy, the guest's last pages follow it to the destination
+        (one step of the job); ``abort_job(postcopy=True)`` interrupts them: the source
+        pauses (POSTCOPY_FAILED) and the migration fails."""
+        node = self._node
+        with node.lock:
+            if not d.runtime.get("postcopy_started"):
+                return
+        time.sleep(self.job_seconds / ITERATIONS)
+        with node.lock:
+            if d.runtime.get("postcopy_interrupted"):
+                self._apply(d, transition(Op.POSTCOPY_FAIL, d.name, d.status))
+                raise VirtError(ErrorCode.OPERATION_FAILED, f"operation failed: migration of "
+                                f"domain '{d.name}' was interrupted in post-copy mode",
+                                ErrorDomain.TEST)
+
     def _precopy(self, ref: DomainRef, params: dict[str, Any]) -> None:
         """The pre-copy iterations of an outgoing migration (before the source pauses)."""
         node = self._node
@@ -144,8 +166,10 @@ class MigrationTuningMixin:
                                               iteration=iteration))
                     job.processed = total * iteration // ITERATIONS
                 time.sleep(self.job_seconds / ITERATIONS)
+            self._postcopy(d)
         finally:
             with node.lock:
                 if d.job is job:
                     d.job = None
-                d.runtime.pop("postcopy_allowed", None)
+                for key in ("postcopy_allowed", "postcopy_started", "postcopy_interrupted"):
+                    d.runtime.pop(key, None)

@@ -810,6 +810,23 @@ def virtkit_domain_get_job_info(dom: DomainRef) -> JobInfo | None:
 def virtkit_domain_abort_job(dom: DomainRef) -> bool | None:
     """Abort the domain's current job; the job ends with OPERATION_ABORTED.
 
-    :raises VirtError: OPERATION_INVALID "no job is active on the domain".
+    :raises VirtError: OPERATION_INVALID "no job is active on the domain", or when the job is
+        a migration in post-copy mode (the destination already runs the guest: only
+        ``domain_abort_job_postcopy`` may interrupt it).
     :state: the domain returns to its state before the job.
+    """
+
+
+@spec(readonly=False)
+def virtkit_domain_abort_job_postcopy(dom: DomainRef) -> bool | None:
+    """Interrupt an outgoing migration in post-copy mode (libvirt's abortJobFlags with
+    VIR_DOMAIN_ABORT_JOB_POSTCOPY): not a true abort, the guest's state is split between the
+    hosts.
+
+    :return: True once the interruption is requested; the migration then fails with
+        OPERATION_FAILED.
+    :raises VirtError: OPERATION_INVALID "current job is not outgoing migration in post-copy
+        mode" naming the domain.
+    :state: the source PAUSED/POSTCOPY_FAILED, event SUSPENDED/POSTCOPY_FAILED; the
+        destination keeps no guest.
     """

@@ -63,6 +63,8 @@ class Journal:
         self._thread_lock = threading.RLock()
         self._lock_path = self._file + ".lock"
         self._lock_fd = -1  # opened once, kept: a lock or an append costs no open
+        self._append_fd = -1  # the journal file, kept open for appends while it is current
+        self._append_id: tuple[int, int] | None = None
         with self._locked(fcntl.LOCK_EX):
             os.close(os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
 
@@ -72,6 +74,9 @@ class Journal:
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)
                 self._lock_fd = -1
+            if self._append_fd >= 0:
+                os.close(self._append_fd)
+                self._append_fd = -1
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -119,19 +124,35 @@ class Journal:
                 lines.append(json.dumps({"seq": seq, "src": source, "data": data},
                                         separators=(",", ":")))
             blob = ("\n".join(lines) + "\n").encode()
-            fd = os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
-                         0o600)
-            try:
-                view = memoryview(blob)
-                while view:
-                    view = view[os.write(fd, view):]
-                size = os.fstat(fd).st_size
-            finally:
-                os.close(fd)
+            fd, size = self._append_file()
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view):]
+            size += len(blob)  # every append is made under the lock: nothing else grew it
             os.pwrite(lock_fd, str(seq).encode().ljust(_SEQ_BYTES), 0)
             if size >= self.max_bytes:
                 self._rotate()
             return seq
+
+    def _append_file(self) -> tuple[int, int]:
+        """The journal file open for appending (kept open while it is the journal's file, not
+        rotated away nor removed) and its size (lock held)."""
+        try:
+            st = os.stat(self._file)
+            ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+            size = st.st_size
+        except FileNotFoundError:
+            ident, size = None, 0
+        if self._append_fd < 0 or ident is None or ident != self._append_id:
+            if self._append_fd >= 0:
+                os.close(self._append_fd)
+                self._append_fd = -1
+            fd = os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                         0o600)
+            self._append_fd = fd
+            st = os.fstat(fd)
+            self._append_id, size = (st.st_dev, st.st_ino), st.st_size
+        return self._append_fd, size
 
     def _rotate(self) -> None:
         """Shift PATH.N-1 to PATH.N ... PATH to PATH.1 and start PATH anew (lock held)."""

@@ -389,3 +389,44 @@ def test_a_delete_that_does_not_wait_flushes_in_the_background(
     assert flushed == [("file" if fstype == "ext4" else "dir", False)]
     assert list((tmp_path / "domains").iterdir()) == []
     assert not store.delete("domains", "web1", wait=False)
+
+
+def test_a_write_that_does_not_wait_leaves_its_flush_to_the_background(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """write(wait=False) on a one-flush filesystem: the record is in place when it returns, the
+    fsync after the rename is made by the store's thread, and Flush.wait() returns once it is
+    made, or raises its error."""
+    import threading
+
+    from virtkit.sdk import store as store_mod
+
+    monkeypatch.setattr(store_mod, "_one_flush_devs", {})
+    monkeypatch.setattr(store_mod, "_fstype", lambda dev: "ext4")
+    store = StateStore(tmp_path, suffix=".json")
+    gate = threading.Event()
+    flushed: list[bool] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        gate.wait(10)
+        flushed.append(threading.current_thread() is threading.main_thread())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    flush = store.write("domains", "web1", b"new", wait=False)
+    assert store.read("domains", "web1") == b"new" and flushed == []  # in place, not flushed
+    gate.set()
+    flush.wait()
+    assert flushed == [False]  # by the store's thread
+
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    with pytest.raises(OSError):
+        store.write("domains", "web1", b"newer", wait=False).wait()
+    monkeypatch.setattr(store_mod, "_fstype", lambda dev: "vfat")
+    store_mod._one_flush_devs.clear()
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    store.write("domains", "web1", b"newest", wait=False).wait()  # flushed before it returned
+    assert store.read("domains", "web1") == b"newest"

@@ -115,35 +115,35 @@ def test_mdev_define_start_stop_undefine(conn: virtkit.Connection) -> None:
 def test_autostart_of_a_defined_mdev(conn: virtkit.Connection) -> None:
     uuid = str(uuidlib.uuid4())
     dev = conn.node_device_define_xml(_mdev_xml(uuid))
-    assert dev.autostart() is False
+    assert dev.autostart is False
     dev.set_autostart(1)
-    assert dev.autostart() is True and dev.summary().autostart
+    assert dev.autostart is True and dev.summary().autostart
     assert [s.autostart for s in conn.list_all_device_summaries(["mdev"])
             if s.ref.name == dev.name] == [True]
     dev.create()
     dev.destroy()
-    assert dev.autostart(), "starting and stopping keep the flag"
+    assert dev.autostart, "starting and stopping keep the flag"
     conn.node_device_define_xml(_mdev_xml(uuid))
-    assert dev.autostart(), "a redefinition keeps the flag"
+    assert dev.autostart, "a redefinition keeps the flag"
     dev.set_autostart(False)
-    assert not dev.autostart()
+    assert not dev.autostart
     dev.set_autostart(True)
     dev.create()
     dev.undefine()  # active, so it stays as a transient device, without autostart
-    assert dev.is_active() and not dev.is_persistent() and not dev.autostart()
+    assert dev.is_active() and not dev.is_persistent() and not dev.autostart
     with pytest.raises(VirtError) as err:
         dev.set_autostart(True)
     assert err.value.code == ErrorCode.OPERATION_INVALID and dev.name in str(err.value)
-    assert not dev.autostart(), "a refused call changes nothing"
+    assert not dev.autostart, "a refused call changes nothing"
     dev.destroy()
     for name in ("computer", "scsi_host1"):
         host = conn.node_device_lookup_by_name(name)
-        assert host.autostart() is False
+        assert host.autostart is False
         with pytest.raises(VirtError) as err:
             host.set_autostart(True)
         assert err.value.code == ErrorCode.OPERATION_INVALID and name in str(err.value)
     with pytest.raises(VirtError) as err:
-        dev.autostart()
+        _ = dev.autostart
     assert err.value.code == ErrorCode.NO_NODE_DEVICE and dev.name in str(err.value)
 
 
@@ -176,7 +176,7 @@ def test_read_only_connection_lists_but_cannot_change() -> None:
         with pytest.raises(VirtError) as err:
             ro.node_device_lookup_by_name("pci_0000_00_02_0").dettach()
         assert err.value.code == ErrorCode.OPERATION_DENIED
-        assert ro.node_device_lookup_by_name("computer").autostart() is False
+        assert ro.node_device_lookup_by_name("computer").autostart is False
         with pytest.raises(VirtError) as err:
             ro.node_device_lookup_by_name("computer").set_autostart(False)
         assert err.value.code == ErrorCode.OPERATION_DENIED

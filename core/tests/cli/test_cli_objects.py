@@ -572,3 +572,21 @@ def test_migrate(run: Run) -> None:
         "error: cannot load test node file '/nonexist.xml': No such file or directory",
         "error: Options --live and --offline are mutually exclusive",
     ]
+
+
+def test_pool_capabilities_and_source_discovery(run: Run, tmp_path: Path) -> None:
+    r = run(*DEFAULT, "pool-capabilities")
+    assert r.status == 0, r.stderr
+    assert r.stdout.startswith("<storagepoolCapabilities>\n  <pool type='dir' supported='yes'>")
+    assert r.stdout.endswith("</storagepoolCapabilities>\n\n")
+    spec = tmp_path / "spec.xml"
+    spec.write_text("<source><host name='nas.example'/></source>")
+    r = run(*DEFAULT, "find-storage-pool-sources", "netfs", "--srcSpec", str(spec))
+    assert r.status == 0, r.stderr
+    assert "<host name='nas.example'/>\n    <dir path='/testshare'/>" in r.stdout
+    r = run(*DEFAULT, "find-storage-pool-sources", "warp")
+    assert r.status == 1
+    assert "error: Failed to find any warp pool sources\n" in r.stderr
+    assert "unknown storage pool type 'warp'" in r.stderr
+    r = run("-r", *DEFAULT, "find-storage-pool-sources", "logical")
+    assert r.status == 1 and "read" in r.stderr.lower()

@@ -107,11 +107,11 @@ class TestNodeDevices:
             f"<type id='{offered.get('id')}'/><uuid>{uuidlib.uuid4()}</uuid></capability>"
             f"</device>")
         vk.track(lambda: dev.undefine() if dev.name in vk.conn.list_devices() else None)
-        assert dev.autostart() is False
+        assert dev.autostart is False
         dev.set_autostart(True)
-        assert dev.autostart() is True
+        assert dev.autostart is True
         dev.set_autostart(False)
-        assert dev.autostart() is False
+        assert dev.autostart is False
         root = vk.conn.list_all_devices()[0]
         if not root.is_persistent():
             expect_error(C.OPERATION_INVALID, root.set_autostart, True)

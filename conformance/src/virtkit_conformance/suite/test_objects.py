@@ -16,6 +16,7 @@ from virtkit.api.storage import PoolState, StoragePool
 from virtkit.sdk.errors import ErrorCode as C
 from virtkit.sdk.errors import VirtError
 
+from .. import NOT_SUPPORTED
 from ..kit import Kit, expect_error, pool_xml, remove_pool, vol_xml
 from ..requirements import Requirements
 
@@ -104,6 +105,38 @@ class TestStorage:
         assert vk_pool in vk.conn.list_storage_pools(autostart=True)
         vk_pool.set_autostart(False)
         assert vk_pool.autostart is False
+
+    @pytest.mark.ops("pool_get_capabilities")
+    def test_pool_capabilities(self, vk: Kit) -> None:
+        root = etree.fromstring(vk.conn.get_storage_pool_capabilities().encode())
+        assert root.tag == "storagepoolCapabilities"
+        pools = {p.get("type"): p for p in root.findall("pool")}
+        assert pools and all(p.get("supported") in ("yes", "no") for p in pools.values())
+        for pool_type, pool in pools.items():
+            for kind in ("poolOptions", "volOptions"):
+                opts = pool.find(kind)
+                if opts is None:
+                    continue
+                default = opts.find("defaultFormat")
+                values = [v.text for v in opts.iter("value")]
+                assert default is not None and default.get("type") in values, (pool_type, kind)
+        assert pools.get("dir") is not None and pools["dir"].get("supported") == "yes", \
+            "the suite's own pools are dir pools"
+
+    @pytest.mark.ops("pool_find_sources")
+    def test_find_pool_sources(self, vk: Kit) -> None:
+        expect_error(C.INVALID_ARG, vk.conn.find_storage_pool_sources, "vkcert-warp")
+        expect_error(C.XML_ERROR, vk.conn.find_storage_pool_sources, "netfs", "<source>")
+        try:
+            found = vk.conn.find_storage_pool_sources("logical")
+        except VirtError as exc:
+            if exc.code in (C.NO_SUPPORT, C.OPERATION_FAILED):
+                pytest.skip(f"{NOT_SUPPORTED} no volume group discovery here: {exc}")
+            raise
+        root = etree.fromstring(found.encode())
+        assert root.tag == "sources"
+        for source in root.findall("source"):
+            assert source.findtext("name"), "a volume group has a name"
 
     @pytest.mark.ops("pool_create_xml")
     def test_transient_pool(self, vk: Kit) -> None:

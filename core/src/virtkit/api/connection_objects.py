@@ -176,6 +176,18 @@ class ObjectsMixin:
         """Create and start a transient pool, building it first if ``build`` (pool-create)."""
         return self._pool(self.hooks.pool_create_xml(xml=args.xml_text(xml), build=bool(build)))
 
+    def find_storage_pool_sources(self, type: str, src_spec: str | None = None) -> str:
+        """Discover the sources pools of ``type`` could use (a ``<sources>`` document):
+        ``logical`` volume groups, a ``netfs`` host's exports, an ``iscsi`` portal's targets;
+        ``src_spec`` is a ``<source>`` document naming the host to ask."""
+        spec = None if src_spec is None else args.xml_text(src_spec)
+        return self.hooks.pool_find_sources(pool_type=type, spec=spec)
+
+    def get_storage_pool_capabilities(self) -> str:
+        """The ``<storagepoolCapabilities>`` document: which pool types this connection
+        supports, with their source and volume formats."""
+        return self.hooks.pool_get_capabilities()
+
     # -- storage volumes ----------------------------------------------------------------------
 
     def storage_vol_lookup_by_key(self, key: str) -> StorageVolume:

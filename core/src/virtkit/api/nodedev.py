@@ -56,6 +56,7 @@ class NodeDevice(Handle[NodeDeviceRef]):
     def xml_desc(self) -> str:
         return self._conn.hooks.nodedev_get_xml(dev=self._ref)
 
+    @property
     def autostart(self) -> bool:
         """Whether a defined device starts on its own at host boot or when its parent
         appears."""

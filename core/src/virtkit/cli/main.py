@@ -232,6 +232,9 @@ COMMANDS: dict[str, str] = {
     "secret-event": "secret",
     # storage pools and volumes
     "pool-list": "storage",
+    "pool-capabilities": "poolsources",
+    "find-storage-pool-sources": "poolsources",
+    "find-storage-pool-sources-as": "poolsources",
     "pool-define": "storage",
     "pool-define-as": "storage",
     "pool-create": "storage",

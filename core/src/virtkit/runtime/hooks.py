@@ -1880,8 +1880,20 @@ class Hooks:
     def pool_destroy(self, *, pool: PoolRef) -> bool:
         return self._call("pool_destroy", {"pool": pool})  # type: ignore[no-any-return]
 
+    def pool_find_sources(self, *, pool_type: str, spec: str | None) -> str:
+        return self._call(  # type: ignore[no-any-return]
+            "pool_find_sources",
+            {
+                "pool_type": pool_type,
+                "spec": spec,
+            },
+        )
+
     def pool_get_autostart(self, *, pool: PoolRef) -> bool:
         return self._call("pool_get_autostart", {"pool": pool})  # type: ignore[no-any-return]
+
+    def pool_get_capabilities(self) -> str:
+        return self._call("pool_get_capabilities", {})  # type: ignore[no-any-return]
 
     def pool_get_info(self, *, pool: PoolRef) -> PoolInfo:
         return self._call("pool_get_info", {"pool": pool})  # type: ignore[no-any-return]

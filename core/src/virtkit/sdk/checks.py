@@ -148,6 +148,12 @@ LIFECYCLE_ACTIONS = ("destroy", "restart", "rename-restart", "preserve", "coredu
 
 
 #: How a restored guest starts: as saved (None), running or paused.
+#: libvirt's storage pool types (``<pool type=...>``), whether or not a driver supports them.
+POOL_TYPES = (
+    "dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd",
+    "sheepdog", "gluster", "zfs", "vstorage",
+)
+
 START_STATE = one_of("start state", ("running", "paused"), optional=True)
 
 

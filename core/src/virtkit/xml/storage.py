@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from virtkit.sdk.checks import check_volume_name
+from virtkit.sdk.checks import POOL_TYPES, check_volume_name
 from virtkit.xml._model import (
     DEV,
     HOST,
@@ -39,10 +39,6 @@ __all__ = [
     "StorageVolume", "VolumeTarget",
 ]
 
-POOL_TYPES = (
-    "dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd",
-    "sheepdog", "gluster", "zfs", "vstorage",
-)
 
 
 def _size(xml: str | None = None) -> Any:

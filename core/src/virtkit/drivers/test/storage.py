@@ -14,7 +14,7 @@ import attrs
 
 from virtkit.drivers.test.node import TestPool, TestVolume
 from virtkit.drivers.test.streams import SparseVolumeStream, open_stream
-from virtkit.sdk.checks import WIPE_ALGORITHMS
+from virtkit.sdk.checks import POOL_TYPES, WIPE_ALGORITHMS
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_pool, no_vol
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import (
@@ -27,8 +27,20 @@ from virtkit.sdk.records import (
     VolumeSource,
 )
 from virtkit.sdk.states import PoolEventLifecycle, PoolState
+from virtkit.xml.poolcaps import (
+    FILE_VOLUME_FORMATS,
+    SOURCE_FORMATS,
+    PoolTypeCaps,
+    capabilities_xml,
+    parse_source_spec,
+    sources_xml,
+)
 from virtkit.xml.storage import (
     FormatType,
+    PathValue,
+    PoolSource,
+    SourceDevice,
+    SourceHost,
     StoragePool,
     StorageVolume,
     VolumeTarget,
@@ -308,6 +320,38 @@ class StorageMixin:
             p = self._active_pool(pool)  # in memory the volume list is always current
             node.emit(Event("pool-refresh", p.ref))
             return True
+
+    # -- pools: discovery and capabilities ----------------------------------------------------
+
+    @hookimpl
+    def virtkit_pool_find_sources(self, pool_type: str, spec: str | None) -> str:
+        """libvirt's test driver's answers: two volume groups for ``logical``, the asked host's
+        ``/testshare`` for ``netfs``; no other type discovers sources."""
+        wanted = parse_source_spec(spec)
+        if pool_type == "logical":
+            return sources_xml(
+                PoolSource(devices=(SourceDevice(path=f"/dev/sda{20 + i}"),),
+                           name=f"testvg{1 + i}", format=FormatType(type="lvm2"))
+                for i in range(2))
+        if pool_type == "netfs":
+            if wanted is None or not wanted.hosts:
+                raise _arg("hostname must be specified for netfs sources")
+            return sources_xml([PoolSource(hosts=(SourceHost(name=wanted.hosts[0].name),),
+                                           dir=PathValue(path="/testshare"),
+                                           format=FormatType(type="nfs"))])
+        raise VirtError(ErrorCode.NO_SUPPORT,
+                        f"this function is not supported by the connection driver: pool type "
+                        f"'{pool_type}' does not support source discovery", ErrorDomain.STORAGE)
+
+    @hookimpl
+    def virtkit_pool_get_capabilities(self) -> str:
+        """Every pool type is kept in memory, so every one is supported; file-backed types
+        list the file volume formats, the others raw volumes."""
+        files = ("dir", "fs", "netfs", "gluster", "vstorage")
+        return capabilities_xml(
+            PoolTypeCaps(t, True, SOURCE_FORMATS.get(t, ()),
+                         FILE_VOLUME_FORMATS if t in files else ("raw",))
+            for t in POOL_TYPES)
 
     # -- pools: information -------------------------------------------------------------------
 

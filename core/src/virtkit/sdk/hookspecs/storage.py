@@ -9,7 +9,7 @@ raises NO_STORAGE_POOL and an unknown volume NO_STORAGE_VOL, naming them.
 
 from __future__ import annotations
 
-from virtkit.sdk.checks import WIPE_ALGORITHMS, non_negative, one_of, volume_name
+from virtkit.sdk.checks import POOL_TYPES, WIPE_ALGORITHMS, non_negative, one_of, volume_name
 from virtkit.sdk.hookspecs.markers import spec
 from virtkit.sdk.records import (
     PoolInfo,
@@ -152,6 +152,39 @@ def virtkit_pool_get_xml(pool: PoolRef, inactive: bool) -> str | None:
     """The pool's ``<pool>`` document (``inactive``: the persistent definition).
 
     :raises VirtError: NO_STORAGE_POOL.
+    :state: none.
+    """
+
+
+@spec(readonly=False, checks={"pool_type": one_of("storage pool type", POOL_TYPES)})
+def virtkit_pool_find_sources(pool_type: str, spec: str | None) -> str | None:
+    """Discover the sources pools of ``pool_type`` could use on this host (virsh
+    find-storage-pool-sources): volume groups for ``logical``, a host's exports for ``netfs``,
+    an iSCSI portal's targets for ``iscsi``.
+
+    :param pool_type: one of libvirt's pool types (checked at dispatch).
+    :param spec: an optional ``<source>`` document narrowing the search: ``<host name=...
+        port=...>`` (required for ``netfs`` and ``iscsi``), ``<initiator>``.
+    :return: a ``<sources>`` document with one ``<source>`` per discovered source (as in a
+        pool's ``<source>``: ``<device>``, ``<name>``, ``<host>``, ``<dir>``, ``<format>``).
+    :raises VirtError: INVALID_ARG for an unknown pool type or a missing host; XML_ERROR for
+        a ``spec`` that does not parse; NO_SUPPORT for a type without source discovery;
+        OPERATION_FAILED when discovery fails.
+    :state: none (discovery only reads; it is refused on a read-only connection, as libvirt
+        refuses it, since it runs the host's tools and contacts other hosts).
+    """
+
+
+@spec(readonly=True)
+def virtkit_pool_get_capabilities() -> str | None:
+    """What pools this connection's storage supports (virsh pool-capabilities): a
+    ``<storagepoolCapabilities>`` document with one ``<pool type=... supported='yes|no'>``
+    per libvirt pool type; a supported one lists its ``<poolOptions>`` (the source formats,
+    the default first) and ``<volOptions>`` (its volumes' formats) where it has any.
+
+    :return: the XML text.
+    :raises VirtError: none of its own (a driver without storage leaves the hook out:
+        NO_SUPPORT).
     :state: none.
     """
 

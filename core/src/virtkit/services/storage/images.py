@@ -14,9 +14,10 @@ from typing import Any
 
 from virtkit.services.storage.commands import Runner
 from virtkit.services.storage.errors import bad_arg, failed
+from virtkit.xml.poolcaps import FILE_VOLUME_FORMATS
 
 #: the formats a file volume may have (those qemu-img creates and libvirt lists for files).
-FILE_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "qed")
+FILE_FORMATS = FILE_VOLUME_FORMATS
 #: formats whose images qemu-img cannot resize.
 FIXED_SIZE_FORMATS = ("vmdk", "vdi")
 #: formats that may sit on a backing store.

@@ -13,6 +13,7 @@ from virtkit.sdk.records import Event, PoolInfo, PoolRef, PoolSummary
 from virtkit.sdk.states import PoolEventLifecycle, PoolState
 from virtkit.services.storage.backends import backend_for, check_type
 from virtkit.services.storage.backends.base import Backend
+from virtkit.services.storage.discovery import find_sources, pool_capabilities
 from virtkit.services.storage.errors import failed, invalid, no_pool
 from virtkit.services.storage.state import Host, Pool
 from virtkit.xml.storage import StoragePool
@@ -251,6 +252,14 @@ class PoolHooks:
         return attrs.evolve(
             model, capacity=capacity, allocation=allocation, available=available
         ).to_xml()
+
+    @hookimpl
+    def virtkit_pool_find_sources(self, pool_type: str, spec: str | None) -> str:
+        return find_sources(self.host.runner, pool_type, spec)
+
+    @hookimpl
+    def virtkit_pool_get_capabilities(self) -> str:
+        return pool_capabilities()
 
     @hookimpl
     def virtkit_pool_get_autostart(self, pool: PoolRef) -> bool:

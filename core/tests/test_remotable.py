@@ -51,6 +51,11 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
     conn.get_free_pages([4, 2048], 0, 2)
     conn.alloc_pages({2048: 1}, 0, 1)
     conn.get_security_model()
+    dom.security_label_list()
+    conn.find_storage_pool_sources("logical")
+    conn.get_storage_pool_capabilities()
+    conn.node_device_lookup_by_name("computer").summary()
+    _ = conn.node_device_lookup_by_name("computer").autostart
     conn.get_cpu_stats(-1)
     conn.set_memory_parameters({"shm_pages_to_scan": 100})
     conn.baseline_cpu(["<cpu><arch>x86_64</arch><model>Nehalem</model></cpu>"])
@@ -132,5 +137,7 @@ def test_a_broad_workload_crosses_the_wire(tmp_path: Path) -> None:
                 "domain_send_key", "domain_core_dump", "domain_pm_suspend",
                 "domain_migrate_get_max_downtime", "domain_migrate_get_max_speed",
                 "node_get_free_pages", "node_alloc_pages", "node_get_security_model",
+                "domain_get_security_labels", "pool_find_sources", "pool_get_capabilities",
+                "nodedev_get_summary", "nodedev_get_autostart",
                 "node_get_cpu_stats", "node_set_memory_parameters", "connect_baseline_cpu"}
     assert expected <= SEEN, expected - SEEN

@@ -224,3 +224,25 @@ def test_huge_pages(conn: virtkit.Connection) -> None:
         with pytest.raises(VirtError) as exc:
             bad()
         assert exc.value.code == ErrorCode.INVALID_ARG
+
+
+@pytest.mark.hook("domain_get_security_labels")
+def test_security_labels_follow_the_domain(conn: virtkit.Connection) -> None:
+    """libvirt's test driver's label: ``libvirt-test``, enforced, while the domain runs."""
+    dom = conn.lookup_by_name("test")
+    assert list(dom.security_label()) == ["libvirt-test", True]
+    assert [list(label) for label in dom.security_label_list()] == [["libvirt-test", True]]
+    dom.destroy()
+    assert list(dom.security_label()) == ["", False]
+    assert [label.label for label in dom.security_label_list()] == [""]
+    dom.create()
+    ro = virtkit.open(conn.uri, read_only=True)
+    try:  # a read-only connection may read labels
+        assert list(ro.lookup_by_name("test").security_label()) == ["libvirt-test", True]
+    finally:
+        ro.close()
+    dom.undefine()
+    dom.destroy()
+    with pytest.raises(VirtError) as err:
+        dom.security_label()
+    assert err.value.code == ErrorCode.NO_DOMAIN and "test" in str(err.value)

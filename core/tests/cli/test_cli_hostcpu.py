@@ -34,13 +34,12 @@ def test_output_matches_virsh_on_libvirts_test_driver(run: Run, command: str) ->
 
 
 def test_dominfo_matches_virsh_but_for_documented_lines(run: Run) -> None:
-    """As libvirt's: a CPU time line; differences (docs/api.md): OS type ``hvm`` where libvirt
-    says ``linux``, the CPU time's value, and no security label lines."""
+    """As libvirt's, security model and label lines included; differences (docs/api.md): OS
+    type ``hvm`` where libvirt says ``linux``, and the CPU time's value."""
     r = run(*DEFAULT, "dominfo", "test")
     assert r.status == 0, r.stderr
     ours = r.stdout.splitlines()
-    theirs = [line for line in recorded("dominfo_test.txt").splitlines()
-              if not line.startswith("Security")]
+    theirs = recorded("dominfo_test.txt").splitlines()
     assert len(ours) == len(theirs)
     for mine, virsh in zip(ours, theirs, strict=True):
         if virsh.startswith("OS Type:"):
@@ -49,6 +48,15 @@ def test_dominfo_matches_virsh_but_for_documented_lines(run: Run) -> None:
             assert re.fullmatch(r"CPU time:\s+\d+\.\ds", mine)
         else:
             assert mine == virsh
+
+
+def test_dominfo_security_lines_follow_the_domain(run: Run) -> None:
+    r = run(*DEFAULT, stdin="destroy test\ndominfo test\n")
+    assert "Security model: testSecurity\nSecurity DOI:   \n" in r.stdout
+    assert "Security label:" not in r.stdout, "a domain that is not running has no label"
+    r = run(*DEFAULT, "dominfo", "test", "--json")
+    assert json.loads(r.stdout)["security"] == {"model": "testSecurity", "doi": "",
+                                                "label": "libvirt-test", "enforcing": True}
 
 
 def test_capabilities_have_libvirts_numa_layout(run: Run) -> None:

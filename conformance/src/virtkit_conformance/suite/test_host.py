@@ -94,6 +94,21 @@ class TestHost:
         present, cpumap, online = vk.conn.get_cpu_map()
         assert present == len(cpumap) and 1 <= online <= present
 
+    @pytest.mark.ops("node_get_security_model", "domain_get_security_labels")
+    def test_domain_security_labels(self, vk: Kit) -> None:
+        model, _doi = vk.conn.get_security_model()
+        dom = vk.define()
+        labels = dom.security_label_list()
+        assert all(label.label == "" for label in labels), "a defined domain has no label yet"
+        dom.create()
+        labels = dom.security_label_list()
+        if model and model != "none":
+            assert labels and labels[0].label, f"a running domain is labelled under {model}"
+            label, enforcing = dom.security_label()
+            assert (label, enforcing) == (labels[0].label, labels[0].enforcing)
+        dom.destroy()
+        assert all(label.label == "" for label in dom.security_label_list())
+
     @pytest.mark.ops("connect_baseline_hypervisor_cpu", "connect_compare_hypervisor_cpu",
                      "connect_get_max_vcpus", "connect_get_cpu_model_names")
     def test_hypervisor_cpu_and_max_vcpus(self, vk: Kit) -> None:

@@ -21,6 +21,7 @@ from virtkit.sdk.records import (
     DomainSummary,
     InterfaceAddress,
     JobInfo,
+    SecurityLabel,
     SnapshotSummary,
 )
 
@@ -197,6 +198,17 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
 
     def summary(self) -> DomainSummary:
         return self._conn.hooks.domain_get_summary(dom=self._ref)
+
+    def security_label_list(self) -> list[SecurityLabel]:
+        """The domain's labels, one per host security driver (each indexable as
+        libvirt-python's ``[label, enforcing]``); empty labels while it is not running."""
+        return self._conn.hooks.domain_get_security_labels(dom=self._ref)
+
+    def security_label(self) -> SecurityLabel:
+        """The domain's label under the host's primary security driver (``["", False]`` when
+        the host has none)."""
+        labels = self.security_label_list()
+        return labels[0] if labels else SecurityLabel("", False)
 
     def info(self) -> DomainInfo:
         return self._conn.hooks.domain_get_info(dom=self._ref)

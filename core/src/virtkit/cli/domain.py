@@ -168,6 +168,7 @@ def cmd_dominfo(state: CliState, domain: str, as_json: bool) -> None:
         summary = dom.summary()
         root = _domain_xml(dom)
     os_type = root.findtext("os/type") or "unknown"
+    security = _security(state, dom)
     messages = _messages(dom)
     if as_json:
         state.json({
@@ -183,6 +184,9 @@ def cmd_dominfo(state: CliState, domain: str, as_json: bool) -> None:
             "persistent": summary.persistent,
             "autostart": summary.autostart,
             "managed_save": summary.managed_save,
+            "security": security and {"model": security[0], "doi": security[1],
+                                      "label": security[2] or None,
+                                      "enforcing": security[3]},
             "messages": messages,
         })
         return
@@ -203,8 +207,39 @@ def cmd_dominfo(state: CliState, domain: str, as_json: bool) -> None:
         ("Autostart:", "enable" if summary.autostart else "disable"),
         ("Managed save:", "yes" if summary.managed_save else "no"),
     ]
+    if security is not None:
+        model, doi, label, enforcing = security
+        pairs += [("Security model:", model), ("Security DOI:", doi)]
+        if label:
+            pairs.append(("Security label:",
+                          f"{label} ({'enforcing' if enforcing else 'permissive'})"))
     pairs += [("Messages:" if i == 0 else "", text) for i, text in enumerate(messages)]
     state.out(fields(pairs))
+
+
+def _security(state: CliState, dom: Domain) -> tuple[str, str, str, bool] | None:
+    """virsh's dominfo security lines: the host's model and DOI and the domain's label under
+    it; None when the host has no model (or the driver does not say)."""
+    from virtkit import VirtError
+    from virtkit.sdk.errors import ErrorCode
+
+    try:
+        model = state.conn.get_security_model()
+    except VirtError as exc:
+        if exc.code != ErrorCode.NO_SUPPORT:
+            raise CommandError(f"Failed to get information of domain '{dom.name}'",
+                               exc.message) from exc
+        return None
+    if not model.model:
+        return None
+    try:
+        label = dom.security_label()
+    except VirtError as exc:
+        if exc.code != ErrorCode.NO_SUPPORT:
+            raise CommandError(f"Failed to get information of domain '{dom.name}'",
+                               exc.message) from exc
+        return model.model, model.doi, "", False
+    return model.model, model.doi, label.label, label.enforcing
 
 
 def _messages(dom: Domain) -> list[str]:

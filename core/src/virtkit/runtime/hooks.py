@@ -42,6 +42,7 @@ from virtkit.sdk.records import (
     PoolSummary,
     SecretRef,
     SecretSummary,
+    SecurityLabel,
     SecurityModel,
     SnapshotSummary,
     VcpuInfo,
@@ -720,6 +721,9 @@ class Hooks:
 
     def domain_get_scheduler_type(self, *, dom: DomainRef) -> str:
         return self._call("domain_get_scheduler_type", {"dom": dom})  # type: ignore[no-any-return]
+
+    def domain_get_security_labels(self, *, dom: DomainRef) -> list[SecurityLabel]:
+        return self._call("domain_get_security_labels", {"dom": dom})  # type: ignore[no-any-return]
 
     def domain_get_state(self, *, dom: DomainRef) -> DomainStateInfo:
         return self._call("domain_get_state", {"dom": dom})  # type: ignore[no-any-return]

@@ -393,6 +393,17 @@ class SecurityModel(TupleLike):
 
 @record
 @attrs.frozen
+class SecurityLabel(TupleLike):
+    """A running domain's label under one security driver, as libvirt's
+    virDomainGetSecurityLabel: the ``label`` (``system_u:system_r:svirt_t:s0:c1,c2``; "" for a
+    domain that is not running) and whether the driver is ``enforcing`` it."""
+
+    label: str
+    enforcing: bool = False
+
+
+@record
+@attrs.frozen
 class NWFilterRef:
     """A network filter's identity: its name and uuid."""
 

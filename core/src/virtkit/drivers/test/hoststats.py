@@ -1,5 +1,6 @@
 """The test host's NUMA cells, huge pages, memory tuning and statistics, and the hooks of
-:mod:`virtkit.sdk.hookspecs.host` (with capabilities, cell free memory and sysinfo).
+:mod:`virtkit.sdk.hookspecs.host` (with capabilities, cell free memory and sysinfo), and the
+domains' labels under the host's security model.
 
 The host's memory (``NodeInfo.memory``) and CPUs are split evenly over its NUMA cells. Each cell
 has 4 KiB pages for what is free and pools of 2 MiB and 1 GiB huge pages that ``alloc_pages``
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from virtkit.drivers.test import hostcpu
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
-from virtkit.sdk.records import NodeInfo, SecurityModel
+from virtkit.sdk.records import DomainRef, NodeInfo, SecurityLabel, SecurityModel
 
 if TYPE_CHECKING:
     from virtkit.drivers.test.node import TestNode
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 PAGE_SIZES = (4, 2048, 1048576)  # KiB
 HUGE_SIZES = PAGE_SIZES[1:]
 SECURITY_MODEL = SecurityModel("testSecurity", "")
+SECURITY_LABEL = "libvirt-test"  # a running domain's label, as libvirt's test driver gives
 MAX_VCPUS = 32
 #: CPU time counters of the whole host, in ns (libvirt's test host reports the same)
 CPU_STATS = {"kernel": 34678723400000, "user": 9797400000, "idle": 87264900000,
@@ -309,3 +311,13 @@ class HostMixin:
     @hookimpl
     def virtkit_node_get_security_model(self) -> SecurityModel:
         return SECURITY_MODEL
+
+    @hookimpl
+    def virtkit_domain_get_security_labels(self, dom: DomainRef) -> list[SecurityLabel]:
+        """One label under the host's one model (``testSecurity``): libvirt's test driver's
+        ``libvirt-test``, enforced, while the domain runs; an empty label otherwise."""
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            running = d.status.active
+        return [SecurityLabel(SECURITY_LABEL, True) if running else SecurityLabel("", False)]

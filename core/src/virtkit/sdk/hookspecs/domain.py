@@ -29,6 +29,7 @@ from virtkit.sdk.records import (
     DomainSummary,
     InterfaceAddress,
     JobInfo,
+    SecurityLabel,
     SnapshotSummary,
 )
 
@@ -371,6 +372,19 @@ def virtkit_domain_get_info(dom: DomainRef) -> DomainInfo | None:
     """State, memory and CPU use (libvirt's virDomainGetInfo).
 
     :return: a :class:`~virtkit.sdk.records.DomainInfo`; memory in KiB, cpu time in ns.
+    :raises VirtError: NO_DOMAIN.
+    :state: none.
+    """
+
+
+@spec(readonly=True)
+def virtkit_domain_get_security_labels(dom: DomainRef) -> list[SecurityLabel] | None:
+    """The domain's security labels, one per security driver of the host, in the order of
+    the host's security models (the first is the primary model's, as libvirt's
+    virDomainGetSecurityLabel gives; virDomainGetSecurityLabelList gives them all).
+
+    :return: a list of :class:`~virtkit.sdk.records.SecurityLabel`; a domain that is not
+        running has labels with an empty ``label``; empty when the host has no security driver.
     :raises VirtError: NO_DOMAIN.
     :state: none.
     """

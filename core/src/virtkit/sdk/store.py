@@ -147,7 +147,8 @@ class Flush:
         except OSError as exc:
             self._error = exc
         finally:
-            os.close(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
             self._done.set()
 
     def wait(self) -> None:
@@ -441,7 +442,7 @@ def _later(fn: Any, *args: Any) -> None:
 def _reap() -> None:
     while True:
         fn, args = _jobs.get()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(Exception):  # the thread outlives any job (Flush reports its own)
             fn(*args)
 
 
@@ -450,7 +451,7 @@ def _finish() -> None:
     with contextlib.suppress(queue.Empty):
         while True:
             fn, args = _jobs.get_nowait()
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(Exception):
                 fn(*args)
 
 

@@ -168,3 +168,35 @@ def test_a_stored_document_is_never_parsed_back_in_the_process_that_wrote_it(
     finally:
         other.close()
     assert len(parsed) == 3
+
+
+def test_define_returns_flushed_and_undefine_flushes_after(conn, rootdir, state, monkeypatch):
+    """define returns once the definition is flushed (its fsync, made by the store's thread,
+    is over); undefine returns once the file is gone from its name, its flush following."""
+    import os
+    import threading
+    import time
+
+    cfg, _ = _paths(state, "fl1")
+    flushed: list[tuple[str, bool]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        flushed.append((os.path.basename(target), threading.current_thread()
+                        is threading.main_thread()))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    dom = conn.define_xml(domain_xml("fl1", rootdir, "sleep 1000"))
+    assert ("fl1.json", False) in flushed  # over before define returned, in the store's thread
+    flushed.clear()
+    dom.undefine()
+    assert not cfg.exists()
+    deadline = time.monotonic() + 10
+    while not flushed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [main for _, main in flushed] == [False]  # the rename away, flushed after
+    while list(cfg.parent.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert list(cfg.parent.iterdir()) == []  # and the file unlinked

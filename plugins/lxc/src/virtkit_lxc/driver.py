@@ -267,7 +267,8 @@ class LxcDriver(ConsoleMixin, Driver):
                **flags: Any) -> DomainRef:
         """Make ``op``'s change of ``c`` (``checked``: its transition, computed before the work
         it needed and still valid, as the status did not change meanwhile)."""
-        t = checked or transition(op, c.name, None if new else c.status, **flags)
+        t = checked if checked is not None else transition(
+            op, c.name, None if new else c.status, **flags)
         ref = c.ref
         if t.status is None or not t.status.active:
             c.id, c.live, c.run = -1, None, None

@@ -65,3 +65,22 @@ def test_numbers_scope_and_refusals(conn: virtkit.Connection) -> None:
                 "poweroff", "destroy")
     finally:
         ro.close()
+
+
+@pytest.mark.parametrize(("action", "stops"), [("destroy", True), ("preserve", True),
+                                               ("restart", False), ("rename-restart", False)])
+def test_shutdown_and_reboot_follow_the_actions(conn: virtkit.Connection, action: str,
+                                                stops: bool) -> None:
+    """As libvirt's test driver: <on_poweroff> restart keeps a shut-down guest running,
+    <on_reboot> destroy or preserve stops a rebooted one."""
+    dom = conn.lookup_by_name("test")
+    dom.set_lifecycle_action("poweroff", action)
+    dom.shutdown()
+    assert dom.is_active() is not stops
+    if not dom.is_active():
+        dom.create()
+    dom.set_lifecycle_action("reboot", action)
+    dom.reboot()
+    assert dom.is_active() is not stops
+    if stops:
+        assert dom.state() == (5, 1), "shut off, reason shutdown"

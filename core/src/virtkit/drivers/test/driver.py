@@ -2,6 +2,9 @@
 
 ``test:///default`` is one shared state per process, preloaded with a running domain ``test``.
 Every state change goes through :func:`virtkit.states.transition`; shutdown completes at once.
+As in libvirt's test driver, a shutdown of a guest whose ``<on_poweroff>`` is ``restart`` (or
+``rename-restart``) leaves it running, and a reboot of one whose ``<on_reboot>`` is ``destroy``
+or ``preserve`` stops it as a shutdown does.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ from virtkit.sdk.records import (
     NodeInfo,
 )
 from virtkit.sdk.states import DomainState, DomainStatus, Op, Transition, transition
+
+#: the lifecycle actions after which the guest runs again
+RESTARTS = ("restart", "rename-restart")
 
 
 def _running_ns(dom: TestDomain) -> int:
@@ -349,13 +355,26 @@ class TestDriver(
 
     @hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, mode: str | None) -> bool:
-        self._op(dom, Op.SHUTDOWN)
-        return True
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            t = transition(Op.SHUTDOWN, d.name, d.status)
+            if d.current.model.on_poweroff in RESTARTS:
+                return True  # <on_poweroff>restart: the guest starts again (libvirt's test)
+            self._apply(d, t)
+            return True
 
     @hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, mode: str | None) -> bool:
-        self._op(dom, Op.REBOOT)
-        return True
+        node = self._node
+        with node.lock:
+            d = node.find(dom)
+            t = transition(Op.REBOOT, d.name, d.status)
+            if d.current.model.on_reboot not in (None, *RESTARTS):
+                # <on_reboot>destroy or preserve: the guest stops instead (libvirt's test)
+                t = transition(Op.SHUTDOWN, d.name, d.status)
+            self._apply(d, t)
+            return True
 
     @hookimpl
     def virtkit_domain_reset(self, dom: DomainRef) -> bool:

@@ -144,6 +144,38 @@ def test_guest_vcpus_online_and_offline(conn: virtkit.Connection) -> None:
     _expect(ErrorCode.AGENT_UNRESPONSIVE, dom.guest_vcpus)
 
 
+@pytest.mark.hook("domain_get_authorized_ssh_keys", "domain_set_authorized_ssh_keys")
+def test_authorized_ssh_keys(conn: virtkit.Connection) -> None:
+    dom = _running(conn)
+    k1, k2, k3 = (f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{n} user{n}@host" for n in "123")
+    assert dom.authorized_ssh_keys_get("root") == []
+    dom.authorized_ssh_keys_set("root", [k1, k2], append=True)
+    dom.authorized_ssh_keys_set("root", [k2, k3], append=True)  # k2 is not added twice
+    assert dom.authorized_ssh_keys_get("root") == [k1, k2, k3]
+    assert dom.authorized_ssh_keys_get("guest") == [], "each user has their own keys"
+    dom.authorized_ssh_keys_set("root", [k2, "ssh-rsa AAAAnotthere"], remove=True)
+    assert dom.authorized_ssh_keys_get("root") == [k1, k3]
+    dom.authorized_ssh_keys_set("root", [k2], append=True, remove=True)  # remove wins
+    assert dom.authorized_ssh_keys_get("root") == [k1, k3]
+    dom.authorized_ssh_keys_set("root", [k2])  # neither flag: the keys are replaced
+    assert dom.authorized_ssh_keys_get("root") == [k2]
+    for bad in ([k1 + "\n" + k3], [""], ["  "]):
+        err = _expect(ErrorCode.INVALID_ARG, dom.authorized_ssh_keys_set, "root", bad)
+        assert "authorized key" in err.message
+    assert dom.authorized_ssh_keys_get("root") == [k2], "a refused call changes nothing"
+    err = _expect(ErrorCode.OPERATION_FAILED, dom.authorized_ssh_keys_get, "nobody")
+    assert "nobody" in err.message and "g1" in err.message
+    _expect(ErrorCode.OPERATION_FAILED, dom.authorized_ssh_keys_set, "nobody", [k1])
+    dom.destroy()
+    _expect(ErrorCode.OPERATION_INVALID, dom.authorized_ssh_keys_get, "root")
+    dom.create()
+    assert dom.authorized_ssh_keys_get("root") == [k2], "the keys are the guest's: they stay"
+    dom.authorized_ssh_keys_set("root", [])
+    assert dom.authorized_ssh_keys_get("root") == []
+    dom.suspend()
+    _expect(ErrorCode.AGENT_UNRESPONSIVE, dom.authorized_ssh_keys_get, "root")
+
+
 def test_agent_refuses_when_not_running_or_paused(conn: virtkit.Connection) -> None:
     dom = _running(conn)
     dom.destroy()
@@ -163,6 +195,7 @@ def test_agent_calls_refused_read_only(conn: virtkit.Connection) -> None:
         for call in (dom.fs_info, dom.get_time, dom.fs_freeze, dom.guest_info, dom.hostname,
                      dom.guest_vcpus):
             _expect(ErrorCode.OPERATION_DENIED, call)
+        _expect(ErrorCode.OPERATION_DENIED, dom.authorized_ssh_keys_get, "root")
     finally:
         ro.close()
 

@@ -121,3 +121,29 @@ def test_core_dump_formats_crash_and_job(conn: virtkit.Connection, tmp_path: Pat
     finally:
         ro.close()
     assert not (tmp_path / "ro").exists()
+
+
+@pytest.mark.hook("domain_send_process_signal")
+def test_process_signal_reaches_init_only(conn: virtkit.Connection) -> None:
+    dom = conn.lookup_by_name("test")
+    dom.send_process_signal(1, 15)
+    dom.send_process_signal(1, "SIGKILL")
+    dom.send_process_signal(1, "nop")
+    dom.send_process_signal(1, 64)
+    assert dom.state()[0] == 1, "the test guest's init ignores signals, as libvirt's"
+    err = _expect(ErrorCode.INVALID_ARG, dom.send_process_signal, 2, 9)
+    assert "pid 1" in err.message and "test" in err.message
+    _expect(ErrorCode.INVALID_ARG, dom.send_process_signal, -1, 9)
+    err = _expect(ErrorCode.INVALID_ARG, dom.send_process_signal, 0, 9)
+    assert "must not be zero" in err.message
+    err = _expect(ErrorCode.INVALID_ARG, dom.send_process_signal, 1, 65)
+    assert "out of range" in err.message
+    _expect(ErrorCode.INVALID_ARG, dom.send_process_signal, 1, -1)
+    _expect(ErrorCode.INVALID_ARG, dom.send_process_signal, 1, "sigwarp")
+    dom.destroy()
+    _expect(ErrorCode.OPERATION_INVALID, dom.send_process_signal, 1, 15)
+    ro = virtkit.open(conn.uri, read_only=True)
+    try:
+        _expect(ErrorCode.OPERATION_DENIED, ro.lookup_by_name("test").send_process_signal, 1, 0)
+    finally:
+        ro.close()

@@ -48,3 +48,26 @@ def test_agent_json_and_refusals(run: Run) -> None:
     assert r.status == 1 and "forbidden" in r.stderr
     r = run("-c", uri, "set-user-password", "test", "nobody", "pw")
     assert r.status == 1 and "no user 'nobody'" in r.stderr
+
+
+def test_user_sshkeys_append_remove_reset(run: Run, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("# my keys\nssh-ed25519 AAAA1 a@h\n\nssh-ed25519 AAAA2 b@h\n")
+    one = tmp_path / "one"
+    one.write_text("ssh-ed25519 AAAA1 a@h\n")
+    r = run("-c", f"test://{NODE}", stdin=f"""
+set-user-sshkeys test root --file {keys}
+get-user-sshkeys test root
+set-user-sshkeys test root --file {one} --remove
+get-user-sshkeys test root
+set-user-sshkeys test root --reset
+get-user-sshkeys test root
+set-user-sshkeys test nobody --file {one}
+set-user-sshkeys test root --file {one} --reset --remove
+""")
+    assert r.stdout == ("\nssh-ed25519 AAAA1 a@h\nssh-ed25519 AAAA2 b@h\n\n\n"
+                        "ssh-ed25519 AAAA2 b@h\n\n\n\n\n\n")
+    assert "domain 'test' has no user 'nobody'" in r.stderr
+    assert "Options --reset and --remove are mutually exclusive" in r.stderr
+    r = run("-c", f"test://{NODE}", "get-user-sshkeys", "test", "root", "--json")
+    assert json.loads(r.stdout) == []

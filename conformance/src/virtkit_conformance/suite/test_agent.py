@@ -1,5 +1,6 @@
 """Group ``guest-agent``: what the guest agent answers: filesystems (info, freeze, thaw,
-trim), the guest's clock, user passwords, guest information, hostname and the guest's vcpus.
+trim), the guest's clock, user passwords and SSH keys, guest information, hostname and the
+guest's vcpus.
 
 A driver without an agent leaves these hooks out and the group is "not supported"."""
 
@@ -65,6 +66,21 @@ class TestGuestAgent:
         dom.set_user_password("root", "conformance-pw")
         expect_error((C.OPERATION_FAILED, C.INVALID_ARG), dom.set_user_password,
                      "vkcert-no-such-user", "x")
+
+    @pytest.mark.ops("domain_get_authorized_ssh_keys", "domain_set_authorized_ssh_keys")
+    def test_authorized_ssh_keys(self, vk: Kit) -> None:
+        dom = _guest(vk)
+        before = dom.authorized_ssh_keys_get("root")
+        key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIvkcert vkcert@conformance"
+        dom.authorized_ssh_keys_set("root", [key], append=True)
+        try:
+            assert dom.authorized_ssh_keys_get("root") == [*before, key]
+        finally:
+            dom.authorized_ssh_keys_set("root", [key], remove=True)
+        assert dom.authorized_ssh_keys_get("root") == before
+        expect_error(C.INVALID_ARG, dom.authorized_ssh_keys_set, "root", ["a\nb"], True)
+        expect_error((C.OPERATION_FAILED, C.INVALID_ARG), dom.authorized_ssh_keys_get,
+                     "vkcert-no-such-user")
 
     @pytest.mark.ops("domain_get_guest_info", "domain_get_hostname",
                      "domain_agent_set_response_timeout")

@@ -37,6 +37,16 @@ class TestInputPower:
         dom.destroy()
         expect_error(C.OPERATION_INVALID, dom.inject_nmi)
 
+    @pytest.mark.ops("domain_send_process_signal")
+    def test_process_signal(self, vk: Kit) -> None:
+        dom = vk.define()
+        dom.create()
+        dom.send_process_signal(1, 0)  # nop: init exists; every driver must reach pid 1
+        expect_error(C.INVALID_ARG, dom.send_process_signal, 0, 15)
+        expect_error(C.INVALID_ARG, dom.send_process_signal, 1, 65)
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.send_process_signal, 1, 0)
+
     @pytest.mark.ops("domain_pm_suspend", "domain_pm_wakeup")
     def test_suspend_to_memory(self, vk: Kit) -> None:
         dom = vk.running()

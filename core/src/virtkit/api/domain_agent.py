@@ -51,6 +51,19 @@ class AgentMethods:
         self._conn.hooks.domain_set_user_password(
             dom=self._ref, user=user, password=password, encrypted=encrypted)
 
+    def authorized_ssh_keys_get(self, user: str) -> list[str]:
+        """The public SSH keys ``user`` authorizes in the guest (its authorized_keys lines)."""
+        return self._conn.hooks.domain_get_authorized_ssh_keys(dom=self._ref, user=user)
+
+    def authorized_ssh_keys_set(self, user: str, keys: list[str], append: bool = False,
+                                remove: bool = False) -> None:
+        """Change ``user``'s authorized SSH keys: replace them with ``keys`` (neither flag),
+        add the ones missing (``append``) or take ``keys`` out (``remove``, which wins, as in
+        libvirt)."""
+        mode = "remove" if remove else "append" if append else "reset"
+        self._conn.hooks.domain_set_authorized_ssh_keys(dom=self._ref, user=user,
+                                                        keys=list(keys), mode=mode)
+
     def guest_vcpus(self) -> dict[str, str]:
         """The guest's view of its vcpus: ``vcpus``, ``online`` and ``offlinable`` as
         libvirt's lists (``0-3``)."""

@@ -59,6 +59,19 @@ class GraphicsMethods:
             dom=self._ref, codeset=_named(codeset, KEYCODE_SETS, "keycode set"),
             holdtime=holdtime, keycodes=list(keycodes))
 
+    def send_process_signal(self, pid_value: int, signum: int | str) -> None:
+        """Send signal ``signum`` (libvirt's number, or its name: ``kill``, ``term``, ``nop``)
+        to process ``pid_value`` in the guest (1: its init)."""
+        from virtkit.sdk.hookspecs.graphics import PROCESS_SIGNALS
+
+        if isinstance(signum, str):
+            name = signum.lower().removeprefix("sig")
+            if name not in PROCESS_SIGNALS:
+                raise invalid_arg(f"unknown signal '{signum}'")
+            signum = PROCESS_SIGNALS.index(name)
+        self._conn.hooks.domain_send_process_signal(dom=self._ref, pid=pid_value,
+                                                    signum=signum)
+
     def inject_nmi(self) -> None:
         self._conn.hooks.domain_inject_nmi(dom=self._ref)
 

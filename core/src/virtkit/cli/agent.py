@@ -1,5 +1,6 @@
 """virsh's guest agent commands: domfsinfo, domfsfreeze, domfsthaw, domfstrim, domtime,
-set-user-password, guestinfo, guestvcpus and domhostname."""
+set-user-password, get-user-sshkeys, set-user-sshkeys, guestinfo, guestvcpus and
+domhostname."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 import click
 
-from virtkit.cli._base import command, domain_argument, json_option
+from virtkit.cli._base import command, domain_argument, json_option, read_file
 from virtkit.cli.fmt import table
 from virtkit.cli.state import CliState, CommandError
 
@@ -144,6 +145,44 @@ def _value(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+@command("get-user-sshkeys", help="List a guest user's authorized SSH keys (guest agent).")
+@domain_argument
+@click.argument("user", metavar="USER")
+@json_option
+def cmd_get_user_sshkeys(state: CliState, domain: str, user: str, as_json: bool) -> None:
+    dom = state.domain(domain)
+    with state.api():
+        keys = dom.authorized_ssh_keys_get(user)
+    if as_json:
+        state.json(keys)
+        return
+    state.out("".join(key + "\n" for key in keys))
+
+
+@command("set-user-sshkeys",
+         help="Append, reset or remove a guest user's authorized SSH keys (guest agent).")
+@domain_argument
+@click.argument("user", metavar="USER")
+@click.option("--file", "file", metavar="FILE", help="The keys, one a line ('#' comments).")
+@click.option("--reset", is_flag=True, help="Replace the keys (none without --file).")
+@click.option("--remove", is_flag=True, help="Remove the keys of --file.")
+def cmd_set_user_sshkeys(state: CliState, domain: str, user: str, file: str | None,
+                         reset: bool, remove: bool) -> None:
+    if remove and file is None:
+        raise CommandError("Option --file is required by option --remove")
+    if reset and remove:
+        raise CommandError("Options --reset and --remove are mutually exclusive")
+    if not (reset or remove) and file is None:
+        raise CommandError("Option --file is required")
+    keys = []
+    if file is not None:
+        keys = [line for line in read_file(file).splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    dom = state.domain(domain)
+    with state.api():
+        dom.authorized_ssh_keys_set(user, keys, append=not (reset or remove), remove=remove)
 
 
 @command("guestvcpus", help="Print or set the guest's view of its vcpus (guest agent).")

@@ -1,5 +1,5 @@
 """virsh's screen, input, power and dump commands: screenshot, send-key, inject-nmi,
-dompmsuspend, dompmwakeup and dump."""
+send-process-signal, dompmsuspend, dompmwakeup and dump."""
 
 from __future__ import annotations
 
@@ -134,3 +134,27 @@ def cmd_dump(state: CliState, domain: str, file: str, live: bool, crash: bool, r
                                   memory_only=memory_only, live=live, crash=crash,
                                   reset=reset)
     state.info(f"\nDomain '{dom.name}' dumped to {file}")
+
+
+@command("send-process-signal", help="Send a signal to a process in the guest.")
+@domain_argument
+@click.argument("pid", metavar="PID")
+@click.argument("signame", metavar="SIGNAME")
+def cmd_send_process_signal(state: CliState, domain: str, pid: str, signame: str) -> None:
+    from virtkit.sdk.hookspecs.graphics import PROCESS_SIGNALS
+
+    try:
+        pid_value = int(pid)
+    except ValueError:
+        raise CommandError(f"Numeric value '{pid}' for <pid> option is malformed or out of "
+                           f"range") from None
+    try:
+        signum = int(signame)
+    except ValueError:
+        name = signame.lower().removeprefix("sig")
+        if name not in PROCESS_SIGNALS:
+            raise CommandError(f"malformed signal name: {signame}") from None
+        signum = PROCESS_SIGNALS.index(name)
+    dom = state.domain(domain)
+    with state.api():
+        dom.send_process_signal(pid_value, signum)

@@ -159,6 +159,8 @@ COMMANDS: dict[str, str] = {
     "set-user-password": "agent",
     "guestinfo": "agent",
     "guestvcpus": "agent",
+    "get-user-sshkeys": "agent",
+    "set-user-sshkeys": "agent",
     "domhostname": "agent",
     # block jobs and block devices
     "blockpull": "blockjobs",
@@ -212,6 +214,7 @@ COMMANDS: dict[str, str] = {
     "screenshot": "graphics",
     "send-key": "graphics",
     "inject-nmi": "graphics",
+    "send-process-signal": "graphics",
     "dompmsuspend": "graphics",
     "dompmwakeup": "graphics",
     "dump": "graphics",

@@ -583,6 +583,15 @@ class Hooks:
             },
         )
 
+    def domain_get_authorized_ssh_keys(self, *, dom: DomainRef, user: str) -> list[str]:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_get_authorized_ssh_keys",
+            {
+                "dom": dom,
+                "user": user,
+            },
+        )
+
     def domain_get_autostart(self, *, dom: DomainRef) -> bool:
         return self._call("domain_get_autostart", {"dom": dom})  # type: ignore[no-any-return]
 
@@ -1120,6 +1129,34 @@ class Hooks:
                 "codeset": codeset,
                 "holdtime": holdtime,
                 "keycodes": keycodes,
+            },
+        )
+
+    def domain_send_process_signal(self, *, dom: DomainRef, pid: int, signum: int) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_send_process_signal",
+            {
+                "dom": dom,
+                "pid": pid,
+                "signum": signum,
+            },
+        )
+
+    def domain_set_authorized_ssh_keys(
+        self,
+        *,
+        dom: DomainRef,
+        user: str,
+        keys: list[str],
+        mode: str,
+    ) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_set_authorized_ssh_keys",
+            {
+                "dom": dom,
+                "user": user,
+                "keys": keys,
+                "mode": mode,
             },
         )
 

@@ -8,7 +8,8 @@ driver reports), every further disk one filesystem mounted on ``/srv/<target>``;
 the domain's name followed by ``host`` (libvirt's test driver's ``testhost``); the users are
 ``root`` and ``guest``. The guest's clock stands still at libvirt's test driver's
 627319920 s until it is set. Frozen filesystems and the agent timeout last until the guest
-stops; user passwords are kept with the domain as SHA-256 digests, never in clear.
+stops; user passwords are kept with the domain as SHA-256 digests, never in clear, and so
+are the users' authorized SSH keys (none at first).
 The guest has the domain's enabled vcpus, every one online until the agent takes it offline
 (until the guest stops); all but vcpu 0 are offlinable, as in a Linux guest. libvirt's test
 driver has no guest vcpus call; virtkit's deliberately has one.
@@ -189,6 +190,37 @@ class AgentMixin:
             passwords = d.settings.setdefault("passwords", {})
             passwords[user] = {"encrypted": encrypted,
                                "sha256": hashlib.sha256(password.encode()).hexdigest()}
+            return True
+
+    # -- authorized SSH keys -------------------------------------------------------------------
+
+    def _ssh_keys(self, d: TestDomain, user: str) -> list[str]:
+        if user not in GUEST_USERS:
+            raise VirtError(ErrorCode.OPERATION_FAILED,
+                            f"operation failed: domain '{d.name}' has no user '{user}'",
+                            ErrorDomain.TEST)
+        keys: list[str] = d.settings.setdefault("ssh_keys", {}).setdefault(user, [])
+        return keys
+
+    @hookimpl
+    def virtkit_domain_get_authorized_ssh_keys(self, dom: DomainRef, user: str) -> list[str]:
+        with self._node.lock:
+            d = self._agent(dom)
+            return list(self._ssh_keys(d, user))
+
+    @hookimpl
+    def virtkit_domain_set_authorized_ssh_keys(
+        self, dom: DomainRef, user: str, keys: list[str], mode: str
+    ) -> bool:
+        with self._node.lock:
+            d = self._agent(dom)
+            have = self._ssh_keys(d, user)
+            if mode == "remove":
+                have[:] = [k for k in have if k not in keys]
+            else:
+                if mode == "reset":
+                    have.clear()
+                have.extend(k for k in dict.fromkeys(keys) if k not in have)
             return True
 
     # -- the guest's vcpus ---------------------------------------------------------------------

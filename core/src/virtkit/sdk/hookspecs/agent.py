@@ -47,6 +47,15 @@ def _user(value: Any, op: str) -> Any:
     return value
 
 
+def _ssh_keys(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+
+    for key in value:
+        if not key.strip() or "\n" in key or "\r" in key or "\0" in key:
+            raise invalid_arg(f"{op}: {key!r} is not one authorized key line")
+    return value
+
+
 def _timeout(value: Any, op: str) -> Any:
     from virtkit.sdk.errors import invalid_arg
 
@@ -198,4 +207,33 @@ def virtkit_domain_set_guest_vcpus(dom: DomainRef, cpumap: str, enable: bool) ->
         have, or taking offline a vcpu that is not offlinable; OPERATION_INVALID when not
         running; AGENT_UNRESPONSIVE.
     :state: the guest's online vcpus (until the guest stops).
+    """
+
+
+@spec(readonly=False, checks={"user": _user})
+def virtkit_domain_get_authorized_ssh_keys(dom: DomainRef, user: str) -> list[str] | None:
+    """The public SSH keys ``user`` authorizes in the guest (its ``authorized_keys`` lines).
+
+    :return: the keys, one line each, in the file's order.
+    :raises VirtError: OPERATION_INVALID when not running; AGENT_UNRESPONSIVE;
+        OPERATION_FAILED for a user the guest does not have.
+    :state: none.
+    """
+
+
+@spec(readonly=False, checks={"user": _user, "keys": _ssh_keys,
+                              "mode": one_of("authorized keys mode",
+                                             ("append", "reset", "remove"))})
+def virtkit_domain_set_authorized_ssh_keys(
+    dom: DomainRef, user: str, keys: list[str], mode: str
+) -> bool | None:
+    """Change the public SSH keys ``user`` authorizes in the guest: ``append`` adds the keys it
+    lacks, ``reset`` makes ``keys`` the whole list (empty: none), ``remove`` takes them out.
+
+    :param keys: key lines (``ssh-ed25519 AAAA... comment``), each one line.
+    :return: True.
+    :raises VirtError: INVALID_ARG for an unknown mode or a key that is not one line;
+        OPERATION_INVALID when not running; AGENT_UNRESPONSIVE; OPERATION_FAILED for a user the
+        guest does not have.
+    :state: the user's authorized keys.
     """

@@ -1,5 +1,6 @@
 """Hookspecs for the guest's screen and input, its power management and core dumps:
-screenshot, send key, inject NMI, suspend to memory or disk and wake up, dump.
+screenshot, send key, inject NMI, signal a guest process, suspend to memory or disk and wake
+up, dump.
 
 All need an active domain (OPERATION_INVALID "domain 'x' is not running"); all read guest
 data or change the guest, so none is allowed on a read-only connection.
@@ -16,6 +17,13 @@ from virtkit.sdk.records import DomainRef
 #: libvirt's keycode sets (virKeycodeSet), by name.
 KEYCODE_SETS = ("linux", "xt", "atset1", "atset2", "atset3", "os_x", "xt_kbd", "usb", "win32",
                 "qnum")
+#: libvirt's virDomainProcessSignal names, by number (0 ``nop`` ... 64 ``rt32``).
+PROCESS_SIGNALS = (
+    "nop", "hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill", "usr1", "segv",
+    "usr2", "pipe", "alrm", "term", "stkflt", "chld", "cont", "stop", "tstp", "ttin", "ttou",
+    "urg", "xcpu", "xfsz", "vtalrm", "prof", "winch", "poll", "pwr", "sys",
+    *(f"rt{n}" for n in range(33)),
+)
 #: Most keys one ``domain_send_key`` presses together (libvirt's VIR_DOMAIN_SEND_KEY_MAX_KEYS).
 MAX_KEYS = 16
 #: Power-management suspend targets (libvirt's VIR_NODE_SUSPEND_TARGET_*).
@@ -61,6 +69,39 @@ def virtkit_domain_send_key(
     :raises VirtError: OPERATION_INVALID when not running; INVALID_ARG for more than 16 keys
         or a keycode out of range.
     :state: the guest received the keys.
+    """
+
+
+def _pid(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+
+    if value == 0:
+        raise invalid_arg(f"{op}: pid_value must not be zero (a process id > 0, a process "
+                          f"group id < 0)")
+    return value
+
+
+def _signum(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+
+    if not 0 <= value < len(PROCESS_SIGNALS):
+        raise invalid_arg(f"{op}: signum value {value} is out of range (0-"
+                          f"{len(PROCESS_SIGNALS) - 1})")
+    return value
+
+
+@spec(readonly=False, checks={"pid": _pid, "signum": _signum})
+def virtkit_domain_send_process_signal(dom: DomainRef, pid: int, signum: int) -> bool | None:
+    """Send a signal to a process inside the guest (libvirt's virDomainSendProcessSignal).
+
+    :param pid: the process id in the guest's namespace (> 0), or a process group (< 0); a
+        driver must support 1 (the guest's init) and may refuse others.
+    :param signum: libvirt's signal number (:data:`PROCESS_SIGNALS`: 0 ``nop`` only checks
+        that the process exists, 9 ``kill``, 15 ``term``...).
+    :return: True.
+    :raises VirtError: INVALID_ARG for pid 0, a signal out of range or a pid the driver cannot
+        signal; OPERATION_INVALID when not running.
+    :state: the process received the signal.
     """
 
 

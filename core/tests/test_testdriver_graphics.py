@@ -147,3 +147,32 @@ def test_process_signal_reaches_init_only(conn: virtkit.Connection) -> None:
         _expect(ErrorCode.OPERATION_DENIED, ro.lookup_by_name("test").send_process_signal, 1, 0)
     finally:
         ro.close()
+
+
+@pytest.mark.hook("domain_memory_peek")
+def test_memory_peek_reads_the_running_guest(conn: virtkit.Connection) -> None:
+    from virtkit.api.domain_graphics import MEMORY_PHYSICAL, MEMORY_VIRTUAL
+
+    dom = conn.lookup_by_name("test")
+    head = dom.memory_peek(0, 64, MEMORY_PHYSICAL)
+    assert head.startswith(b"VIRTKIT-TEST-MEMORY test") and len(head) == 64
+    assert dom.memory_peek(0, 64, MEMORY_VIRTUAL) == head
+    assert dom.memory_peek(8, 4, MEMORY_PHYSICAL) == b"TEST"
+    assert dom.memory_peek(4096, 16, MEMORY_PHYSICAL) == bytes(16)
+    assert dom.memory_peek(0, 0, MEMORY_PHYSICAL) == b""
+    total = dom.info().memory * 1024
+    assert dom.memory_peek(total - 4, 4, MEMORY_PHYSICAL) == bytes(4)
+    err = _expect(ErrorCode.INVALID_ARG, dom.memory_peek, total - 4, 8, MEMORY_PHYSICAL)
+    assert "beyond the memory of domain 'test'" in err.message
+    _expect(ErrorCode.INVALID_ARG, dom.memory_peek, 0, 4 * 1024 * 1024 + 1, MEMORY_PHYSICAL)
+    _expect(ErrorCode.INVALID_ARG, dom.memory_peek, -1, 4, MEMORY_PHYSICAL)
+    for flags in (0, 3):
+        _expect(ErrorCode.INVALID_ARG, dom.memory_peek, 0, 4, flags)
+    ro = virtkit.open(conn.uri, read_only=True)
+    try:
+        _expect(ErrorCode.OPERATION_DENIED, ro.lookup_by_name("test").memory_peek, 0, 4,
+                MEMORY_PHYSICAL)
+    finally:
+        ro.close()
+    dom.destroy()
+    _expect(ErrorCode.OPERATION_INVALID, dom.memory_peek, 0, 4, MEMORY_PHYSICAL)

@@ -47,6 +47,17 @@ class TestInputPower:
         dom.destroy()
         expect_error(C.OPERATION_INVALID, dom.send_process_signal, 1, 0)
 
+    @pytest.mark.ops("domain_memory_peek")
+    def test_memory_peek(self, vk: Kit) -> None:
+        dom = vk.running()
+        assert len(dom.memory_peek(0, 512, 2)) == 512
+        assert len(dom.memory_peek(0, 16, 1)) == 16
+        total = dom.info().memory * 1024
+        expect_error(C.INVALID_ARG, dom.memory_peek, total, 16, 2)
+        expect_error(C.INVALID_ARG, dom.memory_peek, 0, 16, 3)
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.memory_peek, 0, 16, 2)
+
     @pytest.mark.ops("domain_pm_suspend", "domain_pm_wakeup")
     def test_suspend_to_memory(self, vk: Kit) -> None:
         dom = vk.running()

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from virtkit.sdk.errors import invalid_arg
 from virtkit.sdk.records import DomainRef
 
+#: memory_peek's flags (libvirt's VIR_MEMORY_VIRTUAL and VIR_MEMORY_PHYSICAL)
+MEMORY_VIRTUAL, MEMORY_PHYSICAL = 1, 2
+
 if TYPE_CHECKING:
     from virtkit.api.connection import Connection
     from virtkit.api.stream import Stream
@@ -71,6 +74,16 @@ class GraphicsMethods:
             signum = PROCESS_SIGNALS.index(name)
         self._conn.hooks.domain_send_process_signal(dom=self._ref, pid=pid_value,
                                                     signum=signum)
+
+    def memory_peek(self, start: int, size: int, flags: int) -> bytes:
+        """``size`` bytes (at most 4 MiB) of the running guest's memory from ``start``;
+        ``flags`` is libvirt's MEMORY_VIRTUAL (1: a virtual address of the guest's first vcpu)
+        or MEMORY_PHYSICAL (2: a physical address)."""
+        if flags not in (MEMORY_VIRTUAL, MEMORY_PHYSICAL):
+            raise invalid_arg(f"memory peek flags must be MEMORY_VIRTUAL (1) or MEMORY_PHYSICAL "
+                              f"(2), not {flags!r}")
+        return self._conn.hooks.domain_memory_peek(dom=self._ref, start=start, size=size,
+                                                   physical=flags == MEMORY_PHYSICAL)
 
     def inject_nmi(self) -> None:
         self._conn.hooks.domain_inject_nmi(dom=self._ref)

@@ -883,6 +883,17 @@ class Hooks:
     def domain_managed_save_remove(self, *, dom: DomainRef) -> bool:
         return self._call("domain_managed_save_remove", {"dom": dom})  # type: ignore[no-any-return]
 
+    def domain_memory_peek(self, *, dom: DomainRef, start: int, size: int, physical: bool) -> bytes:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_memory_peek",
+            {
+                "dom": dom,
+                "start": start,
+                "size": size,
+                "physical": physical,
+            },
+        )
+
     def domain_memory_stats(self, *, dom: DomainRef) -> dict[str, int]:
         return self._call("domain_memory_stats", {"dom": dom})  # type: ignore[no-any-return]
 

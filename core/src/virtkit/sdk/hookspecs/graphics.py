@@ -1,6 +1,6 @@
 """Hookspecs for the guest's screen and input, its power management and core dumps:
 screenshot, send key, inject NMI, signal a guest process, suspend to memory or disk and wake
-up, dump.
+up, dump, and reading the guest's memory.
 
 All need an active domain (OPERATION_INVALID "domain 'x' is not running"); all read guest
 data or change the guest, so none is allowed on a read-only connection.
@@ -157,4 +157,29 @@ def virtkit_domain_core_dump(
         it cannot be written; ARGUMENT_UNSUPPORTED for a format the driver lacks.
     :state: the file exists (mode 0600); with ``crash`` STOPPED/CRASHED; event
         ``domain-job-completed`` with the dump job's statistics.
+    """
+
+
+def _memory_peek_size(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+    from virtkit.sdk.hookspecs.blockjobs import PEEK_MAX
+
+    if not 0 <= value <= PEEK_MAX:
+        raise invalid_arg(f"{op}: size {value} must be from 0 to {PEEK_MAX} bytes")
+    return value
+
+
+@spec(readonly=False, checks={"start": non_negative("start address"),
+                              "size": _memory_peek_size})
+def virtkit_domain_memory_peek(dom: DomainRef, start: int, size: int,
+                               physical: bool) -> bytes | None:
+    """Read ``size`` bytes of the running guest's memory from ``start`` (libvirt's
+    virDomainMemoryPeek); it reads guest data, so not on a read-only connection.
+
+    :param physical: ``start`` is a guest physical address (VIR_MEMORY_PHYSICAL), else a
+        virtual address as the guest's first vcpu maps it (VIR_MEMORY_VIRTUAL).
+    :return: exactly ``size`` bytes.
+    :raises VirtError: OPERATION_INVALID when not running; INVALID_ARG for a size above 4 MiB
+        or a range beyond the guest's memory.
+    :state: none.
     """

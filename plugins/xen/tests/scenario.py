@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 
 import virtkit
 from virtkit.sdk.errors import ErrorCode, VirtError
@@ -66,3 +68,95 @@ def lifecycle(uri: str) -> list[tuple[int, int]]:
     finally:
         conn.close()
     return events
+
+
+OPS_GUEST = """<domain type='xen'><name>vk-ops</name>
+  <uuid>0b7c3e52-8f41-4d0e-b6a2-93c1d7e5f204</uuid>
+  <memory unit='MiB'>160</memory><currentMemory unit='MiB'>144</currentMemory>
+  <vcpu current='1'>2</vcpu>
+  <os><type>linux</type><kernel>/guest/vmlinux</kernel><initrd>/guest/initrd.cpio</initrd>
+  <cmdline>console=hvc0 quiet</cmdline></os>
+  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot></domain>"""
+
+
+#: The (event, detail) pairs of ``operations`` on the real run. The first connection: defined,
+#: started (booted), stopped (saved: the managed save), started (restored), undefined; a reboot
+#: and a reset keep the guest running and emit none. The watcher's, for xl run outside
+#: virtkit: suspended (paused), resumed (unpaused), then for ``xl destroy`` shutdown
+#: (finished) and stopped (shutdown): a guest gone from xl's list without virtkit reads as one
+#: that shut down (xl does not say why a domain went away).
+OPS_EVENTS = [(0, 0), (2, 0), (5, 4), (2, 2), (1, 0)]
+WATCHER_EVENTS = [(3, 0), (4, 0), (6, 0), (5, 0)]
+
+
+def _until(what: str, cond: Callable[[], bool], timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.5)
+
+
+def operations(uri: str, watcher_env: dict[str, str],
+               outside: Callable[[list[str]], None]) -> tuple[list[tuple[int, int]],
+                                                             list[tuple[int, int]]]:
+    """Live vcpus and memory, reboot, reset, managed save and the start that restores it, on
+    a guest with room for a second vcpu and more memory; then, on a second connection opened
+    with ``watcher_env`` (its watcher polling xl), the guest paused, unpaused and destroyed
+    outside virtkit by ``outside(xl argv)``, which that connection reports as events. Returns
+    the first connection's lifecycle events and the watcher connection's."""
+    events: list[tuple[int, int]] = []
+    seen: list[tuple[int, int]] = []
+    conn = virtkit.open(uri)
+    try:
+        conn.event_register("domain-lifecycle", lambda ev: events.append((ev.event, ev.detail)))
+        dom = conn.define_xml(OPS_GUEST)
+        dom.create()
+        assert dom.state() == (RUNNING, 1)
+        assert dom.vcpus_count(live=True) == 1 and dom.info().nr_virt_cpu == 1
+        dom.set_vcpus(2, live=True)  # xl vcpu-set: the guest's second vcpu comes online
+        assert dom.vcpus_count(live=True) == 2
+        _until("xl lists 2 vcpus", lambda: dom.info().nr_virt_cpu == 2)
+        dom.set_memory(112 * 1024, live=True)  # xl mem-set: the balloon gives memory back
+        assert "<currentMemory unit='KiB'>114688</currentMemory>" in dom.xml_desc()
+        _until("the balloon reaches 112 MiB", lambda: dom.info().memory <= 113 * 1024)
+        before = dom.id
+        dom.reboot()  # xl reboot: xl restarts the guest under a new domain id
+        assert dom.state()[0] == RUNNING and dom.id > before
+        before = dom.id
+        dom.reset()  # a PV guest has no reset line: destroy and create again
+        assert dom.state()[0] == RUNNING and dom.id > before
+        dom.managed_save()
+        assert dom.state()[0] == SHUTOFF and dom.has_managed_save_image()
+        dom.create()  # restores the managed save image
+        assert dom.state()[0] == RUNNING and not dom.has_managed_save_image()
+
+        saved = {k: os.environ.get(k) for k in watcher_env}
+        os.environ.update(watcher_env)
+        try:
+            watcher = virtkit.open(uri)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        try:
+            watcher.event_register("domain-lifecycle",
+                                   lambda ev: seen.append((ev.event, ev.detail)))
+            for argv, count in ((["xl", "pause", "vk-ops"], 1),
+                                (["xl", "unpause", "vk-ops"], 2),
+                                (["xl", "destroy", "vk-ops"], 3)):
+                outside(argv)
+                _until(f"the watcher's event for '{' '.join(argv)}'",
+                       lambda n=count: len(seen) >= n, timeout=60)  # type: ignore[misc]
+        finally:
+            watcher.close()
+        assert dom.state()[0] == SHUTOFF
+        dom.undefine()
+        deadline = time.monotonic() + 10
+        while (not events or events[-1][0] != 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        conn.close()
+    return events, seen

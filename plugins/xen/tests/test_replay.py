@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from scenario import lifecycle
+from scenario import OPS_EVENTS, WATCHER_EVENTS, lifecycle, operations
 
 import virtkit
 from virtkit.sdk.errors import ErrorCode, VirtError
@@ -79,3 +79,25 @@ def test_bad_runner_spec_is_invalid_arg(state: Path, monkeypatch: pytest.MonkeyP
         virtkit.open("xen:///system")
     assert info.value.code in (ErrorCode.INVALID_ARG, ErrorCode.NO_CONNECT)
     assert "telnet:dom0" in info.value.message
+
+
+OPERATIONS = Path(__file__).parent / "data" / "xl-operations.jsonl"
+WATCHER = Path(__file__).parent / "data" / "xl-watcher.jsonl"
+
+
+def test_operations_replay_the_recorded_xl_sequences(state: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live vcpus and memory, reboot, reset, managed save and its restore (xl-operations.jsonl),
+    then the watcher's events for xl pause, unpause and destroy run outside virtkit
+    (xl-watcher.jsonl: only the watcher's polls; the outside commands are in its answers)."""
+    monkeypatch.setenv("VIRTKIT_XEN_RUNNER", f"replay:{OPERATIONS}")
+    for path in (OPERATIONS, WATCHER):
+        ReplayRunner.forget(str(path))
+    events, seen = operations("xen:///system", {"VIRTKIT_XEN_RUNNER": f"replay:{WATCHER}",
+                                                "VIRTKIT_XEN_POLL": "0.01"},
+                              lambda argv: None)
+    assert events == OPS_EVENTS
+    assert seen == WATCHER_EVENTS
+    assert shared_replay(str(OPERATIONS)).done
+    for path in (OPERATIONS, WATCHER):
+        ReplayRunner.forget(str(path))

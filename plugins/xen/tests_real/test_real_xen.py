@@ -1,36 +1,77 @@
 """The real run: Xen 4.17 and a Debian dom0 under QEMU TCG (slow; `tox -e xen-real`).
 
-Boots the image built from Debian packages (cached under VIRTKIT_XEN_CACHE), drives a tiny PV
-guest's lifecycle through the driver over the dom0 command channel, and records the xl
-transcript the default tests replay (written to VIRTKIT_XEN_TRANSCRIPT when set)."""
+Boots the image built from Debian packages (cached under VIRTKIT_XEN_CACHE) once, drives tiny
+PV guests through the driver over the dom0 command channel, and records the xl transcripts the
+default tests replay (written into VIRTKIT_XEN_TRANSCRIPTS when set: xl-lifecycle.jsonl,
+xl-operations.jsonl, xl-watcher.jsonl)."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from scenario import lifecycle
+import pytest
+from scenario import OPS_EVENTS, WATCHER_EVENTS, lifecycle, operations
 
 from virtkit_xen.realrun import Dom0, build_image
 
 
-def test_pv_guest_lifecycle_on_real_xen(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture(scope="module")
+def dom0(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dom0]:
     cache = Path(os.environ.get("VIRTKIT_XEN_CACHE", Path.home() / ".cache/virtkit-xen-real"))
     t0 = time.monotonic()
     image = build_image(cache)
-    built = time.monotonic() - t0
-    transcript = Path(os.environ.get("VIRTKIT_XEN_TRANSCRIPT", tmp_path / "xl.jsonl"))
-    transcript.unlink(missing_ok=True)
-    with Dom0(image, tmp_path / "vm") as dom0:
-        monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path / "state"))
-        monkeypatch.setenv("VIRTKIT_XEN_RUNNER", dom0.spec)
-        monkeypatch.setenv("VIRTKIT_XEN_RECORD", str(transcript))
-        monkeypatch.setenv("VIRTKIT_XEN_POLL", "0")  # no watcher: a deterministic transcript
-        t1 = time.monotonic()
-        events = lifecycle("xen:///system")
-        ran = time.monotonic() - t1
-    print(f"\nimage {built:.1f} s, boot {dom0.boot_seconds:.1f} s, lifecycle {ran:.1f} s")
+    print(f"\nimage {time.monotonic() - t0:.1f} s")
+    with Dom0(image, tmp_path_factory.mktemp("vm")) as d:
+        print(f"boot {d.boot_seconds:.1f} s")
+        yield d
+
+
+@pytest.fixture
+def transcripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dom0: Dom0) -> Path:
+    out = Path(os.environ.get("VIRTKIT_XEN_TRANSCRIPTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path / "state"))
+    monkeypatch.setenv("VIRTKIT_XEN_RUNNER", dom0.spec)
+    monkeypatch.setenv("VIRTKIT_XEN_POLL", "0")  # no watcher: a deterministic transcript
+    return out
+
+
+def _record(monkeypatch: pytest.MonkeyPatch, path: Path) -> str:
+    path.unlink(missing_ok=True)
+    monkeypatch.setenv("VIRTKIT_XEN_RECORD", str(path))
+    return str(path)
+
+
+def test_pv_guest_lifecycle_on_real_xen(transcripts: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    _record(monkeypatch, transcripts / "xl-lifecycle.jsonl")
+    t1 = time.monotonic()
+    events = lifecycle("xen:///system")
+    print(f"lifecycle {time.monotonic() - t1:.1f} s")
     # defined, started, suspended, resumed, shutdown(finished), stopped(shutdown), started,
     # stopped(saved), started(restored), stopped(destroyed), undefined
     assert [e for e, _ in events] == [0, 2, 3, 4, 6, 5, 2, 5, 2, 5, 1]
+
+
+def test_operations_and_watcher_on_real_xen(transcripts: Path, dom0: Dom0,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _record(monkeypatch, transcripts / "xl-operations.jsonl")
+    watcher = transcripts / "xl-watcher.jsonl"
+    watcher.unlink(missing_ok=True)
+    outside = dom0.runner()  # xl run outside virtkit (the same channel, not recorded)
+
+    def run_outside(argv: list[str]) -> None:
+        r = outside.run(argv, timeout=120)
+        assert r.rc == 0, r.stderr
+
+    t1 = time.monotonic()
+    events, seen = operations("xen:///system",
+                              {"VIRTKIT_XEN_RECORD": str(watcher), "VIRTKIT_XEN_POLL": "1"},
+                              run_outside)
+    print(f"operations {time.monotonic() - t1:.1f} s\nevents {events}\nwatcher {seen}")
+    assert events == OPS_EVENTS
+    assert seen == WATCHER_EVENTS
+

@@ -153,12 +153,16 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
     def _sync(self) -> dict[str, XlDomain]:
         """Bring the records in line with ``xl list -v``; emit what changed."""
         with self.store.locked(), self.lock:
-            running = {d.name: d for d in self.xl.list() if d.domid != 0}
+            listed = [d for d in self.xl.list() if d.domid != 0]
+            running = {d.name: d for d in listed}
+            by_uuid = {d.uuid: d for d in listed if d.uuid}
             for g in self._all():
                 if not g.status.active:
                     continue
-                x = running.get(g.dom.name)
+                x = running.get(g.dom.name) or by_uuid.get(g.dom.uuid or "")
                 if x is None or x.gone:
+                    log.info("xen: domain '%s' (id %d) is gone from xl's list: %s", g.dom.name,
+                             g.id, ", ".join(f"{d.name} {d.domid} {d.state}" for d in listed))
                     if x is None or "c" not in x.state:
                         self._apply(g, Op.SHUTDOWN)  # it left on its own: an orderly stop
                     else:
@@ -426,7 +430,16 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
 
     @hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, mode: str | None) -> bool:
-        self._op(dom, Op.REBOOT, lambda g: self.xl.reboot(g.dom.name))
+        """``xl reboot``; then, when the guest restarts on reboot (``on_reboot`` restart, the
+        default), wait until xl lists it again under its new domain id, holding the state
+        store: in between xl shows the old domain shut down, then none, and a query (this
+        process's or another's) would take the guest for one that shut down."""
+        def act(g: Guest) -> None:
+            self.xl.reboot(g.dom.name)
+            if (g.dom.on_reboot or "restart") in ("restart", "rename-restart"):
+                g.id = self.xl.wait_restarted(g.dom.name, g.id)
+
+        self._op(dom, Op.REBOOT, act)
         return True
 
     @hookimpl

@@ -304,14 +304,19 @@ class Dom0:
         """The channel (one connection; QEMU serves one client at a time)."""
         return self._runner
 
+    def detach(self) -> None:
+        """Close this process's connection to the channel, so that another process (the
+        conformance suite's) can connect: QEMU serves one client per socket."""
+        if self._chan is not None:
+            self._chan.close()
+            self._chan = None
+
     @property
     def spec(self) -> str:
         return f"channel:{self.sock}"
 
     def __exit__(self, *exc: object) -> None:
-        if self._chan is not None:
-            self._chan.close()
-            self._chan = None
+        self.detach()
         if self.proc is not None and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

@@ -41,8 +41,9 @@ class XlDomain:
 
     @property
     def gone(self) -> bool:
-        """Shut down, crashed or dying: on its way out (xl shows ``(null) --ps--`` briefly)."""
-        return self.name == "(null)" or "d" in self.state or "s" in self.state
+        """Shut down or dying: on its way out (xl shows ``(null) --ps--`` briefly). A domain
+        whose name xl could not read is listed as ``(null)`` too: the uuid tells which it is."""
+        return "d" in self.state or "s" in self.state
 
 
 class XL:
@@ -70,15 +71,27 @@ class XL:
 
     # -- queries --------------------------------------------------------------------------------
 
-    def list(self) -> list[XlDomain]:
-        out = self.run("list", "-v").stdout
-        doms = []
-        for line in out.splitlines()[1:]:
-            m = _LIST.match(line)
-            if m:
-                doms.append(XlDomain(m["name"], int(m["id"]), int(m["mem"]), int(m["vcpus"]),
-                                     m["state"], float(m["time"]), m["uuid"]))
-        return doms
+    def list(self, attempts: int = 3) -> list[XlDomain]:
+        """``xl list -v``. Every listing holds Domain-0; one without it is no listing (on the
+        real run an ``xl list -v`` under load once answered exit status 0 with no output at
+        all, which read as "every guest is gone"): asked again, up to ``attempts`` times,
+        then OPERATION_FAILED."""
+        for attempt in range(attempts):
+            out = self.run("list", "-v").stdout
+            doms = []
+            for line in out.splitlines()[1:]:
+                m = _LIST.match(line)
+                if m:
+                    doms.append(XlDomain(m["name"], int(m["id"]), int(m["mem"]),
+                                         int(m["vcpus"]), m["state"], float(m["time"]),
+                                         m["uuid"]))
+            if any(d.domid == 0 for d in doms):
+                return doms
+            if attempt + 1 < attempts:
+                time.sleep(0.5)
+        raise VirtError(ErrorCode.OPERATION_FAILED, "operation failed: 'xl list -v' listed no "
+                        f"Domain-0 in {attempts} attempts: {out.strip()[:200]!r}",
+                        ErrorDomain.LIBXL)
 
     def info(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -134,6 +147,20 @@ class XL:
             time.sleep(0.2)
         raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"domain '{name}' did not go away within "
                         f"{timeout:g} s", ErrorDomain.LIBXL)
+
+    def wait_restarted(self, name: str, old_domid: int, timeout: float = 120.0) -> int:
+        """Poll until ``name`` is listed again under a domain id other than ``old_domid``, not
+        on its way out and no longer paused (a reboot on the real run: xl shows the old domain
+        shut down, then for a moment none, then the new one paused with 0 vcpus while xl builds
+        it, then running); its new domain id."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for d in self.list():
+                if d.name == name and d.domid != old_domid and not d.gone and not d.paused:
+                    return d.domid
+            time.sleep(0.2)
+        raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"domain '{name}' did not come back from "
+                        f"its reboot within {timeout:g} s", ErrorDomain.LIBXL)
 
     def wait_control(self, name: str, feature: str, timeout: float = 180.0) -> None:
         """Wait until the guest's kernel declares ``control/FEATURE`` in xenstore (Linux writes

@@ -13,7 +13,7 @@ from vktest import expect as _expect
 from vktest import inbox as _inbox
 
 import virtkit
-from virtkit.sdk.errors import ErrorCode
+from virtkit.sdk.errors import ErrorCode, VirtError
 
 NODE = Path(__file__).parent / "cli" / "data" / "virsh" / "node.xml"  # libvirt's test domain
 UNLIMITED = 9007199254740991
@@ -190,3 +190,45 @@ def test_metadata_in_the_xml_and_its_event(conn: virtkit.Connection) -> None:
     _expect(ErrorCode.INVALID_ARG, dom.set_metadata, "element", "<a/>", None, "http://x/")
     _expect(ErrorCode.XML_ERROR, dom.set_metadata, "element", "<a>", "k", "http://x/")
     _expect(ErrorCode.INVALID_ARG, dom.metadata, 7)
+
+
+@pytest.mark.hook("domain_start_dirty_rate_calc")
+def test_dirty_rate_calculation_in_the_dirtyrate_group(conn: virtkit.Connection) -> None:
+    import time
+
+    from virtkit.drivers.test.tuning import DIRTY_MIB_PER_VCPU
+
+    dom = conn.lookup_by_name("test")
+
+    def group() -> dict[str, object]:
+        return conn.domain_list_get_stats([dom], ["dirtyrate"])[0][1]
+
+    assert group() == {}, "no calculation yet: nothing to report"
+    dom.start_dirty_rate_calc(1)
+    found = group()
+    assert found["dirtyrate.calc_status"] == 1 and found["dirtyrate.calc_period"] == 1
+    assert found["dirtyrate.calc_mode"] == "page-sampling"
+    assert "dirtyrate.megabytes_per_second" not in found
+    time.sleep(1.05)
+    found = group()
+    vcpus = dom.info().nr_virt_cpu
+    assert found["dirtyrate.calc_status"] == 2
+    assert found["dirtyrate.megabytes_per_second"] == DIRTY_MIB_PER_VCPU * vcpus
+    assert not any(".vcpu." in key for key in found)
+    dom.start_dirty_rate_calc(1, "dirty-ring")
+    time.sleep(1.05)
+    found = group()
+    assert [found[f"dirtyrate.vcpu.{n}.megabytes_per_second"] for n in range(vcpus)] == \
+        [DIRTY_MIB_PER_VCPU] * vcpus
+    dom.start_dirty_rate_calc(60, 1)
+    assert group()["dirtyrate.calc_mode"] == "dirty-bitmap", "a new calculation replaces it"
+    for seconds, mode in ((0, 0), (61, 0), (1, 3), (1, "dirty-warp")):
+        with pytest.raises(VirtError) as err:
+            dom.start_dirty_rate_calc(seconds, mode)
+        assert err.value.code == ErrorCode.INVALID_ARG
+    assert group()["dirtyrate.calc_period"] == 60, "a refused call changes nothing"
+    dom.destroy()
+    assert group() == {}
+    with pytest.raises(VirtError) as err:
+        dom.start_dirty_rate_calc(1)
+    assert err.value.code == ErrorCode.OPERATION_INVALID and "test" in str(err.value)

@@ -106,3 +106,16 @@ guestvcpus test --cpulist 0 --disable
     assert "vcpu 0 of the guest of domain 'test' is not offlinable" in r.stderr
     r = run("-c", f"test://{NODE}", "guestvcpus", "test", "--json")
     assert json.loads(r.stdout) == {"vcpus": "0-1", "online": "0-1", "offlinable": "1"}
+
+
+def test_domdirtyrate_calc_and_domstats_dirtyrate(run: Run) -> None:
+    r = run("-c", f"test://{NODE}", stdin="""
+domdirtyrate-calc test --seconds 5 --mode dirty-bitmap
+domstats test --dirtyrate
+domdirtyrate-calc test --seconds 61
+""")
+    assert r.stdout.startswith(
+        "Start to calculate domain's memory dirty rate successfully.\n\n"
+        "Domain: 'test'\n  dirtyrate.calc_status=1\n")
+    assert "  dirtyrate.calc_period=5\n  dirtyrate.calc_mode=dirty-bitmap\n" in r.stdout
+    assert "seconds 61 must be from 1 to 60" in r.stderr

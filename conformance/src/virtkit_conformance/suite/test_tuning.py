@@ -119,3 +119,29 @@ class TestTuning:
         assert "vkcert title" in dom.xml_desc()
         dom.set_metadata("element", None, uri=uri)
         expect_error(C.NO_DOMAIN_METADATA, dom.metadata, "element", uri)
+
+
+class TestDirtyRate:
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
+        pytest.mark.group("tuning"),
+        pytest.mark.ops("domain_start_dirty_rate_calc", "domain_get_stats")]
+
+    def test_dirty_rate_calculation(self, vk: Kit) -> None:
+        import time
+
+        dom = vk.running()
+        dom.start_dirty_rate_calc(1)
+        deadline = time.monotonic() + 10
+        while True:
+            stats = vk.conn.domain_list_get_stats([dom], ["dirtyrate"])[0][1]
+            assert stats.get("dirtyrate.calc_status") in (1, 2), stats
+            assert stats.get("dirtyrate.calc_period") == 1, stats
+            if stats["dirtyrate.calc_status"] == 2:
+                assert stats["dirtyrate.megabytes_per_second"] >= 0
+                break
+            assert time.monotonic() < deadline, "a 1 s calculation never ended"
+            time.sleep(0.2)
+        expect_error(C.INVALID_ARG, dom.start_dirty_rate_calc, 0)
+        expect_error(C.INVALID_ARG, dom.start_dirty_rate_calc, 1, "vkcert-mode")
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.start_dirty_rate_calc, 1)

@@ -37,6 +37,20 @@ class TuningMethods:
 
     # -- jobs, vcpus, cpu ---------------------------------------------------------------------
 
+    def start_dirty_rate_calc(self, seconds: int, flags: int | str = 0) -> None:
+        """Measure how fast the running guest dirties its memory over ``seconds`` (1-60);
+        ``flags`` is libvirt's mode: 0/``page-sampling``, 1/``dirty-bitmap``,
+        2/``dirty-ring``. The result is the ``dirtyrate`` statistics group."""
+        from virtkit.sdk.hookspecs.tuning import DIRTYRATE_MODES
+
+        mode = flags
+        if isinstance(flags, int) and not isinstance(flags, bool):
+            if flags not in (0, 1, 2):
+                raise invalid_arg(f"unknown dirty rate calculation mode {flags} (0, 1 or 2)")
+            mode = DIRTYRATE_MODES[flags]
+        self._conn.hooks.domain_start_dirty_rate_calc(dom=self._ref, seconds=seconds,
+                                                      mode=str(mode))
+
     def job_stats(self, completed: bool = False) -> dict[str, Any]:
         """The current (or last ``completed``) job as libvirt's typed parameters."""
         return self._conn.hooks.domain_get_job_stats(dom=self._ref, completed=completed)

@@ -116,7 +116,8 @@ _NET_KEYS = (("rx_bytes", "rx.bytes"), ("rx_packets", "rx.pkts"), ("rx_errs", "r
              ("tx_errs", "tx.errs"), ("tx_drop", "tx.drop"))
 _BLOCK_KEYS = (("rd_req", "rd.reqs"), ("rd_bytes", "rd.bytes"), ("wr_req", "wr.reqs"),
                ("wr_bytes", "wr.bytes"))
-_GROUPS = ("state", "cpu_total", "balloon", "vcpu", "interface", "block", "perf", "iothread")
+_GROUPS = ("state", "cpu_total", "balloon", "vcpu", "interface", "block", "perf", "iothread",
+           "dirtyrate")
 
 
 @command("domstats", help="Print domain statistics as virsh's key=value lines.")
@@ -129,6 +130,7 @@ _GROUPS = ("state", "cpu_total", "balloon", "vcpu", "interface", "block", "perf"
 @click.option("--block", is_flag=True, help="Block device statistics.")
 @click.option("--perf", is_flag=True, help="Perf event counters.")
 @click.option("--iothread", is_flag=True, help="IOThread polling parameters.")
+@click.option("--dirtyrate", is_flag=True, help="The last memory dirty rate calculation.")
 @click.option("--list-active", is_flag=True, help="Only active domains.")
 @click.option("--list-inactive", is_flag=True, help="Only inactive domains.")
 @click.option("--list-persistent", is_flag=True, help="Only persistent domains.")

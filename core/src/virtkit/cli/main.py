@@ -188,6 +188,7 @@ COMMANDS: dict[str, str] = {
     "blkdeviotune": "tuning",
     "domiftune": "tuning",
     "perf": "tuning",
+    "domdirtyrate-calc": "tuning",
     "dommemstat": "tuning",
     "metadata": "tuning",
     "desc": "tuning",

@@ -602,3 +602,19 @@ def cmd_desc(state: CliState, domain: str, title: bool, new_desc: str | None, co
         if exc.code != ErrorCode.NO_DOMAIN_METADATA:
             raise CommandError(exc.message) from exc
         state.out(f"No {what} for domain: {dom.name}\n")
+
+
+@command("domdirtyrate-calc", help="Calculate a running domain's memory dirty rate (the result: "
+                                   "domstats --dirtyrate).")
+@domain_argument
+@click.option("--seconds", type=int, default=1, help="How long to measure (1-60, default 1).")
+@click.option("--mode", help="page-sampling, dirty-bitmap or dirty-ring.")
+def cmd_domdirtyrate_calc(state: CliState, domain: str, seconds: int, mode: str | None) -> None:
+    from virtkit.sdk.hookspecs.tuning import DIRTYRATE_MODES
+
+    if mode is not None and mode not in DIRTYRATE_MODES:
+        raise CommandError(f"Unknown calculation mode '{mode}'")
+    dom = state.domain(domain)
+    with state.api():
+        dom.start_dirty_rate_calc(seconds, mode or 0)
+    state.info("Start to calculate domain's memory dirty rate successfully.")

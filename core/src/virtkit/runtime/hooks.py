@@ -1409,6 +1409,16 @@ class Hooks:
             },
         )
 
+    def domain_start_dirty_rate_calc(self, *, dom: DomainRef, seconds: int, mode: str) -> bool:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_start_dirty_rate_calc",
+            {
+                "dom": dom,
+                "seconds": seconds,
+                "mode": mode,
+            },
+        )
+
     def domain_suspend(self, *, dom: DomainRef) -> bool:
         return self._call("domain_suspend", {"dom": dom})  # type: ignore[no-any-return]
 

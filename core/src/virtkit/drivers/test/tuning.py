@@ -75,6 +75,10 @@ def _bad(message: str) -> VirtError:
     return VirtError(ErrorCode.INVALID_ARG, f"invalid argument: {message}", ErrorDomain.TEST)
 
 
+#: how fast each vcpu of a running test guest dirties its memory, MiB/s
+DIRTY_MIB_PER_VCPU = 4
+
+
 def _uptime(d: TestDomain) -> float:
     return max(time.monotonic() - d.started_at, 0.0) if d.status.active else 0.0
 
@@ -590,12 +594,44 @@ class TuningMixin:
                 values = self._iothread_values(d, True, i)
                 for key in IOTHREAD_PARAMS:
                     out[f"iothread.{i}.{key.replace('_', '-')}"] = values[key]
+        calc = d.runtime.get("dirtyrate") if active else None
+        if "dirtyrate" in groups and calc is not None:
+            out.update(self._dirtyrate(d, calc))
         if "perf" in groups and active:
             enabled = self._values(d, True, "perf", "")
             ticks = int(_uptime(d) * 1000)
             for event_name, on in enabled.items():
                 if on:
                     out[f"perf.{event_name}"] = ticks
+        return out
+
+    @hookimpl
+    def virtkit_domain_start_dirty_rate_calc(self, dom: DomainRef, seconds: int,
+                                             mode: str) -> bool:
+        with self._node.lock:
+            d = self._node.find(dom)
+            if not d.status.active:
+                raise not_running(d.name, ErrorDomain.TEST)
+            d.runtime["dirtyrate"] = {"start": int(time.time()), "began": time.monotonic(),
+                                      "period": seconds, "mode": mode}
+            return True
+
+    def _dirtyrate(self, d: TestDomain, calc: dict[str, Any]) -> dict[str, Any]:
+        """The ``dirtyrate`` group: measuring until the period ends; then each vcpu has
+        dirtied 4 MiB/s (the test guest's steady rate)."""
+        measured = time.monotonic() - calc["began"] >= calc["period"]
+        out: dict[str, Any] = {
+            "dirtyrate.calc_status": 2 if measured else 1,
+            "dirtyrate.calc_start_time": calc["start"],
+            "dirtyrate.calc_period": calc["period"],
+            "dirtyrate.calc_mode": calc["mode"],
+        }
+        if measured:
+            vcpus = self._vcpus(d)
+            out["dirtyrate.megabytes_per_second"] = DIRTY_MIB_PER_VCPU * len(vcpus)
+            if calc["mode"] == "dirty-ring":
+                for v in vcpus:
+                    out[f"dirtyrate.vcpu.{v.number}.megabytes_per_second"] = DIRTY_MIB_PER_VCPU
         return out
 
     @hookimpl

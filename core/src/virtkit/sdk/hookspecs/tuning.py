@@ -23,7 +23,9 @@ from virtkit.sdk.records import DomainRef, DomainStats, IOThreadInfo, VcpuInfo
 
 #: libvirt's statistics groups (virDomainStatsTypes) virtkit knows, in libvirt's order.
 STATS_GROUPS = ("state", "cpu-total", "balloon", "vcpu", "interface", "block", "perf",
-                "iothread")
+                "iothread", "dirtyrate")
+#: libvirt's memory dirty rate calculation modes, by its flag numbers (0, 1, 2).
+DIRTYRATE_MODES = ("page-sampling", "dirty-bitmap", "dirty-ring")
 #: The tunable groups and what libvirt calls them.
 TUNABLE_GROUPS = ("scheduler", "memory", "numa", "blkio", "block_iotune", "interface", "perf")
 #: Metadata types, by libvirt's numbers (virDomainMetadataType).
@@ -70,16 +72,44 @@ def virtkit_domain_get_stats(doms: list[DomainRef], groups: list[str]) -> list[D
     virDomainListGetStats), as libvirt's typed parameters: ``state.state``, ``cpu.time``,
     ``balloon.current``, ``vcpu.current``, ``vcpu.0.time``, ``net.count``, ``net.0.rx.bytes``,
     ``block.count``, ``block.0.name``, ``block.0.capacity``, ``perf.cmt``,
-    ``iothread.count``, ``iothread.1.poll-max-ns``...
+    ``iothread.count``, ``iothread.1.poll-max-ns``, ``dirtyrate.calc_status``...
 
     :param doms: the domains, in the order the result follows.
     :param groups: any of ``state``, ``cpu-total``, ``balloon``, ``vcpu``, ``interface``,
-        ``block``, ``perf``, ``iothread``; ``[]`` for every group the driver supports.
+        ``block``, ``perf``, ``iothread``, ``dirtyrate`` (the last memory dirty rate
+        calculation: ``dirtyrate.calc_status`` 0 unstarted, 1 measuring, 2 measured,
+        ``calc_start_time``, ``calc_period``, ``calc_mode``, ``megabytes_per_second`` once
+        measured, ``vcpu.N.megabytes_per_second`` in ``dirty-ring`` mode); ``[]`` for every
+        group the driver supports.
     :return: one :class:`~virtkit.sdk.records.DomainStats` per domain; an inactive domain has
         only what it has without running (state, balloon maximum, vcpu counts, disks' sizes).
     :raises VirtError: NO_DOMAIN for a domain that no longer exists; INVALID_ARG for an unknown
         group.
     :state: none.
+    """
+
+
+def _dirtyrate_seconds(value: Any, op: str) -> Any:
+    from virtkit.sdk.errors import invalid_arg
+
+    if not 1 <= value <= 60:
+        raise invalid_arg(f"{op}: seconds {value} must be from 1 to 60")
+    return value
+
+
+@spec(readonly=False, checks={"seconds": _dirtyrate_seconds,
+                              "mode": one_of("dirty rate calculation mode", DIRTYRATE_MODES)})
+def virtkit_domain_start_dirty_rate_calc(dom: DomainRef, seconds: int, mode: str) -> bool | None:
+    """Start measuring how fast the running guest dirties its memory over ``seconds``
+    (libvirt's virDomainStartDirtyRateCalc); the result is the ``dirtyrate`` statistics group.
+
+    :param mode: ``page-sampling`` (sampled pages), ``dirty-bitmap`` or ``dirty-ring`` (per
+        vcpu rates as well).
+    :return: True.
+    :raises VirtError: INVALID_ARG for seconds outside 1-60 or an unknown mode;
+        OPERATION_INVALID when not running.
+    :state: a calculation is measuring (a new one replaces the last result) until its period
+        ends.
     """
 
 

@@ -41,10 +41,11 @@ from virtkit.remote.protocol import (
     ProtocolError,
     Status,
     Type,
-    check_length,
     decode_body,
-    decode_header,
     encode,
+    frame,
+    pack_body,
+    parse_header,
 )
 from virtkit.remote.protocol import VERSION as PROTOCOL_VERSION
 from virtkit.sdk.driver import Identity
@@ -57,6 +58,8 @@ log = logging.getLogger("virtkitd")
 
 #: How long a call runs in its client's reading thread before another thread reads on.
 TAKEOVER = 0.02
+
+REPLY = int(Type.REPLY)
 
 #: Operations served by the priority workers when every ordinary worker is busy.
 PRIORITY_OPS = frozenset(
@@ -82,7 +85,10 @@ class Link:
 
     def send(self, data: bytes, timeout: float) -> None:
         """Write all of ``data``; TimeoutError when the peer takes nothing for ``timeout``."""
-        view = memoryview(data)
+        sent = self.write_some(memoryview(data))
+        if sent == len(data):
+            return  # the usual case: the peer took it all at once
+        view = memoryview(data)[sent:]
         deadline = time.monotonic() + timeout
         while view:
             sent = self.write_some(view)
@@ -190,13 +196,56 @@ class PipeLink(Link):
                 pass
 
 
-@attrs.define(eq=False)
 class _InlineRun:
     """A call a client's reading thread runs itself: since when, and whether the reading was
     taken over meanwhile (then the thread leaves after its reply; the next reader has its own)."""
 
-    since: float
-    taken: bool = False
+    __slots__ = ("since", "taken")
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.taken = False
+
+
+class Slots:
+    """``size`` worker slots: ``take`` without waiting, or ``wait`` for one; ``give`` one back.
+    (A counter under a plain lock: a call takes and gives one, and a BoundedSemaphore's
+    Python-level condition costs several times more.)"""
+
+    __slots__ = ("_cond", "_lock", "_waiting", "free", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = self.free = size
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiting = 0
+
+    @property
+    def busy(self) -> int:
+        return self.size - self.free
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.free:
+                self.free -= 1
+                return True
+            return False
+
+    def wait(self) -> None:
+        with self._lock:
+            self._waiting += 1
+            while not self.free:
+                self._cond.wait()
+            self._waiting -= 1
+            self.free -= 1
+
+    def give(self) -> None:
+        with self._lock:
+            if self.free >= self.size:
+                raise ValueError("a worker slot was given back twice")
+            self.free += 1
+            if self._waiting:
+                self._cond.notify()
 
 
 @attrs.define(eq=False)
@@ -220,7 +269,11 @@ class Client:
     in_flight: int = 0
     buf: bytearray = attrs.field(factory=bytearray)
     wlock: threading.Lock = attrs.field(factory=threading.Lock)
-    cond: threading.Condition = attrs.field(factory=threading.Condition)
+    #: guards ``in_flight`` and ``inline``; ``cond`` (on the same lock) is waited on while the
+    #: client has ``max_client_requests`` calls in flight
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+    cond: threading.Condition = attrs.field(
+        default=attrs.Factory(lambda self: threading.Condition(self.lock), takes_self=True))
     #: event kind -> the id of the callback relaying it (the kinds the client asked for)
     events: dict[str, int] = attrs.field(factory=dict)
     done: threading.Event = attrs.field(factory=threading.Event)
@@ -252,9 +305,9 @@ class Server:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             config.max_clients + config.max_workers + config.prio_workers + 8,
             thread_name_prefix="virtkitd")
-        self.slots = threading.BoundedSemaphore(config.max_workers)
-        self.prio_slots = threading.BoundedSemaphore(max(1, config.prio_workers))
-        self.busy = 0
+        self.slots = Slots(config.max_workers)
+        self.prio_slots = Slots(max(1, config.prio_workers))
+        self.send_timeout = self._send_timeout(config)
         self.users = auth.load_users(config.scram_users_file)
         self.idle_since = time.monotonic()
         self.hostname = socket.gethostname()
@@ -265,13 +318,19 @@ class Server:
     def reload(self, config: Config) -> None:
         """SIGHUP: new limits, TLS DN list, users and log level; listeners and pools stay."""
         self.config = config
+        self.send_timeout = self._send_timeout(config)
         self.users = auth.load_users(config.scram_users_file)
         log.warning("configuration reloaded from %s", config.source or "defaults")
 
     @property
-    def send_timeout(self) -> float:
+    def busy(self) -> int:
+        """Ordinary worker slots taken."""
+        return self.slots.busy
+
+    @staticmethod
+    def _send_timeout(config: Config) -> float:
         """How long a client's socket may stay full before the client is dropped."""
-        return float(max(1, self.config.keepalive_interval))
+        return float(max(1, config.keepalive_interval))
 
     # -- admission -----------------------------------------------------------------------------
 
@@ -373,9 +432,11 @@ class Server:
         on to another thread and run the call here."""
         try:
             while not client.closed:
-                with client.cond:
-                    while client.in_flight >= self.config.max_client_requests:
-                        client.cond.wait()
+                if client.in_flight >= self.config.max_client_requests:
+                    # (only this thread adds calls in flight: below the limit, no need to lock)
+                    with client.lock:
+                        while client.in_flight >= self.config.max_client_requests:
+                            client.cond.wait()
                 header, payload = self._next_frame(client)
                 client.last_rx = time.monotonic()
                 call = self._frame(client, header, payload)
@@ -393,13 +454,13 @@ class Server:
         """Run a call in the reading thread; False when the reading was taken over meanwhile
         (this thread then leaves once its reply is sent)."""
         run = _InlineRun(time.monotonic())
-        with client.cond:
+        with client.lock:
             client.in_flight += 1
             client.inline = run
         try:
             self._run(client, header, *call)
         finally:
-            with client.cond:
+            with client.lock:
                 if client.inline is run:
                     client.inline = None
         return not run.taken
@@ -419,7 +480,7 @@ class Server:
                 run = client.inline  # read without the lock: checked again under it
                 if run is None or now - run.since < TAKEOVER:
                     continue
-                with client.cond:
+                with client.lock:
                     if client.inline is not run or client.closed:
                         continue
                     run.taken = True
@@ -428,23 +489,30 @@ class Server:
 
     def _next_frame(self, client: Client) -> tuple[Header, bytes]:
         buf = client.buf
+        if not buf:
+            # the usual case: one read brings exactly one frame, parsed where it lies
+            chunk = self._recv(client)
+            if len(chunk) >= HEADER_SIZE:
+                size, header = parse_header(chunk)
+                if len(chunk) == HEADER_SIZE + size:
+                    return header, chunk[HEADER_SIZE:]
+            buf += chunk
         while len(buf) < HEADER_SIZE:
-            self._fill(client)
-        size = check_length(bytes(buf[:4]))
-        header = decode_header(bytes(buf[:HEADER_SIZE]))
+            buf += self._recv(client)
+        size, header = parse_header(buf)
         need = HEADER_SIZE + size
         while len(buf) < need:
-            self._fill(client)
+            buf += self._recv(client)
         payload = bytes(buf[HEADER_SIZE:need])
         del buf[:need]
         return header, payload
 
     @staticmethod
-    def _fill(client: Client) -> None:
+    def _recv(client: Client) -> bytes:
         chunk = client.link.recv(262144)
         if not chunk:
             raise EOFError
-        client.buf += chunk
+        return chunk
 
     def _frame(self, client: Client, header: Header, payload: bytes) -> tuple[Any, ...] | None:
         """Handle one frame; a hook call (or a slow protocol procedure) is returned as
@@ -493,14 +561,11 @@ class Server:
         """Run one call in a worker slot (a priority slot for quick reads when every ordinary
         one is taken) and send its reply (the reader counted it in flight)."""
         slot = self.slots
-        if not slot.acquire(blocking=False):
-            if name in PRIORITY_OPS and self.prio_slots.acquire(blocking=False):
+        if not slot.take():
+            if name in PRIORITY_OPS and self.prio_slots.take():
                 slot = self.prio_slots
             else:
-                slot.acquire()
-        if slot is self.slots:
-            with self._lock:
-                self.busy += 1
+                slot.wait()
         try:
             result = fn(*args)
         except VirtError as exc:
@@ -513,11 +578,8 @@ class Server:
                 ErrorDomain.RPC))
             return
         finally:
-            if slot is self.slots:
-                with self._lock:
-                    self.busy -= 1
-            slot.release()
-            with client.cond:
+            slot.give()
+            with client.lock:
                 client.in_flight -= 1
                 client.cond.notify_all()
         if isinstance(result, _Opened):
@@ -526,26 +588,40 @@ class Server:
                 return
             self._opened(client, result)
             result = result.reply
-        if isinstance(result, _Reply):
+        if type(result) is _Reply:
             body = {"r": result.result, "w": result.warnings}
         else:
             body = {"r": result}
-        self._send(client, Header(header.procedure, Type.REPLY, header.serial), body)
+        self._reply(client, header, body)
+
+    def _reply(self, client: Client, call: Header, body: Any) -> None:
+        """A call's (successful) reply: :meth:`_send` without building a header."""
+        if client.closed:
+            return
+        try:
+            data = frame(call.procedure, REPLY, call.serial, 0, pack_body(body))
+        except VirtError as exc:  # a result too large for one frame, or not plain data
+            data = encode(Header(call.procedure, Type.REPLY, call.serial, Status.ERROR),
+                          exc.to_dict())
+        self._write(client, data)
 
     def _send(self, client: Client, header: Header, body: Any = None) -> None:
         if client.closed:
             return
         try:
-            frame = encode(header, body)
+            data = encode(header, body)
         except VirtError as exc:  # a result too large for one frame, or not plain data
             if header.type == Type.EVENT:
                 log.error("an event could not be sent: %s", exc.message)
                 return
-            frame = encode(Header(header.procedure, Type.REPLY, header.serial, Status.ERROR),
-                           exc.to_dict())
+            data = encode(Header(header.procedure, Type.REPLY, header.serial, Status.ERROR),
+                          exc.to_dict())
+        self._write(client, data)
+
+    def _write(self, client: Client, data: bytes) -> None:
         try:
             with client.wlock:
-                client.link.send(frame, self.send_timeout)
+                client.link.send(data, self.send_timeout)
         except TimeoutError:
             self.disconnect(client, f"it reads nothing (its socket stayed full for "
                             f"{self.send_timeout:.0f} s)")
@@ -794,13 +870,19 @@ class _Reply:
 def _hook_call(conn: Any, op: str, body: Any) -> Any:
     """One hook call with its arguments (records already decoded); the result, and the
     warnings logged while it ran."""
-    if not isinstance(body, dict) or not all(isinstance(k, str) for k in body):
+    if type(body) is not dict:
         raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map of names",
                         ErrorDomain.RPC)
     sink: list[str] = []
     WARNINGS.local.sink = sink
     try:
-        result = conn.call(op, **body)
+        try:
+            result = conn.call(op, **body)
+        except TypeError:
+            # the one TypeError a call can raise here: ``**`` refusing a key that is not a
+            # string (the dispatcher turns a driver's own exceptions into VirtErrors)
+            raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map of names",
+                            ErrorDomain.RPC) from None
     finally:
         WARNINGS.local.sink = None
         # the events this call caused go out before its reply, as they reach in-process

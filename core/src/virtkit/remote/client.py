@@ -27,16 +27,22 @@ from virtkit.remote.protocol import (
     ProtocolError,
     Status,
     Type,
-    check_length,
     decode_body,
-    decode_header,
     encode,
     error_from_body,
+    frame,
+    pack_body,
+    parse_header,
 )
 from virtkit.remote.transport import Channel
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 
 log = logging.getLogger("virtkit.remote")
+
+# plain ints on the call path (an IntEnum compares and builds slower)
+CALL, REPLY = int(Type.CALL), int(Type.REPLY)
+OK, ERROR, UNKNOWN_PROCEDURE = int(Status.OK), int(Status.ERROR), int(Status.UNKNOWN_PROCEDURE)
+_STATUSES = frozenset((OK, ERROR, UNKNOWN_PROCEDURE))
 
 
 class _Waiter:
@@ -44,7 +50,7 @@ class _Waiter:
 
     def __init__(self) -> None:
         self.done = False
-        self.status = Status.OK
+        self.status = OK
         self.body: Any = None
         self.lost: VirtError | None = None
 
@@ -71,7 +77,10 @@ class RpcClient:
         self.on_event = on_event
         self._serials = itertools.count(1)
         self._waiting: dict[int, _Waiter] = {}
-        self._cond = threading.Condition(threading.Lock())
+        # one lock: ``_lock`` for the short sections (a plain lock's with-statement costs far
+        # less than a Condition's), ``_cond`` on the same lock to sleep on
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._reading = False
         self._sleepers = 0  # callers waiting on _cond for a reply or the reading role
         self._buf = bytearray()
@@ -94,31 +103,41 @@ class RpcClient:
         return self.call_number(number, name, body)
 
     def call_number(self, number: int, name: str, body: Any = None) -> Any:
+        payload = pack_body(body)
         waiter = _Waiter()
-        frame = encode(Header(number, Type.CALL, 0), body)
-        with self._cond:
+        with self._lock:
             if self._lost is not None:
                 raise self._lost
             serial = next(self._serials) & 0xFFFFFFFF
             self._waiting[serial] = waiter
-        frame = frame[:20] + serial.to_bytes(4, "big") + frame[24:]
+            # the reading role, if nobody holds it: then this thread reads its own reply
+            reading = not self._reading
+            if reading:
+                self._reading = True
         try:
-            self.channel.send(frame)
+            self.channel.send(frame(number, CALL, serial, 0, payload))
         except OSError as exc:
-            with self._cond:
+            with self._lock:
                 self._waiting.pop(serial, None)
+            if reading:
+                self._give_up_reading()
             raise self._gone(f"sending {name.lstrip('@')}: {exc}") from None
-        self._wait(waiter)
+        if reading:
+            self._read_until(waiter)
+        else:
+            self._wait(waiter)
         if waiter.lost is not None:
             raise waiter.lost
-        if waiter.status == Status.OK:
+        status = waiter.status
+        if status == OK:
             reply = waiter.body
-            if not isinstance(reply, dict):
+            if type(reply) is not dict:
                 return reply
-            for message in reply.get("w", ()):
-                log.warning("%s (daemon at %s)", message, self.host)
+            if "w" in reply:
+                for message in reply["w"]:
+                    log.warning("%s (daemon at %s)", message, self.host)
             return reply.get("r")
-        if waiter.status == Status.UNKNOWN_PROCEDURE:
+        if status == UNKNOWN_PROCEDURE:
             raise VirtError(
                 ErrorCode.NO_SUPPORT,
                 f"the daemon at {self.host} is older than this client: it lacks "
@@ -140,39 +159,55 @@ class RpcClient:
                 self._sleepers -= 1
             else:
                 return
+        self._read_until(waiter)
+
+    def _read_until(self, waiter: _Waiter) -> None:
+        """Holding the reading role: read frames until ``waiter`` has its reply, then give the
+        role up."""
         try:
             while not waiter.done:
                 self._read_one()
         except Exception as exc:
             self._fail(self._gone(self._why(exc)))
         finally:
-            with self._cond:
-                self._reading = False
-                if self._sleepers:
-                    self._cond.notify_all()
+            self._give_up_reading()
+
+    def _give_up_reading(self) -> None:
+        with self._lock:
+            self._reading = False
+            if self._sleepers:
+                self._cond.notify_all()
 
     # -- reading -------------------------------------------------------------------------------
 
     def _read_one(self) -> None:
         """Read one whole frame and act on it (only the holder of the reading role calls)."""
         buf = self._buf
+        if not buf:
+            # the usual case: one read brings exactly one frame, which is parsed where it lies
+            chunk = self._recv()
+            if len(chunk) >= HEADER_SIZE:
+                size, header = parse_header(chunk)
+                if len(chunk) == HEADER_SIZE + size:
+                    self._frame(header, chunk[HEADER_SIZE:])
+                    return
+            buf += chunk
         while len(buf) < HEADER_SIZE:
-            self._fill()
-        size = check_length(bytes(buf[:4]))
-        header = decode_header(bytes(buf[:HEADER_SIZE]))
+            buf += self._recv()
+        size, header = parse_header(buf)
         need = HEADER_SIZE + size
         while len(buf) < need:
-            self._fill()
+            buf += self._recv()
         payload = bytes(buf[HEADER_SIZE:need])
         del buf[:need]
         self._frame(header, payload)
 
-    def _fill(self) -> None:
+    def _recv(self) -> bytes:
         chunk = self.channel.recv(65536)
         if not chunk:
             raise EOFError
-        self._buf += chunk
         self.last_rx = time.monotonic()
+        return chunk
 
     @staticmethod
     def _why(exc: BaseException) -> str:
@@ -184,19 +219,19 @@ class RpcClient:
 
     def _frame(self, header: Header, payload: bytes) -> None:
         kind = header.type
-        if kind == Type.REPLY:
+        if kind == REPLY:
             body = decode_body(payload)
-            if header.serial == 0 and header.status == Status.ERROR:
+            serial, status = header.serial, header.status
+            if serial == 0 and status == ERROR:
                 # the daemon refused this client before any call (limits, credentials)
                 self._fail(error_from_body(body))
                 return
-            with self._cond:
-                waiter = self._waiting.pop(header.serial, None)
+            with self._lock:
+                waiter = self._waiting.pop(serial, None)
                 if waiter is None:
                     raise ProtocolError(
-                        f"a reply for serial {header.serial}, which was not called")
-                waiter.status = (Status(header.status) if header.status in (0, 1, 2)
-                                 else Status.ERROR)
+                        f"a reply for serial {serial}, which was not called")
+                waiter.status = status if status in _STATUSES else ERROR
                 waiter.body = body
                 waiter.done = True
                 if self._sleepers:

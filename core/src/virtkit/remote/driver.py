@@ -53,10 +53,13 @@ def far_uri(uri: URI) -> str:
 def _forwarder(hook: str, argnames: tuple[str, ...]) -> Callable[..., Any]:
     # pluggy reads a hookimpl's argument names from its code object, so each forwarder is
     # compiled with its spec's own parameter names (from our hookspecs, never from input).
+    # The procedure number is looked up once, here (None: this client has none for it).
     op = hook[len(PREFIX):]
+    number = procs.table().get(op)
     params = "".join(f", {a}" for a in argnames)
     args = ", ".join(f"{a!r}: {a}" for a in argnames)
-    source = f"def {hook}(self{params}):\n    return self._forward({op!r}, {{{args}}})\n"
+    source = (f"def {hook}(self{params}):\n"
+              f"    return self._forward({number!r}, {op!r}, {{{args}}})\n")
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<virtkit remote {hook}>", "exec"), namespace)
     return hookimpl(namespace[hook])  # type: ignore[no-any-return]
@@ -155,8 +158,7 @@ class RemoteDriver(Driver):
 
     # -- forwarding ----------------------------------------------------------------------------
 
-    def _forward(self, op: str, kwargs: dict[str, Any]) -> Any:
-        number = procs.table().get(op)
+    def _forward(self, number: int | None, op: str, kwargs: dict[str, Any]) -> Any:
         if number is None:
             raise VirtError(ErrorCode.NO_SUPPORT, f"this client has no procedure number for "
                             f"{op}", ErrorDomain.REMOTE)

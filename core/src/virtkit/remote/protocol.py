@@ -22,13 +22,14 @@ from __future__ import annotations
 import enum
 import operator
 import struct
-from typing import Any
+import threading
+from typing import Any, NamedTuple
 
 import attrs
 import msgpack  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
-from virtkit.sdk.records import record_types
+from virtkit.sdk.records import RECORD_TYPES
 
 PROGRAM = 0x564B5444  # "VKTD"
 VERSION = 3  # 2: records travel as their values in order (see encode); 3: the daemon sends
@@ -36,6 +37,8 @@ VERSION = 3  # 2: records travel as their values in order (see encode); 3: the d
 HEADER = struct.Struct("!iIIiiIi")
 HEADER_SIZE = HEADER.size
 LENGTH = struct.Struct("!i")
+_pack_header = HEADER.pack
+_unpack_header = HEADER.unpack_from
 #: The largest frame accepted, header included (libvirt's limit).
 MAX_FRAME = 32 * 1024 * 1024
 
@@ -63,8 +66,10 @@ class ProtocolError(Exception):
     """A frame that breaks the protocol; the peer that sent it is disconnected."""
 
 
-@attrs.frozen
-class Header:
+class Header(NamedTuple):
+    """A frame's fixed header (a tuple: built and read on every frame, so it costs no more
+    than one)."""
+
     procedure: int
     type: int
     serial: int
@@ -81,6 +86,17 @@ RECORD_TAG, RECORD_VALUES = b"R", b"V"
 TABLE_TAG, TABLE_NESTED = b"T", b"N"
 TABLE_MIN = 4
 
+_unpackb = msgpack.unpackb
+#: Each thread packs with a Packer of its own (made once: msgpack.packb makes one per call, and
+#: a Packer may not be shared, since its ``default`` hook runs Python code mid-pack).
+_local = threading.local()
+
+
+def _new_packer() -> Any:
+    packer = msgpack.Packer(use_bin_type=True, default=_default, autoreset=True)
+    _local.pack = packer.pack
+    return packer.pack
+
 _GETTERS: dict[type, Any] = {}
 
 
@@ -89,7 +105,7 @@ def _getter(cls: type) -> Any:
     is not a registered record."""
     get = _GETTERS.get(cls)
     if get is None:
-        if record_types().get(cls.__name__) is not cls:
+        if RECORD_TYPES.get(cls.__name__) is not cls:
             return None
         names = tuple(f.name for f in attrs.fields(cls))
         if len(names) == 1:
@@ -151,7 +167,7 @@ def _table(items: list[Any]) -> dict[bytes, Any] | None:
 
 
 def _untable(data: dict[Any, Any]) -> list[Any]:
-    types = record_types()
+    types = RECORD_TYPES
     name, nested, rows = data.get(TABLE_TAG), data.get(TABLE_NESTED), data.get(RECORD_VALUES)
     cls = types.get(name) if isinstance(name, str) else None
     if cls is None:
@@ -184,7 +200,7 @@ def _object_hook(data: dict[Any, Any]) -> Any:
         if TABLE_TAG in data:
             return _untable(data)
         return data
-    cls = record_types().get(tag) if isinstance(tag, str) else None
+    cls = RECORD_TYPES.get(tag) if type(tag) is str else None
     if cls is None:
         raise ValueError(f"unknown record type {tag!r}")
     values = data.get(RECORD_VALUES)
@@ -205,12 +221,34 @@ def encode(header: Header, body: Any = None) -> bytes:
     None, ...], b"V": [[[name, uuid, id], state, ...], ...]}``: the rows, with the records each
     column holds throughout as their values too), which halves the work of a long listing
     on both sides."""
+    return frame(header.procedure, header.type, header.serial, header.status,
+                 pack_body(body), header.program, header.version)
+
+
+def pack_body(body: Any) -> bytes:
+    """A frame's body alone (empty when ``body`` is None), as :func:`encode` packs it.
+
+    :raises VirtError: INTERNAL_ERROR when ``body`` is not plain data.
+    """
+    if body is None:
+        return b""
     try:
-        payload = b"" if body is None else msgpack.packb(_tabled(body), use_bin_type=True,
-                                                         default=_default)
+        pack = _local.pack
+    except AttributeError:
+        pack = _new_packer()
+    try:
+        return pack(_tabled(body))  # type: ignore[no-any-return]
     except (TypeError, ValueError, OverflowError) as exc:
         raise VirtError(ErrorCode.INTERNAL_ERROR, f"internal error: a message is not plain "
                         f"data: {exc}", ErrorDomain.RPC) from None
+
+
+def frame(procedure: int, kind: int, serial: int, status: int, payload: bytes,
+          program: int = PROGRAM, version: int = VERSION) -> bytes:
+    """A whole frame from its header's fields and a packed body (:func:`pack_body`).
+
+    :raises VirtError: RPC when the frame would exceed :data:`MAX_FRAME`.
+    """
     length = HEADER_SIZE + len(payload)
     if length > MAX_FRAME:
         raise VirtError(
@@ -218,13 +256,7 @@ def encode(header: Header, body: Any = None) -> bytes:
             f"a message of {length} bytes exceeds the largest frame ({MAX_FRAME} bytes)",
             ErrorDomain.RPC,
         )
-    return (
-        HEADER.pack(
-            length, header.program, header.version, header.procedure, header.type,
-            header.serial, header.status,
-        )
-        + payload
-    )
+    return _pack_header(length, program, version, procedure, kind, serial, status) + payload
 
 
 def check_length(word: bytes) -> int:
@@ -251,12 +283,26 @@ def decode_header(first: bytes) -> Header:
 _TYPES = frozenset(int(t) for t in Type)
 
 
+def parse_header(buf: bytes | bytearray) -> tuple[int, Header]:
+    """The body length and the header of the frame at the start of ``buf`` (at least
+    :data:`HEADER_SIZE` bytes, read in place): :func:`check_length` and :func:`decode_header`
+    in one step, with the same checks and errors."""
+    length, program, version, procedure, kind, serial, status = _unpack_header(buf)
+    if length < HEADER_SIZE or length > MAX_FRAME:
+        check_length(bytes(buf[:4]))  # raises, naming the length
+    if program != PROGRAM:
+        raise ProtocolError(f"unknown program 0x{program:08x} (expected 0x{PROGRAM:08x})")
+    if kind not in _TYPES:
+        raise ProtocolError(f"unknown frame type {kind}")
+    return length - HEADER_SIZE, Header(procedure, kind, serial, status, program, version)
+
+
 def decode_body(payload: bytes) -> Any:
     """The msgpack body; ProtocolError for anything that is not one well-formed value."""
     if not payload:
         return None
     try:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=True,
+        return _unpackb(payload, raw=False, strict_map_key=True,
                                object_hook=_object_hook)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise ProtocolError(f"malformed message body: {type(exc).__name__}: {exc}") from None

@@ -134,6 +134,8 @@ class EventBus:
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every event emitted so far has been delivered; False on timeout."""
+        if not self._pending:
+            return True  # nothing queued (what this thread emitted was counted before now)
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 

@@ -8,12 +8,16 @@ records (name, uuid, id), never as live objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import attrs
 
 _RECORDS: dict[str, type[Any]] = {}
+#: Every registered record type by its class name: a live read-only view (no copy), for code
+#: that looks a type up per value, such as the wire protocol's decoder.
+RECORD_TYPES: Mapping[str, type[Any]] = MappingProxyType(_RECORDS)
 
 
 _T = TypeVar("_T")
@@ -616,4 +620,5 @@ def from_plain(value: Any) -> Any:
 
 
 def record_types() -> dict[str, type[Any]]:
+    """A copy of :data:`RECORD_TYPES`."""
     return dict(_RECORDS)

@@ -269,6 +269,8 @@ class Client:
     in_flight: int = 0
     buf: bytearray = attrs.field(factory=bytearray)
     wlock: threading.Lock = attrs.field(factory=threading.Lock)
+    #: the reader waits for a call to end (it has max_client_requests in flight)
+    reader_waits: bool = False
     #: guards ``in_flight`` and ``inline``; ``cond`` (on the same lock) is waited on while the
     #: client has ``max_client_requests`` calls in flight
     lock: threading.Lock = attrs.field(factory=threading.Lock)
@@ -436,7 +438,9 @@ class Server:
                     # (only this thread adds calls in flight: below the limit, no need to lock)
                     with client.lock:
                         while client.in_flight >= self.config.max_client_requests:
+                            client.reader_waits = True
                             client.cond.wait()
+                        client.reader_waits = False
                 header, payload = self._next_frame(client)
                 client.last_rx = time.monotonic()
                 call = self._frame(client, header, payload)
@@ -451,8 +455,8 @@ class Server:
         self._drop(client)
 
     def _run_inline(self, client: Client, header: Header, call: tuple[Any, ...]) -> bool:
-        """Run a call in the reading thread; False when the reading was taken over meanwhile
-        (this thread then leaves once its reply is sent)."""
+        """Run a call in the reading thread (:meth:`_run`); False when the reading was taken
+        over meanwhile (this thread then leaves once its reply is sent)."""
         run = _InlineRun(time.monotonic())
         with client.lock:
             client.in_flight += 1
@@ -463,6 +467,9 @@ class Server:
             with client.lock:
                 if client.inline is run:
                     client.inline = None
+                client.in_flight -= 1
+                if client.reader_waits:
+                    client.cond.notify_all()
         return not run.taken
 
     def takeover(self) -> None:
@@ -559,7 +566,7 @@ class Server:
     def _run(self, client: Client, header: Header, name: str, fn: Any, args: tuple[Any, ...]
              ) -> None:
         """Run one call in a worker slot (a priority slot for quick reads when every ordinary
-        one is taken) and send its reply (the reader counted it in flight)."""
+        one is taken) and send its reply (the caller counts it in flight until then)."""
         slot = self.slots
         if not slot.take():
             if name in PRIORITY_OPS and self.prio_slots.take():
@@ -579,10 +586,7 @@ class Server:
             return
         finally:
             slot.give()
-            with client.lock:
-                client.in_flight -= 1
-                client.cond.notify_all()
-        if isinstance(result, _Opened):
+        if type(result) is _Opened:
             if client.closed:
                 _close_quietly(result.conn)
                 return

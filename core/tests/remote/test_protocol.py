@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import uuid
 
+import attrs
 import msgpack  # type: ignore[import-untyped, import-not-found, unused-ignore]
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from virtkit.remote.protocol import (
     HEADER_SIZE,
     MAX_FRAME,
     PROGRAM,
+    TABLE_MIN,
     Header,
     ProtocolError,
     Type,
@@ -24,6 +26,7 @@ from virtkit.remote.protocol import (
 )
 from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit.sdk.records import (
+    RECORD_TYPES,
     DomainRef,
     DomainSummary,
     Event,
@@ -118,3 +121,27 @@ def test_a_malformed_table_is_a_protocol_error(table: dict[bytes, object]) -> No
     payload = msgpack.packb({"r": table}, use_bin_type=True)
     with pytest.raises(ProtocolError):
         decode_body(payload)
+
+
+def test_every_record_decoded_is_what_its_class_would_build() -> None:
+    # the decoder fills plain records' slots directly (protocol._builder): the result must be
+    # the very object cls(*values) makes, with all values given and with only the required
+    for name, cls in RECORD_TYPES.items():
+        fields = attrs.fields(cls)
+        required = [f for f in fields if f.default is attrs.NOTHING]
+        for chosen in (fields, required):
+            values = [f"{name}.{f.name}" for f in chosen]
+            expected = cls(*values)
+            body = {"r": [expected] * TABLE_MIN, "one": expected}
+            back = _round_trip(body)
+            assert back == body, name
+            for got in [*back["r"], back["one"]]:  # type: ignore[index]
+                assert type(got) is cls
+                assert attrs.asdict(got, recurse=False) == attrs.asdict(expected, recurse=False)
+
+
+def test_a_record_with_too_many_or_too_few_values_is_a_protocol_error() -> None:
+    for values in ([], ["a"], ["a", "u", 1, 2]):
+        payload = msgpack.packb({"r": {b"R": "DomainRef", b"V": values}}, use_bin_type=True)
+        with pytest.raises(ProtocolError):
+            decode_body(payload)

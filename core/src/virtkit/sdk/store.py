@@ -85,17 +85,12 @@ def check_name(name: str, what: str = "object") -> str:
     return name
 
 
-def atomic_write(path: Path | str, data: bytes, mode: int = 0o600, *, durable: bool = True,
-                 wait: bool = True) -> Flush:
+def atomic_write(path: Path | str, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old content or the new, and a
     write that returned is on the disk (see the module's docstring for how).
 
     ``durable=False`` leaves out the fsyncs: atomic against a crash of the process, not of the
-    host (for runtime status, which a crash of the host makes moot). ``wait=False``: return
-    once the new content is in place, its last flush (the fsync after the rename) being made by
-    the store's background thread; the returned :class:`Flush`'s ``wait()`` blocks until it is
-    made (and raises its error): call it before telling your caller the write is done. With
-    ``wait=True`` (and where the flush cannot be left: other filesystems) it is made already."""
+    host (for runtime status, which a crash of the host makes moot)."""
     path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     fd, tmp = _create_temp(directory, os.path.basename(path))
@@ -112,11 +107,6 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o600, *, durable: b
                 os.fsync(fd)
         os.replace(tmp, path)
         if one_flush:
-            if not wait:
-                flush = Flush(fd)
-                fd = -1  # the flush closes it
-                _later(flush.run)
-                return flush
             os.fsync(fd)  # the data, the inode and the new name: one commit
         os.close(fd)
         fd = -1
@@ -128,37 +118,6 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o600, *, durable: b
         raise
     if durable and not one_flush:
         _fsync_dir(directory)
-    return _DONE
-
-
-class Flush:
-    """The last flush of a durable write left to the background thread (``wait=False``)."""
-
-    def __init__(self, fd: int = -1) -> None:
-        self._fd = fd
-        self._error: OSError | None = None
-        self._done = threading.Event()
-        if fd < 0:
-            self._done.set()
-
-    def run(self) -> None:
-        try:
-            os.fsync(self._fd)  # commits the renamed file's data, inode and name
-        except OSError as exc:
-            self._error = exc
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._done.set()
-
-    def wait(self) -> None:
-        """Block until the write is on the disk; raise the flush's error if it failed."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-
-
-_DONE = Flush()  # a write already flushed (or never to be)
 
 
 #: the filesystems where an fsync of a renamed file commits its new name (their journal commits
@@ -313,9 +272,8 @@ class StateStore:
         with contextlib.suppress(Exception):
             self.close()
 
-    def write(self, kind: str, name: str, data: bytes, *, wait: bool = True) -> Flush:
-        """Replace the record (atomically and durably, see :func:`atomic_write`, which says
-        what ``wait=False`` and the returned :class:`Flush` are)."""
+    def write(self, kind: str, name: str, data: bytes) -> None:
+        """Replace the record, atomically and durably (see :func:`atomic_write`)."""
         path = self._path(kind, name)
         with self.locked():
             if kind not in self._made:
@@ -323,11 +281,11 @@ class StateStore:
                 _sweep(os.path.dirname(path))
                 self._made.add(kind)
             try:
-                return atomic_write(path, data, durable=self.durable, wait=wait)
+                atomic_write(path, data, durable=self.durable)
             except FileNotFoundError:  # the directory was removed meanwhile: make it again
                 self._made.discard(kind)
                 Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                return atomic_write(path, data, durable=self.durable, wait=wait)
+                atomic_write(path, data, durable=self.durable)
 
     def read(self, kind: str, name: str) -> bytes | None:
         try:
@@ -442,7 +400,7 @@ def _later(fn: Any, *args: Any) -> None:
 def _reap() -> None:
     while True:
         fn, args = _jobs.get()
-        with contextlib.suppress(Exception):  # the thread outlives any job (Flush reports its own)
+        with contextlib.suppress(Exception):  # the thread outlives any job
             fn(*args)
 
 

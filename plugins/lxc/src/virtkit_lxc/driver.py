@@ -33,7 +33,7 @@ from virtkit.sdk.records import (
     NodeInfo,
 )
 from virtkit.sdk.states import DomainState, DomainStatus, Op, Transition, transition
-from virtkit.sdk.store import Flush, StateStore, check_name
+from virtkit.sdk.store import StateStore, check_name
 from virtkit.xml.domain import Vcpu
 from virtkit_lxc import runner, spec
 from virtkit_lxc.cgroups import Cgroup, CgroupError
@@ -204,10 +204,8 @@ class LxcDriver(ConsoleMixin, Driver):
             self._records.clear()
         self._records[raw] = rec
 
-    def _save(self, c: Container, flushes: list[Flush] | None = None) -> None:
-        """Write what changed of ``c``'s two records (store lock held). ``flushes``: leave the
-        definition's last flush to the store's thread and add it there, to be waited for once
-        the events are out (the caller's, before it returns)."""
+    def _save(self, c: Container) -> None:
+        """Write what changed of ``c``'s two records (store lock held)."""
         uuid_ = c.config.domain.uuid
         cfg: dict[str, Any] | None = {"config": self._text(c.config), "autostart": c.autostart,
                                       "uuid": uuid_} if c.status.persistent else None
@@ -226,9 +224,7 @@ class LxcDriver(ConsoleMixin, Driver):
         for store, rec in changed:
             if rec is not None:
                 raw = json.dumps(rec).encode()
-                flush = store.write("domains", c.name, raw, wait=flushes is None)
-                if flushes is not None:
-                    flushes.append(flush)
+                store.write("domains", c.name, raw)
                 self._keep(raw, rec)  # the next lookup reads it back: no decoding
         for store, rec in changed:
             if rec is None:  # an undefine: its flush follows the return (docs/lxc.md)
@@ -273,12 +269,11 @@ class LxcDriver(ConsoleMixin, Driver):
         if t.status is None or not t.status.active:
             c.id, c.live, c.run = -1, None, None
         events = [[int(e), int(d)] for e, d in t.events] + ([[-1, 0]] if t.reboot else [])
-        flushes: list[Flush] = []
         if t.status is None:
             self._delete(c)
         else:
             c.status = t.status
-            self._save(c, flushes)
+            self._save(c)
         # every caller holds the store lock: the journal's order is the state changes' order;
         # what other connections journalled before is relayed first, so callbacks see that order
         try:
@@ -288,8 +283,6 @@ class LxcDriver(ConsoleMixin, Driver):
         except OSError as exc:  # the change is made: say so, and do not fail the call for it
             log.error("lxc: cannot journal the events of domain '%s': %s", ref.name, exc)
         self._emit_all(ref, events)
-        for flush in flushes:  # made meanwhile, by the store's thread: the change is on disk
-            flush.wait()
         return ref
 
     def _emit_all(self, ref: DomainRef, events: list[list[int]]) -> None:

@@ -244,6 +244,38 @@ def test_console(conn: Connection) -> None:
     _raises(ErrorCode.OPERATION_INVALID, "not running", dom.open_console)
 
 
+@hook("domain_open_channel", "stream_recv", "stream_send")
+def test_channels_echo_and_are_held_by_one_client(conn: Connection) -> None:
+    channels = ("<channel type='unix'><target type='virtio' name='org.example.echo.0'/>"
+                "</channel><channel type='pty'><target type='virtio' name='org.example.b'/>"
+                "<alias name='ua-second'/></channel>")
+    dom = conn.create_xml(BASE.format(name="ch").replace("</devices>", channels + "</devices>"))
+    first = dom.open_channel()
+    first.send(b"ping\r")
+    assert first.recv(100, timeout=1) == b"ping\r", "the guest's service echoes unchanged"
+    _raises(ErrorCode.OPERATION_FAILED, "held by another client", dom.open_channel,
+            "org.example.echo.0")
+    taken = dom.open_channel("channel0", force=True)
+    assert first.recv(10, timeout=1) == b"", "the old stream ends when the channel is taken"
+    second = dom.open_channel("ua-second")
+    second.send(b"two")
+    assert second.recv(10, timeout=1) == b"two"
+    third = dom.open_channel("org.example.b", force=True)  # the same channel, by target name
+    assert second.recv(10, timeout=1) == b"", "taken by target name: the old stream ends"
+    _raises(ErrorCode.OPERATION_TIMEOUT, "no channel output", third.recv, 10, timeout=0.05)
+    _raises(ErrorCode.DEVICE_MISSING, "no channel 'nope'", dom.open_channel, "nope")
+    ro = virtkit.open(conn.uri, read_only=True)
+    try:
+        _raises(ErrorCode.OPERATION_DENIED, "read only", ro.lookup_by_name("ch").open_channel)
+    finally:
+        ro.close()
+    dom.destroy()
+    assert taken.recv(10, timeout=1) == b"", "the guest stopped: its channels hung up"
+    plain = conn.create_xml(BASE.format(name="nochan"))
+    _raises(ErrorCode.DEVICE_MISSING, "has no channel", plain.open_channel)
+    plain.destroy()
+
+
 @hook("domain_interface_addresses", "domain_block_stats", "domain_interface_stats",
       "domain_memory_stats")
 def test_guest_data(conn: Connection) -> None:

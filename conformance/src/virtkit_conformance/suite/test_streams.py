@@ -1,4 +1,5 @@
-"""Group ``console``: the guest console and data streams (volume upload and download)."""
+"""Group ``console``: the guest console, guest channels and data streams (volume upload and
+download)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,20 @@ class TestConsole:
     def test_console_inactive_is_invalid(self, vk: Kit) -> None:
         dom = vk.define()
         expect_error(C.OPERATION_INVALID, dom.open_console)
+
+    @pytest.mark.ops("domain_open_channel", "stream_send", "stream_abort")
+    def test_channel_stream(self, vk: Kit) -> None:
+        dom = vk.running(devices="<channel type='unix'><target type='virtio' "
+                                 "name='org.virtkit.conformance.0'/></channel>")
+        channel = dom.open_channel("org.virtkit.conformance.0")
+        try:
+            assert channel.send(b"vkcert") == 6
+            expect_error(C.OPERATION_FAILED, dom.open_channel, "org.virtkit.conformance.0")
+        finally:
+            channel.abort()
+        expect_error(C.DEVICE_MISSING, dom.open_channel, "org.virtkit.conformance.none")
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.open_channel)
 
     @pytest.mark.ops(*POOL_OPS, "vol_create_xml", "vol_upload", "vol_download", "stream_send",
                      "stream_recv", "stream_finish")

@@ -383,6 +383,15 @@ class Domain(AgentMethods, BlockJobMethods, TuningMethods, GraphicsMethods, Migr
         sid = self._conn.hooks.domain_open_console(dom=self._ref, device=device, force=force)
         return Stream(self._conn, sid, "console")
 
+    def open_channel(self, name: str | None = None, force: bool = False) -> Stream:
+        """One of the guest's ``<channel>`` devices (by alias, ``channel0``, or virtio target
+        name; None: the first) as a :class:`~virtkit.stream.Stream`; ``force`` takes it from
+        another client (libvirt's VIR_DOMAIN_CHANNEL_FORCE)."""
+        from virtkit.api.stream import Stream
+
+        sid = self._conn.hooks.domain_open_channel(dom=self._ref, name=name, force=force)
+        return Stream(self._conn, sid, "channel")
+
     # -- guest data, statistics, jobs ---------------------------------------------------------
 
     def interface_addresses(self, source: str = "lease") -> list[InterfaceAddress]:

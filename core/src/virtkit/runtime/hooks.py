@@ -964,6 +964,16 @@ class Hooks:
             },
         )
 
+    def domain_open_channel(self, *, dom: DomainRef, name: str | None, force: bool) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_open_channel",
+            {
+                "dom": dom,
+                "name": name,
+                "force": force,
+            },
+        )
+
     def domain_open_console(self, *, dom: DomainRef, device: str | None, force: bool) -> int:
         return self._call(  # type: ignore[no-any-return]
             "domain_open_console",

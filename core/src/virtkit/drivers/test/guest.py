@@ -2,7 +2,9 @@
 
 The numbers are synthetic but consistent: counters grow with the guest's uptime, addresses are
 192.168.122.3 onwards, one per interface in order (as libvirt's test driver gives them),
-and the console echoes what is typed after a login banner.
+and the console echoes what is typed after a login banner. Each ``<channel>`` has a service on
+its guest end that echoes what the host sends (libvirt's test driver has no channels to open;
+virtkit's deliberately has them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 
 class ConsoleStream(TestStream):
     """A serial console: a login banner, then everything sent is echoed back."""
+
+    what = "console"
 
     def __init__(self, domain: str) -> None:
         self.cond = threading.Condition()
@@ -43,7 +47,7 @@ class ConsoleStream(TestStream):
             if not self.cond.wait_for(lambda: self.buffer or self.closed, timeout):
                 raise VirtError(
                     ErrorCode.OPERATION_TIMEOUT,
-                    f"no console output on stream {stream} within {timeout} s",
+                    f"no {self.what} output on stream {stream} within {timeout} s",
                     ErrorDomain.STREAMS,
                 )
             chunk = bytes(self.buffer[:nbytes])
@@ -68,6 +72,26 @@ class ConsoleStream(TestStream):
 
     def abort(self, stream: int) -> None:
         self.close()
+
+
+class ChannelStream(ConsoleStream):
+    """A channel's host end: the guest's service echoes every byte back, unchanged."""
+
+    what = "channel"
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(domain)
+        self.buffer.clear()
+
+    def send(self, stream: int, data: bytes) -> int:
+        with self.cond:
+            if self.closed:
+                raise invalid_stream(
+                    stream, "is closed: the channel was taken or the guest stopped"
+                )
+            self.buffer += data
+            self.cond.notify_all()
+        return len(data)
 
 
 def _uptime(dom: TestDomain) -> float:
@@ -118,6 +142,37 @@ class GuestMixin:
             console = ConsoleStream(d.name)
             d.console = console
             return open_stream(self, console)
+
+    @hookimpl
+    def virtkit_domain_open_channel(self, dom: DomainRef, name: str | None, force: bool) -> int:
+        node = self._node
+        with node.lock:
+            d = self._running(dom)
+            devices = d.current.model.devices
+            channels = list(devices.channels if devices else ())
+            index = None
+            for i, channel in enumerate(channels):
+                alias = channel.alias.name if channel.alias is not None else f"channel{i}"
+                target = channel.target.name if channel.target is not None else None
+                if name is None or name in (alias, target):
+                    index = i
+                    break
+            if index is None:
+                what = f"channel '{name}'" if name is not None else "channel"
+                raise VirtError(ErrorCode.DEVICE_MISSING,
+                                f"device not found: domain '{d.name}' has no {what}",
+                                ErrorDomain.TEST)
+            held: dict[int, ChannelStream] = d.runtime.setdefault("channels", {})
+            old = held.get(index)
+            if old is not None and not old.closed:
+                if not force:
+                    raise VirtError(ErrorCode.OPERATION_FAILED,
+                                    f"operation failed: channel {index} of domain '{d.name}' "
+                                    f"is held by another client; use force to take it",
+                                    ErrorDomain.TEST)
+                old.close()
+            held[index] = ChannelStream(d.name)
+            return open_stream(self, held[index])
 
     @hookimpl
     def virtkit_domain_interface_addresses(

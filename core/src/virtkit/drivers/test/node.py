@@ -363,6 +363,8 @@ class TestNode:
             self.ids.pop(dom.id, None)
         dom.id = -1
         dom.live = None
+        for channel in dom.runtime.get("channels", {}).values():
+            channel.close()  # the guest's end is gone
         dom.runtime = {}
         if dom.console is not None:
             dom.console.close()

@@ -763,6 +763,21 @@ def virtkit_domain_open_console(dom: DomainRef, device: str | None, force: bool)
     """
 
 
+@spec(readonly=False)
+def virtkit_domain_open_channel(dom: DomainRef, name: str | None, force: bool) -> int | None:
+    """Open one of the guest's ``<channel>`` devices as a stream (libvirt's
+    virDomainOpenChannel): the host end of a virtio-serial or guestfwd channel.
+
+    :param name: the channel's alias (``channel0``) or its virtio target name
+        (``org.example.app.0``); None for the first channel.
+    :param force: take the channel from another client holding it.
+    :return: a stream id for the ``stream_*`` hooks.
+    :raises VirtError: OPERATION_INVALID when not running; DEVICE_MISSING for a domain without
+        that channel; OPERATION_FAILED when another client holds it and not ``force``.
+    :state: a channel stream is open (until closed, taken, or the guest stops).
+    """
+
+
 @spec(
     readonly=unless(source="agent"),
     checks={"source": one_of("address source", ADDRESS_SOURCES)},

@@ -101,3 +101,48 @@ def test_operations_replay_the_recorded_xl_sequences(state: Path,
     assert shared_replay(str(OPERATIONS)).done
     for path in (OPERATIONS, WATCHER):
         ReplayRunner.forget(str(path))
+
+
+class _Answers:
+    """A runner answering each command with the next of ``answers`` (stdout, rc 0)."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers, self.asked = list(answers), []
+
+    def run(self, argv, *, input=None, timeout=0.0):
+        from virtkit_xen.runner import RunResult
+        self.asked.append(list(argv))
+        return RunResult(0, self.answers.pop(0), "")
+
+    def close(self) -> None:
+        pass
+
+
+def _recorded_listing() -> str:
+    for line in TRANSCRIPT.read_text().splitlines():
+        e = json.loads(line)
+        if e["argv"] == ["xl", "list", "-v"] and "vk-tiny" in e["stdout"]:
+            return str(e["stdout"])
+    raise AssertionError("no listing with the guest in the transcript")
+
+
+def test_an_empty_listing_is_asked_again_never_read_as_no_guests() -> None:
+    # recorded on the real run: 'xl list -v' answering exit status 0 and no output at all
+    listing = _recorded_listing()
+    runner = _Answers(["", "", listing])
+    assert "vk-tiny" in [d.name for d in XL(runner).list()]
+    assert len(runner.asked) == 3
+    with pytest.raises(VirtError) as info:
+        XL(_Answers(["", "", ""])).list()
+    assert info.value.code == ErrorCode.OPERATION_FAILED and "Domain-0" in info.value.message
+
+
+def test_an_empty_domid_answer_falls_back_on_the_listing() -> None:
+    listing = _recorded_listing()
+    domid = next(d.domid for d in XL(_Answers([listing])).list() if d.name == "vk-tiny")
+    runner = _Answers(["", listing])
+    assert XL(runner).domid("vk-tiny") == domid
+    assert runner.asked == [["xl", "domid", "vk-tiny"], ["xl", "list", "-v"]]
+    with pytest.raises(VirtError) as info:
+        XL(_Answers(["", listing])).domid("nobody")
+    assert info.value.code == ErrorCode.OPERATION_FAILED and "nobody" in info.value.message

@@ -115,7 +115,17 @@ class XL:
         return self.domid(name)
 
     def domid(self, name: str) -> int:
-        return int(self.run("domid", name, what=f"domain '{name}'").stdout.strip())
+        """``xl domid``; when its answer is not a number (on the real run, under load, the
+        dom0 channel once brought back empty answers for a few commands in a row), the id
+        from ``xl list -v``."""
+        out = self.run("domid", name, what=f"domain '{name}'").stdout.strip()
+        if out.isdigit():
+            return int(out)
+        for d in self.list():
+            if d.name == name and not d.gone:
+                return d.domid
+        raise VirtError(ErrorCode.OPERATION_FAILED, f"operation failed: 'xl domid {name}' "
+                        f"answered {out!r} and xl does not list it", ErrorDomain.LIBXL)
 
     def pause(self, name: str) -> None:
         self.run("pause", name, what=f"domain '{name}'")

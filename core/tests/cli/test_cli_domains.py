@@ -121,6 +121,9 @@ def test_dominfo_fields_as_virsh(run: Run) -> None:
         "Persistent:     yes\n"
         "Autostart:      disable\n"
         "Managed save:   no\n"
+        "Security model: testSecurity\n"
+        "Security DOI:   \n"
+        "Security label: libvirt-test (enforcing)\n"
         "\n"
     )
 
@@ -252,6 +255,8 @@ domstate web1 --reason
     rest = out[len(expected):]
     assert "Managed save:   yes" in rest
     tail = rest[rest.index("Managed save:   yes") + 1:]
+    assert tail[:2] == ["Security model: testSecurity", "Security DOI:   "], "no label: inactive"
+    tail = tail[2:]
     assert tail == [
         "Domain 'web1' started",
         "Domain 'web1' state saved by virtkit",

@@ -38,6 +38,8 @@ HEADER = struct.Struct("!iIIiiIi")
 HEADER_SIZE = HEADER.size
 LENGTH = struct.Struct("!i")
 _pack_header = HEADER.pack
+#: builds a Header from its fields in order without NamedTuple's Python-level __new__
+_tuple_new = tuple.__new__
 _unpack_header = HEADER.unpack_from
 #: The largest frame accepted, header included (libvirt's limit).
 MAX_FRAME = 32 * 1024 * 1024
@@ -369,7 +371,8 @@ def parse_header(buf: bytes | bytearray) -> tuple[int, Header]:
         raise ProtocolError(f"unknown program 0x{program:08x} (expected 0x{PROGRAM:08x})")
     if kind not in _TYPES:
         raise ProtocolError(f"unknown frame type {kind}")
-    return length - HEADER_SIZE, Header(procedure, kind, serial, status, program, version)
+    return length - HEADER_SIZE, _tuple_new(Header, (procedure, kind, serial, status, program,
+                                                     version))
 
 
 def decode_body(payload: bytes) -> Any:

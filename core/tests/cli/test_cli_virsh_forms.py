@@ -36,6 +36,10 @@ PAIRS = [
     ("setvcpus --domain test --count 1 --live; vcpucount --domain test",
      "setvcpus test 1 --live; vcpucount test"),
     ("net-info --network default", "net-info default"),
+    ("find-storage-pool-sources-as --type netfs --host h", "find-storage-pool-sources-as netfs --host h"),
+    ("send-process-signal --domain test --pid 1 --signame kill", "send-process-signal test 1 kill"),
+    ("nodedev-info --device computer", "nodedev-info computer"),
+    ("get-user-sshkeys --user root --domain test", "get-user-sshkeys test root"),
     ("pool-info --pool default-pool", "pool-info default-pool"),
     ("snapshot-create-as --domain test --name s1; snapshot-revert --domain test "
      "--snapshotname s1; snapshot-list --domain test --name",

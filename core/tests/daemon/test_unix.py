@@ -336,3 +336,39 @@ def test_managed_save_image_xml_through_the_daemon(daemon: Any) -> None:
         assert dom.state()[0] == 3  # paused, as the image now says
         dom.destroy()
         dom.undefine()
+
+
+def test_host_discovery_labels_signals_keys_peeks_and_channels_cross_the_daemon(
+        daemon: Any) -> None:
+    """The calls added for libvirt's remaining API work through virtkitd as in-process:
+    records, bytes, lists of records, XML text and streams."""
+    with virtkit.open(daemon.uri()) as conn:
+        dev = conn.node_device_define_xml(
+            "<device><parent>pci_0000_00_02_0</parent><capability type='mdev'>"
+            "<type id='i915-GVTg_V5_4'/><uuid>0b4f3e44-9d0b-4bc4-a3f3-3e0c8b7f6d11</uuid>"
+            "</capability></device>")
+        dev.set_autostart(True)
+        assert dev.autostart is True and dev.summary().autostart is True
+        dev.undefine()
+        assert "<name>testvg1</name>" in conn.find_storage_pool_sources("logical")
+        assert "<storagepoolCapabilities>" in conn.get_storage_pool_capabilities()
+        dom = conn.lookup_by_name("test")
+        assert list(dom.security_label()) == ["libvirt-test", True]
+        dom.send_process_signal(1, "term")
+        dom.authorized_ssh_keys_set("root", ["ssh-ed25519 AAAAdaemon d@h"], append=True)
+        assert dom.authorized_ssh_keys_get("root") == ["ssh-ed25519 AAAAdaemon d@h"]
+        assert dom.memory_peek(0, 24, 2) == b"VIRTKIT-TEST-MEMORY test"
+        dom.start_dirty_rate_calc(1)
+        stats = conn.domain_list_get_stats([dom], ["dirtyrate"])[0][1]
+        assert stats["dirtyrate.calc_status"] == 1
+        with pytest.raises(VirtError) as err:
+            conn.find_storage_pool_sources("warp")
+        assert err.value.code == ErrorCode.INVALID_ARG
+        plain = conn.create_xml(DOMAIN_XML.format(name="chan").replace(
+            "</os>", "</os><devices><channel type='unix'><target type='virtio' "
+                     "name='org.example.0'/></channel></devices>"))
+        channel = plain.open_channel()
+        channel.send(b"through the daemon")
+        assert channel.recv(100, timeout=5) == b"through the daemon"
+        channel.abort()
+        plain.destroy()

@@ -20,20 +20,20 @@ def _find(state: CliState, pool_type: str, spec: str | None) -> None:
 
 @command("find-storage-pool-sources",
          help="Discover the sources pools of TYPE could use (a <sources> document).")
-@click.argument("type_", metavar="TYPE")
+@click.argument("kind", metavar="TYPE")
 @click.option("--srcSpec", "src_spec", metavar="FILE",
               help="A <source> document narrowing the search (the host to ask).")
-def cmd_find_storage_pool_sources(state: CliState, type_: str, src_spec: str | None) -> None:
-    _find(state, type_, read_file(src_spec) if src_spec is not None else None)
+def cmd_find_storage_pool_sources(state: CliState, kind: str, src_spec: str | None) -> None:
+    _find(state, kind, read_file(src_spec) if src_spec is not None else None)
 
 
 @command("find-storage-pool-sources-as",
          help="Discover the sources pools of TYPE could use, asking HOST.")
-@click.argument("type_", metavar="TYPE")
+@click.argument("kind", metavar="TYPE")
 @click.option("--host", metavar="HOST", help="The host to ask.")
 @click.option("--port", metavar="PORT", help="Its port.")
 @click.option("--initiator", metavar="IQN", help="The iSCSI initiator name to ask as.")
-def cmd_find_storage_pool_sources_as(state: CliState, type_: str, host: str | None,
+def cmd_find_storage_pool_sources_as(state: CliState, kind: str, host: str | None,
                                      port: str | None, initiator: str | None) -> None:
     spec = None
     if host is not None:
@@ -42,7 +42,7 @@ def cmd_find_storage_pool_sources_as(state: CliState, type_: str, host: str | No
         if initiator is not None:
             spec += f"<initiator><iqn name={quoteattr(initiator)}/></initiator>"
         spec += "</source>"
-    _find(state, type_, spec)
+    _find(state, kind, spec)
 
 
 @command("pool-capabilities", help="Print which storage pool types are supported, with their "

@@ -120,12 +120,7 @@ class TestTuning:
         dom.set_metadata("element", None, uri=uri)
         expect_error(C.NO_DOMAIN_METADATA, dom.metadata, "element", uri)
 
-
-class TestDirtyRate:
-    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
-        pytest.mark.group("tuning"),
-        pytest.mark.ops("domain_start_dirty_rate_calc", "domain_get_stats")]
-
+    @pytest.mark.ops("domain_start_dirty_rate_calc", "domain_get_stats")
     def test_dirty_rate_calculation(self, vk: Kit) -> None:
         import time
 

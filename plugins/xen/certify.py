@@ -10,8 +10,8 @@ Writes OUTDIR/xenapi/{result.json,junit.xml,report.md}. This certifies the drive
 XenAPI calls, the power-state mapping, the state machine, events from event.from, snapshots)
 against a server that answers as XenAPI's documentation says; it is not a run on a real host.
 
-The xl backend (``xen:///system``) is not certified here: the suite's guests have no kernel
-and boot nowhere, and Xen under QEMU TCG runs only PV guests, which need one (docs/xen.md).
+The xl backend (``xen:///system``) is certified on the real Xen under QEMU TCG by
+``certify_real.py`` (``tox -e certify-xen-real``: slow; docs/xen.md).
 """
 
 from __future__ import annotations

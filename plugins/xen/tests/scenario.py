@@ -120,9 +120,12 @@ def operations(uri: str, watcher_env: dict[str, str],
         dom.set_memory(112 * 1024, live=True)  # xl mem-set: the balloon gives memory back
         assert "<currentMemory unit='KiB'>114688</currentMemory>" in dom.xml_desc()
         _until("the balloon reaches 112 MiB", lambda: dom.info().memory <= 113 * 1024)
+        reboots: list[str] = []
+        conn.event_register("domain-reboot", lambda ev: reboots.append(ev.obj.name))
         before = dom.id
         dom.reboot()  # xl reboot: xl restarts the guest under a new domain id
         assert dom.state()[0] == RUNNING and dom.id > before
+        _until("the domain-reboot event", lambda: reboots == ["vk-ops"], timeout=10)
         before = dom.id
         dom.reset()  # a PV guest has no reset line: destroy and create again
         assert dom.state()[0] == RUNNING and dom.id > before

@@ -439,7 +439,8 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
             if (g.dom.on_reboot or "restart") in ("restart", "rename-restart"):
                 g.id = self.xl.wait_restarted(g.dom.name, g.id)
 
-        self._op(dom, Op.REBOOT, act)
+        g = self._op(dom, Op.REBOOT, act)
+        self.emit(Event("domain-reboot", g.ref))
         return True
 
     @hookimpl

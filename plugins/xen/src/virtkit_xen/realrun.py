@@ -40,7 +40,7 @@ XEN_BIN = "usr/lib/xen-4.17/bin"
 DOM0_TOOLS = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "libxl-save-helper",
               "xenstore-control"]
 MODULES = ["xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc"]
-HYPERVISOR_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 "
+HYPERVISOR_ARGS = ("console=com1 com1=115200,8n1 dom0_mem={mib}M,max:{mib}M dom0_max_vcpus=1 "
                    "smap=0 smep=0 loglvl=warning guest_loglvl=warning")
 DOM0_ARGS = "console=hvc0 earlyprintk=xen rdinit=/init quiet"
 READY = "VIRTKIT-DOM0-READY"
@@ -246,8 +246,10 @@ class Dom0:
     A context manager: QEMU's process group is killed on exit, also after a failure."""
 
     def __init__(self, image: dict[str, Path], workdir: Path, memory_mib: int = 2048,
-                 boot_timeout: float = 300.0, accel: str = "tcg", cpu: str = "max") -> None:
+                 boot_timeout: float = 300.0, accel: str = "tcg", cpu: str = "max",
+                 dom0_mib: int = 1024) -> None:
         self.image, self.workdir, self.accel, self.cpu = image, workdir, accel, cpu
+        self.dom0_mib = dom0_mib
         self.memory_mib, self.boot_timeout = memory_mib, boot_timeout
         self.sock = workdir / "dom0.sock"
         self.console = workdir / "console.log"
@@ -260,7 +262,8 @@ class Dom0:
         im = self.image
         argv = ["qemu-system-x86_64", "-accel", self.accel, "-m", str(self.memory_mib),
                 "-smp", "2", "-cpu", self.cpu, "-nographic", "-no-reboot", "-nodefaults",
-                "-kernel", str(im["xen"]), "-append", HYPERVISOR_ARGS,
+                "-kernel", str(im["xen"]),
+                "-append", HYPERVISOR_ARGS.format(mib=self.dom0_mib),
                 "-initrd", f"{im['vmlinuz']} {DOM0_ARGS},{im['dom0.cpio.gz']}",
                 "-chardev", f"file,id=con,path={self.console}", "-serial", "chardev:con",
                 "-chardev", f"socket,id=ch,path={self.sock},server=on,wait=off",

@@ -176,3 +176,83 @@ def test_memory_peek_reads_the_running_guest(conn: virtkit.Connection) -> None:
         ro.close()
     dom.destroy()
     _expect(ErrorCode.OPERATION_INVALID, dom.memory_peek, 0, 4, MEMORY_PHYSICAL)
+
+
+GRAPHICS_XML = ("<domain type='test'><name>{name}</name><memory unit='MiB'>128</memory><vcpu>1"
+                "</vcpu><os><type>hvm</type></os><devices>{devices}</devices></domain>")
+
+
+def _rfb_until_server_init(stream: virtkit.Stream, name: str) -> None:
+    """A VNC client's side of RFB 3.8 without authentication, up to the server's ServerInit."""
+    assert stream.recv(12, timeout=1) == b"RFB 003.008\n"
+    stream.send(b"RFB 003.008\n")
+    assert stream.recv(2, timeout=1) == b"\x01\x01", "one security type: None"
+    stream.send(b"\x01")
+    assert stream.recv(4, timeout=1) == b"\0\0\0\0", "SecurityResult: OK"
+    stream.send(b"\x01")  # ClientInit, shared
+    init = stream.recv(24 + len(name), timeout=1)
+    assert int.from_bytes(init[0:2], "big") == 640 and int.from_bytes(init[2:4], "big") == 400
+    assert init[4] == 32, "bits per pixel"
+    assert int.from_bytes(init[20:24], "big") == len(name) and init[24:] == name.encode()
+
+
+@pytest.mark.hook("domain_open_graphics")
+def test_open_graphics_speaks_rfb_to_the_vnc_server(conn: virtkit.Connection) -> None:
+    dom = conn.create_xml(GRAPHICS_XML.format(
+        name="vnc1", devices="<graphics type='sdl'/><graphics type='vnc' passwd='pw'/>"
+                             "<graphics type='spice'/>"))
+    plain = dom.open_graphics(1, skipauth=True)
+    _rfb_until_server_init(plain, "vnc1")
+    assert plain.send(b"\x03\x00\x00\x00\x00\x00\x02\x80\x01\x90") == 10  # an update request
+    _expect(ErrorCode.OPERATION_TIMEOUT, plain.recv, 10, timeout=0.05)
+
+    guarded = dom.open_graphics(1)  # a password, not skipped: VNC authentication only
+    assert guarded.recv(12, timeout=1) == b"RFB 003.008\n"
+    guarded.send(b"RFB 003.008\n")
+    assert guarded.recv(2, timeout=1) == b"\x01\x02"
+    guarded.send(b"\x02")
+    assert len(guarded.recv(16, timeout=1)) == 16, "the challenge"
+    guarded.send(bytes(16))
+    refusal = guarded.recv(4096, timeout=1)
+    assert refusal[:4] == b"\0\0\0\1" and b"skipauth" in refusal[8:]
+    assert guarded.recv(10, timeout=1) == b"", "the server hung up"
+    _expect(ErrorCode.INVALID_STREAM, guarded.send, b"x")
+
+    old = dom.open_graphics(1, skipauth=True)
+    assert old.recv(12, timeout=1) == b"RFB 003.008\n"
+    old.send(b"RFB 003.003\n")
+    refusal = old.recv(4096, timeout=1)
+    assert refusal[0] == 0 and b"RFB 3.8 only" in refusal, "no security types, then why"
+
+    _expect(ErrorCode.INVALID_ARG, dom.open_graphics, 0)  # sdl: no server
+    _expect(ErrorCode.OPERATION_UNSUPPORTED, dom.open_graphics, 2)  # spice
+    err = _expect(ErrorCode.INVALID_ARG, dom.open_graphics, 3)
+    assert "domain 'vnc1'" in str(err) and "3" in str(err)
+    err = _expect(ErrorCode.INVALID_ARG, dom.open_graphics, -1)
+    assert "graphics device index -1" in str(err)
+    ro = virtkit.open(conn.uri, read_only=True)
+    try:
+        _expect(ErrorCode.OPERATION_DENIED, ro.lookup_by_name("test").open_graphics)
+    finally:
+        ro.close()
+    assert "<graphics type='vnc'" in dom.xml_desc(), "nothing changed in the definition"
+    dom.destroy()
+    assert plain.recv(10, timeout=1) == b"", "the guest stopped: its clients hung up"
+
+
+@pytest.mark.hook("domain_open_graphics")
+def test_open_graphics_of_a_guest_without_graphics(conn: virtkit.Connection) -> None:
+    dom = conn.create_xml(GRAPHICS_XML.format(name="headless", devices=""))
+    err = _expect(ErrorCode.INVALID_ARG, dom.open_graphics)
+    assert "domain 'headless' has 0 graphics device(s)" in str(err)
+    dom.destroy()
+    defined = conn.define_xml(GRAPHICS_XML.format(name="off", devices="<graphics type='vnc'/>"))
+    err = _expect(ErrorCode.OPERATION_INVALID, defined.open_graphics)
+    assert "'off'" in str(err)
+    defined.create()
+    client = defined.open_graphics()
+    _rfb_until_server_init(client, "off")
+    defined.destroy()
+    _expect(ErrorCode.INVALID_STREAM, client.send, b"\x03")
+    _expect(ErrorCode.OPERATION_INVALID, defined.open_graphics)
+    defined.undefine()

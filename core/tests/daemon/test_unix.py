@@ -372,3 +372,18 @@ def test_host_discovery_labels_signals_keys_peeks_and_channels_cross_the_daemon(
         assert channel.recv(100, timeout=5) == b"through the daemon"
         channel.abort()
         plain.destroy()
+
+
+def test_a_graphics_client_speaks_rfb_through_the_daemon(daemon: Any) -> None:
+    with virtkit.open(daemon.uri()) as conn:
+        dom = conn.create_xml(DOMAIN_XML.format(name="vnc").replace(
+            "</os>", "</os><devices><graphics type='vnc'/></devices>"))
+        client = dom.open_graphics(0)
+        assert client.recv(12, timeout=5) == b"RFB 003.008\n"
+        client.send(b"RFB 003.008\n")
+        assert client.recv(2, timeout=5) == b"\x01\x01"
+        with pytest.raises(VirtError) as err:
+            dom.open_graphics(1)
+        assert err.value.code == ErrorCode.INVALID_ARG and "'vnc'" in err.value.message
+        client.abort()
+        dom.destroy()

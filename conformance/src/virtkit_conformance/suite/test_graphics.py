@@ -1,4 +1,5 @@
-"""Group ``input-power``: screenshots, keys, NMIs, guest power management and core dumps."""
+"""Group ``input-power``: screenshots, a VNC client connection, keys, NMIs, guest power
+management and core dumps."""
 
 from __future__ import annotations
 
@@ -27,6 +28,26 @@ class TestInputPower:
         assert image_mime(data) in ("image/png", "image/x-portable-pixmap"), data[:8]
         dom.destroy()
         expect_error(C.OPERATION_INVALID, dom.screenshot)
+
+    @pytest.mark.ops("domain_open_graphics", "stream_recv", "stream_send", "stream_abort")
+    def test_open_graphics(self, vk: Kit) -> None:
+        """The stream reaches the guest's VNC server: it greets with an RFB version and answers
+        the client's version with its security types (None when authentication is skipped)."""
+        dom = vk.running(devices="<graphics type='vnc' autoport='yes'/>")
+        client = dom.open_graphics(0, skipauth=True)
+        try:
+            greeting = client.recv(12, timeout=vk.event_timeout)
+            assert greeting[:4] == b"RFB " and greeting.endswith(b"\n"), greeting
+            client.send(b"RFB 003.008\n")
+            count = client.recv(1, timeout=vk.event_timeout)[0]
+            assert count > 0, "the server offers security types"
+            assert 1 in client.recv(count, timeout=vk.event_timeout), "None, as skipauth asks"
+        finally:
+            client.abort()
+        expect_error(C.INVALID_ARG, dom.open_graphics, 1)
+        expect_error(C.INVALID_ARG, dom.open_graphics, -1)
+        dom.destroy()
+        expect_error(C.OPERATION_INVALID, dom.open_graphics)
 
     @pytest.mark.ops("domain_send_key", "domain_inject_nmi")
     def test_keys_and_nmi(self, vk: Kit) -> None:

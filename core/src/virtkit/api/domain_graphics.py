@@ -55,6 +55,16 @@ class GraphicsMethods:
         sid = self._conn.hooks.domain_screenshot(dom=self._ref, screen=screen)
         return Stream(self._conn, sid, "download")
 
+    def open_graphics(self, idx: int = 0, skipauth: bool = False) -> Stream:
+        """A client connection to the server of the guest's ``idx``-th ``<graphics>`` device
+        (VNC: the stream carries RFB) as a :class:`~virtkit.stream.Stream`; ``skipauth``
+        connects without the server's password (libvirt's VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH).
+        libvirt's openGraphicsFD is this call: the stream stands for its file descriptor."""
+        from virtkit.api.stream import Stream
+
+        sid = self._conn.hooks.domain_open_graphics(dom=self._ref, idx=idx, skipauth=skipauth)
+        return Stream(self._conn, sid, "graphics")
+
     def send_key(self, codeset: int | str, holdtime: int, keycodes: list[int]) -> None:
         """Press ``keycodes`` (of ``codeset``: 0/``linux``, 1/``xt``, ... 7/``usb``) together
         for ``holdtime`` ms."""

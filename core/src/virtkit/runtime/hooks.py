@@ -984,6 +984,16 @@ class Hooks:
             },
         )
 
+    def domain_open_graphics(self, *, dom: DomainRef, idx: int, skipauth: bool) -> int:
+        return self._call(  # type: ignore[no-any-return]
+            "domain_open_graphics",
+            {
+                "dom": dom,
+                "idx": idx,
+                "skipauth": skipauth,
+            },
+        )
+
     def domain_pin_emulator(
         self,
         *,

@@ -365,6 +365,8 @@ class TestNode:
         dom.live = None
         for channel in dom.runtime.get("channels", {}).values():
             channel.close()  # the guest's end is gone
+        for client in dom.runtime.get("graphics", ()):
+            client.close()  # the guest's graphics servers are gone
         dom.runtime = {}
         if dom.console is not None:
             dom.console.close()

@@ -1,6 +1,6 @@
 """Hookspecs for the guest's screen and input, its power management and core dumps:
-screenshot, send key, inject NMI, signal a guest process, suspend to memory or disk and wake
-up, dump, and reading the guest's memory.
+screenshot, a connection to its graphics server, send key, inject NMI, signal a guest process,
+suspend to memory or disk and wake up, dump, and reading the guest's memory.
 
 All need an active domain (OPERATION_INVALID "domain 'x' is not running"); all read guest
 data or change the guest, so none is allowed on a read-only connection.
@@ -53,6 +53,24 @@ def virtkit_domain_screenshot(dom: DomainRef, screen: int) -> int | None:
     :raises VirtError: OPERATION_INVALID when not running; INVALID_ARG for a screen the guest
         does not have.
     :state: a download stream is open.
+    """
+
+
+@spec(readonly=False, opens_stream=True,
+      checks={"idx": non_negative("graphics device index")})
+def virtkit_domain_open_graphics(dom: DomainRef, idx: int, skipauth: bool) -> int | None:
+    """Connect to the server of one of the guest's ``<graphics>`` devices (its VNC or SPICE
+    server) as a stream (libvirt's virDomainOpenGraphics and virDomainOpenGraphicsFD, whose
+    file descriptor is this stream): the client speaks the server's protocol over it.
+
+    :param idx: the graphics device's index among the domain's ``<graphics>`` elements.
+    :param skipauth: connect without the server's authentication (a password set with
+        ``<graphics passwd=...>``), as libvirt's VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH.
+    :return: a stream id for the ``stream_*`` hooks.
+    :raises VirtError: OPERATION_INVALID when not running; INVALID_ARG for an index the domain
+        has no graphics device for, or a graphics type that has no server to connect to
+        (``sdl``, ``egl-headless``...).
+    :state: a graphics client stream is open (until closed or the guest stops).
     """
 
 

@@ -79,6 +79,9 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
 
     #: where the generated xl.cfg files and managed-save images live in dom0
     DOM0_DIR = "/var/lib/xen/virtkit"
+    #: the device model xl starts for a guest's framebuffer (``<graphics type='vnc|sdl'>``):
+    #: where Debian's xen-utils-4.17 looks for it (Debian's ``qemu-system-xen`` installs it)
+    DEVICE_MODEL = "/usr/libexec/xen-qemu-system-i386"
 
     def __init__(self, context: Any, runner: Runner | None = None) -> None:
         super().__init__(context)
@@ -94,6 +97,7 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
         self.poll = float(os.environ.get("VIRTKIT_XEN_POLL", "2"))
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.device_model = False  # probed at open
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -189,11 +193,33 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
     @hookimpl
     def virtkit_connect_open(self, uri: str, read_only: bool) -> bool:
         self.xl.info()  # fails with NO_CONNECT / OPERATION_FAILED when there is no dom0
+        self._probe_device_model()
         self._sync()
         if self.poll > 0:
             self._watcher = threading.Thread(target=self._watch, name="xen-watch", daemon=True)
             self._watcher.start()
         return True
+
+    def _probe_device_model(self) -> None:
+        """Whether dom0 has the device model (one ``test -x``); the declared capabilities say
+        what this host can run: no graphics without it."""
+        self.device_model = self.xl.sh(["test", "-x", self.DEVICE_MODEL]).rc == 0
+        self.capabilities = {  # type: ignore[misc]
+            **type(self).capabilities,
+            "graphics": type(self).capabilities["graphics"] if self.device_model else ()}
+
+    def _check_device_model(self, d: Domain) -> None:
+        """CONFIG_UNSUPPORTED for a guest that needs the device model dom0 does not have (xl
+        would fail its start with ``device model ... is not executable``)."""
+        if self.device_model or d.devices is None:
+            return
+        needs = [g.type for g in d.devices.graphics if g.type in ("vnc", "sdl")]
+        if needs:
+            raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
+                            f"unsupported configuration: domain '{d.name}': <graphics "
+                            f"type='{needs[0]}'> needs the Xen device model "
+                            f"{self.DEVICE_MODEL}, which this dom0 does not have (Debian: "
+                            "package qemu-system-xen)", ErrorDomain.LIBXL)
 
     @hookimpl
     def virtkit_connect_close(self) -> bool:
@@ -298,6 +324,7 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
     def _parse(self, xml: str, validate: bool) -> Domain:
         d = Domain.from_xml(xml, validate=validate, **self._types).with_defaults()
         native.xml_to_xl(d.to_xml())  # refuses what xl cannot run (a non-Xen os type...)
+        self._check_device_model(d)
         return d
 
     def _place(self, new: Domain) -> Guest | None:
@@ -346,6 +373,7 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _start(self, g: Guest, d: Domain, paused: bool) -> None:
+        self._check_device_model(d)  # a definition from before, or from a dom0 that had one
         cfg = native.xml_to_xl(d.to_xml())
         if cfg.dropped:
             log.warning("domain '%s': xl.cfg cannot express %s; starting without it",

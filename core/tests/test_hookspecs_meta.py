@@ -121,3 +121,14 @@ def test_every_object_argument_names_an_identity_record(hook: str) -> None:
     objects = {"dom", "net", "pool", "vol", "iface", "port"}
     params = set(inspect.signature(all_specs()[hook]).parameters)
     assert params & objects <= set(object_args()[hook]), hook
+
+
+@pytest.mark.parametrize("hook", SPECS)
+def test_a_hook_returning_a_stream_id_declares_it_opens_a_stream(hook: str) -> None:
+    """Without ``opens_stream`` the dispatcher does not record which provider owns the id, so
+    the ``stream_*`` calls on it could reach a host service whose stream has the same id."""
+    fn = all_specs()[hook]
+    returns_stream = ":return: a stream id" in (inspect.getdoc(fn) or "")
+    assert fn.virtkit_meta.opens_stream == returns_stream, (
+        f"{hook}: its result is{'' if returns_stream else ' not'} a stream id, so "
+        f"@spec(opens_stream={returns_stream})")

@@ -763,7 +763,7 @@ def virtkit_domain_open_console(dom: DomainRef, device: str | None, force: bool)
     """
 
 
-@spec(readonly=False)
+@spec(readonly=False, opens_stream=True)
 def virtkit_domain_open_channel(dom: DomainRef, name: str | None, force: bool) -> int | None:
     """Open one of the guest's ``<channel>`` devices as a stream (libvirt's
     virDomainOpenChannel): the host end of a virtio-serial or guestfwd channel.

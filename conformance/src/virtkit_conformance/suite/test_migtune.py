@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
@@ -59,26 +60,8 @@ class TestMigrationTuning:
         dom = vk.running()
         vk.track_domain(vk_conn2, dom.name)
         expect_error(C.OPERATION_INVALID, dom.migrate_start_post_copy)
-        outcome: dict[str, Any] = {}
-
-        def move() -> None:
-            try:
-                outcome["dom"] = vk_job_conn.lookup_by_uuid(dom.uuid).migrate3(
-                    vk_conn2, live=True, postcopy=True)
-            except VirtError as exc:
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=move, daemon=True)
-        worker.start()
-        switched = False
-        deadline = time.monotonic() + 30
-        while worker.is_alive() and time.monotonic() < deadline:
-            if dom.job_info().type in (JOB_BOUNDED, JOB_UNBOUNDED):
-                dom.migrate_start_post_copy()
-                switched = True
-                break
-            time.sleep(0.002)
-        worker.join(60)
+        switched, outcome = _during_post_copy_migration(
+            vk_job_conn, vk_conn2, dom, dom.migrate_start_post_copy)
         # as the save job of the lifecycle group: a driver whose jobs end at once declares
         # capabilities['job_uri_params'], and the suite's job connection uses them
         assert switched, ("no active migration job was seen, so post-copy could not start (a "
@@ -95,29 +78,42 @@ class TestMigrationTuning:
         dom = vk.running()
         vk.track_domain(vk_conn2, dom.name)
         expect_error(C.OPERATION_INVALID, dom.abort_job, postcopy=True)
-        outcome: dict[str, Any] = {}
 
-        def move() -> None:
-            try:
-                outcome["dom"] = vk_job_conn.lookup_by_uuid(dom.uuid).migrate3(
-                    vk_conn2, live=True, postcopy=True)
-            except VirtError as exc:
-                outcome["error"] = exc
+        def interrupt() -> None:
+            dom.migrate_start_post_copy()
+            expect_error(C.OPERATION_INVALID, dom.abort_job)  # post-copy: no plain abort
+            dom.abort_job(postcopy=True)
 
-        worker = threading.Thread(target=move, daemon=True)
-        worker.start()
-        interrupted = False
-        deadline = time.monotonic() + 30
-        while worker.is_alive() and time.monotonic() < deadline:
-            if dom.job_info().type in (JOB_BOUNDED, JOB_UNBOUNDED):
-                dom.migrate_start_post_copy()
-                expect_error(C.OPERATION_INVALID, dom.abort_job)  # post-copy: no plain abort
-                dom.abort_job(postcopy=True)
-                interrupted = True
-                break
-            time.sleep(0.002)
-        worker.join(60)
+        interrupted, outcome = _during_post_copy_migration(vk_job_conn, vk_conn2, dom, interrupt)
         assert interrupted, "no active migration job was seen (see test_post_copy)"
         assert "dom" not in outcome, "an interrupted post-copy migration must fail"
         assert outcome["error"].code == C.OPERATION_FAILED, outcome["error"]
         assert dom.state()[0] == DomainState.PAUSED, "the source is left paused"
+
+
+def _during_post_copy_migration(job_conn: Connection, dest: Connection, dom: Any,
+                                act: Callable[[], None]) -> tuple[bool, dict[str, Any]]:
+    """Migrate ``dom`` live with post-copy (from the job connection, in a thread) and run
+    ``act`` once while its job is active; whether it ran, and the migration's result
+    (``dom`` on the destination) or its ``error``."""
+    outcome: dict[str, Any] = {}
+
+    def move() -> None:
+        try:
+            outcome["dom"] = job_conn.lookup_by_uuid(dom.uuid).migrate3(
+                dest, live=True, postcopy=True)
+        except VirtError as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=move, daemon=True)
+    worker.start()
+    acted = False
+    deadline = time.monotonic() + 30
+    while worker.is_alive() and time.monotonic() < deadline:
+        if dom.job_info().type in (JOB_BOUNDED, JOB_UNBOUNDED):
+            act()
+            acted = True
+            break
+        time.sleep(0.002)
+    worker.join(60)
+    return acted, outcome

@@ -14,11 +14,11 @@ is for crashes only (CONFIG_UNSUPPORTED, as libvirt says).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from virtkit.drivers.test.devices import targets
 from virtkit.drivers.test.domxml import DomainDef, from_model
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
@@ -42,6 +42,9 @@ class DefinitionMixin:
         def _node(self) -> TestNode: ...
 
         def _checkpoint_count(self, d: TestDomain) -> int: ...
+
+        def _change(self, ref: DomainRef, live: bool, config: bool,
+                    change: Callable[[DomainDef], DomainDef]) -> None: ...
 
     @hookimpl
     def virtkit_domain_rename(self, dom: DomainRef, new_name: str) -> DomainRef:
@@ -89,14 +92,5 @@ class DefinitionMixin:
             changes: dict[str, Any] = {f"on_{event}": action}
             return from_model(attrs.evolve(d.model, **changes))
 
-        node = self._node
-        with node.lock:
-            d = node.find(dom)
-            do_live, do_config = targets(d, live, config)
-            new_live = change(d.current) if do_live else None
-            new_config = change(d.definition) if do_config else None
-            if new_live is not None:
-                d.live = new_live
-            if new_config is not None:
-                d.definition = new_config
-            return True
+        self._change(dom, live, config, change)
+        return True

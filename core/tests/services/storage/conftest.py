@@ -10,15 +10,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from storagekit import dir_pool_xml, loops_of, mounts_under, open_host
+from storagekit import Transcript, dir_pool_xml, loops_of, mounts_under, open_host
 
 import virtkit
 from virtkit.api.connection import Connection
+from virtkit.services.storage.state import host_for
 
 
 @pytest.fixture
@@ -35,6 +37,16 @@ def conn(state_root: Path) -> Iterator[Connection]:
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture
+def transcript(conn: Connection, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Answer the host's commands from a written transcript: ``transcript(steps)``."""
+    def use(steps: Any) -> Transcript:
+        t = Transcript(steps)
+        monkeypatch.setattr(host_for("session"), "runner", t)
+        return t
+    return use
 
 
 @pytest.fixture

@@ -7,22 +7,11 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
-from storagekit import Transcript
 
 from virtkit.sdk.errors import ErrorCode, VirtError
-from virtkit.services.storage.state import host_for
 
 PVS = ["pvs", "--noheadings", "--separator", "#", "-o", "pv_name,vg_name"]
 DISCOVER = ["iscsiadm", "--mode", "discovery", "--type", "sendtargets", "--portal"]
-
-
-@pytest.fixture
-def transcript(conn, monkeypatch):
-    def use(steps):
-        t = Transcript(steps)
-        monkeypatch.setattr(host_for("session"), "runner", t)
-        return t
-    return use
 
 
 def _sources(xml: str) -> list[etree._Element]:

@@ -15,11 +15,10 @@ each pool operation runs and how the output is read, by replaying transcripts:
 from __future__ import annotations
 
 import pytest
-from storagekit import Transcript, vol_xml
+from storagekit import vol_xml
 
 import virtkit
 from virtkit.sdk.errors import ErrorCode
-from virtkit.services.storage.state import host_for
 
 MiB = 1024 * 1024
 REPORT = ["--noheadings", "--units", "b", "--nosuffix", "--separator", "#"]
@@ -61,15 +60,6 @@ LOGICAL = [
     (["pvremove", "/dev/loop7"], 0,
      '  Labels on physical volume "/dev/loop7" successfully wiped.\n', ""),
 ]
-
-
-@pytest.fixture
-def transcript(conn, monkeypatch):
-    def use(steps):
-        t = Transcript(steps)
-        monkeypatch.setattr(host_for("session"), "runner", t)
-        return t
-    return use
 
 
 def test_logical_pool_command_sequence(conn, transcript):

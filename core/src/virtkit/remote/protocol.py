@@ -124,11 +124,29 @@ def _getter(cls: type) -> Any:
 def _default(value: Any) -> Any:
     """msgpack's hook for what it cannot pack itself: a record becomes a map of its type's name
     and its field values in declaration order (packed in turn, nested records included)."""
-    cls = type(value)
+    mapper = _MAPPERS.get(type(value))
+    if mapper is None:
+        mapper = _mapper(type(value))
+    return mapper(value)
+
+
+#: record class -> what makes its wire map (see _mapper)
+_MAPPERS: dict[type, Any] = {}
+
+
+def _mapper(cls: type) -> Any:
+    """For a registered record class, a function compiled once that makes a record's wire map
+    (one call per record where the generic way took three); TypeError for anything else."""
     get = _getter(cls)
     if get is None:
         raise TypeError(f"{cls.__name__} is not plain data and cannot cross a hook boundary")
-    return {RECORD_TAG: cls.__name__, RECORD_VALUES: get(value)}
+    names = _field_names(cls)
+    values = "".join(f"v.{n}, " for n in names)
+    env: dict[str, Any] = {"_tag": RECORD_TAG, "_values": RECORD_VALUES, "_name": cls.__name__}
+    source = f"def mapper(v):\n    return {{_tag: _name, _values: ({values})}}\n"
+    exec(compile(source, f"<virtkit record map {cls.__name__}>", "exec"), env)
+    mapper = _MAPPERS[cls] = env["mapper"]
+    return mapper
 
 
 def _tabled(body: Any) -> Any:
@@ -272,18 +290,32 @@ def _object_hook(data: dict[Any, Any]) -> Any:
     """msgpack's hook for every map it decodes (innermost first): record maps become records,
     built from their values by position (fields added at the end later have defaults); a
     table becomes its list of records."""
-    tag = data.get(RECORD_TAG)
-    if tag is None:
-        if TABLE_TAG in data:
-            return _untable(data)
-        return data
+    tag = data.get(RECORD_TAG) if len(data) == 2 else None
+    if tag is not None:
+        build = _BY_NAME.get(tag) if type(tag) is str else None
+        if build is None:
+            build = _builder_named(tag)
+        values = data.get(RECORD_VALUES)
+        if type(values) is not list:
+            raise ValueError(f"malformed {tag} record")
+        return build(*values)
+    if TABLE_TAG in data:
+        return _untable(data)
+    if RECORD_TAG in data:
+        raise ValueError(f"malformed {data[RECORD_TAG]!r} record")
+    return data
+
+
+#: record type name -> its builder (see _builder), filled as names are first met
+_BY_NAME: dict[str, Any] = {}
+
+
+def _builder_named(tag: Any) -> Any:
     cls = RECORD_TYPES.get(tag) if type(tag) is str else None
     if cls is None:
         raise ValueError(f"unknown record type {tag!r}")
-    values = data.get(RECORD_VALUES)
-    if not isinstance(values, list) or len(data) != 2:
-        raise ValueError(f"malformed {tag} record")
-    return _builder(cls)(*values)
+    build = _BY_NAME[tag] = _builder(cls)
+    return build
 
 
 def encode(header: Header, body: Any = None) -> bytes:

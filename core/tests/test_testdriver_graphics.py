@@ -13,6 +13,7 @@ from vktest import inbox as _inbox
 
 import virtkit
 from virtkit.api.domain_graphics import image_mime
+from virtkit.drivers.test.vnc import des_encrypt, vnc_auth_response
 from virtkit.sdk.errors import ErrorCode
 
 NODE = Path(__file__).parent / "cli" / "data" / "virsh" / "node.xml"
@@ -196,6 +197,28 @@ def _rfb_until_server_init(stream: virtkit.Stream, name: str) -> None:
     assert int.from_bytes(init[20:24], "big") == len(name) and init[24:] == name.encode()
 
 
+def _rfb_challenge(stream: virtkit.Stream) -> bytes:
+    """The client's side of RFB 3.8 up to the server's VNC authentication challenge."""
+    assert stream.recv(12, timeout=1) == b"RFB 003.008\n"
+    stream.send(b"RFB 003.008\n")
+    assert stream.recv(2, timeout=1) == b"\x01\x02", "one security type: VNC authentication"
+    stream.send(b"\x02")
+    challenge = stream.recv(16, timeout=1)
+    assert len(challenge) == 16
+    return challenge
+
+
+def test_vnc_authentication_is_des_of_the_challenge() -> None:
+    # FIPS 46 known answer, and RFC 6143's key: the password's bytes, each bit-reversed
+    assert des_encrypt(bytes.fromhex("133457799BBCDFF1"),
+                       bytes.fromhex("0123456789ABCDEF")).hex() == "85e813540f0ab405"
+    reversed_key = bytes(int(f"{b:08b}"[::-1], 2) for b in b"secret\0\0")
+    challenge = bytes(range(16))
+    assert vnc_auth_response("secret", challenge) == des_encrypt(reversed_key, challenge)
+    assert vnc_auth_response("secret!!ignored", challenge) == vnc_auth_response(
+        "secret!!", challenge), "only the first 8 bytes count"
+
+
 @pytest.mark.hook("domain_open_graphics")
 def test_open_graphics_speaks_rfb_to_the_vnc_server(conn: virtkit.Connection) -> None:
     dom = conn.create_xml(GRAPHICS_XML.format(
@@ -206,17 +229,19 @@ def test_open_graphics_speaks_rfb_to_the_vnc_server(conn: virtkit.Connection) ->
     assert plain.send(b"\x03\x00\x00\x00\x00\x00\x02\x80\x01\x90") == 10  # an update request
     _expect(ErrorCode.OPERATION_TIMEOUT, plain.recv, 10, timeout=0.05)
 
-    guarded = dom.open_graphics(1)  # a password, not skipped: VNC authentication only
-    assert guarded.recv(12, timeout=1) == b"RFB 003.008\n"
-    guarded.send(b"RFB 003.008\n")
-    assert guarded.recv(2, timeout=1) == b"\x01\x02"
-    guarded.send(b"\x02")
-    assert len(guarded.recv(16, timeout=1)) == 16, "the challenge"
-    guarded.send(bytes(16))
-    refusal = guarded.recv(4096, timeout=1)
-    assert refusal[:4] == b"\0\0\0\1" and b"skipauth" in refusal[8:]
-    assert guarded.recv(10, timeout=1) == b"", "the server hung up"
-    _expect(ErrorCode.INVALID_STREAM, guarded.send, b"x")
+    wrong = dom.open_graphics(1)  # a password, not skipped: VNC authentication only
+    challenge = _rfb_challenge(wrong)
+    wrong.send(vnc_auth_response("nope", challenge))
+    refusal = wrong.recv(4096, timeout=1)
+    assert refusal[:4] == b"\0\0\0\1" and refusal[8:] == b"authentication failed"
+    assert wrong.recv(10, timeout=1) == b"", "the server hung up"
+    _expect(ErrorCode.INVALID_STREAM, wrong.send, b"x")
+
+    right = dom.open_graphics(1)
+    right.send(vnc_auth_response("pw", _rfb_challenge(right)))
+    assert right.recv(4, timeout=1) == b"\0\0\0\0", "SecurityResult: OK"
+    right.send(b"\x00")  # ClientInit, exclusive
+    assert right.recv(4096, timeout=1).endswith(b"vnc1")
 
     old = dom.open_graphics(1, skipauth=True)
     assert old.recv(12, timeout=1) == b"RFB 003.008\n"

@@ -3,13 +3,9 @@
 A screenshot is a PNG (grey, 640x400, with a band per vcpu) of one of the guest's screens
 (one per ``<video>`` head, at least one, as libvirt's test driver has). Each ``<graphics
 type='vnc'>`` device has a VNC server a client reaches through ``domain_open_graphics``
-(libvirt's test driver has none; virtkit's deliberately has one): it speaks RFB 3.8 up to the
-server's ServerInit (640x400, 32 bits per pixel, named after the domain) and then reads the
-client's messages without drawing; a device with a ``passwd`` offers VNC authentication, which
-this server cannot check (it refuses it with a reason), unless the client skips
-authentication. Keys sent with the ``linux`` codeset are typed into the guest: letters, digits,
-space and enter appear on its console (an open console stream shows them), as a guest's login
-prompt echoes them; an NMI
+(libvirt's test driver has none; virtkit's deliberately has one: see :mod:`.vnc`). Keys sent
+with the ``linux`` codeset are typed into the guest: letters, digits, space and enter appear on
+its console (an open console stream shows them), as a guest's login prompt echoes them; an NMI
 makes the guest log ``NMI received`` there. Suspending to memory pauses the guest in
 PMSUSPENDED until woken (or until ``duration`` seconds passed); suspending to disk hibernates
 it and it powers off. A core dump is a file of mode 0600 with the format's magic (ELF for raw,
@@ -20,7 +16,6 @@ name, uuid, memory size and definition: the test guest has no memory to dump.
 from __future__ import annotations
 
 import json
-import os
 import struct
 import threading
 import time
@@ -28,8 +23,8 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from virtkit.drivers.test.guest import ConsoleStream
-from virtkit.drivers.test.streams import TestStream, invalid_stream, open_stream
+from virtkit.drivers.test.streams import TestStream, open_stream
+from virtkit.drivers.test.vnc import VncStream
 from virtkit.sdk import domain_events as ev
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
 from virtkit.sdk.hookspecs import hookimpl
@@ -81,85 +76,6 @@ class ImageStream(TestStream):
         chunk = self.data[self.pos:self.pos + nbytes]
         self.pos += len(chunk)
         return chunk
-
-
-#: RFB security types (RFC 6143 7.1.2)
-RFB_NONE, RFB_VNC_AUTH = 1, 2
-#: the pixel format of the test server's ServerInit: 32 bits per pixel, depth 24, little
-#: endian, true colour, 8 bits per channel (red, green, blue at bits 16, 8, 0)
-PIXEL_FORMAT = struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
-
-
-class VncStream(ConsoleStream):
-    """A client connection to the test guest's VNC server: the server's side of RFB 3.8
-    (RFC 6143) from the version handshake to ServerInit; later client messages are read and
-    ignored (the test guest draws nothing)."""
-
-    what = "graphics"
-
-    def __init__(self, domain: str, auth: bool) -> None:
-        super().__init__(domain)
-        self.domain = domain
-        self.buffer[:] = b"RFB 003.008\n"
-        self.types = bytes([RFB_VNC_AUTH if auth else RFB_NONE])
-        self.state = "version"
-        self.pending = bytearray()
-
-    def _refuse(self, reason: str, result: bool) -> None:
-        """A failure the client reads (a SecurityResult, or an empty security type list,
-        then the reason), after which the server hangs up."""
-        text = reason.encode()
-        self.buffer += (struct.pack(">I", 1) if result else b"\0")
-        self.buffer += struct.pack(">I", len(text)) + text
-        self.state = "refused"
-        self.closed = True
-
-    def _step(self) -> bool:
-        """Handle one client message from ``pending``; False when it is incomplete."""
-        need = {"version": 12, "security": 1, "auth": 16, "init": 1}.get(self.state, 1)
-        if len(self.pending) < need:
-            return False
-        msg = bytes(self.pending[:need])
-        del self.pending[:need]
-        if self.state == "version":
-            if msg != b"RFB 003.008\n":
-                self._refuse(f"the VNC server of domain '{self.domain}' speaks RFB 3.8 only, "
-                             f"not {msg!r}", result=False)
-            else:
-                self.buffer += bytes([len(self.types)]) + self.types
-                self.state = "security"
-        elif self.state == "security":
-            if msg[0] not in self.types:
-                self._refuse(f"security type {msg[0]} was not offered", result=True)
-            elif msg[0] == RFB_VNC_AUTH:
-                self.buffer += os.urandom(16)
-                self.state = "auth"
-            else:
-                self.buffer += struct.pack(">I", 0)
-                self.state = "init"
-        elif self.state == "auth":
-            self._refuse(f"the test VNC server of domain '{self.domain}' cannot check "
-                         f"passwords: open its graphics with skipauth", result=True)
-        elif self.state == "init":
-            name = self.domain.encode()
-            self.buffer += struct.pack(">HH", WIDTH, HEIGHT) + PIXEL_FORMAT
-            self.buffer += struct.pack(">I", len(name)) + name
-            self.state = "normal"
-        else:
-            self.pending.clear()  # client messages of a session: nothing is drawn
-        return not self.closed
-
-    def send(self, stream: int, data: bytes) -> int:
-        with self.cond:
-            if self.closed:
-                raise invalid_stream(
-                    stream, "is closed: the VNC server hung up or the guest stopped"
-                )
-            self.pending += data
-            while self._step():
-                pass
-            self.cond.notify_all()
-        return len(data)
 
 
 def _invalid(message: str) -> VirtError:
@@ -234,7 +150,8 @@ class GraphicsMixin:
                 raise VirtError(ErrorCode.OPERATION_UNSUPPORTED, f"operation unsupported: "
                                 f"the test driver serves VNC only, not the {kind} graphics "
                                 f"{idx} of domain '{d.name}'", ErrorDomain.TEST)
-            client = VncStream(d.name, auth=graphics[idx].passwd is not None and not skipauth)
+            passwd = None if skipauth else graphics[idx].passwd
+            client = VncStream(d.name, WIDTH, HEIGHT, passwd)
             clients = [c for c in d.runtime.get("graphics", ()) if not c.closed]
             d.runtime["graphics"] = [*clients, client]
             return open_stream(self, client)

@@ -258,8 +258,6 @@ domstate web1 --reason
     assert tail[:2] == ["Security model: testSecurity", "Security DOI:   "], "no label: inactive"
     tail = tail[2:]
     assert tail == [
-        "Security model: testSecurity",
-        "Security DOI:   ",  # and no label: the domain is not running
         "Domain 'web1' started",
         "Domain 'web1' state saved by virtkit",
         "Removed managedsave image for domain 'web1'",

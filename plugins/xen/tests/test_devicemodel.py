@@ -19,7 +19,6 @@ import virtkit
 from virtkit.sdk.errors import ErrorCode as C
 from virtkit.sdk.errors import VirtError
 from virtkit.sdk.states import DomainState as S
-from virtkit_conformance.requirements import Requirements
 from virtkit_xen.driver import XenDriver
 
 PROBE = ["test", "-x", "/usr/libexec/xen-qemu-system-i386"]
@@ -58,9 +57,9 @@ def test_without_a_device_model_no_graphics_are_declared(dom0: StandInDom0) -> N
     conn: Any = virtkit.open("xen:///system")
     try:
         assert conn.capabilities["graphics"] == ()
-        reqs = Requirements.from_connection(conn)
-        assert not reqs.has("graphics:vnc") and not reqs.has("graphics")
-        assert reqs.has("hotplug:disk"), "the other declared flags are kept"
+        # (what the conformance suite reads as its graphics requirements)
+        assert not conn.capabilities.get("graphics")
+        assert conn.capabilities.get("hotplug"), "the other declared flags are kept"
         assert XenDriver.capabilities["graphics"] == ("vnc", "sdl"), "the class is untouched"
     finally:
         conn.close()
@@ -70,8 +69,7 @@ def test_with_a_device_model_vnc_and_sdl_are_declared_and_start(dom0: StandInDom
     dom0.device_model = True
     conn: Any = virtkit.open("xen:///system")
     try:
-        reqs = Requirements.from_connection(conn)
-        assert reqs.has("graphics:vnc") and reqs.has("graphics:sdl")
+        assert {"vnc", "sdl"} <= set(conn.capabilities["graphics"])
         dom = conn.define_xml(guest("fb"))
         dom.create()
         assert dom.state()[0] == S.RUNNING and len(creates(dom0)) == 1

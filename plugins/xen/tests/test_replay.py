@@ -146,3 +146,28 @@ def test_an_empty_domid_answer_falls_back_on_the_listing() -> None:
     with pytest.raises(VirtError) as info:
         XL(_Answers(["", listing])).domid("nobody")
     assert info.value.code == ErrorCode.OPERATION_FAILED and "nobody" in info.value.message
+
+
+class _Failing(_Answers):
+    """Like _Answers, but ``xl domid`` dies as it once did on the real run (SIGABRT: the shell
+    says ``Aborted``, exit status 134)."""
+
+    def run(self, argv, *, input=None, timeout=0.0):
+        from virtkit_xen.runner import RunResult
+        if list(argv[:2]) == ["xl", "domid"]:
+            self.asked.append(list(argv))
+            return RunResult(134, "", "Aborted\n")
+        return super().run(argv, input=input, timeout=timeout)
+
+
+def test_an_aborted_domid_falls_back_on_the_listing() -> None:
+    listing = _recorded_listing()
+    domid = next(d.domid for d in XL(_Answers([listing])).list() if d.name == "vk-tiny")
+    runner = _Failing([listing])
+    assert XL(runner).domid("vk-tiny") == domid
+    assert runner.asked == [["xl", "domid", "vk-tiny"], ["xl", "list", "-v"]]
+    with pytest.raises(VirtError) as info:
+        XL(_Failing([listing])).domid("nobody")
+    e = info.value
+    assert e.code == ErrorCode.OPERATION_FAILED
+    assert "nobody" in e.message and "exit status 134" in e.message and "Aborted" in e.message

@@ -15,6 +15,7 @@ document). The functions below are also the building blocks drivers may use them
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,33 @@ def name(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise invalid_arg(f"a {what} name must be a non-empty string")
     return value
+
+
+def shorten(value: str, limit: int = 64) -> str:
+    """``value`` for a message: at most ``limit`` characters (documents may hold megabytes)."""
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_C0 = bytes(range(32))
+
+
+def name_problem(name: str) -> str | None:
+    """What makes ``name`` unusable as an object's ``<name>`` (empty, a '/', control
+    characters), or None when it is usable. The XML layer refuses such a name in a document
+    with XML_ERROR; a hookspec that takes a new name checks it with this too."""
+    if not name or not name.strip():
+        return "the name must not be empty"
+    if "/" in name:
+        return f"name '{shorten(name)}' cannot contain '/'"
+    if len(name) < 512:
+        bad = not name.isprintable() and _CONTROL.search(name) is not None
+    else:  # C0 controls are single bytes in UTF-8; deleting them shows whether there were any
+        raw = name.encode("utf-8", "surrogatepass")
+        bad = len(raw.translate(None, _C0)) != len(raw)
+    if bad:
+        return f"name {shorten(name)!r} cannot contain control characters"
+    return None
 
 
 def canonical_uuid(text: object) -> str:

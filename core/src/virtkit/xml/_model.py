@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 from lxml import etree
 
+from virtkit.sdk.checks import shorten
 from virtkit.xml.parser import (
     MAX_ELEMENT_ATTRIBUTES,
     MAX_SIZE,
@@ -455,11 +456,6 @@ def plan_of(cls: type) -> Plan:
     if p is None:
         p = _plans[cls] = Plan(cls)
     return p
-
-
-def shorten(value: str, limit: int = 64) -> str:
-    """``value`` for a message: at most ``limit`` characters (documents may hold megabytes)."""
-    return value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
 
 
 def _bad_choice(ctx: ParseContext, el: Any, value: str, where: str, choices: Any) -> Exception:

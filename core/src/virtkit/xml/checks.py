@@ -6,11 +6,10 @@ Each failure raises ``XML_ERROR`` naming the element and the problem.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from virtkit.xml._model import shorten
+from virtkit.sdk.checks import name_problem, shorten
 from virtkit.xml.parser import xml_error
 
 if TYPE_CHECKING:
@@ -30,26 +29,14 @@ __all__ = [
 ]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f]")
-_C0 = bytes(range(32))
-
-
 def _fail(what: str, element: str, problem: str) -> Exception:
     return xml_error(f"{what}: <{element}>: {problem}")
 
 
 def check_name(what: str, name: str) -> None:
-    if not name or not name.strip():
-        raise _fail(what, "name", "the name must not be empty")
-    if "/" in name:
-        raise _fail(what, "name", f"name '{shorten(name)}' cannot contain '/'")
-    if len(name) < 512:
-        bad = not name.isprintable() and _CONTROL.search(name) is not None
-    else:  # C0 controls are single bytes in UTF-8; deleting them shows whether there were any
-        raw = name.encode("utf-8", "surrogatepass")
-        bad = len(raw.translate(None, _C0)) != len(raw)
-    if bad:
-        raise _fail(what, "name", f"name {shorten(name)!r} cannot contain control characters")
+    problem = name_problem(name)
+    if problem is not None:
+        raise _fail(what, "name", problem)
 
 
 def _unique(what: str, element: str, label: str, values: Iterable[object]) -> None:

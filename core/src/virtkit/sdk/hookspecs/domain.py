@@ -130,12 +130,15 @@ def virtkit_domain_undefine(
 
 def _new_name(value: Any, op: str) -> Any:
     """A usable domain name: a non-empty string without '/' or control characters."""
-    from virtkit.sdk.errors import invalid_arg
-    from virtkit.xml.checks import check_name
+    from virtkit.sdk.checks import name_problem
+    from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, invalid_arg
 
     if not isinstance(value, str) or not value:
         raise invalid_arg(f"{op}: a new domain name must be a non-empty string")
-    check_name("new domain name", value)
+    problem = name_problem(value)
+    if problem is not None:  # as the XML layer refuses such a <name> in a document
+        raise VirtError(ErrorCode.XML_ERROR, f"XML error: new domain name: <name>: {problem}",
+                        ErrorDomain.XML)
     return value
 
 

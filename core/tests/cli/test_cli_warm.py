@@ -71,7 +71,10 @@ class Warm:
         return pid
 
     def stop_all(self) -> None:
-        pids = list(self.servers().values())
+        """Stop every server, and every fork of theirs still running (a test that failed
+        midway may leave one, which would outlive its server)."""
+        servers = list(self.servers().values())
+        pids = [*servers, *(fork for pid in servers for fork in _children(pid))]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGTERM)

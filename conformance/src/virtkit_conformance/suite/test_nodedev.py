@@ -65,17 +65,7 @@ class TestNodeDevices:
     @pytest.mark.ops("nodedev_define_xml", "nodedev_create", "nodedev_destroy",
                      "nodedev_undefine")
     def test_mdev_define_start_stop_undefine(self, vk: Kit) -> None:
-        parents = vk.conn.list_all_devices(["mdev_types"])
-        if not parents:
-            pytest.skip(f"{NOT_SUPPORTED} no device offers mediated device types")
-        parent = parents[0]
-        offered = _xml(parent).find(".//capability[@type='mdev_types']/type")
-        assert offered is not None, f"{parent.name} lists mdev_types without a <type>"
-        mdev_type = offered.get("id")
-        uuid = str(uuidlib.uuid4())
-        dev = vk.conn.node_device_define_xml(
-            f"<device><parent>{parent.name}</parent><capability type='mdev'>"
-            f"<type id='{mdev_type}'/><uuid>{uuid}</uuid></capability></device>")
+        dev = vk.conn.node_device_define_xml(_mdev_xml(vk))
 
         def cleanup() -> None:
             if dev.name in vk.conn.list_devices():
@@ -97,15 +87,7 @@ class TestNodeDevices:
     @pytest.mark.ops("nodedev_define_xml", "nodedev_undefine", "nodedev_get_autostart",
                      "nodedev_set_autostart")
     def test_mdev_autostart(self, vk: Kit) -> None:
-        parents = vk.conn.list_all_devices(["mdev_types"])
-        if not parents:
-            pytest.skip(f"{NOT_SUPPORTED} no device offers mediated device types")
-        offered = _xml(parents[0]).find(".//capability[@type='mdev_types']/type")
-        assert offered is not None, f"{parents[0].name} lists mdev_types without a <type>"
-        dev = vk.conn.node_device_define_xml(
-            f"<device><parent>{parents[0].name}</parent><capability type='mdev'>"
-            f"<type id='{offered.get('id')}'/><uuid>{uuidlib.uuid4()}</uuid></capability>"
-            f"</device>")
+        dev = vk.conn.node_device_define_xml(_mdev_xml(vk))
         vk.track(lambda: dev.undefine() if dev.name in vk.conn.list_devices() else None)
         assert dev.autostart is False
         dev.set_autostart(True)
@@ -129,3 +111,17 @@ class TestNodeDevices:
             dev.reset()
         finally:
             dev.re_attach()
+
+
+def _mdev_xml(vk: Kit) -> str:
+    """A new mediated device's definition on the first device that offers mdev types, of the
+    first type it offers (not supported when no device offers any)."""
+    parents = vk.conn.list_all_devices(["mdev_types"])
+    if not parents:
+        pytest.skip(f"{NOT_SUPPORTED} no device offers mediated device types")
+    parent = parents[0]
+    offered = _xml(parent).find(".//capability[@type='mdev_types']/type")
+    assert offered is not None, f"{parent.name} lists mdev_types without a <type>"
+    return (f"<device><parent>{parent.name}</parent><capability type='mdev'>"
+            f"<type id='{offered.get('id')}'/><uuid>{uuidlib.uuid4()}</uuid></capability>"
+            f"</device>")

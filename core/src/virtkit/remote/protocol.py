@@ -109,7 +109,7 @@ def _getter(cls: type) -> Any:
     if get is None:
         if RECORD_TYPES.get(cls.__name__) is not cls:
             return None
-        names = tuple(f.name for f in attrs.fields(cls))
+        names = _field_names(cls)
         if len(names) == 1:
             only = names[0]
 

@@ -1,5 +1,5 @@
 """The device model probe of ``xen:///system``: the declared graphics capability and the
-refusal of a ``<graphics>`` guest on a dom0 without the device model.
+refusal of a ``<graphics>`` guest and of an HVM guest on a dom0 without the device model.
 
 LABELLED: no Xen runs here. The xl side is the stand-in dom0 of test_xlsnap.py; its answer to
 the probe (``test -x /usr/libexec/xen-qemu-system-i386``) is set by each test. The probe's
@@ -38,6 +38,11 @@ def dom0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInDom
     d = StandInDom0()
     monkeypatch.setattr("virtkit_xen.driver.runner_from_spec", lambda spec: d)
     yield d
+
+
+def hvm_guest(name: str) -> str:
+    return (f"<domain type='xen'><name>{name}</name><memory>131072</memory><os>"
+            "<type>hvm</type><boot dev='hd'/></os></domain>")
 
 
 def creates(d: StandInDom0) -> list[list[str]]:
@@ -115,6 +120,56 @@ def test_a_graphics_guest_defined_before_cannot_start_where_dom0_has_none(
         with pytest.raises(VirtError) as info:
             dom.create()
         assert info.value.code == C.CONFIG_UNSUPPORTED and "domain 'fb'" in info.value.message
+        assert dom.state()[0] == S.SHUTOFF and creates(dom0) == []
+        dom.undefine()
+    finally:
+        conn.close()
+
+
+def test_define_and_create_of_an_hvm_guest_are_refused_naming_it(dom0: StandInDom0) -> None:
+    conn: Any = virtkit.open("xen:///system")
+    try:
+        for call in (conn.define_xml, conn.create_xml):
+            with pytest.raises(VirtError) as info:
+                call(hvm_guest("win"))
+            e = info.value
+            assert e.code == C.CONFIG_UNSUPPORTED
+            assert "domain 'win'" in e.message and "HVM" in e.message
+            assert "/usr/libexec/xen-qemu-system-i386" in e.message
+        assert conn.list_domains() == [], "nothing stored"
+        assert creates(dom0) == [], "xl was not asked"
+    finally:
+        conn.close()
+
+
+def test_an_hvm_guest_runs_where_dom0_has_the_device_model(dom0: StandInDom0) -> None:
+    dom0.device_model = True
+    conn: Any = virtkit.open("xen:///system")
+    try:
+        dom = conn.define_xml(hvm_guest("win"))
+        dom.create()
+        assert dom.state()[0] == S.RUNNING and len(creates(dom0)) == 1
+        dom.destroy()
+        dom.undefine()
+    finally:
+        conn.close()
+
+
+def test_an_hvm_guest_defined_before_cannot_start_where_dom0_has_none(
+        dom0: StandInDom0) -> None:
+    dom0.device_model = True
+    conn: Any = virtkit.open("xen:///system")
+    conn.define_xml(hvm_guest("win"))
+    conn.close()
+    dom0.device_model = False
+    conn = virtkit.open("xen:///system")
+    try:
+        dom = conn.lookup_by_name("win")
+        with pytest.raises(VirtError) as info:
+            dom.create()
+        e = info.value
+        assert e.code == C.CONFIG_UNSUPPORTED and "domain 'win'" in e.message
+        assert "HVM" in e.message
         assert dom.state()[0] == S.SHUTOFF and creates(dom0) == []
         dom.undefine()
     finally:

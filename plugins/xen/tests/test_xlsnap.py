@@ -222,6 +222,7 @@ def test_only_qcow2_disks_can_be_snapshotted(dom0: StandInDom0, tmp_path: Path) 
 
 
 def test_reset_hvm_triggers_pv_restarts(dom0: StandInDom0) -> None:
+    dom0.device_model = True  # an HVM guest runs only where dom0 has one
     conn: Any = virtkit.open("xen:///system")
     hvm = conn.define_xml("<domain type='xen'><name>h</name><memory>131072</memory><os>"
                           "<type>hvm</type></os></domain>")

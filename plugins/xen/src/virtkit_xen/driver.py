@@ -210,16 +210,22 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
 
     def _check_device_model(self, d: Domain) -> None:
         """CONFIG_UNSUPPORTED for a guest that needs the device model dom0 does not have (xl
-        would fail its start with ``device model ... is not executable``)."""
-        if self.device_model or d.devices is None:
+        would fail its start with ``device model ... is not executable``): an HVM guest (QEMU
+        emulates its devices) or a framebuffer (``<graphics type='vnc|sdl'>``)."""
+        if self.device_model:
             return
-        needs = [g.type for g in d.devices.graphics if g.type in ("vnc", "sdl")]
-        if needs:
-            raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
-                            f"unsupported configuration: domain '{d.name}': <graphics "
-                            f"type='{needs[0]}'> needs the Xen device model "
-                            f"{self.DEVICE_MODEL}, which this dom0 does not have (Debian: "
-                            "package qemu-system-xen)", ErrorDomain.LIBXL)
+        if d.os.type.name == "hvm":
+            need = "an HVM guest (<os><type>hvm</type>: QEMU emulates its devices)"
+        else:
+            kinds = [g.type for g in (d.devices.graphics if d.devices else ())
+                     if g.type in ("vnc", "sdl")]
+            if not kinds:
+                return
+            need = f"<graphics type='{kinds[0]}'>"
+        raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
+                        f"unsupported configuration: domain '{d.name}': {need} needs the Xen "
+                        f"device model {self.DEVICE_MODEL}, which this dom0 does not have "
+                        "(Debian: package qemu-system-xen)", ErrorDomain.LIBXL)
 
     @hookimpl
     def virtkit_connect_close(self) -> bool:

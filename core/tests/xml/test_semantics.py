@@ -223,3 +223,23 @@ def test_interned_leaves_still_checked_and_reported() -> None:
     a, b = Domain.from_xml(good), Domain.from_xml(good)
     assert a == b and a.to_xml() == b.to_xml()
     assert a.to_xml().count("<input type='tablet' bus='usb'/>") == 2
+
+
+def test_interned_subtrees_reused_only_where_they_parse_alike() -> None:
+    # an inner model with children (<os>, <devices>) parsed again is the same object, its
+    # formatted text the same; a document of another name shares it
+    one = _dom("<disk type='file'><source file='/a.img'/><target dev='vda'/></disk>")
+    a, b = Domain.from_xml(one), Domain.from_xml(one.replace("<name>", "<name>x"))
+    assert a.devices is b.devices and a.os is b.os
+    assert a.to_xml().replace("<name>", "<name>x") == b.to_xml()
+    # the open enumerations are part of what it was parsed under: <os><type>exe</type> taken
+    # for one driver's types is still refused for another's
+    exe = ("<domain type='lxc'><name>c</name><memory>1024</memory><os><type>exe</type>"
+           "<init>/bin/sh</init></os></domain>")
+    assert Domain.from_xml(exe, os_types=("exe",)).os.type.name == "exe"
+    with pytest.raises(VirtError, match="unknown value 'exe'"):
+        Domain.from_xml(exe, os_types=("hvm",))
+    # what it does not model is reported each time (such a subtree is not kept)
+    odd = _dom("<disk type='file' odd='1'><source file='/a.img'/><target dev='vda'/></disk>")
+    for _ in range(2):
+        assert Domain.parse(odd)[1] == ["/domain/devices/disk/@odd"]

@@ -286,7 +286,7 @@ class ParseContext:
     open enumerations (``choices``: ``(model class, field name)`` -> the values accepted there
     in place of the declared ones, e.g. a driver's own domain types)."""
 
-    __slots__ = ("_nodes", "_paths", "choices", "open_classes", "what")
+    __slots__ = ("_nodes", "_paths", "choices", "choices_key", "open_classes", "what")
 
     def __init__(
         self, what: str, choices: Mapping[tuple[type, str], tuple[str, ...]] | None = None
@@ -298,6 +298,10 @@ class ParseContext:
         self._paths: list[str] | None = None
         self.choices = {k: dict.fromkeys(v) for k, v in choices.items()} if choices else None
         self.open_classes = frozenset(c for c, _ in self.choices) if self.choices else frozenset()
+        # what makes a parse of an element depend on more than the element (an interned inner
+        # model is reused under the same open enumerations only)
+        self.choices_key = (frozenset((k, tuple(v)) for k, v in self.choices.items())
+                            if self.choices else None)
 
     @property
     def ignored(self) -> list[str]:
@@ -385,8 +389,8 @@ class Plan:
     formatting."""
 
     __slots__ = (
-        "amap", "cls", "fattrs", "fkids", "kids", "kmap", "leaf", "order", "required", "text",
-        "text_choices", "tuples",
+        "amap", "cls", "fattrs", "fkids", "kids", "kmap", "leaf", "order", "required", "root",
+        "subtree", "text", "text_choices", "tuples",
     )
 
     def __init__(self, cls: type) -> None:
@@ -438,6 +442,12 @@ class Plan:
         # same frozen instance, which is safe because models are immutable.
         self.leaf = not self.kmap and (self.text is None or self.text.spec.kind == TEXT)
         self.text_choices = _ordered(self.text.spec.choices) if self.text is not None else None
+        # A document's root (``TAG``) and the models with children directly under it
+        # (``<os>``, ``<devices>``): those are interned by their element's serialization, and
+        # their formatted text kept, so a definition made again, or from the same template,
+        # parses and formats only the parts that differ (``_parse_inner``).
+        self.root = bool(getattr(cls, "TAG", ""))
+        self.subtree = bool(self.kmap) and not self.root
 
 
 def _ordered(choices: tuple[str, ...] | None) -> dict[str, None] | None:
@@ -449,6 +459,13 @@ _plans: dict[type, Plan] = {}
 _interned: dict[tuple[Any, ...], Any] = {}
 _formatted: dict[int, tuple[Any, str, str, str]] = {}
 _INTERN_MAX = 4096
+#: the models with children directly under a document's root, by (class, open enumerations,
+#: serialized element), and their formatted text by id (see ``Plan.subtree``); only elements
+#: this small and with this few children are interned (a key is the element's serialization)
+_subtrees: dict[tuple[Any, ...], Any] = {}
+_subtree_text: dict[int, tuple[Any, str, str, str]] = {}
+_SUBTREE_MAX_CHARS = 2048
+_SUBTREE_MAX_KIDS = 16
 
 
 def plan_of(cls: type) -> Plan:
@@ -576,6 +593,7 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
                     raise _bad_value(ctx, el, txt, f"the text of <{e.tag}>", exc) from None
     if nkids:
         kmap = plan.kmap
+        inner = _parse_inner if plan.root else parse_model
         for ch in e:
             tag = ch.tag
             k = kmap.get(tag) if isinstance(tag, str) else None
@@ -588,13 +606,13 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
                 if field in kw:
                     ctx._nodes.append((ch, None))
                 else:
-                    kw[field] = parse_model(sub, ch, ctx)
+                    kw[field] = inner(sub, ch, ctx)
             elif kind == CHILDREN:
                 lst = kw.get(field)
                 if lst is None:
-                    kw[field] = [parse_model(sub, ch, ctx)]
+                    kw[field] = [inner(sub, ch, ctx)]
                 else:
-                    lst.append(parse_model(sub, ch, ctx))
+                    lst.append(inner(sub, ch, ctx))
             elif kind == CHILD_TEXT or kind == CHILD_TEXTS:
                 if len(ch.attrib):
                     for name in ch.keys():
@@ -645,6 +663,28 @@ def parse_model(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
     return obj
 
 
+def _parse_inner(cls: type[M], el: etree._Element, ctx: ParseContext) -> M:
+    """:func:`parse_model` for a child of a document's root: a model with children
+    (``<os>``, ``<devices>``) is interned by its element's serialization (see ``Plan.subtree``)."""
+    plan = _plans.get(cls) or plan_of(cls)
+    if not plan.subtree or not 0 < len(el) <= _SUBTREE_MAX_KIDS:
+        return parse_model(cls, el, ctx)
+    raw = etree.tostring(el, with_tail=False)
+    if len(raw) > _SUBTREE_MAX_CHARS:
+        return parse_model(cls, el, ctx)
+    key = (cls, ctx.choices_key, raw)
+    hit = _subtrees.get(key)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    mark = len(ctx._nodes)
+    obj = parse_model(cls, el, ctx)
+    if len(ctx._nodes) == mark:  # nothing in it left out: the same parse every time
+        if len(_subtrees) >= _INTERN_MAX:
+            _subtrees.clear()
+        _subtrees[key] = obj
+    return obj
+
+
 _ESC_RE = re.compile(r"[&<>'\"\n\r\t]")
 _esc_regex = _ESC_RE.search
 
@@ -678,6 +718,12 @@ def format_model(obj: Model, tag: str, indent: str, out: list[str]) -> None:
         # Leaf models are immutable and often shared (interned): reuse their formatted line.
         # The entry holds the object itself, so its id cannot be reused while cached.
         hit = _formatted.get(id(obj))
+        if hit is not None and hit[0] is obj and hit[1] == tag and hit[2] == indent:
+            out.append(hit[3])
+            return
+        mark = len(out)
+    elif plan.subtree and indent == "  ":  # a child of the root: perhaps interned
+        hit = _subtree_text.get(id(obj))
         if hit is not None and hit[0] is obj and hit[1] == tag and hit[2] == indent:
             out.append(hit[3])
             return
@@ -741,10 +787,19 @@ def format_model(obj: Model, tag: str, indent: str, out: list[str]) -> None:
         out.append(f"{head}>{body}</{tag}>\n")
     else:
         out.append(head + "/>\n")
-    if plan.leaf and len(out) == mark + 1:
-        if len(_formatted) >= _INTERN_MAX:
-            _formatted.clear()
-        _formatted[id(obj)] = (obj, tag, indent, out[-1])
+    if plan.leaf:
+        if len(out) == mark + 1:
+            if len(_formatted) >= _INTERN_MAX:
+                _formatted.clear()
+            _formatted[id(obj)] = (obj, tag, indent, out[-1])
+    elif plan.subtree and indent == "  ":
+        text = "".join(out[mark:])
+        if len(text) <= 2 * _SUBTREE_MAX_CHARS:
+            del out[mark:]
+            out.append(text)
+            if len(_subtree_text) >= _INTERN_MAX:
+                _subtree_text.clear()
+            _subtree_text[id(obj)] = (obj, tag, indent, text)  # holds obj: its id not reused
 
 
 class Model:

@@ -11,7 +11,6 @@ libvirt fills on define (uuid, currentMemory, vcpu, lifecycle actions, clock, MA
 from __future__ import annotations
 
 import os
-import uuid as _uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -916,14 +915,14 @@ class Domain(Model):
         interface without one."""
         changes: dict[str, Any] = {}
         if self.uuid is None:
-            changes["uuid"] = str(_uuid.uuid4())
+            changes["uuid"] = random_uuid()
         mem = self.memory
         if mem is not None and (
             self.current_memory is None or self.current_memory == 0 or self.current_memory > mem
         ):
             changes["current_memory"] = mem
         if self.vcpu is None:
-            changes["vcpu"] = Vcpu(placement="static", count=1)
+            changes["vcpu"] = _ONE_STATIC_VCPU
         elif self.vcpu.placement is None:
             changes["vcpu"] = attrs.evolve(self.vcpu, placement="static")
         if self.on_poweroff is None:
@@ -933,7 +932,7 @@ class Domain(Model):
         if self.on_crash is None:
             changes["on_crash"] = "destroy"
         if self.clock is None:
-            changes["clock"] = Clock(offset="utc")
+            changes["clock"] = _UTC_CLOCK
         if self.devices is not None and any(i.mac is None for i in self.devices.interfaces):
             used = {i.mac.address for i in self.devices.interfaces if i.mac is not None}
             ifaces = []
@@ -947,6 +946,19 @@ class Domain(Model):
                 ifaces.append(iface)
             changes["devices"] = attrs.evolve(self.devices, interfaces=tuple(ifaces))
         return attrs.evolve(self, **changes) if changes else self
+
+
+_ONE_STATIC_VCPU = Vcpu(placement="static", count=1)  # models are frozen: shared defaults
+_UTC_CLOCK = Clock(offset="utc")
+
+
+def random_uuid() -> str:
+    """A random (version 4) uuid, as ``str(uuid.uuid4())`` spells it, in a third of its time."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _names(what: str, values: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -970,6 +982,18 @@ def type_choices(
     ``Domain.from_xml``, ``Domain.parse``, ``DomainSnapshot.from_xml`` and
     ``virtkit.xml.schema.validate`` take as ``choices``. ``None`` for libvirt's built-in sets.
     Raises ``ValueError`` for an empty set or a name that is not a single word."""
+    key: tuple[Any, Any] | None = (domain_types, os_types)
+    try:  # a driver passes the same tuples on every parse: their choices are made once
+        hit = (_choices_made.get(key)  # type: ignore[arg-type]
+               if isinstance(domain_types, (tuple, type(None)))
+               and isinstance(os_types, (tuple, type(None))) else None)
+    except TypeError:  # not hashable: checked below
+        hit = key = None
+    if hit is not None:
+        return dict(hit) if hit else None
+    if not (isinstance(domain_types, (tuple, type(None)))
+            and isinstance(os_types, (tuple, type(None)))):
+        key = None
     dt = _names("domain_types", domain_types)
     ot = _names("os_types", os_types)
     choices: dict[tuple[type, str], tuple[str, ...]] = {}
@@ -977,7 +1001,12 @@ def type_choices(
         choices[(Domain, "type")] = dt
     if ot is not None and ot != OS_TYPES:
         choices[(OsType, "name")] = ot
+    if key is not None and len(_choices_made) < 64:
+        _choices_made[key] = dict(choices)
     return choices or None
+
+
+_choices_made: dict[tuple[Any, Any], dict[tuple[type, str], tuple[str, ...]]] = {}
 
 
 #: At most this many unmodelled items are named in a message (all are in ``Model.parse``).

@@ -38,6 +38,8 @@ import attrs
 __all__ = ["Journal", "JournalEntry", "JournalReader"]
 
 _SEQ_BYTES = 20  # the lock file holds the last seq written, as decimal digits
+# json.dumps with separators makes an encoder per call: one, made once
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @attrs.frozen
@@ -121,8 +123,7 @@ class Journal:
             lines = []
             for data in records:
                 seq += 1
-                lines.append(json.dumps({"seq": seq, "src": source, "data": data},
-                                        separators=(",", ":")))
+                lines.append(_compact({"seq": seq, "src": source, "data": data}))
             blob = ("\n".join(lines) + "\n").encode()
             fd, size = self._append_file()
             view = memoryview(blob)

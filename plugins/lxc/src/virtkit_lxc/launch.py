@@ -22,11 +22,17 @@ _FS_TYPES = (None, "mount", "bind", "volume", "ram")
 _NIC_TYPES = ("network", "bridge", "ethernet")
 
 
+_ACCEPTED_MAX = 256
+#: device lists found acceptable, by id (each entry holds its object, so the id is not reused):
+#: the XML layer shares the ``<devices>`` model of documents made from one template
+_accepted: dict[int, Any] = {}
+
+
 def check_supported(d: Definition) -> None:
     """Refuse, at define time, what a container cannot have (CONFIG_UNSUPPORTED names it)."""
     name = d.name
     devs = d.domain.devices
-    if devs is None:
+    if devs is None or _accepted.get(id(devs)) is devs:
         return
     for kind, tag in _REFUSED_DEVICES.items():
         if getattr(devs, kind):
@@ -54,6 +60,9 @@ def check_supported(d: Definition) -> None:
         if ch.type not in (None, "pty"):
             raise config_error(f"domain '{name}': a console of type '{ch.type}' is not "
                                f"supported (pty is)")
+    if len(_accepted) >= _ACCEPTED_MAX:
+        _accepted.clear()
+    _accepted[id(devs)] = devs
 
 
 def host_dev_name(d: Definition, index: int) -> str:

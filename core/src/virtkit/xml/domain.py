@@ -36,6 +36,7 @@ from virtkit.xml._model import (
     children,
     flag,
     raw,
+    replace,
     text,
     unit,
     unit_text,
@@ -945,7 +946,7 @@ class Domain(Model):
                     iface = attrs.evolve(iface, mac=MacAddress(address=mac))
                 ifaces.append(iface)
             changes["devices"] = attrs.evolve(self.devices, interfaces=tuple(ifaces))
-        return attrs.evolve(self, **changes) if changes else self
+        return replace(self, **changes) if changes else self
 
 
 _ONE_STATIC_VCPU = Vcpu(placement="static", count=1)  # models are frozen: shared defaults

@@ -296,12 +296,24 @@ class ParseContext:
         # demand, all at once, in time linear in the document (see :func:`xpaths`)
         self._nodes: list[tuple[Any, str | None]] = []
         self._paths: list[str] | None = None
-        self.choices = {k: dict.fromkeys(v) for k, v in choices.items()} if choices else None
-        self.open_classes = frozenset(c for c, _ in self.choices) if self.choices else frozenset()
-        # what makes a parse of an element depend on more than the element (an interned inner
-        # model is reused under the same open enumerations only)
-        self.choices_key = (frozenset((k, tuple(v)) for k, v in self.choices.items())
-                            if self.choices else None)
+        self.choices: dict[tuple[type, str], dict[str, None]] | None = None
+        self.open_classes: frozenset[type] = frozenset()
+        self.choices_key: frozenset[Any] | None = None
+        if not choices:
+            return
+        # made once per set of open enumerations (a driver's, on each of its parses) and
+        # shared: the contexts only read them
+        key = tuple(choices.items())
+        try:
+            made = _contexts_made.get(key)
+        except TypeError:  # values that are not tuples: made for this context alone
+            made = _context_choices(choices)
+        else:
+            if made is None:
+                made = _context_choices(choices)
+                if len(_contexts_made) < 64:
+                    _contexts_made[key] = made
+        self.choices, self.open_classes, self.choices_key = made
 
     @property
     def ignored(self) -> list[str]:
@@ -318,6 +330,18 @@ class ParseContext:
     def fail(self, el: etree._Element, problem: str) -> Exception:
         path = el.getroottree().getpath(el)
         return xml_error(f"{self.what}: {problem} at {path}")
+
+
+def _context_choices(choices: Mapping[tuple[type, str], Iterable[str]]) -> tuple[Any, ...]:
+    """A context's open enumerations (for membership), the classes they apply to, and what
+    makes a parse under them differ from one under others (an interned inner model is reused
+    under the same ones only)."""
+    table = {k: dict.fromkeys(v) for k, v in choices.items()}
+    return table, frozenset(c for c, _ in table), frozenset((k, tuple(v)) for k, v in
+                                                              table.items())
+
+
+_contexts_made: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
 def _step_name(el: Any) -> tuple[str, bool]:

@@ -239,3 +239,17 @@ def test_reset_hvm_triggers_pv_restarts(dom0: StandInDom0) -> None:
     assert any(a[:2] == ["xl", "create"] for a in after) and pv.state()[0] == S.RUNNING
     assert not any(a[:2] == ["xl", "trigger"] and "p" in a for a in dom0.log)
     conn.close()
+
+
+def test_info_of_an_inactive_guest_counts_its_current_vcpus(dom0: StandInDom0) -> None:
+    """libvirt's nrVirtCpu is the vcpus the guest would run with, not its maximum."""
+    conn: Any = virtkit.open("xen:///system")
+    dom = conn.define_xml("<domain type='xen'><name>v</name><memory>131072</memory>"
+                          "<vcpu current='1'>4</vcpu><os><type>linux</type>"
+                          "<kernel>/boot/vmlinuz</kernel></os></domain>")
+    assert dom.info().nr_virt_cpu == 1
+    dom.set_vcpus(3, config=True)
+    assert dom.info().nr_virt_cpu == 3 and dom.vcpus_count(config=True, maximum=True) == 4
+    dom.set_vcpus(4, config=True)
+    assert dom.info().nr_virt_cpu == 4
+    conn.close()

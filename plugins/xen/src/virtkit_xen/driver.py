@@ -570,7 +570,8 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
             x = running.get(d.name) if g.status.active else None
             mem = x.mem_mib * 1024 if x else (d.current_memory or d.memory or 0)
             return DomainInfo(int(g.status.state), d.memory or 0, mem,
-                              x.vcpus if x else (d.vcpu.count if d.vcpu else 1),
+                              x.vcpus if x else (d.vcpu.current or d.vcpu.count if d.vcpu
+                                                 else 1),
                               int((x.cpu_time if x else 0) * 1e9))
 
     @hookimpl

@@ -27,13 +27,13 @@ from virtkit_xen.realrun import Dom0, build_image
 HERE = Path(__file__).resolve().parent
 
 #: The groups certified: the mandatory ones. The optional groups the xl driver implements
-#: (resources, concurrency, stateful) can run by hand through VIRTKIT_XEN_GROUPS; they were not
-#: run on the real Xen for lack of time (each domain the suite starts costs 5-10 s of xl create
-#: and its listings 1-2 s each under TCG). Left out for good, and why (docs/xen.md):
-#: save-restore (its image paths are the suite's host paths, but xl writes and reads them in
-#: dom0, another filesystem), snapshots (no qemu-img and no disk backend in this dom0), devices
-#: (no blkback, no netback, no bridge), storage, networks and the other host-object groups (the
-#: xl driver has none), console (the channel cannot stream), migration (one host).
+#: (resources, concurrency, stateful) run by hand through VIRTKIT_XEN_GROUPS (docs/xen.md says
+#: what they gave: concurrency alone takes half an hour under TCG, stateful hours). Left out
+#: for good, and why (docs/xen.md): save-restore (its image paths are the suite's host paths,
+#: but xl writes and reads them in dom0, another filesystem), snapshots (no qemu-img and no
+#: disk backend in this dom0), devices (no blkback, no netback, no bridge), storage, networks
+#: and the other host-object groups (the xl driver has none), console (the channel cannot
+#: stream), migration (one host).
 GROUPS = "connection,definition,lifecycle,readonly,bad-input"
 
 

@@ -172,3 +172,17 @@ def test_a_reader_skips_its_own_source_without_losing_count(tmp_path: Path) -> N
                         JournalEntry(6, "other", 5)]
     assert r.lost == 0 and r.next_seq == 7
     r.close()
+
+
+def test_a_lock_file_made_anew_is_the_one_every_writer_takes(tmp_path: Path) -> None:
+    # the lock file removed and made anew by another writer (another process): a writer that
+    # kept the old one open takes the new one, so both still exclude each other and number on
+    one, two = Journal(tmp_path / "j"), Journal(tmp_path / "j")
+    assert one.append("a", 1) == 1
+    os.unlink(tmp_path / "j.lock")
+    assert two.append("b", 2) == 2  # makes the lock file anew (its counter from the journal)
+    assert one.append("a", 3) == 3
+    assert two.append("b", 4) == 4
+    with two.reader() as r:
+        assert one.append("a", 5) == 5
+        assert [e.seq for e in r.read()] == [5]

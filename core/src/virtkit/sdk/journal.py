@@ -91,9 +91,11 @@ class Journal:
     @contextlib.contextmanager
     def _locked(self, how: int) -> Iterator[int]:
         with self._thread_lock:
-            if self._lock_fd < 0 or not os.path.exists(self._lock_path):
+            # the lock file kept open, unless it was removed (or replaced) since: then the
+            # one at its path, made anew if none (an fstat: no walk of the path)
+            if self._lock_fd < 0 or os.fstat(self._lock_fd).st_nlink == 0:
                 if self._lock_fd >= 0:
-                    os.close(self._lock_fd)  # the lock file was removed: use the new one
+                    os.close(self._lock_fd)
                 self._lock_fd = os.open(self._lock_path,
                                         os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fd = self._lock_fd

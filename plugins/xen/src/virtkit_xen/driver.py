@@ -37,6 +37,7 @@ from virtkit_xen import native
 from virtkit_xen.runner import Recording, Runner, runner_from_spec
 from virtkit_xen.xl import XL, XlDomain
 from virtkit_xen.xlconsole import XlConsoleHooks
+from virtkit_xen.xlmigrate import XlMigrationHooks, migrating_out
 from virtkit_xen.xlsnap import XlSnapshotHooks
 
 log = logging.getLogger("virtkit_xen")
@@ -63,7 +64,7 @@ class Guest:
         return DomainRef(self.dom.name, self.dom.uuid or "", self.id)
 
 
-class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
+class XenDriver(XlConsoleHooks, XlSnapshotHooks, XlMigrationHooks, Driver):
     """The xl backend."""
 
     name = "xen"
@@ -71,7 +72,7 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
     domain_types = ("xen",)
     os_types = ("linux", "xen", "xenpvh", "hvm")
     capabilities: ClassVar[dict[str, Any]] = {
-        "live_migration": False, "offline_migration": False, "console": True,
+        "live_migration": True, "offline_migration": False, "console": True,
         "hotplug": ("disk", "interface"), "coldplug": (), "graphics": ("vnc", "sdl"),
         "shutdown_modes": (), "disk_formats": ("raw", "qcow2", "vhd", "qed"),
         "native_formats": ("xen-xl",),
@@ -161,8 +162,8 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, Driver):
             running = {d.name: d for d in listed}
             by_uuid = {d.uuid: d for d in listed if d.uuid}
             for g in self._all():
-                if not g.status.active:
-                    continue
+                if not g.status.active or migrating_out(g.status):
+                    continue  # xl migrate has taken it (and removed it from the list)
                 x = running.get(g.dom.name) or by_uuid.get(g.dom.uuid or "")
                 if x is None or x.gone:
                     log.info("xen: domain '%s' (id %d) is gone from xl's list: %s", g.dom.name,

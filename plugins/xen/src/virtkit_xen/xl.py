@@ -200,8 +200,13 @@ class XL:
         self.run("restore", *(["-p"] if paused else []), *([cfg_path] if cfg_path else []),
                  path, what=f"image '{path}'")
 
-    def migrate(self, name: str, host: str) -> None:
-        self.run("migrate", name, host, what=f"domain '{name}'")
+    def migrate(self, name: str, host: str, *, ssh: str | None = None, debug: bool = False,
+                paused: bool = False, timeout: float = 1800.0) -> None:
+        """``xl migrate [-s SSH] [--debug] [-p] NAME HOST``: the receiver on HOST runs the
+        guest when this returns (``-p``: leaves it paused); on failure it runs here still."""
+        self.run("migrate", *(["-s", ssh] if ssh else []), *(["--debug"] if debug else []),
+                 *(["-p"] if paused else []), name, host,
+                 what=f"domain '{name}' to host '{host}'", timeout=timeout)
 
     # -- devices and resources ------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ running at the source. So the phases here only check and record around that one 
   active one of that name, the source host itself, and a guest this dom0 cannot run; answers
   ``xl://HOST``, HOST being the destination connection's ``migrate_host`` parameter or else the
   host name ``xl info`` reports;
-- perform (source): ``xl migrate`` (``-p`` for a paused guest, so it stays paused); the
-  SSHCMD is the source connection's ``migrate_ssh`` parameter or ``VIRTKIT_XEN_MIGRATE_SSH``,
-  ``--debug`` its ``migrate_debug=1``; then PAUSED/MIGRATION;
+- perform (source): once the guest's kernel declares ``feature-suspend`` (xl suspends it for
+  the last pass, as ``xl save`` does), ``xl migrate`` (``-p`` for a paused guest, so it stays
+  paused); the SSHCMD is the source connection's ``migrate_ssh`` parameter or
+  ``VIRTKIT_XEN_MIGRATE_SSH``, ``--debug`` its ``migrate_debug=1``; then PAUSED/MIGRATION;
 - finish (destination): records the guest xl received (RUNNING or PAUSED/MIGRATED, event
   STARTED/MIGRATED), persistent with ``persistent``;
 - confirm (source): SHUTOFF/MIGRATED (event STOPPED/MIGRATED), undefined with
@@ -123,6 +124,8 @@ class XlMigrationHooks:
             g = self._find(dom)
             transition(Op.MIGRATE_PAUSE, g.dom.name, g.status)  # refuse before touching xl
             paused = g.status.state == DomainState.PAUSED
+            if not paused:  # xl suspends the guest for the last pass, as xl save does
+                self.xl.wait_control(g.dom.name, "feature-suspend")
             self.xl.migrate(g.dom.name, host, ssh=ssh, debug=debug, paused=paused)
             self._apply(g, Op.MIGRATE_PAUSE)
         return {"cookie": {**cookie, "paused": paused}}

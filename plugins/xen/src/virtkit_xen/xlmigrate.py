@@ -51,6 +51,12 @@ def migrating_out(status: DomainStatus) -> bool:
     return status.state == DomainState.PAUSED and status.reason == PausedReason.MIGRATION
 
 
+def _not_migrating(g: Any) -> None:
+    if migrating_out(g.status):
+        raise VirtError(ErrorCode.OPERATION_INVALID, f"operation invalid: domain "
+                        f"'{g.dom.name}' is being migrated already", ErrorDomain.LIBXL)
+
+
 def _param(driver: Any, key: str) -> str | None:
     return next((v for k, v in driver.context.uri.params if k == key), None)
 
@@ -77,6 +83,7 @@ class XlMigrationHooks:
             if not g.status.active:
                 raise VirtError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running "
                                 "(xl has no offline migration)", ErrorDomain.LIBXL)
+            _not_migrating(g)
             live = attrs.evolve(g.dom, id=None)
             return {"xml": live.to_xml(), "cookie": {
                 "source_host": self.xl.info().get("host", ""),
@@ -123,6 +130,7 @@ class XlMigrationHooks:
         with self.store.locked(), self.lock:
             g = self._find(dom)
             transition(Op.MIGRATE_PAUSE, g.dom.name, g.status)  # refuse before touching xl
+            _not_migrating(g)
             paused = g.status.state == DomainState.PAUSED
             if not paused:  # xl suspends the guest for the last pass, as xl save does
                 self.xl.wait_control(g.dom.name, "feature-suspend")

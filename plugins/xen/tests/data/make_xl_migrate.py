@@ -40,10 +40,12 @@ class Dom0:
         self.doms: dict[str, tuple[int, str, str]] = {}  # name: domid, state, uuid
         self.peer: Dom0 | None = None
         self.migrations = 0
+        self.asked: list[list[str]] = []
 
     def run(self, argv: list[str], *, input: bytes | None = None,
             timeout: float = 0.0) -> RunResult:
         a = list(argv)
+        self.asked.append(a)
         if a == ["xl", "info"]:
             return RunResult(0, INFO.replace("(none)", self.host, 1), "")
         if a[0] == "test":
@@ -64,6 +66,10 @@ class Dom0:
             return RunResult(0, "", "")
         if a[:2] == ["xl", "domid"]:
             return RunResult(0, f"{self.doms[a[2]][0]}\n", "")
+        if a[:2] in (["xl", "pause"], ["xl", "unpause"]):
+            domid, _, uuid = self.doms[a[2]]
+            self.doms[a[2]] = (domid, "--p---" if a[1] == "pause" else "-b----", uuid)
+            return RunResult(0, "", "")
         if a[0] == "xenstore-read":  # control/feature-suspend: the guest's kernel is up
             return RunResult(0, "1\n", "")
         if a[:2] == ["xl", "migrate"]:
@@ -74,7 +80,8 @@ class Dom0:
                                  "refused\nmigration sender: Target has stopped.\n")
             assert self.peer is not None and host == self.peer.host
             _, _, uuid = self.doms.pop(name)
-            self.peer.doms[name] = (self.peer.next_id, "-b----", uuid)
+            self.peer.doms[name] = (self.peer.next_id, "--p---" if "-p" in a else "-b----",
+                                    uuid)
             self.peer.next_id += 1
             return RunResult(0, "", "")
         raise AssertionError(f"the model has no answer for {a}")

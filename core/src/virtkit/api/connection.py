@@ -205,6 +205,12 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
         unsupported, the arguments, the result (see :mod:`virtkit.runtime.dispatch`)."""
         return self._dispatch.call(op, kwargs)
 
+    def call_with(self, op: str, kwargs: dict[str, Any], /) -> Any:
+        """:meth:`call` with the arguments as a dict that the caller gives up (it is checked,
+        and its values may be replaced, in place): one copy less for a caller that builds a
+        fresh dict per call anyway (virtkitd, from each call's message)."""
+        return self._dispatch.call(op, kwargs)
+
     # -- the connection itself ----------------------------------------------------------------
 
     @property

@@ -22,6 +22,7 @@ import concurrent.futures
 import itertools
 import logging
 import os
+import queue
 import select
 import socket
 import threading
@@ -78,6 +79,8 @@ class Link:
 
     def __init__(self, sock: socket.socket | None = None) -> None:
         self.sock = sock
+        if sock is not None and type(self).recv is Link.recv:
+            self.recv = sock.recv  # type: ignore[method-assign, assignment]  # the socket's own, one call less
 
     def recv(self, size: int) -> bytes:
         assert self.sock is not None
@@ -89,7 +92,7 @@ class Link:
 
     def send(self, data: bytes, timeout: float) -> None:
         """Write all of ``data``; TimeoutError when the peer takes nothing for ``timeout``."""
-        sent = self.write_some(memoryview(data))
+        sent = self.write_some(data)
         if sent == len(data):
             return  # the usual case: the peer took it all at once
         view = memoryview(data)[sent:]
@@ -104,7 +107,7 @@ class Link:
                 raise TimeoutError
             select.select([], [self.writable()], [], min(left, self.RETRY))
 
-    def write_some(self, view: memoryview) -> int:
+    def write_some(self, view: bytes | memoryview) -> int:
         """Write what the peer takes now, without waiting (0 when it takes nothing)."""
         assert self.sock is not None
         try:
@@ -157,7 +160,7 @@ class TlsLink(Link):
 
     RETRY = 0.05
 
-    def write_some(self, view: memoryview) -> int:
+    def write_some(self, view: bytes | memoryview) -> int:
         import ssl
 
         sock: Any = self.sock
@@ -183,7 +186,7 @@ class PipeLink(Link):
     def recv(self, size: int) -> bytes:
         return os.read(self.rfd, size)
 
-    def write_some(self, view: memoryview) -> int:
+    def write_some(self, view: bytes | memoryview) -> int:
         try:
             return os.write(self.wfd, view)
         except BlockingIOError:
@@ -213,43 +216,36 @@ class _InlineRun:
 
 class Slots:
     """``size`` worker slots: ``take`` without waiting, or ``wait`` for one; ``give`` one back.
-    (A counter under a plain lock: a call takes and gives one, and a BoundedSemaphore's
-    Python-level condition costs several times more.)"""
 
-    __slots__ = ("_cond", "_lock", "_waiting", "free", "size")
+    The slots are tokens in a ``queue.SimpleQueue``, whose ``get_nowait`` and ``put`` are one C
+    call each: the call path takes and gives with ``tokens.get_nowait()`` (``queue.Empty``
+    when none is free) and ``tokens.put(None)`` directly (a BoundedSemaphore's Python-level
+    condition costs several times more, a counter under a lock two Python calls a call)."""
+
+    __slots__ = ("size", "tokens")
 
     def __init__(self, size: int) -> None:
-        self.size = self.free = size
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._waiting = 0
+        self.size = size
+        self.tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(size):
+            self.tokens.put(None)
 
     @property
     def busy(self) -> int:
-        return self.size - self.free
+        return self.size - self.tokens.qsize()
 
     def take(self) -> bool:
-        with self._lock:
-            if self.free:
-                self.free -= 1
-                return True
+        try:
+            self.tokens.get_nowait()
+        except queue.Empty:
             return False
+        return True
 
     def wait(self) -> None:
-        with self._lock:
-            self._waiting += 1
-            while not self.free:
-                self._cond.wait()
-            self._waiting -= 1
-            self.free -= 1
+        self.tokens.get()
 
     def give(self) -> None:
-        with self._lock:
-            if self.free >= self.size:
-                raise ValueError("a worker slot was given back twice")
-            self.free += 1
-            if self._waiting:
-                self._cond.notify()
+        self.tokens.put(None)
 
 
 @attrs.define(eq=False)
@@ -318,6 +314,7 @@ class Server:
         self.idle_since = time.monotonic()
         self.hostname = socket.gethostname()
         self.stopping = threading.Event()
+        self._names = procs.by_number()
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -474,7 +471,53 @@ class Server:
                 client.in_flight -= 1
                 if client.reader_waits:
                     client.cond.notify_all()
+        # read only now: until ``inline`` was cleared above, the takeover could still set it
         return not run.taken
+
+    def _run(self, client: Client, header: Header, name: str, fn: Any, args: tuple[Any, ...]
+             ) -> None:
+        """Run one call in a worker slot (a priority slot for quick reads when every ordinary
+        one is taken) and send its reply (the caller counts it in flight until then)."""
+        tokens = self.slots.tokens
+        try:
+            tokens.get_nowait()
+        except queue.Empty:
+            if name in PRIORITY_OPS and self.prio_slots.take():
+                tokens = self.prio_slots.tokens
+            else:
+                tokens.get()
+        try:
+            result = fn(*args)
+        except VirtError as exc:
+            self._error(client, header, exc)
+            return
+        except Exception as exc:  # a bug here must not kill the daemon
+            log.exception("procedure %d failed", header.procedure)
+            self._error(client, header, VirtError(
+                ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}",
+                ErrorDomain.RPC))
+            return
+        finally:
+            tokens.put(None)
+        cls = type(result)
+        if cls is _Reply:
+            body = {"r": result.result, "w": result.warnings}
+        elif cls is _Opened:
+            if client.closed:
+                _close_quietly(result.conn)
+                return
+            self._opened(client, result)
+            body = {"r": result.reply}
+        else:
+            body = {"r": result}
+        if client.closed:
+            return
+        try:
+            data = frame(header.procedure, REPLY, header.serial, 0, pack_body(body))
+        except VirtError as exc:  # a result too large for one frame, or not plain data
+            data = encode(Header(header.procedure, Type.REPLY, header.serial, Status.ERROR),
+                          exc.to_dict())
+        self._write(client, data)
 
     def takeover(self) -> None:
         """Hand the reading of a client whose reading thread has run a call for longer than
@@ -502,7 +545,9 @@ class Server:
         buf = client.buf
         if not buf:
             # the usual case: one read brings exactly one frame, parsed where it lies
-            chunk = self._recv(client)
+            chunk = client.link.recv(READ_SIZE)
+            if not chunk:
+                raise EOFError
             if len(chunk) >= HEADER_SIZE:
                 size, header = parse_header(chunk)
                 if len(chunk) == HEADER_SIZE + size:
@@ -539,7 +584,7 @@ class Server:
                 ErrorCode.RPC, f"protocol version {header.version} is not supported by this "
                 f"daemon (it speaks version {PROTOCOL_VERSION})", ErrorDomain.RPC))
             return None
-        name = procs.by_number().get(header.procedure)
+        name = self._names.get(header.procedure)
         if name is None:
             self._send(client, Header(header.procedure, Type.REPLY, header.serial,
                                       Status.UNKNOWN_PROCEDURE), {"procedure": header.procedure})
@@ -566,52 +611,6 @@ class Server:
         return (name, _hook_call, (conn, name, body))
 
     # -- running calls -------------------------------------------------------------------------
-
-    def _run(self, client: Client, header: Header, name: str, fn: Any, args: tuple[Any, ...]
-             ) -> None:
-        """Run one call in a worker slot (a priority slot for quick reads when every ordinary
-        one is taken) and send its reply (the caller counts it in flight until then)."""
-        slot = self.slots
-        if not slot.take():
-            if name in PRIORITY_OPS and self.prio_slots.take():
-                slot = self.prio_slots
-            else:
-                slot.wait()
-        try:
-            result = fn(*args)
-        except VirtError as exc:
-            self._error(client, header, exc)
-            return
-        except Exception as exc:  # a bug here must not kill the daemon
-            log.exception("procedure %d failed", header.procedure)
-            self._error(client, header, VirtError(
-                ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}",
-                ErrorDomain.RPC))
-            return
-        finally:
-            slot.give()
-        if type(result) is _Opened:
-            if client.closed:
-                _close_quietly(result.conn)
-                return
-            self._opened(client, result)
-            result = result.reply
-        if type(result) is _Reply:
-            body = {"r": result.result, "w": result.warnings}
-        else:
-            body = {"r": result}
-        self._reply(client, header, body)
-
-    def _reply(self, client: Client, call: Header, body: Any) -> None:
-        """A call's (successful) reply: :meth:`_send` without building a header."""
-        if client.closed:
-            return
-        try:
-            data = frame(call.procedure, REPLY, call.serial, 0, pack_body(body))
-        except VirtError as exc:  # a result too large for one frame, or not plain data
-            data = encode(Header(call.procedure, Type.REPLY, call.serial, Status.ERROR),
-                          exc.to_dict())
-        self._write(client, data)
 
     def _send(self, client: Client, header: Header, body: Any = None) -> None:
         if client.closed:
@@ -877,7 +876,8 @@ class _Reply:
 
 def _hook_call(conn: Any, op: str, body: Any) -> Any:
     """One hook call with its arguments (records already decoded); the result, and the
-    warnings logged while it ran."""
+    warnings logged while it ran. The body is the call's own fresh map: it goes to the
+    dispatcher as the arguments (:meth:`~virtkit.api.connection.Connection.call_with`)."""
     if type(body) is not dict:
         raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map of names",
                         ErrorDomain.RPC)
@@ -885,12 +885,14 @@ def _hook_call(conn: Any, op: str, body: Any) -> Any:
     WARNINGS.local.sink = sink
     try:
         try:
-            result = conn.call(op, **body)
-        except TypeError:
-            # the one TypeError a call can raise here: ``**`` refusing a key that is not a
-            # string (the dispatcher turns a driver's own exceptions into VirtErrors)
-            raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map of names",
-                            ErrorDomain.RPC) from None
+            result = conn.call_with(op, body)
+        except (VirtError, TypeError) as exc:
+            # a key that is not a name (msgpack lets bytes through) is the message's fault, not
+            # an argument the hook refuses (and the dispatcher cannot sort it into its message)
+            if any(type(k) is not str for k in body):
+                raise VirtError(ErrorCode.RPC, f"{op}: the arguments must be a map of names",
+                                ErrorDomain.RPC) from None
+            raise exc
     finally:
         WARNINGS.local.sink = None
         # the events this call caused go out before its reply, as they reach in-process

@@ -164,8 +164,21 @@ class RpcClient:
     def _read_until(self, waiter: _Waiter) -> None:
         """Holding the reading role: read frames until ``waiter`` has its reply, then give the
         role up."""
+        recv = self.channel.recv
         try:
             while not waiter.done:
+                if not self._buf:
+                    # the usual case: one read brings exactly one frame, parsed where it lies
+                    chunk = recv(65536)
+                    if not chunk:
+                        raise EOFError
+                    self.last_rx = time.monotonic()
+                    if len(chunk) >= HEADER_SIZE:
+                        size, header = parse_header(chunk)
+                        if len(chunk) == HEADER_SIZE + size:
+                            self._frame(header, chunk[HEADER_SIZE:])
+                            continue
+                    self._buf += chunk
                 self._read_one()
         except Exception as exc:
             self._fail(self._gone(self._why(exc)))

@@ -58,8 +58,11 @@ def _forwarder(hook: str, argnames: tuple[str, ...]) -> Callable[..., Any]:
     number = procs.table().get(op)
     params = "".join(f", {a}" for a in argnames)
     args = ", ".join(f"{a!r}: {a}" for a in argnames)
+    # with a number, straight to the client's call_number (self._call); without, _forward
+    # refuses
+    target = "_forward" if number is None else "_call"
     source = (f"def {hook}(self{params}):\n"
-              f"    return self._forward({number!r}, {op!r}, {{{args}}})\n")
+              f"    return self.{target}({number!r}, {op!r}, {{{args}}})\n")
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<virtkit remote {hook}>", "exec"), namespace)
     return hookimpl(namespace[hook])  # type: ignore[no-any-return]
@@ -89,6 +92,8 @@ class RemoteDriver(Driver):
         count = int(_number(uri, "keepalive_count", 5))
         channel = connect(uri, context.read_only)
         self.client = RpcClient(channel, self.host, self._event, interval, count)
+        #: what every forwarder with a procedure number calls
+        self._call = self.client.call_number
         try:
             self._authenticate()
             info = self.client.call(procs.OPEN, {"uri": far_uri(uri),

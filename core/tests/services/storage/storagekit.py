@@ -94,5 +94,14 @@ class Transcript(Runner):
             raise command_failed(result, what)
         return result
 
+    def which(self, name: str) -> bool:
+        """The commands the transcript runs are installed (whatever this host has), others as
+        on this host; a test may name commands that are not (``missing``)."""
+        if name in self.missing:
+            return False
+        return any(argv[0] == name for argv, *_ in self.steps) or super().which(name)
+
+    missing: frozenset[str] = frozenset()
+
     def done(self) -> None:
         assert not self.steps, f"commands of the transcript never ran: {self.steps}"

@@ -98,3 +98,17 @@ def test_discovery_refused_read_only(state_root):
         assert err.value.code == ErrorCode.OPERATION_DENIED
     finally:
         ro.close()
+
+
+@pytest.mark.hook("pool_find_sources")
+def test_a_missing_discovery_tool_is_no_support(conn, transcript):
+    for pool_type, tool, spec in (("logical", "pvs", None),
+                                  ("netfs", "showmount", "<source><host name='nas'/></source>"),
+                                  ("iscsi", "iscsiadm", "<source><host name='san'/></source>")):
+        t = transcript([])  # no command runs
+        t.missing = frozenset({tool})
+        with pytest.raises(VirtError) as err:
+            conn.find_storage_pool_sources(pool_type, spec)
+        t.done()
+        assert err.value.code == ErrorCode.NO_SUPPORT, pool_type
+        assert f"'{tool}'" in err.value.message and "not installed" in err.value.message

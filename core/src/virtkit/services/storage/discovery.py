@@ -53,7 +53,17 @@ def pool_capabilities() -> str:
         for t in POOL_TYPES if t in BACKENDS)
 
 
+def _tool(runner: Runner, name: str, pool_type: str) -> None:
+    """NO_SUPPORT when this host lacks the discovery tool of ``pool_type``: the host cannot
+    discover such sources at all, which is not a discovery that failed."""
+    if not runner.which(name):
+        raise VirtError(ErrorCode.NO_SUPPORT, f"this function is not supported by the "
+                        f"connection driver: discovering {pool_type} pool sources needs "
+                        f"'{name}', which is not installed on this host", ErrorDomain.STORAGE)
+
+
 def _logical(runner: Runner) -> list[PoolSource]:
+    _tool(runner, "pvs", "logical")
     out = runner.run(["pvs", "--noheadings", "--separator", "#", "-o", "pv_name,vg_name"],
                      what="cannot discover volume groups").stdout
     groups: dict[str, list[str]] = {}
@@ -67,6 +77,7 @@ def _logical(runner: Runner) -> list[PoolSource]:
 
 
 def _netfs(runner: Runner, host: SourceHost) -> list[PoolSource]:
+    _tool(runner, "showmount", "netfs")
     out = runner.run(["showmount", "--no-headers", "-e", host.name],
                      what=f"cannot list the NFS exports of host '{host.name}'").stdout
     return [PoolSource(hosts=(SourceHost(name=host.name),), dir=PathValue(path=line.split()[0]),
@@ -75,6 +86,7 @@ def _netfs(runner: Runner, host: SourceHost) -> list[PoolSource]:
 
 
 def _iscsi(runner: Runner, host: SourceHost) -> list[PoolSource]:
+    _tool(runner, "iscsiadm", "iscsi")
     portal = f"{host.name}:{host.port or 3260}"
     out = runner.run(["iscsiadm", "--mode", "discovery", "--type", "sendtargets", "--portal",
                       portal], what=f"cannot discover the targets of iSCSI portal {portal}").stdout

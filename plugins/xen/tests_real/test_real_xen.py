@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scenario import OPS_EVENTS, WATCHER_EVENTS, lifecycle, operations
+from scenario import GUEST, OPS_EVENTS, WATCHER_EVENTS, lifecycle, operations
 
+import virtkit
+from virtkit.sdk.errors import ErrorCode
 from virtkit_xen.realrun import Dom0, build_image
 
 
@@ -74,4 +76,59 @@ def test_operations_and_watcher_on_real_xen(transcripts: Path, dom0: Dom0,
     print(f"operations {time.monotonic() - t1:.1f} s\nevents {events}\nwatcher {seen}")
     assert events == OPS_EVENTS
     assert seen == WATCHER_EVENTS
+
+
+
+
+#: xl's own way to try migration on one host: the "ssh" command xl runs as
+#: ``exec SSHCMD HOST xl migrate-receive`` drops the host and runs the receiver in this dom0
+LOCAL_SSH = "/tmp/vk-migrate-ssh"
+
+
+@pytest.fixture
+def two_stores(transcripts: Path, dom0: Dom0, monkeypatch: pytest.MonkeyPatch,
+               tmp_path: Path) -> Iterator[tuple[virtkit.Connection, virtkit.Connection]]:
+    """Two connections to the one dom0 with a state store each: the source, whose ``xl
+    migrate`` runs the receiver here through LOCAL_SSH, and the destination at ``localhost``
+    (xl renames the outgoing guest ``NAME--migratedaway`` and the incoming
+    ``NAME--incoming`` meanwhile)."""
+    r = dom0.runner().run(["sh", "-c", f"printf '#!/bin/sh\\nshift\\nexec \"$@\"\\n' > "
+                           f"{LOCAL_SSH} && chmod +x {LOCAL_SSH}"])
+    assert r.rc == 0, r.stderr
+    monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path / "a"))
+    src = virtkit.open(f"xen:///system?migrate_ssh={LOCAL_SSH}")
+    monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path / "b"))
+    dst = virtkit.open("xen:///system?migrate_host=localhost")
+    try:
+        yield src, dst
+    finally:
+        for conn in (src, dst):
+            for d in conn.list_domains(active=True):
+                d.destroy()
+            conn.close()
+
+
+def _xl_names(dom0: Dom0) -> list[str]:
+    return [ln.split()[0] for ln in dom0.runner().run(["xl", "list"]).stdout.splitlines()[1:]]
+
+
+def test_pv_migration_fails_cleanly_without_shadow_paging(two_stores: tuple, dom0: Dom0) -> None:
+    """Debian's Xen 4.17 hypervisor of the real run has no shadow paging (no ``sh_*`` code in
+    it), which a PV guest's log-dirty mode needs: ``xl migrate`` of the PV guest fails
+    (``xc: error: Failed to enable logdirty: 95,22,0``). The guest must keep running at the
+    source, recorded as before, and nothing may be left at the destination."""
+    src, dst = two_stores
+    dom = src.define_xml(GUEST)
+    dom.create()
+    first = dom.id
+    t1 = time.monotonic()
+    with pytest.raises(virtkit.VirtError) as info:
+        dom.migrate(dst, live=True, persistent=True, undefine_source=True)
+    print(f"failed PV migration {time.monotonic() - t1:.1f} s: {info.value.message}")
+    assert info.value.code == ErrorCode.OPERATION_FAILED
+    assert "'vk-tiny'" in info.value.message and "'localhost'" in info.value.message
+    assert "logdirty" in info.value.message
+    assert dom.state()[0] == 1 and dom.id == first and dom.is_persistent()
+    assert dst.list_domain_summaries() == []
+    assert _xl_names(dom0).count("vk-tiny") == 1 and not any("--" in n for n in _xl_names(dom0))
 

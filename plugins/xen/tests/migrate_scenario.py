@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from scenario import GUEST  # the real run's tiny PV guest: one definition for both scenarios
+
 import virtkit
 from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit.sdk.states import (
@@ -20,13 +22,6 @@ from virtkit.sdk.states import (
     StoppedDetail,
     SuspendedDetail,
 )
-
-GUEST = """<domain type='xen'><name>vk-tiny</name>
-  <uuid>6d1e0f7a-3c55-4c1b-9a70-2f5d0c3e9b11</uuid>
-  <memory unit='MiB'>128</memory><vcpu>1</vcpu>
-  <os><type>linux</type><kernel>/guest/vmlinux</kernel><initrd>/guest/initrd.cpio</initrd>
-  <cmdline>console=hvc0 quiet</cmdline></os>
-  <on_poweroff>destroy</on_poweroff></domain>"""
 
 #: the lifecycle events of each side: the source defined, started, then (the failed attempt
 #: emits none) suspended and stopped for the migration, undefined (undefine_source); the

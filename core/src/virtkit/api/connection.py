@@ -183,7 +183,8 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
             dispatch.timeout = float(call_timeout)
         self.driver = dispatch.driver
         #: every operation as a typed method, checked as :meth:`call` is
-        self.hooks = Hooks(dispatch.call)
+        self._caller = dispatch.caller()
+        self.hooks = Hooks(self._caller)
         self.hooks.connect_open(uri=uri_text, read_only=read_only)
         dispatch.opened()
         self.driver_name: str = dispatch.driver_name
@@ -209,7 +210,7 @@ class Connection(ObjectsMixin, NodeDeviceMethods, SecretMethods, HostMethods,
         """:meth:`call` with the arguments as a dict that the caller gives up (it is checked,
         and its values may be replaced, in place): one copy less for a caller that builds a
         fresh dict per call anyway (virtkitd, from each call's message)."""
-        return self._dispatch.call(op, kwargs)
+        return self._caller(op, kwargs)
 
     # -- the connection itself ----------------------------------------------------------------
 

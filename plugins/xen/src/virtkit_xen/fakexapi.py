@@ -413,12 +413,18 @@ class FakeXapi:
         return ""
 
     def _power(self, vm: str, op: str, state: str, **fields: Any) -> str:
-        self._check_power(vm, op)
-        if state in ("Running", "Paused") and self._get("VM", vm)["domid"] == "-1":
+        rec = self._check_power(vm, op)
+        if state in ("Running", "Paused") and rec["domid"] == "-1":
             fields.setdefault("domid", str(next(self._domid)))
             fields.setdefault("resident_on", "OpaqueRef:host-0")
         if state in ("Halted", "Suspended"):
             fields.update(domid="-1", resident_on=NULL)
+        # a guest that starts has every VBD and VIF plugged; one that stops none
+        attached = state in ("Running", "Paused")
+        for cls in ("VBD", "VIF"):
+            for ref in rec[f"{cls}s"]:
+                if self._get(cls, ref)["currently_attached"] != attached:
+                    self._mod(cls, ref, currently_attached=attached)
         self._mod("VM", vm, power_state=state, **fields)
         return ""
 
@@ -597,16 +603,70 @@ class FakeXapi:
         fields = {k: record.get(k, d) for k, d in (
             ("VM", NULL), ("VDI", NULL), ("userdevice", "0"), ("bootable", False),
             ("mode", "RW"), ("type", "Disk"), ("empty", False), ("other_config", {}),
-            ("device", ""))}
-        fields["currently_attached"] = vm["power_state"] == "Running"
+            ("device", ""), ("unpluggable", True))}
+        if fields["mode"] not in ("RO", "RW") or fields["type"] not in ("Disk", "CD", "Floppy"):
+            raise Failure("FIELD_TYPE_ERROR", "mode" if fields["mode"] not in ("RO", "RW")
+                          else "type")
+        if any(self._get("VBD", b)["userdevice"] == fields["userdevice"] for b in vm["VBDs"]):
+            raise Failure("DEVICE_ALREADY_EXISTS", str(fields["userdevice"]))
+        fields["other_config"] = dict(fields["other_config"])
+        # XenAPI's VBD.create never plugs: VM.start or VBD.plug does
+        fields["currently_attached"] = False
         ref = self._add("VBD", fields)
         vm["VBDs"].append(ref)
         if fields["VDI"] != NULL:
             self._get("VDI", fields["VDI"])["VBDs"].append(ref)
         return ref
 
+    def _plugged(self, cls: str, ref: str, op: str) -> dict[str, Any]:
+        """The record of a VBD/VIF to plug or unplug: its VM must be Running (XenAPI's
+        hotplug needs the guest), and it must not already be so."""
+        dev = self._get(cls, ref)
+        vm = self._get("VM", dev["VM"])
+        if vm["power_state"] != "Running":
+            raise Failure("VM_BAD_POWER_STATE", dev["VM"], "running",
+                          vm["power_state"].lower())
+        if op == "plug" and dev["currently_attached"]:
+            raise Failure("DEVICE_ALREADY_ATTACHED", ref)
+        if op == "unplug" and not dev["currently_attached"]:
+            raise Failure("DEVICE_ALREADY_DETACHED", ref)
+        return dev
+
+    def _VBD_plug(self, vbd: str) -> str:
+        number = int(self._plugged("VBD", vbd, "plug")["userdevice"])
+        self._mod("VBD", vbd, currently_attached=True, device=f"xvd{chr(97 + number % 26)}")
+        return ""
+
+    def _VBD_unplug(self, vbd: str) -> str:
+        self._plugged("VBD", vbd, "unplug")
+        self._mod("VBD", vbd, currently_attached=False)
+        return ""
+
+    def _VBD_eject(self, vbd: str) -> str:
+        b = self._get("VBD", vbd)
+        if b["type"] != "CD":
+            raise Failure("VBD_NOT_REMOVABLE_MEDIA", vbd)
+        if b["empty"]:
+            raise Failure("VBD_IS_EMPTY", vbd)
+        if b["VDI"] in self.db.get("VDI", {}):
+            self.db["VDI"][b["VDI"]]["VBDs"].remove(vbd)
+        self._mod("VBD", vbd, VDI=NULL, empty=True)
+        return ""
+
+    def _VBD_insert(self, vbd: str, vdi: str) -> str:
+        b = self._get("VBD", vbd)
+        if b["type"] != "CD":
+            raise Failure("VBD_NOT_REMOVABLE_MEDIA", vbd)
+        if not b["empty"]:
+            raise Failure("VBD_NOT_EMPTY", vbd)
+        self._get("VDI", vdi)["VBDs"].append(vbd)
+        self._mod("VBD", vbd, VDI=vdi, empty=False)
+        return ""
+
     def _VBD_destroy(self, vbd: str) -> str:
         b = self._get("VBD", vbd)
+        if b["currently_attached"] and b["VM"] in self.db["VM"]:
+            raise Failure("OPERATION_NOT_ALLOWED", "VBD currently attached to a running VM")
         if b["VM"] in self.db["VM"]:
             self.db["VM"][b["VM"]]["VBDs"].remove(vbd)
         if b["VDI"] in self.db.get("VDI", {}):
@@ -621,13 +681,29 @@ class FakeXapi:
         fields = {k: record.get(k, d) for k, d in (
             ("VM", NULL), ("network", NULL), ("device", "0"), ("MAC", ""), ("MTU", "1500"),
             ("other_config", {}), ("qos_algorithm_type", ""), ("qos_algorithm_params", {}))}
+        if any(self._get("VIF", f)["device"] == fields["device"] for f in vm["VIFs"]):
+            raise Failure("DEVICE_ALREADY_EXISTS", str(fields["device"]))
+        fields["other_config"] = dict(fields["other_config"])
+        fields["currently_attached"] = False
         ref = self._add("VIF", fields)
         vm["VIFs"].append(ref)
         net["VIFs"].append(ref)
         return ref
 
+    def _VIF_plug(self, vif: str) -> str:
+        self._plugged("VIF", vif, "plug")
+        self._mod("VIF", vif, currently_attached=True)
+        return ""
+
+    def _VIF_unplug(self, vif: str) -> str:
+        self._plugged("VIF", vif, "unplug")
+        self._mod("VIF", vif, currently_attached=False)
+        return ""
+
     def _VIF_destroy(self, vif: str) -> str:
         v = self._get("VIF", vif)
+        if v["currently_attached"] and v["VM"] in self.db["VM"]:
+            raise Failure("OPERATION_NOT_ALLOWED", "VIF currently attached to a running VM")
         if v["VM"] in self.db["VM"]:
             self.db["VM"][v["VM"]]["VIFs"].remove(vif)
         if v["network"] in self.db["network"]:

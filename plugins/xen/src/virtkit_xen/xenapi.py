@@ -40,6 +40,7 @@ from virtkit.sdk.states import DomainState, DomainStatus, Op, ShutoffReason, tra
 from virtkit.xml.domain import Domain
 from virtkit_xen import xapidom as dx
 from virtkit_xen.xapi import NULL, Endpoint, XapiSession, xerr
+from virtkit_xen.xapidev import TARGET_KEY, DeviceHooks, userdevice
 from virtkit_xen.xapisnap import SnapshotHooks
 from virtkit_xen.xapistore import StorageHooks
 
@@ -98,7 +99,7 @@ class Vm:
         return DomainRef(self.name, self.uuid, domid if domid >= 0 else -1)
 
 
-class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
+class XenApiDriver(DeviceHooks, SnapshotHooks, StorageHooks, Driver):
     name: ClassVar[str] = "xenapi"
     error_domain = ErrorDomain.XENAPI
     takes_host_uris: ClassVar[bool] = True
@@ -107,8 +108,9 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
     capabilities: ClassVar[dict[str, Any]] = {
         "transient_domains": True, "start_paused": True, "console": False,
         "live_migration": False, "offline_migration": False, "shutdown_modes": (),
-        # disks are VDIs of an SR and NICs join XenAPI networks: the suite's image files and
-        # network 'default' are not that, so devices are tested by the plugin's own tests
+        # disks and NICs are attached and detached live and config (virtkit_xen.xapidev), but
+        # only VDIs of an SR and XenAPI networks: the conformance suite's image files and
+        # network 'default' are not that, so they are tested by the plugin's own tests
         "hotplug": (), "coldplug": (), "graphics": ("vnc",), "disk_formats": ("raw",),
     }
 
@@ -348,18 +350,26 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
         if devs is None:
             return
         kept: list[str] = []
+        numbers = [userdevice(disk.target.dev) for disk in devs.disks]
+        used: set[int] = set()
         for n, disk in enumerate(devs.disks):
             src = disk.source
             if disk.type != "volume" or src is None or not src.pool or not src.volume:
                 kept.append(f"disk '{disk.target.dev}'")
                 continue
             vdi = self._vdi_ref(src.pool, src.volume)
+            # the number the target names (xvdb is 1), else the lowest free one
+            number = numbers[n]
+            if number is None or number in used:
+                number = next(i for i in range(len(numbers) + len(used) + 1)
+                              if i not in used and i not in numbers)
+            used.add(number)
             call("VBD.create", {
-                "VM": vm.ref, "VDI": vdi, "userdevice": str(n), "bootable": n == 0,
+                "VM": vm.ref, "VDI": vdi, "userdevice": str(number), "bootable": n == 0,
                 "mode": "RO" if disk.readonly else "RW",
                 "type": "CD" if disk.device == "cdrom" else "Disk", "empty": False,
-                "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}},
-                what=what)
+                "other_config": {TARGET_KEY: disk.target.dev}, "qos_algorithm_type": "",
+                "qos_algorithm_params": {}}, what=what)
         for n, nic in enumerate(devs.interfaces):
             net = self._network_for(nic)
             if net is None:
@@ -476,6 +486,7 @@ class XenApiDriver(SnapshotHooks, StorageHooks, Driver):
                     return
                 self.session.run("VM.hard_shutdown", vm.ref, what=what)
                 vm = self._reload(vm)
+            self._drop_live_only(vm)
             xml = vm.rec["other_config"].get(dx.XML_KEY)
             if xml:
                 d = Domain.from_xml(xml, **dx.TYPES)

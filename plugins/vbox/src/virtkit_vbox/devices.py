@@ -11,8 +11,9 @@ import attrs
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
+from virtkit.xml import device
 from virtkit.xml.domain import Disk, Filesystem, Interface
-from virtkit.xml.parser import parse_document, xml_error
+from virtkit.xml.parser import xml_error
 from virtkit_vbox import records
 from virtkit_vbox.domxml import MAX_NICS, _attachment, _nic, _slot_of
 from virtkit_vbox.model import CONTROLLER_NAMES, DEFAULT_PORTS, StorageController, mac_to_vbox
@@ -41,15 +42,10 @@ def _unsupported(message: str) -> VirtError:
 
 
 def parse_device(xml: str) -> DeviceModel:
-    root = parse_document(xml, "device")
-    kinds: dict[str, type[Disk] | type[Interface] | type[Filesystem]] = {
-        "disk": Disk, "interface": Interface, "filesystem": Filesystem}
-    cls = kinds.get(str(root.tag))
-    if cls is None:
-        raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
-                        f"unsupported configuration: device <{root.tag}> (the vbox driver "
-                        f"attaches disk, interface and filesystem devices)", ErrorDomain.VBOX)
-    return cls.from_element(root)
+    """The Disk, Interface or Filesystem model of a device document."""
+    dev: DeviceModel = device.parse_device(xml, ("disk", "interface", "filesystem"),
+                                           driver="vbox", domain=ErrorDomain.VBOX)[1]
+    return dev
 
 
 class DeviceMixin:

@@ -7,23 +7,14 @@ from typing import Any
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
+from virtkit.xml.device import parse_device
 from virtkit_vmware.domxml import _controllers, disk_add, disk_path, nic_add
 
 
 def _device(xml: str) -> Any:
     """The Disk or Interface model of a device document."""
-    from virtkit.xml._model import ParseContext
-    from virtkit.xml.domain import Disk, Interface
-    from virtkit.xml.parser import parse_document
-
-    root = parse_document(xml, "device")
-    classes = {"disk": Disk, "interface": Interface}
-    cls: Any = classes.get(str(root.tag))
-    if cls is None:
-        raise VirtError(ErrorCode.CONFIG_UNSUPPORTED,
-                        f"unsupported configuration: <{root.tag}> devices (vSphere attaches disk "
-                        f"and interface)", ErrorDomain.ESX)
-    return cls.from_element(root, ParseContext("device"))
+    return parse_device(xml, ("disk", "interface"), driver="vSphere",
+                        domain=ErrorDomain.ESX)[1]
 
 
 class DeviceHooks:

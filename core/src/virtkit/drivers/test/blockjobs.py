@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from virtkit.drivers.test.devices import parse_device
 from virtkit.drivers.test.domxml import from_model
 from virtkit.sdk import domain_events as ev
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import BlockInfo, DomainRef
+from virtkit.xml.device import parse_device
 
 if TYPE_CHECKING:
     from virtkit.drivers.test.node import TestDomain, TestNode

@@ -17,32 +17,12 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
 from virtkit.xml import domain as dx
-from virtkit.xml._model import ParseContext
-from virtkit.xml.parser import parse_document, xml_error
+from virtkit.xml.device import DEVICE_KINDS, device_name, parse_device
+from virtkit.xml.device import describe_device as describe
 
 if TYPE_CHECKING:
     from virtkit.drivers.test.node import TestDomain, TestNode
 
-# element name -> (field of <devices>, model class); memballoon is the one single device
-DEVICE_KINDS: dict[str, tuple[str, type[Any]]] = {
-    "disk": ("disks", dx.Disk),
-    "controller": ("controllers", dx.Controller),
-    "filesystem": ("filesystems", dx.Filesystem),
-    "interface": ("interfaces", dx.Interface),
-    "serial": ("serials", dx.Chardev),
-    "parallel": ("parallels", dx.Chardev),
-    "console": ("consoles", dx.Chardev),
-    "channel": ("channels", dx.Chardev),
-    "input": ("inputs", dx.Input),
-    "tpm": ("tpms", dx.Tpm),
-    "graphics": ("graphics", dx.Graphics),
-    "sound": ("sounds", dx.Sound),
-    "video": ("videos", dx.Video),
-    "hostdev": ("hostdevs", dx.Hostdev),
-    "watchdog": ("watchdogs", dx.Watchdog),
-    "rng": ("rngs", dx.Rng),
-    "panic": ("panics", dx.Panic),
-}
 # what a running guest cannot gain or lose (as with QEMU)
 NO_HOTPLUG = frozenset({"graphics", "video", "tpm", "panic", "sound", "parallel"})
 # what update-device may change in place, and how a device is recognised
@@ -55,39 +35,6 @@ def _unsupported(message: str) -> VirtError:
 
 def _invalid(message: str) -> VirtError:
     return VirtError(ErrorCode.OPERATION_INVALID, message, ErrorDomain.TEST)
-
-
-def parse_device(xml: str) -> tuple[str, Any]:
-    """A device document's element name and model; XML_ERROR names what is wrong."""
-    root = parse_document(xml, "device")
-    kind = root.tag
-    if not isinstance(kind, str) or kind not in DEVICE_KINDS:
-        raise xml_error(f"device: unknown device type <{kind}>")
-    cls = DEVICE_KINDS[kind][1]
-    return kind, cls.from_element(root, ParseContext("device"))
-
-
-def device_name(kind: str, dev: Any) -> str:
-    """How device events name a device, as libvirt's devAlias: its alias, else its target."""
-    alias = getattr(dev, "alias", None)
-    if alias is not None and getattr(alias, "name", None):
-        return str(alias.name)
-    if kind == "disk":
-        return str(dev.target.dev)
-    if kind == "interface" and dev.mac is not None:
-        return str(dev.mac.address)
-    return kind
-
-
-def describe(kind: str, dev: Any) -> str:
-    """How messages name a device: ``disk 'vdb'``, ``interface 52:54:00:...``."""
-    if kind == "disk":
-        return f"disk '{dev.target.dev}'"
-    if kind == "interface" and dev.mac is not None:
-        return f"interface {dev.mac.address}"
-    if kind == "filesystem" and dev.target is not None:
-        return f"filesystem '{dev.target.dir}'"
-    return f"<{kind}> device"
 
 
 def _key(kind: str, dev: Any) -> Any:

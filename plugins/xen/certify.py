@@ -26,11 +26,13 @@ from virtkit_xen.fakexapi import FakeXapi
 #: The groups certified. In devices, the interface tests run (the suite's NICs join a network
 #: 'default': the fake pool is given a XenAPI network of that name before the run); the disk
 #: tests are not supported (the suite's disks are image files, XenAPI's are VDIs: the plugin's
-#: tests cover them). Left out: storage and networks (SRs and networks are not created or
+#: tests cover them). In console, the console tests run on the fake's console (XenAPI's
+#: CONNECT protocol, an echo: the suite's domains are PV guests, which get a vt100 console).
+#: Left out: storage and networks (SRs and networks are not created or
 #: started through this driver; the plugin's tests cover what it does with them), guest-info,
 #: migration, and the suite's other groups (nothing of theirs is implemented for xenapi://).
 GROUPS = ("connection", "definition", "lifecycle", "save-restore", "snapshots", "resources",
-          "devices", "readonly", "bad-input", "concurrency", "stateful")
+          "devices", "console", "readonly", "bad-input", "concurrency", "stateful")
 
 
 def certify(outdir: Path) -> int:

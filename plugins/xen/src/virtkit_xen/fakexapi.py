@@ -18,10 +18,18 @@ from Paused, suspend from Running, resume from Suspended, clean_shutdown/clean_r
 Running, hard_shutdown from Running/Paused/Suspended, hard_reboot from Running/Paused, destroy
 from Halted/Suspended; otherwise ``VM_BAD_POWER_STATE [vm, expected, actual]``), snapshots
 (``VM.snapshot``, ``VM.checkpoint`` of a running or paused VM, ``VM.revert``, ``VM.destroy``
-of a snapshot), VDIs (create, destroy, snapshot with their VM), VBDs, VIFs and networks.
-What it does not model: a guest (nothing boots; ``clean_shutdown`` completes at once), storage
-contents, migration, HA, RBAC. ``guest_shutdown(name)`` makes a guest power off "by itself"
-(as a guest's own poweroff would), to test events the driver did not cause.
+of a snapshot), VDIs (create, destroy, snapshot with their VM), VBDs and VIFs with
+``currently_attached`` (``VM.start`` plugs them all and a stop unplugs them; ``VBD.plug``/
+``unplug`` and ``VIF.plug``/``unplug`` only on a Running VM, ``DEVICE_ALREADY_ATTACHED``/
+``DEVICE_ALREADY_DETACHED``, no ``destroy`` of a plugged one, ``DEVICE_ALREADY_EXISTS`` for a
+``userdevice`` or VIF ``device`` taken; ``VBD.eject``/``insert`` of a CD), networks, and the
+consoles of a running VM (``console`` records: vt100 and rfb for a PV guest, rfb for HVM; the
+``location`` served on the fake's own port by XenAPI's console protocol, ``CONNECT
+/console?ref=R&session_id=S`` then the bytes: a banner, a login prompt, and an echo of what the
+client sends). What it does not model: a guest (nothing boots; ``clean_shutdown`` completes at
+once; the console is an echo), storage contents, migration, HA, RBAC.
+``guest_shutdown(name)`` makes a guest power off "by itself" (as a guest's own poweroff
+would), to test events the driver did not cause.
 
     python -m virtkit_xen.fakexapi [--port N] [--password P]   # serve until interrupted
 """
@@ -31,8 +39,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
+import select
+import socket
 import threading
 import time
+import urllib.parse
 import uuid as uuidlib
 from collections.abc import Callable
 from socketserver import ThreadingMixIn
@@ -79,14 +90,37 @@ def _now() -> DateTime:
 
 class _Handler(SimpleXMLRPCRequestHandler):
     rpc_paths = ("/", "/RPC2")
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def do_CONNECT(self) -> None:
+        """XenAPI's console protocol: ``CONNECT /console?ref=R&session_id=S``, ``200``, then
+        the console's bytes both ways."""
+        fake = self.server.fake
+        url = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(url.query))
+        with fake.lock:
+            fake.calls.append("CONNECT " + url.path)
+            con = fake.db.get("console", {}).get(q.get("ref", ""))
+            vm = fake.db["VM"].get(con["VM"]) if con is not None else None
+            ok_session = q.get("session_id") in fake.sessions
+        if url.path != "/console" or not ok_session or con is None or vm is None:
+            self.send_error(404 if ok_session else 403)
+            return
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        self.wfile.write(f"fake console of {vm['name_label']} ({con['protocol']})\r\n"
+                         f"{vm['name_label']} login: ".encode())
+        self.wfile.flush()
+        fake.serve_console(self.connection, con["VM"])
+        self.close_connection = True
 
 
 class _Server(ThreadingMixIn, SimpleXMLRPCServer):
     daemon_threads = True
     allow_reuse_address = True
+    fake: FakeXapi
 
 
 class FakeXapi:
@@ -104,10 +138,12 @@ class FakeXapi:
         self.calls: list[str] = []  # every method called, in order (tests read it)
         self._domid = itertools.count(1)
         self._closing = False
+        self.console_clients = 0
         self._seed()
         self.server = _Server(("127.0.0.1", port), requestHandler=_Handler, logRequests=False,
                               allow_none=False)
         self.server.register_instance(self)
+        self.server.fake = self
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/"
         self._thread: threading.Thread | None = None
@@ -253,6 +289,7 @@ class FakeXapi:
             "HVM_boot_policy": "", "HVM_boot_params": {}, "platform": {}, "PCI_bus": "",
             "other_config": {}, "recommendations": "", "VBDs": [], "VIFs": [],
             "resident_on": NULL, "current_operations": {}, "allowed_operations": [],
+            "consoles": [],
             "domain_type": "hvm", "tags": [], "blocked_operations": {}, "suspend_VDI": NULL,
         }
         base.update(fields)
@@ -279,7 +316,8 @@ class FakeXapi:
         if special is not None:
             return special(*args)
         if cls not in self.db and cls not in ("VM", "VDI", "VBD", "VIF", "network", "SR",
-                                              "task", "pool", "host", "host_metrics"):
+                                              "task", "pool", "host", "host_metrics",
+                                              "console"):
             raise Failure("MESSAGE_METHOD_UNKNOWN", method)
         table = self.db.setdefault(cls, {})
         if name == "get_all":
@@ -392,7 +430,8 @@ class FakeXapi:
                 int(record["VCPUs_at_startup"]) < 1:
             raise Failure("VCPU_CONSTRAINT_VIOLATION", "VCPUs_at_startup > VCPUs_max")
         fields = {k: v for k, v in record.items()
-                  if k not in ("uuid", "power_state", "domid", "snapshots", "VBDs", "VIFs")}
+                  if k not in ("uuid", "power_state", "domid", "snapshots", "VBDs", "VIFs",
+                               "consoles")}
         return self._vm(fields)
 
     def _VM_destroy(self, vm: str) -> str:
@@ -419,14 +458,53 @@ class FakeXapi:
             fields.setdefault("resident_on", "OpaqueRef:host-0")
         if state in ("Halted", "Suspended"):
             fields.update(domid="-1", resident_on=NULL)
-        # a guest that starts has every VBD and VIF plugged; one that stops none
+        # a guest that starts has every VBD and VIF plugged and its consoles; one that stops
+        # none
         attached = state in ("Running", "Paused")
+        if attached and not rec["consoles"]:
+            # a PV guest's text console (vt100) and a VNC one (rfb); an HVM guest's VNC only
+            kinds = ("rfb",) if rec["domain_type"] == "hvm" else ("vt100", "rfb")
+            rec["consoles"] = [self._console(vm, kind) for kind in kinds]
+        if not attached:
+            for con in rec["consoles"]:
+                del self.db["console"][con]
+                self._event("console", "del", con)
+            rec["consoles"] = []
         for cls in ("VBD", "VIF"):
             for ref in rec[f"{cls}s"]:
                 if self._get(cls, ref)["currently_attached"] != attached:
                     self._mod(cls, ref, currently_attached=attached)
         self._mod("VM", vm, power_state=state, **fields)
         return ""
+
+    def _console(self, vm: str, protocol: str) -> str:
+        ref = f"OpaqueRef:{uuidlib.uuid4()}"
+        return self._add("console", {"protocol": protocol, "VM": vm, "other_config": {},
+                                     "location": f"{self.url}console?ref={ref}"}, ref=ref)
+
+    def serve_console(self, conn: socket.socket, vm: str) -> None:
+        """Echo what the client sends until it closes, the VM stops or the server does
+        (``console_clients`` counts the connections being served)."""
+        with self.lock:
+            self.console_clients += 1
+        try:
+            while True:
+                with self.lock:
+                    rec = self.db["VM"].get(vm)
+                    if self._closing or rec is None or not rec["consoles"]:
+                        return
+                try:
+                    if not select.select([conn], [], [], 0.1)[0]:
+                        continue
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    conn.sendall(data)
+                except OSError:
+                    return
+        finally:
+            with self.lock:
+                self.console_clients -= 1
 
     def _VM_start(self, vm: str, start_paused: bool, force: bool) -> str:
         return self._power(vm, "start", "Paused" if start_paused else "Running")
@@ -510,7 +588,7 @@ class FakeXapi:
         if rec["is_a_snapshot"] or rec["is_control_domain"]:
             raise Failure("OPERATION_NOT_ALLOWED", f"cannot {op} this VM")
         fields = {k: v for k, v in rec.items()
-                  if k not in ("uuid", "VBDs", "VIFs", "snapshots", "children")}
+                  if k not in ("uuid", "VBDs", "VIFs", "snapshots", "children", "consoles")}
         memory = op == "checkpoint"
         fields.update(
             name_label=name, is_a_snapshot=True, snapshot_of=vm, snapshot_time=_now(),

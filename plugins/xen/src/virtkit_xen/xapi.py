@@ -231,6 +231,14 @@ class XapiSession:
                        f"cannot connect to {ep.where}: {_reason(exc)}") from None
         self.proxy = proxy
 
+    @property
+    def ref(self) -> str:
+        """The session's reference (``OpaqueRef:...``), as XenAPI's HTTP handlers (the
+        console's ``CONNECT``) take it in ``session_id``."""
+        if self.proxy is None:
+            raise xerr(ErrorCode.NO_CONNECT, f"not logged in to {self.endpoint.where}")
+        return str(self.proxy.handle)
+
     def clone(self) -> XapiSession:
         """A second session with the same credentials (no new prompt)."""
         other = XapiSession(self.endpoint, self._auth)

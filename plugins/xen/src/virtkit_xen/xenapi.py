@@ -40,6 +40,7 @@ from virtkit.sdk.states import DomainState, DomainStatus, Op, ShutoffReason, tra
 from virtkit.xml.domain import Domain
 from virtkit_xen import xapidom as dx
 from virtkit_xen.xapi import NULL, Endpoint, XapiSession, xerr
+from virtkit_xen.xapiconsole import ConsoleHooks
 from virtkit_xen.xapidev import TARGET_KEY, DeviceHooks, userdevice
 from virtkit_xen.xapisnap import SnapshotHooks
 from virtkit_xen.xapistore import StorageHooks
@@ -99,14 +100,14 @@ class Vm:
         return DomainRef(self.name, self.uuid, domid if domid >= 0 else -1)
 
 
-class XenApiDriver(DeviceHooks, SnapshotHooks, StorageHooks, Driver):
+class XenApiDriver(ConsoleHooks, DeviceHooks, SnapshotHooks, StorageHooks, Driver):
     name: ClassVar[str] = "xenapi"
     error_domain = ErrorDomain.XENAPI
     takes_host_uris: ClassVar[bool] = True
     domain_types = dx.DOMAIN_TYPES
     os_types = dx.OS_TYPES
     capabilities: ClassVar[dict[str, Any]] = {
-        "transient_domains": True, "start_paused": True, "console": False,
+        "transient_domains": True, "start_paused": True, "console": True,
         "live_migration": False, "offline_migration": False, "shutdown_modes": (),
         # disks and NICs are attached and detached live and config (virtkit_xen.xapidev), but
         # a disk must be a VDI of an SR: the conformance suite's disks are image files, so
@@ -146,6 +147,7 @@ class XenApiDriver(DeviceHooks, SnapshotHooks, StorageHooks, Driver):
 
     @hookimpl
     def virtkit_connect_close(self) -> bool:
+        self.close_consoles()
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=10)

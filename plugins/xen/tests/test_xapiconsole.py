@@ -66,8 +66,10 @@ def test_console_stream(xapi: FakeXapi, conn: Any) -> None:
     assert b"root\r\n" in read_until(console, b"root\r\n"), "the fake echoes"
     refused(C.OPERATION_TIMEOUT, console.recv, 10, timeout=0.2)
     assert "in use" in refused(C.OPERATION_FAILED, dom.open_console)
-    second = dom.open_console(force=True)  # takes it over: the first one is closed
-    refused(C.INVALID_STREAM, console.recv, 10, timeout=1.0)
+    second = dom.open_console(force=True)  # takes it over: the first one ends
+    assert console.recv(10, timeout=1.0) == b""
+    refused(C.INVALID_STREAM, console.send, b"x")
+    console.abort()
     assert b"login: " in read_until(second, b"login: ")
     second.finish()
     refused(C.INVALID_STREAM, conn.call, "stream_recv", stream=second.id, nbytes=10,

@@ -110,10 +110,10 @@ class _Handler(SimpleXMLRPCRequestHandler):
             self.send_error(404 if ok_session else 403)
             return
         self.wfile.write(b"HTTP/1.1 200 OK\r\n\r\n")
-        self.wfile.write(f"fake console of {vm['name_label']} ({con['protocol']})\r\n"
-                         f"{vm['name_label']} login: ".encode())
         self.wfile.flush()
-        fake.serve_console(self.connection, con["VM"])
+        fake.serve_console(self.connection, con["VM"],
+                           f"fake console of {vm['name_label']} ({con['protocol']})\r\n"
+                           f"{vm['name_label']} login: ".encode())
         self.close_connection = True
 
 
@@ -482,12 +482,16 @@ class FakeXapi:
         return self._add("console", {"protocol": protocol, "VM": vm, "other_config": {},
                                      "location": f"{self.url}console?ref={ref}"}, ref=ref)
 
-    def serve_console(self, conn: socket.socket, vm: str) -> None:
-        """Echo what the client sends until it closes, the VM stops or the server does
-        (``console_clients`` counts the connections being served)."""
+    def serve_console(self, conn: socket.socket, vm: str, banner: bytes) -> None:
+        """Send ``banner``, then echo what the client sends until it closes, the VM stops or
+        the server does (``console_clients`` counts the connections being served)."""
         with self.lock:
             self.console_clients += 1
         try:
+            try:
+                conn.sendall(banner)
+            except OSError:
+                return
             while True:
                 with self.lock:
                     rec = self.db["VM"].get(vm)

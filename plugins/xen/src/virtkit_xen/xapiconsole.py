@@ -9,7 +9,8 @@ driver uses the ``vt100`` console (a PV guest's text console); a VM that offers 
 (an HVM guest, or a host that turns PV text consoles into VNC with ``vncterm``) has no text
 console to give (DEVICE_MISSING naming the protocols it has).
 
-One stream per domain on a connection; ``force`` closes the one open and takes over. The
+One stream per domain on a connection; ``force`` closes the one open and takes over (the
+stream taken over ends: ``recv`` gives ``b""``, ``send`` is INVALID_STREAM). The
 connection uses the URI's transport settings (``no_verify``, ``timeout``) for the console host.
 """
 
@@ -20,7 +21,6 @@ import itertools
 import select
 import socket
 import ssl
-import threading
 import urllib.parse
 from typing import Any
 
@@ -42,7 +42,6 @@ class ConsoleStream:
     def __init__(self, name: str, sock: socket.socket, pending: bytes) -> None:
         self.name, self.sock, self.pending = name, sock, pending
         self.closed = False
-        self.lock = threading.Lock()
 
     def recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
         if self.pending:
@@ -60,6 +59,9 @@ class ConsoleStream:
             return b""
 
     def send(self, stream: int, data: bytes) -> int:
+        if self.closed:
+            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} was closed: the console "
+                            f"of domain '{self.name}' was taken over", ErrorDomain.STREAMS)
         try:
             self.sock.sendall(data)
         except OSError as exc:
@@ -69,7 +71,7 @@ class ConsoleStream:
         return len(data)
 
     def close(self) -> None:
-        self.closed = True
+        self.closed, self.pending = True, b""
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
@@ -158,8 +160,9 @@ class ConsoleHooks:
             if held and not force:
                 raise VirtError(ErrorCode.OPERATION_FAILED, f"the console of domain "
                                 f"'{vm.name}' is in use by another client", ErrorDomain.XENAPI)
-            for sid in held:
-                streams.pop(sid).close()
+            for sid in held:  # taken over: its stream ends (recv gives b""), finish and
+                streams[sid].close()  # abort still close it
+
             ep = self.endpoint
             sock, rest = connect(str(text[0]["location"]), self.session.ref, ep.timeout,
                                  ep.no_verify, what)

@@ -33,6 +33,8 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
 from virtkit.xml.common import MacAddress
+from virtkit.xml.device import describe_device, device_name
+from virtkit.xml.device import parse_device as _parse
 from virtkit.xml.domain import Devices, Disk, Domain, Interface
 from virtkit_xen import xapidom as dx
 from virtkit_xen.xapi import xerr
@@ -44,34 +46,24 @@ TARGET_KEY = "virtkit_target"
 
 
 def parse_device(xml: str) -> Disk | Interface:
-    """The Disk or Interface of a device document (XML_ERROR for a bad one,
-    CONFIG_UNSUPPORTED for another kind of device)."""
-    from virtkit.xml._model import ParseContext
-    from virtkit.xml.parser import parse_document
-
-    root = parse_document(xml, "device")
-    if root.tag == "disk":
-        return Disk.from_element(root, ParseContext("device"))
-    if root.tag == "interface":
-        return Interface.from_element(root, ParseContext("device"))
-    raise xerr(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: <{root.tag}> devices "
-               "cannot be attached on XenAPI (disks and interfaces can)")
+    """The Disk or Interface of a device document (:func:`virtkit.xml.device.parse_device`:
+    XML_ERROR for a bad document or an element that is no device, CONFIG_UNSUPPORTED for
+    another kind of device)."""
+    dev: Disk | Interface = _parse(xml, ("disk", "interface"), driver="xenapi",
+                                   domain=ErrorDomain.XENAPI)[1]
+    return dev
 
 
 def describe(dev: Disk | Interface) -> str:
     """How messages name a device: ``disk 'xvdb'``, ``interface 00:16:3e:...``."""
-    if isinstance(dev, Disk):
-        return f"disk '{dev.target.dev}'"
-    return f"interface {dev.mac.address}" if dev.mac is not None else "interface"
+    if isinstance(dev, Interface) and dev.mac is None:
+        return "interface"
+    return describe_device("disk" if isinstance(dev, Disk) else "interface", dev)
 
 
 def event_name(dev: Disk | Interface) -> str:
     """How device events name a device: its alias, else its target or MAC."""
-    if dev.alias is not None and dev.alias.name:
-        return str(dev.alias.name)
-    if isinstance(dev, Disk):
-        return str(dev.target.dev)
-    return str(dev.mac.address) if dev.mac is not None else "interface"
+    return device_name("disk" if isinstance(dev, Disk) else "interface", dev)
 
 
 def userdevice(target: str) -> int | None:

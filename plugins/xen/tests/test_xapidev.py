@@ -18,7 +18,7 @@ from test_xenapi import LOCAL_SR, NET, uri, vm_rec, xml
 import virtkit
 from virtkit.sdk.errors import ErrorCode as C
 from virtkit.sdk.errors import VirtError
-from virtkit_xen.fakexapi import FakeXapi
+from virtkit_xen.fakexapi import NULL, FakeXapi
 from virtkit_xen.xapidev import userdevice
 
 MAC = "00:16:3e:12:34:56"
@@ -302,10 +302,28 @@ def test_cdrom_media_change(xapi: FakeXapi, conn: Any) -> None:
     b = vbds(xapi, "cd")["3"]
     assert xapi.db["VDI"][b["VDI"]]["name_label"] == "guest-tools.iso" and b[
         "currently_attached"]
+    n = len(xapi.calls)
+    empty = "<disk type='volume' device='cdrom'><target dev='xvdd' bus='xen'/></disk>"
+    dom.update_device(empty, live=True, config=True)  # ejected, live and config
+    assert calls_since(xapi, n) == ["Async.VBD.eject"]
+    assert vbds(xapi, "cd")["3"]["empty"] and "guest-tools.iso" not in dom.xml_desc()
+    dom.update_device(vdisk("xvdd", "other.iso", iso, "cdrom"), live=True, config=True)
+    assert calls_since(xapi, n)[1:] == ["Async.VBD.insert"], "an empty drive: no eject"
+    dom.destroy()
+    dom.update_device(empty)  # halted: an empty drive made afresh
+    b = vbds(xapi, "cd")["3"]
+    assert (b["empty"], b["VDI"], b["type"]) == (True, NULL, "CD")
+    dom.create()
     refused(C.OPERATION_UNSUPPORTED, dom.update_device,
             vdisk("xvdd", "other.iso", iso, "cdrom"), config=True)
     refused(C.DEVICE_MISSING, dom.update_device, vdisk("xvde", "other.iso", iso, "cdrom"))
     refused(C.OPERATION_UNSUPPORTED, dom.update_device, nic())
+    dom.attach_device(vdisk("xvdb"), live=True, config=True)
+    n = len(xapi.calls)
+    dom.update_device(vdisk("xvdb"), live=True, config=True)  # as it is: nothing to do
+    assert calls_since(xapi, n) == []
+    assert "disk 'xvdb'" in refused(C.OPERATION_UNSUPPORTED, dom.update_device,
+                                    vdisk("xvdb", "guest-tools.iso", iso), live=True)
 
 
 def test_fake_hotplug_rules(xapi: FakeXapi) -> None:

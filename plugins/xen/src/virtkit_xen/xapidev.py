@@ -37,7 +37,7 @@ from virtkit.xml.device import describe_device, device_name
 from virtkit.xml.device import parse_device as _parse
 from virtkit.xml.domain import Devices, Disk, Domain, Interface
 from virtkit_xen import xapidom as dx
-from virtkit_xen.xapi import xerr
+from virtkit_xen.xapi import NULL, xerr
 
 #: ``other_config`` key of a VBD or VIF that is in the running guest only
 SCOPE_KEY = "virtkit_scope"
@@ -102,6 +102,21 @@ def _replace(d: Domain, dev: Disk | Interface, items: tuple[Any, ...]) -> Domain
 
 def _find(d: Domain, dev: Disk | Interface) -> Disk | Interface | None:
     return next((x for x in _items(d, dev) if _same(x, dev)), None)
+
+
+def _vbd_fields(vm: Any, disk: Disk, vdi: str | None, live_only: bool) -> dict[str, Any]:
+    """The record ``VBD.create`` takes for ``disk`` on ``vdi`` (None: an empty cdrom)."""
+    number = userdevice(disk.target.dev)
+    if number is None:
+        raise xerr(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: target "
+                   f"'{disk.target.dev}' of domain '{vm.name}' names no XenAPI device "
+                   "number (write xvdX, hdX, sdX or vdX)")
+    cd = disk.device == "cdrom"
+    oc = {TARGET_KEY: disk.target.dev, **({SCOPE_KEY: "live"} if live_only else {})}
+    return {"VM": vm.ref, "VDI": vdi or NULL, "userdevice": str(number), "bootable": False,
+            "mode": "RO" if disk.readonly or cd else "RW", "type": "CD" if cd else "Disk",
+            "unpluggable": True, "empty": vdi is None, "other_config": oc,
+            "qos_algorithm_type": "", "qos_algorithm_params": {}}
 
 
 def _missing(dev: Disk | Interface, where: str, name: str) -> VirtError:
@@ -177,18 +192,7 @@ class DeviceHooks:
                        f"{describe(disk)} of domain '{vm.name}' is a {disk.type} disk; XenAPI "
                        "attaches VDIs: write <disk type='volume'><source pool='SR' "
                        "volume='VDI'/>")
-        number = userdevice(disk.target.dev)
-        if number is None:
-            raise xerr(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: target "
-                       f"'{disk.target.dev}' of domain '{vm.name}' names no XenAPI device "
-                       "number (write xvdX, hdX, sdX or vdX)")
-        cd = disk.device == "cdrom"
-        oc = {TARGET_KEY: disk.target.dev, **({SCOPE_KEY: "live"} if live_only else {})}
-        return {"VM": vm.ref, "VDI": self._vdi_ref(src.pool, src.volume),
-                "userdevice": str(number), "bootable": False,
-                "mode": "RO" if disk.readonly or cd else "RW", "type": "CD" if cd else "Disk",
-                "unpluggable": True, "empty": False, "other_config": oc,
-                "qos_algorithm_type": "", "qos_algorithm_params": {}}
+        return _vbd_fields(vm, disk, self._vdi_ref(src.pool, src.volume), live_only)
 
     def _vif_record(self: Any, vm: Any, nic: Interface, live_only: bool) -> dict[str, Any]:
         src = nic.source
@@ -332,8 +336,9 @@ class DeviceHooks:
     @hookimpl
     def virtkit_domain_update_device(self: Any, dom: DomainRef, xml: str, live: bool,
                                      config: bool, force: bool) -> bool:
-        """New media in a cdrom: live ``VBD.eject`` then ``VBD.insert``; config the
-        definition (and, on a halted VM, the VBD made afresh)."""
+        """New media in a cdrom (or none: ejected): live ``VBD.eject`` then ``VBD.insert``;
+        config the definition (and, on a halted VM, the VBD made afresh). A disk given as it
+        is changes nothing; any other change is OPERATION_UNSUPPORTED."""
         dev = parse_device(xml)
         with self.lock:
             vm = self._find(dom)
@@ -344,18 +349,21 @@ class DeviceHooks:
                                 "on XenAPI", ErrorDomain.XENAPI)
             chosen = self._chosen(vm, live, config)
             changed = []
+            same = True
             for where, d in chosen:
                 have = _find(d, dev)
                 if have is None:
                     raise _missing(dev, where, vm.name)
-                if not isinstance(have, Disk) or have.device != "cdrom":
-                    if have != dev:
-                        raise VirtError(ErrorCode.OPERATION_UNSUPPORTED, f"unsupported "
-                                        f"operation: only the media of a cdrom can change; "
-                                        f"{describe(dev)} of domain '{vm.name}' is a disk",
-                                        ErrorDomain.XENAPI)
+                same = same and have == dev
+                if (not isinstance(have, Disk) or have.device != "cdrom") and have != dev:
+                    raise VirtError(ErrorCode.OPERATION_UNSUPPORTED, f"unsupported "
+                                    f"operation: only the media of a cdrom can change; "
+                                    f"{describe(dev)} of domain '{vm.name}' is a disk",
+                                    ErrorDomain.XENAPI)
                 changed.append((where, _replace(d, dev, tuple(
                     dev if x is have else x for x in _items(d, dev)))))
+            if same:
+                return True  # nothing to change
             if vm.status.active and config and not live:
                 raise VirtError(ErrorCode.OPERATION_UNSUPPORTED, f"unsupported operation: "
                                 f"XenAPI has one VBD for {describe(dev)} of running domain "
@@ -368,7 +376,7 @@ class DeviceHooks:
                 self._vbd_record(vm, dev, False)  # CONFIG_UNSUPPORTED naming it
             found = self._record_of(vm, dev)
             what = f"changing the media of {describe(dev)} of domain '{vm.name}'"
-            if found is None:
+            if found is None:  # a cdrom kept in the definition only until now
                 if vdi is not None:
                     self._cd_create(vm, dev, vdi, what)
             elif live:
@@ -377,16 +385,14 @@ class DeviceHooks:
                     self.session.run("VBD.eject", ref, what=what)
                 if vdi is not None:
                     self.session.run("VBD.insert", ref, vdi, what=what)
-            else:  # halted: the VBD made afresh with the new media
+            else:  # halted: the VBD made afresh with the new media (or an empty drive)
                 self.session.call("VBD.destroy", found[0], what=what)
-                if vdi is not None:
-                    self._cd_create(vm, dev, vdi, what)
+                self._cd_create(vm, dev, vdi, what)
             self._store(self._reload(vm), changed)
             return True
 
-    def _cd_create(self: Any, vm: Any, dev: Disk, vdi: str, what: str) -> None:
-        ref = self.session.call("VBD.create", {**self._vbd_record(vm, dev, False), "VDI": vdi},
-                                what=what)
+    def _cd_create(self: Any, vm: Any, dev: Disk, vdi: str | None, what: str) -> None:
+        ref = self.session.call("VBD.create", _vbd_fields(vm, dev, vdi, False), what=what)
         if vm.status.active:
             self.session.run("VBD.plug", ref, what=what)
 

@@ -357,17 +357,34 @@ def test_fake_hotplug_rules(xapi: FakeXapi) -> None:
     assert call("VBD.destroy", vbd)["Status"] == "Success"
 
 
+NIC2 = "00:16:3e:00:00:02"
+
+
+def _doc(dev: str) -> str:
+    return nic(dev) if ":" in dev else vdisk(dev)
+
+
+def _state(x: FakeXapi, dom: Any, name: str) -> tuple[set[str], set[str], set[str]]:
+    """(the live definition's disks and MACs, the persistent one's, what XenAPI has plugged)."""
+    plugged = {f"xvd{chr(97 + int(u))}" for u, b in vbds(x, name).items()
+               if b["currently_attached"]}
+    plugged |= {m for m, f in vifs(x, name).items() if f["currently_attached"]}
+    return (set(targets(dom)) | set(macs(dom)),
+            set(targets(dom, inactive=True)) | set(macs(dom, inactive=True)), plugged)
+
+
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["attach", "detach"]),
-                                st.sampled_from(["xvdb", "xvdc"]),
+                                st.sampled_from(["xvdb", "xvdc", MAC, NIC2]),
                                 st.sampled_from([(True, False), (False, True), (True, True)])),
                       max_size=8))
 def test_any_sequence_keeps_records_and_definitions_in_step(xapi: FakeXapi, conn: Any,
                                                             steps: list[Any]) -> None:
-    """Whatever attaches and detaches run on a running VM, live and config, the VBDs XenAPI
-    has plugged are the live definition's disks and the VBDs that will be plugged at the next
-    start are the persistent definition's; a refused step changes neither."""
+    """Whatever attaches and detaches of disks and interfaces run on a running VM, live and
+    config, the VBDs and VIFs XenAPI has plugged are the live definition's devices and those
+    plugged at the next start are the persistent definition's; a refused step changes
+    neither."""
     name = f"h{len(xapi.calls)}"
     dom = conn.define_xml(xml(name))
     dom.create()
@@ -378,20 +395,15 @@ def test_any_sequence_keeps_records_and_definitions_in_step(xapi: FakeXapi, conn
         ok = all((dev not in s) if op == "attach" else (dev in s) for s in have)
         fn = dom.attach_device if op == "attach" else dom.detach_device
         if ok:
-            fn(vdisk(dev), live=live, config=config)
+            fn(_doc(dev), live=live, config=config)
             for s in have:
                 (s.add if op == "attach" else s.discard)(dev)
         else:
             refused(C.OPERATION_FAILED if op == "attach" else C.DEVICE_MISSING, fn,
-                    vdisk(dev), live=live, config=config)
-        assert set(targets(dom)) == live_m and set(targets(dom, inactive=True)) == cfg_m
-        plugged = {f"xvd{chr(97 + int(u))}" for u, b in vbds(xapi, name).items()
-                   if b["currently_attached"]}
-        assert plugged == live_m
+                    _doc(dev), live=live, config=config)
+        assert _state(xapi, dom, name) == (live_m, cfg_m, live_m)
     dom.destroy()
     dom.create()
-    plugged = {f"xvd{chr(97 + int(u))}" for u, b in vbds(xapi, name).items()
-               if b["currently_attached"]}
-    assert plugged == cfg_m == set(targets(dom))
+    assert _state(xapi, dom, name) == (cfg_m, cfg_m, cfg_m)
     dom.destroy()
     dom.undefine()

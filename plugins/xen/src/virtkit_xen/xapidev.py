@@ -257,9 +257,6 @@ class DeviceHooks:
                                     f"definition with another {key}: detach it first",
                                     ErrorDomain.DOMAIN)
                 made = False
-                if config and have.get("other_config", {}).get(SCOPE_KEY) == "live":
-                    self.session.call(f"{cls}.remove_from_other_config", ref, SCOPE_KEY,
-                                      what=what)
             if live and (made or not have.get("currently_attached")):
                 try:
                     self.session.run(f"{cls}.plug", ref, what=what)
@@ -267,6 +264,11 @@ class DeviceHooks:
                     if made:  # nothing left behind
                         self.session.call(f"{cls}.destroy", ref, what=what)
                     raise
+            if config and have.get("other_config", {}).get(SCOPE_KEY) == "live":
+                # it was in the guest only: now in the configuration too (after the plug, so
+                # that a refused plug leaves it as it was)
+                self.session.call(f"{cls}.remove_from_other_config", ref, SCOPE_KEY,
+                                  what=what)
             self._store(self._reload(vm), [(w, _replace(d, dev, (*_items(d, dev), dev)))
                                            for w, d in chosen])
             if live:

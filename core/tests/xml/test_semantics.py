@@ -243,3 +243,19 @@ def test_interned_subtrees_reused_only_where_they_parse_alike() -> None:
     odd = _dom("<disk type='file' odd='1'><source file='/a.img'/><target dev='vda'/></disk>")
     for _ in range(2):
         assert Domain.parse(odd)[1] == ["/domain/devices/disk/@odd"]
+
+
+def test_interned_devices_checked_once_still_refused_where_the_domain_differs() -> None:
+    # the device checks of an interned <devices> are kept once passed: a second domain with
+    # the same devices is not checked again, but what depends on the rest of the domain is
+    devs = "<disk type='file'><source file='/b.img'/><target dev='vda'/><boot order='1'/></disk>"
+    a = Domain.from_xml(_dom(devs))
+    b = Domain.from_xml(_dom(devs).replace("<name>", "<name>y"))
+    assert a.devices is b.devices
+    with pytest.raises(VirtError, match="per-device boot elements"):
+        Domain.from_xml(_dom(devs, os_extra="<boot dev='hd'/>"))
+    # devices that fail are refused every time (a failure is not kept)
+    bad = _dom("<graphics type='vnc' port='99998'/>")
+    for _ in range(2):
+        with pytest.raises(VirtError, match="invalid port 99998"):
+            Domain.from_xml(bad)

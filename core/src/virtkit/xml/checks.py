@@ -13,7 +13,7 @@ from virtkit.sdk.checks import name_problem, shorten
 from virtkit.xml.parser import xml_error
 
 if TYPE_CHECKING:
-    from virtkit.xml.domain import Domain
+    from virtkit.xml.domain import Devices, Domain
     from virtkit.xml.interface import HostInterface
     from virtkit.xml.network import Network
     from virtkit.xml.snapshot import DomainSnapshot
@@ -93,9 +93,33 @@ def check_domain(dom: Domain) -> None:
         if total != dom.vcpu.count:
             raise _fail(w, "topology", f"CPU topology ({total} vcpus) doesn't match maximum "
                         f"vcpu count {dom.vcpu.count}")
-    if dom.devices is None:
-        return
     devs = dom.devices
+    if devs is None:
+        return
+    hit = _devices_passed.get(id(devs))
+    if hit is not None and hit[0] is devs:
+        has_boots = hit[1]
+    else:
+        has_boots = _check_devices(w, devs)
+        if len(_devices_passed) >= _DEVICES_PASSED_MAX:
+            _devices_passed.clear()
+        # the entry holds devs: its id is not reused while it is there
+        _devices_passed[id(devs)] = (devs, has_boots)
+    if has_boots and dom.os.boot:
+        raise _fail(w, "boot", "per-device boot elements cannot be used together with os/boot "
+                    "elements")
+
+
+#: The ``<devices>`` models whose checks passed, by identity, each with whether it gives boot
+#: orders. Models are immutable, and an interned ``<devices>`` (the same devices defined again,
+#: or from the same template) is the same object: its checks are not run again.
+_devices_passed: dict[int, tuple[Devices, bool]] = {}
+_DEVICES_PASSED_MAX = 256
+
+
+def _check_devices(w: str, devs: Devices) -> bool:
+    """Check the rules of ``devs`` that do not depend on the rest of the domain (``w`` names
+    the domain in a message); whether a device gives a boot order."""
     boots: list[int] = []
     for disk in devs.disks:
         src = disk.source
@@ -133,13 +157,11 @@ def check_domain(dom: Domain) -> None:
         if hd.boot is not None:
             boots.append(hd.boot.order)
     _unique(w, "boot", "boot order", boots)
-    if boots and dom.os.boot:
-        raise _fail(w, "boot", "per-device boot elements cannot be used together with os/boot "
-                    "elements")
     for g in devs.graphics:
         for port in (g.port, g.tls_port, g.websocket):
             if port is not None and not -1 <= port <= 65535:
                 raise _fail(w, f"graphics type='{g.type}'", f"invalid port {port}")
+    return bool(boots)
 
 
 def _net(what: str, element: str, address: str, prefix: int | None,

@@ -10,6 +10,7 @@ package and :mod:`virtkit.xml`; an import contract checked in CI keeps it so. It
 - :mod:`.driver`: the :class:`Driver` base class and the :class:`DriverContext` a driver receives;
 - :mod:`.store`: :class:`StateStore`, crash-safe persistence;
 - :mod:`.journal`: :class:`Journal`, an append-only event journal every connection tails;
+- :mod:`.compactjson`: ``dumps``, compact JSON with an encoder made once (for records);
 - :mod:`.checks`: argument checks (names, uuids, volume names) shared with the dispatcher;
 - :mod:`.uri`: the parsed connection URI;
 - :mod:`.wrap`: ``wrap_every_hook`` for cross-cutting plugins.

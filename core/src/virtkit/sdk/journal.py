@@ -35,11 +35,11 @@ from typing import Any
 
 import attrs
 
+from virtkit.sdk.compactjson import dumps as _compact
+
 __all__ = ["Journal", "JournalEntry", "JournalReader"]
 
 _SEQ_BYTES = 20  # the lock file holds the last seq written, as decimal digits
-# json.dumps with separators makes an encoder per call: one, made once
-_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @attrs.frozen

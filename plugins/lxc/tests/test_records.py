@@ -17,10 +17,18 @@ def _paths(state: str, name: str) -> tuple[Path, Path]:
     return base / "config" / "domains" / f"{name}.json", base / "run" / "domains" / f"{name}.json"
 
 
+def _config(path: Path) -> dict[str, object]:
+    """A config record: its fields as JSON, a newline, then the document as it is."""
+    head, newline, text = path.read_text().partition("\n")
+    assert newline and text.startswith("<domain") and "config" not in json.loads(head)
+    return {**json.loads(head), "config": text}
+
+
 def test_definition_durable_status_in_the_run_directory(conn, rootdir, state):
     cfg, st = _paths(state, "rec1")
     dom = conn.define_xml(domain_xml("rec1", rootdir, "sleep 1000"))
-    assert set(json.loads(cfg.read_text())) == {"config", "autostart", "uuid"}
+    assert set(_config(cfg)) == {"config", "autostart", "uuid"}
+    assert _config(cfg)["config"] == dom.xml_desc()  # the document, not escaped
     assert not st.exists()  # never ran: no status to keep
     ino = cfg.stat().st_ino
     dom.create()
@@ -38,7 +46,7 @@ def test_definition_durable_status_in_the_run_directory(conn, rootdir, state):
     finally:
         other.close()
     dom.set_autostart(True)
-    assert json.loads(cfg.read_text())["autostart"] is True
+    assert _config(cfg)["autostart"] is True
     dom.undefine()
     assert not cfg.exists() and not st.exists()
     assert [d.name() for d in conn.list_domains()] == []
@@ -72,7 +80,7 @@ def test_a_record_from_before_the_split_is_read_and_split(conn, rootdir, state):
     store with both) are read as they are, and split by the next save."""
     cfg, st = _paths(state, "old1")
     dom = conn.define_xml(domain_xml("old1", rootdir, "sleep 1000"))
-    rec = json.loads(cfg.read_text())
+    rec = _config(cfg)
     cfg.write_text(json.dumps({
         "config": rec["config"], "live": None, "state": int(DomainState.SHUTOFF),
         "reason": int(ShutoffReason.CRASHED), "persistent": True, "id": -1,
@@ -82,10 +90,27 @@ def test_a_record_from_before_the_split_is_read_and_split(conn, rootdir, state):
         d = other.lookup_by_name("old1")
         assert d.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED)
         d.set_autostart(True)
-        assert set(json.loads(cfg.read_text())) == {"config", "autostart", "uuid"}
+        assert set(_config(cfg)) == {"config", "autostart", "uuid"}
         assert json.loads(st.read_text())["reason"] == ShutoffReason.CRASHED
         assert d.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED)
         assert dom.autostart
+    finally:
+        other.close()
+
+
+def test_a_config_record_of_one_json_text_is_read(conn, rootdir, state):
+    """A config record written with its document inside the JSON (before the document was
+    stored after it) is read as it is, and written the new way by the next save."""
+    cfg, _ = _paths(state, "old2")
+    dom = conn.define_xml(domain_xml("old2", rootdir, "sleep 1000"))
+    rec = _config(cfg)
+    cfg.write_text(json.dumps(rec))
+    other = virtkit.open("lxc:///system")  # a fresh driver: nothing cached
+    try:
+        d = other.lookup_by_name("old2")
+        assert d.uuid == dom.uuid and d.xml_desc(inactive=True) == rec["config"]
+        d.set_autostart(True)
+        assert _config(cfg) == {**rec, "autostart": True}
     finally:
         other.close()
 

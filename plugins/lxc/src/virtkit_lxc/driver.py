@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from virtkit.sdk import compactjson
 from virtkit.sdk.driver import Driver, DriverContext
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, no_domain
 from virtkit.sdk.hookspecs import hookimpl
@@ -51,6 +52,26 @@ JOURNAL_MAX_BYTES = 1 << 20  # the event journal rotates past this size (thousan
 # this many files' worth of changes misses events; four files keep 4 MiB at most on the tmpfs
 JOURNAL_KEEP = 4
 SHUTDOWN_TIMEOUT = float(os.environ.get("VIRTKIT_LXC_SHUTDOWN_TIMEOUT", "30"))
+
+
+def _encode_config(rec: dict[str, Any]) -> bytes:
+    """A config record as stored: its other fields as compact JSON, a newline, then the
+    document as it is (``{"autostart":false,"uuid":"..."}\\n<domain ...``): escaping the
+    document into a JSON string would cost about 50 instructions a byte, and reading it back
+    decoding it again."""
+    head = {k: v for k, v in rec.items() if k != "config"}
+    return (compactjson.dumps(head) + "\n" + rec["config"]).encode()
+
+
+def _decode(raw: bytes) -> Any:
+    """The record stored as ``raw``: one JSON text (a status record, or a config record
+    written before they were split), or ``_encode_config``'s (JSON has no newline outside a
+    string: what follows the first one is the document)."""
+    head, newline, text = raw.partition(b"\n")
+    rec = json.loads(head)
+    if newline and text:
+        rec["config"] = text.decode()
+    return rec
 
 
 def invalid(msg: str) -> VirtError:
@@ -195,7 +216,7 @@ class LxcDriver(ConsoleMixin, Driver):
         in place, so it is shared)."""
         rec = self._records.get(raw)
         if rec is None:
-            rec = json.loads(raw)
+            rec = _decode(raw)
             self._keep(raw, rec)
         return rec
 
@@ -218,15 +239,16 @@ class LxcDriver(ConsoleMixin, Driver):
         # writes before deletes: a domain turning transient (undefined while running) has its
         # definition in the status record before the config record goes, and one turning
         # persistent the other way round, so a process dying in between loses no domain
-        changed = [(store, rec) for store, rec, key in ((self.store, cfg, "config"),
-                                                        (self.status, st, "status"))
+        changed = [(store, rec, key) for store, rec, key in ((self.store, cfg, "config"),
+                                                             (self.status, st, "status"))
                    if rec != c.saved.get(key)]
-        for store, rec in changed:
+        for store, rec, key in changed:
             if rec is not None:
-                raw = json.dumps(rec).encode()
+                raw = (_encode_config(rec) if key == "config"
+                       else compactjson.dumps(rec).encode())
                 store.write("domains", c.name, raw)
                 self._keep(raw, rec)  # the next lookup reads it back: no decoding
-        for store, rec in changed:
+        for store, rec, _key in changed:
             if rec is None:  # an undefine: its flush follows the return (docs/lxc.md)
                 store.delete("domains", c.name, wait=False)
         c.saved = {"config": cfg, "status": st}
@@ -408,7 +430,7 @@ class LxcDriver(ConsoleMixin, Driver):
 
     def _raw(self, name: str) -> dict[str, Any] | None:
         data = self.status.read("domains", name)
-        return json.loads(data) if data else None
+        return _decode(data) if data else None
 
     def _watch(self) -> None:
         """Notice containers that stopped on their own, and relay the events of state changes

@@ -37,6 +37,7 @@ from virtkit_xen import native
 from virtkit_xen.runner import Recording, Runner, runner_from_spec
 from virtkit_xen.xl import XL, XlDomain
 from virtkit_xen.xlconsole import XlConsoleHooks
+from virtkit_xen.xldev import XlDeviceHooks
 from virtkit_xen.xlmigrate import XlMigrationHooks, migrating_out
 from virtkit_xen.xlsnap import XlSnapshotHooks
 
@@ -64,7 +65,7 @@ class Guest:
         return DomainRef(self.dom.name, self.dom.uuid or "", self.id)
 
 
-class XenDriver(XlConsoleHooks, XlSnapshotHooks, XlMigrationHooks, Driver):
+class XenDriver(XlConsoleHooks, XlDeviceHooks, XlSnapshotHooks, XlMigrationHooks, Driver):
     """The xl backend."""
 
     name = "xen"
@@ -73,7 +74,10 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, XlMigrationHooks, Driver):
     os_types = ("linux", "xen", "xenpvh", "hvm")
     capabilities: ClassVar[dict[str, Any]] = {
         "live_migration": True, "offline_migration": False, "console": True,
-        "hotplug": ("disk", "interface"), "coldplug": (), "graphics": ("vnc", "sdl"),
+        # attach, detach (also by alias) live and config; update_device: a cdrom's media
+        # (virtkit_xen.xldev)
+        "hotplug": ("disk", "interface"), "coldplug": ("disk", "interface"),
+        "graphics": ("vnc", "sdl"),
         "shutdown_modes": (), "disk_formats": ("raw", "qcow2", "vhd", "qed"),
         "native_formats": ("xen-xl",),
     }
@@ -663,76 +667,6 @@ class XenDriver(XlConsoleHooks, XlSnapshotHooks, XlMigrationHooks, Driver):
                     g.config, current_memory=kib)
             self._save(g)
             return True
-
-    @hookimpl
-    def virtkit_domain_attach_device(self, dom: DomainRef, xml: str, live: bool,
-                                     config: bool) -> bool:
-        return self._device(dom, xml, live, config, attach=True)
-
-    @hookimpl
-    def virtkit_domain_detach_device(self, dom: DomainRef, xml: str, live: bool,
-                                     config: bool) -> bool:
-        return self._device(dom, xml, live, config, attach=False)
-
-    def _device(self, dom: DomainRef, xml: str, live: bool, config: bool, attach: bool) -> bool:
-        from virtkit.xml._model import ParseContext
-        from virtkit.xml.domain import Devices
-        from virtkit.xml.parser import parse_document
-
-        root = parse_document(f"<devices>{xml}</devices>", "device")
-        devs = Devices.from_element(root, ParseContext("device"))
-        if (len(devs.disks) + len(devs.interfaces)) != 1 or len(root) != 1:
-            raise VirtError(ErrorCode.CONFIG_UNSUPPORTED, "only one <disk> or <interface> can "
-                            "be attached or detached on Xen", ErrorDomain.LIBXL)
-        self._sync()
-        with self.store.locked(), self.lock:
-            g = self._find(dom)
-            if live and not g.status.active:
-                raise VirtError(ErrorCode.OPERATION_INVALID,
-                                f"domain '{g.dom.name}' is not running", ErrorDomain.DOMAIN)
-            probe = attrs.evolve(g.dom, devices=devs).to_xml()
-            spec = native.xml_to_xl(probe, strict=True).text
-            from virtkit_xen.xlcfg import parse_config
-
-            cfg = parse_config(spec)
-            if live:
-                if devs.disks:
-                    disk = str(cfg["disk"][0])  # type: ignore[index]
-                    (self.xl.block_attach(g.dom.name, disk) if attach else
-                     self.xl.block_detach(g.dom.name, devs.disks[0].target.dev))
-                else:
-                    vif = str(cfg["vif"][0])  # type: ignore[index]
-                    mac = devs.interfaces[0].mac
-                    if not attach and mac is None:
-                        raise VirtError(ErrorCode.CONFIG_UNSUPPORTED, "detaching an interface "
-                                        "needs its <mac>", ErrorDomain.LIBXL)
-                    (self.xl.network_attach(g.dom.name, vif) if attach else
-                     self.xl.network_detach(g.dom.name, mac.address))  # type: ignore[union-attr]
-                assert g.live is not None
-                g.live = _with_device(g.live, devs, attach)
-            if config and g.config is not None:
-                g.config = _with_device(g.config, devs, attach)
-            self._save(g)
-            return True
-
-
-def _with_device(d: Domain, devs: Any, attach: bool) -> Domain:
-    from virtkit.xml.domain import Devices
-
-    cur = d.devices or Devices()
-    if attach:
-        return attrs.evolve(d, devices=attrs.evolve(
-            cur, disks=cur.disks + devs.disks, interfaces=cur.interfaces + devs.interfaces))
-    if devs.disks:
-        dev = devs.disks[0].target.dev
-        keep = tuple(x for x in cur.disks if x.target.dev != dev)
-        if len(keep) == len(cur.disks):
-            raise VirtError(ErrorCode.DEVICE_MISSING, f"domain '{d.name}' has no disk '{dev}'",
-                            ErrorDomain.DOMAIN)
-        return attrs.evolve(d, devices=attrs.evolve(cur, disks=keep))
-    mac = devs.interfaces[0].mac
-    ikeep = tuple(x for x in cur.interfaces if mac is None or x.mac != mac)
-    return attrs.evolve(d, devices=attrs.evolve(cur, interfaces=ikeep))
 
 
 def _live_ok(g: Guest, live: bool, maximum: bool, what: str) -> None:

@@ -222,6 +222,14 @@ class XL:
     def network_detach(self, name: str, mac: str) -> None:
         self.run("network-detach", name, mac, what=f"domain '{name}'")
 
+    def cd_insert(self, name: str, vdev: str, target: str) -> None:
+        """``xl cd-insert NAME VDEV TARGET``: new media in the guest's cdrom ``vdev``."""
+        self.run("cd-insert", name, vdev, target, what=f"domain '{name}'")
+
+    def cd_eject(self, name: str, vdev: str) -> None:
+        """``xl cd-eject NAME VDEV``: the guest's cdrom ``vdev`` left empty."""
+        self.run("cd-eject", name, vdev, what=f"domain '{name}'")
+
     def vcpu_set(self, name: str, count: int) -> None:
         self.run("vcpu-set", name, str(count), what=f"domain '{name}'")
 

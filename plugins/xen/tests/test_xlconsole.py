@@ -29,12 +29,15 @@ class ConsoleDom0(StandInDom0):
     def __init__(self) -> None:
         super().__init__()
         self.spawned: list[list[str]] = []
+        self.procs: list[Popen[bytes]] = []
 
     def spawn(self, argv: Sequence[str]) -> Popen[bytes]:
         self.spawned.append(list(argv))
         assert list(argv[:3]) == ["xl", "console", "-t"]
-        return LocalRunner().spawn(["sh", "-c", 'printf "console of %s (%s)\\n" "$1" "$0"; '
+        proc = LocalRunner().spawn(["sh", "-c", 'printf "console of %s (%s)\\n" "$1" "$0"; '
                                     "exec cat", argv[3], argv[4]])
+        self.procs.append(proc)
+        return proc
 
 
 @pytest.fixture
@@ -73,10 +76,16 @@ def test_console_stream(conn: Any) -> None:
     with pytest.raises(VirtError) as err:
         dom.open_console()
     assert err.value.code == C.OPERATION_FAILED and "in use" in err.value.message
-    second = dom.open_console(force=True)  # takes it over: the first one is closed
+    second = dom.open_console(force=True)  # takes it over: the first one ends
+    assert console.recv(10, timeout=1.0) == b"", "the stream taken over ends"
     with pytest.raises(VirtError) as err:
-        console.recv(10, timeout=1.0)
-    assert err.value.code == C.INVALID_STREAM
+        console.send(b"x")
+    assert err.value.code == C.INVALID_STREAM and "taken over" in err.value.message
+    assert conn.dom0.procs[0].poll() is not None, "its xl console process is ended"
+    console.abort()  # still closes it, as the conformance suite's exclusivity test does
+    with pytest.raises(VirtError) as err:
+        conn.call("stream_recv", stream=console.id, nbytes=10, timeout=0.1)
+    assert err.value.code == C.INVALID_STREAM, "gone once aborted"
     assert b"console of con" in read_until(second, b"\n")
     second.finish()
     with pytest.raises(VirtError) as err:

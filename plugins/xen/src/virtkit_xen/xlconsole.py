@@ -1,7 +1,8 @@
 """The guest console of ``xen:///system`` as a stream: ``xl console [-t pv|serial] NAME``
 through the runner (a local subprocess in dom0, or ``ssh -tt`` to it), its stdin and stdout
-relayed. One stream per domain in this driver; ``force`` closes the one open and takes over.
-The channel runner cannot stream (OPERATION_UNSUPPORTED)."""
+relayed. One stream per domain in this driver; ``force`` closes the one open and takes over
+(the stream taken over ends: ``recv`` gives ``b""``, ``send`` is INVALID_STREAM, ``finish``
+and ``abort`` still close it). The channel runner cannot stream (OPERATION_UNSUPPORTED)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ DEVICES = {None: "pv", "console0": "pv", "serial0": "serial"}
 class ConsoleStream:
     def __init__(self, name: str, proc: subprocess.Popen[bytes]) -> None:
         self.name, self.proc = name, proc
+        self.closed = False
 
     def recv(self, stream: int, nbytes: int, timeout: float | None) -> bytes:
+        if self.closed:
+            return b""
         out = self.proc.stdout
         assert out is not None
         ready, _, _ = select.select([out], [], [], timeout)
@@ -40,6 +44,9 @@ class ConsoleStream:
             return b""
 
     def send(self, stream: int, data: bytes) -> int:
+        if self.closed:
+            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} was closed: the console "
+                            f"of domain '{self.name}' was taken over", ErrorDomain.STREAMS)
         inp = self.proc.stdin
         assert inp is not None
         try:
@@ -51,6 +58,7 @@ class ConsoleStream:
         return len(data)
 
     def close(self) -> None:
+        self.closed = True
         for f in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
                 if f is not None:
@@ -92,12 +100,12 @@ class XlConsoleHooks:
                                 f"console device '{device}'", ErrorDomain.LIBXL)
             streams = self._consoles()
             held = [sid for sid, s in streams.items()
-                    if s.name == g.dom.name and s.proc.poll() is None]
+                    if s.name == g.dom.name and not s.closed and s.proc.poll() is None]
             if held and not force:
                 raise VirtError(ErrorCode.OPERATION_FAILED, f"the console of domain "
                                 f"'{g.dom.name}' is in use by another client", ErrorDomain.LIBXL)
-            for sid in held:
-                streams.pop(sid).close()
+            for sid in held:  # taken over: its stream ends (recv gives b""), finish and
+                streams[sid].close()  # abort still close it
             proc = spawn(self.runner, ["xl", "console", "-t", DEVICES[device], g.dom.name])
             sid = next(_ids)
             streams[sid] = ConsoleStream(g.dom.name, proc)

@@ -26,8 +26,16 @@ GUEST = """<domain type='xen'><name>vk-dev</name>
       <target dev='xvdc' bus='xen'/><readonly/></disk>
   </devices></domain>"""
 
-TRANSIENT = GUEST.replace("vk-dev", "vk-dev2").replace(
-    "3f0c9a1e-7b42-4e55-a0d3-5c8e2b9f6a17", "8a2d4c6e-1f3b-4a5c-9e7d-0b2c4e6f8a19")
+#: a transient HVM guest (libxl changes a cdrom's media in HVM guests only; HVM needs the
+#: device model, which the model dom0 has)
+HVM = """<domain type='xen'><name>vk-hvm</name>
+  <uuid>8a2d4c6e-1f3b-4a5c-9e7d-0b2c4e6f8a19</uuid>
+  <memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <os><type>hvm</type><boot dev='cdrom'/></os>
+  <devices>
+    <disk type='file' device='cdrom'><source file='/srv/one.iso'/>
+      <target dev='hdc' bus='ide'/><readonly/></disk>
+  </devices></domain>"""
 
 MAC = "00:16:3e:00:00:2a"
 DATA = ("<disk type='file' device='disk'><source file='/srv/data.img'/>"
@@ -40,9 +48,9 @@ MISSING = ("<disk type='file' device='disk'><source file='/srv/missing.img'/>"
 NIC = f"<interface type='bridge'><mac address='{MAC}'/><source bridge='xenbr0'/></interface>"
 
 
-def cdrom(media: str | None, bus: str = "xen") -> str:
+def cdrom(media: str | None, bus: str = "xen", dev: str = "xvdc") -> str:
     src = f"<source file='{media}'/>" if media else ""
-    return (f"<disk type='file' device='cdrom'>{src}<target dev='xvdc' bus='{bus}'/>"
+    return (f"<disk type='file' device='cdrom'>{src}<target dev='{dev}' bus='{bus}'/>"
             "<readonly/></disk>")
 
 
@@ -116,32 +124,39 @@ def devices(uri: str) -> tuple[list[tuple[str, str, str]], list[str]]:
         assert "xvdb" not in disks(dom.xml_desc(inactive=True))
         dom.detach_device(NIC, live=True, config=True)
         assert MAC not in macs(dom.xml_desc()) and MAC not in macs(dom.xml_desc(inactive=True))
-        # cdrom media: live and config (xl cd-insert), then given as it is (no xl command)
-        dom.update_device(cdrom("/srv/two.iso"), live=True, config=True)
-        assert disks(dom.xml_desc())["xvdc"] == "/srv/two.iso"
+        # cdrom media of a PV guest: not live (libxl: HVM only), config only (no xl command)
+        said.append(refused(ErrorCode.OPERATION_UNSUPPORTED, dom.update_device,
+                            cdrom("/srv/two.iso"), live=True, config=True))
+        assert disks(dom.xml_desc(inactive=True))["xvdc"] == "/srv/one.iso", "nothing changed"
+        dom.update_device(cdrom("/srv/two.iso"), config=True)
+        assert disks(dom.xml_desc())["xvdc"] == "/srv/one.iso"
         assert disks(dom.xml_desc(inactive=True))["xvdc"] == "/srv/two.iso"
-        dom.update_device(cdrom("/srv/two.iso"), live=True, config=True)
-        # ejected, live only (xl cd-eject): the definition keeps its media
-        dom.update_device(cdrom(None))
-        assert disks(dom.xml_desc())["xvdc"] is None
-        assert disks(dom.xml_desc(inactive=True))["xvdc"] == "/srv/two.iso"
+        dom.update_device(cdrom("/srv/two.iso"), config=True)  # as it is: nothing to do
         # what cannot change in place
         said.append(refused(ErrorCode.OPERATION_UNSUPPORTED, dom.update_device,
                             "<disk type='file' device='disk'><source file='/srv/other.img'/>"
                             "<target dev='xvda' bus='xen'/></disk>"))
         said.append(refused(ErrorCode.OPERATION_UNSUPPORTED, dom.update_device,
-                            cdrom("/srv/two.iso", bus="ide")))
+                            cdrom("/srv/one.iso", bus="ide")))
         said.append(refused(ErrorCode.OPERATION_UNSUPPORTED, dom.update_device, NIC))
         said.append(refused(ErrorCode.DEVICE_MISSING, dom.update_device,
-                            cdrom("/srv/two.iso").replace("xvdc", "xvdq")))
+                            cdrom("/srv/two.iso", dev="xvdq")))
         dom.destroy()
         said.append(refused(ErrorCode.OPERATION_INVALID, dom.update_device,
                             cdrom("/srv/one.iso"), live=True))
-        # a transient guest has no configuration to change
-        other = conn.create_xml(TRANSIENT)
-        said.append(refused(ErrorCode.OPERATION_INVALID, other.attach_device, SCRATCH,
+        # a transient HVM guest: no configuration to change; its cdrom's media change live
+        # (xl cd-insert), given as it is (no xl command), then ejected (xl cd-eject)
+        hvm = conn.create_xml(HVM)
+        said.append(refused(ErrorCode.OPERATION_INVALID, hvm.attach_device, SCRATCH,
                             config=True))
-        other.destroy()
+        said.append(refused(ErrorCode.OPERATION_INVALID, hvm.update_device,
+                            cdrom("/srv/two.iso", "ide", "hdc"), config=True))
+        hvm.update_device(cdrom("/srv/two.iso", "ide", "hdc"))
+        assert disks(hvm.xml_desc())["hdc"] == "/srv/two.iso"
+        hvm.update_device(cdrom("/srv/two.iso", "ide", "hdc"), live=True)
+        hvm.update_device(cdrom(None, "ide", "hdc"))
+        assert disks(hvm.xml_desc())["hdc"] is None
+        hvm.destroy()
         dom.undefine()
         deadline = time.monotonic() + 10  # events come on the connection's own thread
         while len(events) < 5 and time.monotonic() < deadline:

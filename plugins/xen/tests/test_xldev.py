@@ -53,8 +53,8 @@ def test_devices_replay_the_xl_sequence(replay: ReplayRunner) -> None:
         ["block-detach", "vk-dev", "xvdd"],
         ["block-detach", "vk-dev", "xvdb"],
         ["network-detach", "vk-dev", "00:16:3e:00:00:2a"],
-        ["cd-insert", "vk-dev", "xvdc", "/srv/two.iso"],
-        ["cd-eject", "vk-dev", "xvdc"]]
+        ["cd-insert", "vk-hvm", "hdc", "/srv/two.iso"],
+        ["cd-eject", "vk-hvm", "hdc"]]
     # the refusals name the device, the definition and the domain
     assert "disk 'xvdb' already exists in the persistent definition of domain 'vk-dev'" \
         in said[0]
@@ -65,9 +65,12 @@ def test_devices_replay_the_xl_sequence(replay: ReplayRunner) -> None:
     assert "no disk 'xvdd' in the live definition of domain 'vk-dev'" in said[6]
     assert "no device found with alias 'ua-none' in the live definition" in said[7]
     assert "alias 'ua-data' in the live definition" in said[8]
-    assert "<source> of disk 'xvda'" in said[9] and "only the media of a cdrom" in said[9]
-    assert "cannot change the target of disk 'xvdc'" in said[10]
-    assert "interface 00:16:3e:00:00:2a" in said[11]
-    assert "no disk 'xvdq'" in said[12]
-    assert said[13] == "domain 'vk-dev' is not running"
-    assert "transient domain 'vk-dev2'" in said[14]
+    assert "media of disk 'xvdc' of running domain 'vk-dev'" in said[9]
+    assert "HVM guests only" in said[9]
+    assert "<source> of disk 'xvda'" in said[10] and "only the media of a cdrom" in said[10]
+    assert "cannot change the target of disk 'xvdc'" in said[11]
+    assert "interface 00:16:3e:00:00:2a" in said[12]
+    assert "no disk 'xvdq'" in said[13]
+    assert said[14] == "domain 'vk-dev' is not running"
+    assert "transient domain 'vk-hvm'" in said[15] and "transient domain 'vk-hvm'" in said[16]
+    assert len(said) == 17

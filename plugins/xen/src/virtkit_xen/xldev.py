@@ -13,9 +13,10 @@ A disk is known by its target, an interface by its MAC (one without a MAC by its
 source; an interface attached without one gets a MAC in Xen's range, 00:16:3e). A live change
 emits ``domain-device-added`` / ``domain-device-removed`` naming the device by its alias, else
 its target or MAC. ``update_device`` changes the media of a cdrom (live ``xl cd-insert DOMAIN
-VDEV TARGET``, or ``xl cd-eject DOMAIN VDEV`` for a cdrom given without ``<source>``); a
-device given as it is changes nothing; any other change is OPERATION_UNSUPPORTED naming what
-cannot change.
+VDEV TARGET``, or ``xl cd-eject DOMAIN VDEV`` for a cdrom given without ``<source>``; libxl
+does this in HVM guests only, so a live change in a PV or PVH guest is OPERATION_UNSUPPORTED
+before xl is asked; config changes the stored definition of any guest); a device given as it
+is changes nothing; any other change is OPERATION_UNSUPPORTED naming what cannot change.
 """
 
 from __future__ import annotations
@@ -257,6 +258,12 @@ class XlDeviceHooks:
             if not changed:
                 return True
             if media_changes:
+                if g.dom.os.type.name != "hvm":
+                    raise _unsupported(f"cannot change the media of "
+                                       f"{describe_device(kind, dev)} of running domain "
+                                       f"'{name}': libxl changes a cdrom's media (xl cd-insert,"
+                                       " cd-eject) in HVM guests only; change its "
+                                       "configuration (config) instead")
                 media = _media(dev)
                 if media:
                     self.xl.cd_insert(name, dev.target.dev, media)

@@ -5,7 +5,8 @@ dom0 (``xl info`` and ``xl list -v`` in the formats recorded in xl-lifecycle.jso
 the device commands as xl 4.17's manual gives them: ``block-attach``, ``block-detach``,
 ``network-attach``, ``network-detach``, ``cd-insert``, ``cd-eject`` answer nothing on success;
 a ``block-attach`` of a file the model does not have (``/srv/missing.img``) fails as libxl
-reports a failed hotplug script.
+reports a failed hotplug script. The model has the device model (``test -x`` answers 0),
+for the scenario's HVM guest.
 
 Run from plugins/xen/tests: ``python data/make_xl_devices.py``.
 """
@@ -55,6 +56,7 @@ class DeviceDom0(StandInDom0):
 
 def main() -> None:
     model = DeviceDom0()
+    model.device_model = True  # for the HVM guest
     virtkit_xen.driver.runner_from_spec = lambda spec: model  # type: ignore[assignment]
     OUT.unlink(missing_ok=True)
     os.environ.update(VIRTKIT_STATE_ROOT=tempfile.mkdtemp(), VIRTKIT_XEN_POLL="0",

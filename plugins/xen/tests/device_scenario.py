@@ -157,6 +157,11 @@ def devices(uri: str) -> tuple[list[tuple[str, str, str]], list[str]]:
         hvm.update_device(cdrom(None, "ide", "hdc"))
         assert disks(hvm.xml_desc())["hdc"] is None
         hvm.destroy()
+        # xl has no libvirt networks: an interface must name a bridge (nothing changes)
+        said.append(refused(ErrorCode.CONFIG_UNSUPPORTED, dom.attach_device,
+                            "<interface type='network'><mac address='00:16:3e:00:00:2b'/>"
+                            "<source network='default'/></interface>", config=True))
+        assert "00:16:3e:00:00:2b" not in macs(dom.xml_desc(inactive=True))
         dom.undefine()
         deadline = time.monotonic() + 10  # events come on the connection's own thread
         while len(events) < 5 and time.monotonic() < deadline:

@@ -73,4 +73,6 @@ def test_devices_replay_the_xl_sequence(replay: ReplayRunner) -> None:
     assert "no disk 'xvdq'" in said[13]
     assert said[14] == "domain 'vk-dev' is not running"
     assert "transient domain 'vk-hvm'" in said[15] and "transient domain 'vk-hvm'" in said[16]
-    assert len(said) == 17
+    assert "interface 00:16:3e:00:00:2b of domain 'vk-dev'" in said[17]
+    assert "type 'network'" in said[17]
+    assert len(said) == 18

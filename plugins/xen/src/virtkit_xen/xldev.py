@@ -121,8 +121,12 @@ class XlDeviceHooks:
         """The ``disk`` or ``vif`` entry xl.cfg has for ``dev`` (refusing, CONFIG_UNSUPPORTED,
         what xl.cfg cannot express)."""
         devices = Devices(disks=(dev,)) if kind == "disk" else Devices(interfaces=(dev,))
-        text = native.xml_to_xl(attrs.evolve(g.dom, devices=devices).to_xml(),
-                                strict=True).text
+        try:
+            text = native.xml_to_xl(attrs.evolve(g.dom, devices=devices).to_xml(),
+                                    strict=True).text
+        except VirtError as e:  # name the device and the domain, not "interface 0"
+            raise VirtError(e.code, f"unsupported configuration: {describe_device(kind, dev)} "
+                            f"of domain '{g.dom.name}': {e.message}", ErrorDomain.LIBXL) from None
         entries = parse_config(text)["disk" if kind == "disk" else "vif"]
         return str(entries[0])  # type: ignore[index]
 

@@ -24,6 +24,8 @@ def test_write_read_list_delete(tmp_path: Path) -> None:
     assert store.delete("domains", "db")
     assert not store.delete("domains", "db")
     assert store.read("domains", "db") is None
+    assert store.exists("domains", "web1") and not store.exists("domains", "db")
+    assert not store.exists("nothing", "x")
     assert store.names("nothing") == []
     assert not store.delete("nothing", "x") and not store.delete("nothing", "x", wait=False)
     assert oct((tmp_path / "domains" / "web1.xml").stat().st_mode & 0o777) == "0o600"
@@ -38,6 +40,8 @@ def test_names_that_escape_are_refused(tmp_path: Path, name: str) -> None:
     assert info.value.code == ErrorCode.INVALID_ARG
     assert store.names("domains") == ["keep"]
     assert store.read("domains", "keep") == b"kept"
+    with pytest.raises(VirtError):
+        store.exists("domains", name)
     assert not any(p.name == "evil" for p in tmp_path.rglob("*"))
 
 

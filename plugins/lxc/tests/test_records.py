@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import domain_xml
 
 import virtkit
+from virtkit.sdk.errors import VirtError
 from virtkit.sdk.states import DomainState, ShutoffReason
 
 
@@ -72,6 +74,10 @@ def test_undefine_while_running_keeps_the_definition_in_the_status(conn, rootdir
     # a transient domain never has a config record
     conn.create_xml(domain_xml("rec3", rootdir, "sleep 1000"))
     cfg3, st3 = _paths(state, "rec3")
+    assert st3.exists() and not cfg3.exists()
+    # its name is found in the status store alone: taken for a define of another uuid
+    with pytest.raises(VirtError, match="already exists"):
+        conn.define_xml(domain_xml("rec3", rootdir, "sleep 1000"))
     assert st3.exists() and not cfg3.exists()
 
 

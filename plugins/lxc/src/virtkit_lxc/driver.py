@@ -317,8 +317,12 @@ class LxcDriver(ConsoleMixin, Driver):
     def _place(self, new: spec.Definition, given_uuid: bool) -> Container | None:
         """The domain ``new`` redefines (same name and uuid), or None for a new one; a name or
         uuid taken by another domain is refused. Found by name (one record read); the others
-        are scanned only for a uuid the caller gave (a generated one is no other's)."""
-        c = self._load(new.name)
+        are scanned only for a uuid the caller gave (a generated one is no other's). A new
+        name's two records are looked for without reading them (store lock held: none appears
+        meanwhile)."""
+        exists = self.store.exists("domains", new.name) or self.status.exists("domains",
+                                                                               new.name)
+        c = self._load(new.name) if exists else None
         if c is not None:
             if c.config.domain.uuid != new.domain.uuid:
                 raise self._taken(c)

@@ -298,3 +298,27 @@ def test_vnc_graphics_and_its_password(esx: Any) -> None:
     finally:
         ro.close()
     dom.undefine()
+
+
+def test_a_listing_made_just_after_a_vm_went_does_not_bring_it_back(esx: Any) -> None:
+    """vCenter's container views follow the inventory a moment later: a listing made just
+    after an undefine can still hold the VM. The VM stays gone (its id is never reused)."""
+    n = name()
+    dom = esx.define_xml(domain_xml(n))
+    uuid = dom.uuid
+    inventory = esx.driver.inventory
+    stale = inventory.vms()  # a listing from before the undefine, the VM in it
+    assert any(row.name == n for row in stale)
+    dom.undefine()
+    real = inventory.vms
+    inventory.vms = lambda: stale
+    try:
+        with pytest.raises(virtkit.VirtError) as err:
+            esx.lookup_by_uuid(uuid)
+        assert err.value.code == ErrorCode.NO_DOMAIN
+        assert n not in {d.name for d in esx.list_domains()}
+        with pytest.raises(virtkit.VirtError) as err:
+            esx.lookup_by_name(n)
+        assert err.value.code == ErrorCode.NO_DOMAIN
+    finally:
+        inventory.vms = real

@@ -284,8 +284,12 @@ class VSphereDriver(Driver):
 
     def _refresh(self) -> list[VmRow]:
         assert self.inventory is not None
-        rows = self.inventory.vms()
+        listed = self.inventory.vms()
         with self._lock:
+            # a VM this connection saw go (undefined, destroyed while transient) can still be
+            # in a listing made just after (vCenter's container views follow the inventory a
+            # moment later): its managed object id is never reused, so such a row is old
+            rows = [row for row in listed if row.moid not in self._gone]
             seen = set()
             for row in rows:
                 seen.add(row.moid)
@@ -455,7 +459,7 @@ class VSphereDriver(Driver):
             if exc.code != ErrorCode.NO_DOMAIN:
                 raise
         row = self._by_instance_uuid(uuid)
-        if row is None:
+        if row is None or row.moid in self._gone:
             raise no_domain(uuid=uuid)
         with self._lock:
             known = self._observe_row(row)

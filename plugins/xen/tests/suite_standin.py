@@ -1,5 +1,5 @@
-"""A pytest plugin test_xlsuite.py loads into a conformance run against ``xen:///system``: every
-connection's xl runs against one stand-in dom0 (test_xlsnap.py's, taught the device commands
+"""A pytest plugin that plugins/xen/certify.py (``xl_standin``) loads into a conformance run
+against ``xen:///system``: every connection's xl runs against one stand-in dom0 (test_xlsnap.py's, taught the device commands
 by data/make_xl_devices.py and the console by test_xlconsole.py; it has the device model, for
 HVM guests). No Xen runs: see those modules' labels."""
 

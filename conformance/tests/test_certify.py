@@ -45,10 +45,16 @@ def test_test_driver_is_certified(tmp_path: Path) -> None:
 
 def test_only_group(tmp_path: Path) -> None:
     out = certify("test:///default", "-q", "--only", "connection", "--json",
-                  str(tmp_path / "r.json"))
+                  str(tmp_path / "r.json"), "--report", str(tmp_path / "r.md"),
+                  "--note", "against a stand-in")
     record = json.loads((tmp_path / "r.json").read_text())
     assert {t["group"] for t in record["tests"]} == {"connection"}
     assert out.returncode == 1 and record["verdict"] == "refused", "mandatory groups did not run"
+    # the note stays with the record, and the report and the matrix's list of runs show it
+    assert record["note"] == "against a stand-in"
+    assert "— against a stand-in" in (tmp_path / "r.md").read_text()
+    matrix = certify("--matrix", str(tmp_path / "r.json"))
+    assert "- test (test:///default) against a stand-in: `" in matrix.stdout
 
 
 DRIVER = '''

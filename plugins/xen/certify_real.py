@@ -67,6 +67,8 @@ def main(argv: list[str]) -> int:
         cmd = [certify, "xen:///system", "--only", groups,
                "--json", str(outdir / "result.json"), "--junit", str(outdir / "junit.xml"),
                "--report", str(outdir / "report.md"),
+               "--note", "on Xen 4.17 under QEMU TCG (the real run's dom0 image, every domain "
+               "the tiny PV guest; see docs/xen.md)",
                "--", "-p", "certify_guest", "--virtkit-event-timeout", "60",
                "--virtkit-timeout", "300"]
         t1 = time.monotonic()

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="merge result records into the support matrix instead of running")
     p.add_argument("--markdown", metavar="FILE", help="with --matrix: write Markdown here")
     p.add_argument("--html", metavar="FILE", help="with --matrix: write HTML here")
+    p.add_argument("--note", metavar="TEXT",
+                   help="what the run was against, kept in the record and shown in the "
+                        "support matrix (e.g. 'against a simulator')")
     p.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     p.add_argument("--version", action="version", version=f"virtkit-certify {__version__}")
     return p
@@ -51,7 +54,10 @@ def matrix_main(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"virtkit-certify: {exc}", file=sys.stderr)
         return 2
-    text = matrix.markdown(records)
+    command = ("virtkit-certify URI --json RESULT.json --note TEXT  # one run of a driver\n"
+               f"virtkit-certify --matrix {' '.join(args.matrix)}"
+               + (f" --markdown {args.markdown}" if args.markdown else ""))
+    text = matrix.markdown(records, command)
     if args.markdown:
         Path(args.markdown).write_text(text)
     if args.html:
@@ -91,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         record = json.loads(Path(record_path).read_text())
+        if args.note:
+            record["note"] = args.note
+            Path(record_path).write_text(json.dumps(record, indent=2) + "\n")
     if args.report:
         Path(args.report).write_text(markdown_report(record))
     print()

@@ -98,7 +98,8 @@ def markdown(records: list[dict[str, Any]], command: str = "") -> str:
     for r in real + recorded:
         d = r.get("driver") or {}
         h = r.get("host") or {}
-        out.append(f"- {_column(r)}: `{d.get('class')}` from `{d.get('distribution')}` "
+        note = f" {r['note']}" if r.get("note") else ""
+        out.append(f"- {_column(r)}{note}: `{d.get('class')}` from `{d.get('distribution')}` "
                    f"{d.get('version')}, suite {r['suite']['version']}, "
                    f"{r['totals']['passed']} passed, {r['totals']['failed']} failed, "
                    f"{r['totals']['not-supported']} not supported, {r.get('duration_s')} s "

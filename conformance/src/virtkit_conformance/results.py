@@ -111,7 +111,8 @@ def markdown_report(record: dict[str, Any]) -> str:
         + (f" — {'; '.join(record['reasons'])}" if record["reasons"] else ""),
         "",
         f"- backend: {record.get('backend', 'real')}"
-        + (f" — {RECORDED_NOTE}" if is_recorded(record) else ""),
+        + (f" — {RECORDED_NOTE}" if is_recorded(record) else "")
+        + (f" — {record['note']}" if record.get("note") else ""),
         f"- driver: `{driver.get('class')}` from distribution `{driver.get('distribution')}` "
         f"{driver.get('version')}",
         f"- suite: virtkit-conformance {record['suite']['version']}; virtkit "

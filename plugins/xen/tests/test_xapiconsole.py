@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,19 +23,6 @@ from virtkit_xen.xapiconsole import connect
 PV = xml("con", os_type="linux").replace("</os>", "<kernel>/boot/vmlinuz</kernel></os>")
 
 
-@pytest.fixture
-def xapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeXapi]:
-    with FakeXapi(task_delay=0.0) as server:
-        monkeypatch.setenv("VIRTKIT_PASSWORD", server.password)
-        monkeypatch.delenv("VIRTKIT_AUTH_FILE", raising=False)
-        yield server
-
-
-@pytest.fixture
-def conn(xapi: FakeXapi) -> Iterator[Any]:
-    c = virtkit.open(uri(xapi))
-    yield c
-    c.close()
 
 
 def read_until(console: Any, want: bytes) -> bytes:

@@ -7,15 +7,13 @@ the calls the driver makes, live and config, on running and halted VMs, and its 
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_xenapi import LOCAL_SR, NET, uri, vm_rec, xml
+from test_xenapi import LOCAL_SR, NET, vm_rec, xml
 
-import virtkit
 from virtkit.sdk.errors import ErrorCode as C
 from virtkit.sdk.errors import VirtError
 from virtkit_xen.fakexapi import NULL, FakeXapi
@@ -24,19 +22,6 @@ from virtkit_xen.xapidev import userdevice
 MAC = "00:16:3e:12:34:56"
 
 
-@pytest.fixture
-def xapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeXapi]:
-    with FakeXapi(task_delay=0.0) as server:
-        monkeypatch.setenv("VIRTKIT_PASSWORD", server.password)
-        monkeypatch.delenv("VIRTKIT_AUTH_FILE", raising=False)
-        yield server
-
-
-@pytest.fixture
-def conn(xapi: FakeXapi) -> Iterator[Any]:
-    c = virtkit.open(uri(xapi))
-    yield c
-    c.close()
 
 
 def vdisk(dev: str, volume: str = "base-disk", pool: str = LOCAL_SR, device: str = "disk",

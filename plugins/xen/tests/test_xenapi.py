@@ -9,7 +9,6 @@ import logging
 import queue
 import socket
 import xmlrpc.client
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,24 +26,11 @@ LOCAL_SR = "Local storage"
 NET = "Pool-wide network associated with eth0"
 
 
-@pytest.fixture
-def xapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeXapi]:
-    with FakeXapi(task_delay=0.0) as server:
-        monkeypatch.setenv("VIRTKIT_PASSWORD", server.password)
-        monkeypatch.delenv("VIRTKIT_AUTH_FILE", raising=False)
-        yield server
-
 
 def uri(x: FakeXapi, **params: str) -> str:
     q = "&".join(f"{k}={v}" for k, v in {"transport": "http", **params}.items())
     return f"xenapi://root@127.0.0.1:{x.port}/?{q}"
 
-
-@pytest.fixture
-def conn(xapi: FakeXapi) -> Iterator[Any]:
-    c = virtkit.open(uri(xapi))
-    yield c
-    c.close()
 
 
 def xml(name: str, devices: str = "", memory: int = 131072, vcpus: int = 1,

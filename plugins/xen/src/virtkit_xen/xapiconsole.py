@@ -27,6 +27,7 @@ from typing import Any
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef
+from virtkit_xen.streamhooks import ConsoleStreamHooks
 from virtkit_xen.xapi import xerr
 
 MAX_CHUNK = 1024 * 1024
@@ -120,19 +121,8 @@ def connect(location: str, session: str, timeout: float, no_verify: bool,
     return sock, rest
 
 
-class ConsoleHooks:
+class ConsoleHooks(ConsoleStreamHooks):
     """Mixed into :class:`~virtkit_xen.xenapi.XenApiDriver`."""
-
-    def _consoles(self: Any) -> dict[int, ConsoleStream]:
-        if not hasattr(self, "_console_streams"):
-            self._console_streams: dict[int, ConsoleStream] = {}
-        streams: dict[int, ConsoleStream] = self._console_streams
-        return streams
-
-    def close_consoles(self: Any) -> None:
-        for s in list(self._consoles().values()):
-            s.close()
-        self._consoles().clear()
 
     @hookimpl
     def virtkit_domain_open_console(self: Any, dom: DomainRef, device: str | None,
@@ -169,33 +159,3 @@ class ConsoleHooks:
             sid = next(_ids)
             streams[sid] = ConsoleStream(vm.name, sock, rest)
             return sid
-
-    def _stream(self: Any, stream: int) -> ConsoleStream:
-        s: ConsoleStream | None = self._consoles().get(stream)
-        if s is None:
-            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} is not open (unknown, "
-                            "finished or aborted)", ErrorDomain.STREAMS)
-        return s
-
-    @hookimpl
-    def virtkit_stream_recv(self: Any, stream: int, nbytes: int,
-                            timeout: float | None) -> bytes:
-        data: bytes = self._stream(stream).recv(stream, nbytes, timeout)
-        return data
-
-    @hookimpl
-    def virtkit_stream_send(self: Any, stream: int, data: bytes) -> int:
-        n: int = self._stream(stream).send(stream, data)
-        return n
-
-    @hookimpl
-    def virtkit_stream_finish(self: Any, stream: int) -> bool:
-        self._stream(stream).close()
-        self._consoles().pop(stream, None)
-        return True
-
-    @hookimpl
-    def virtkit_stream_abort(self: Any, stream: int) -> bool:
-        self._stream(stream).close()
-        self._consoles().pop(stream, None)
-        return True

@@ -17,6 +17,7 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef
 from virtkit_xen.runner import spawn
+from virtkit_xen.streamhooks import ConsoleStreamHooks
 
 MAX_CHUNK = 1024 * 1024
 _ids = itertools.count(1)
@@ -72,19 +73,8 @@ class ConsoleStream:
                 self.proc.wait()
 
 
-class XlConsoleHooks:
+class XlConsoleHooks(ConsoleStreamHooks):
     """Mixed into the xl driver."""
-
-    def _consoles(self: Any) -> dict[int, ConsoleStream]:
-        if not hasattr(self, "_console_streams"):
-            self._console_streams: dict[int, ConsoleStream] = {}
-        streams: dict[int, ConsoleStream] = self._console_streams
-        return streams
-
-    def close_consoles(self: Any) -> None:
-        for s in list(self._consoles().values()):
-            s.close()
-        self._consoles().clear()
 
     @hookimpl
     def virtkit_domain_open_console(self: Any, dom: DomainRef, device: str | None,
@@ -110,33 +100,3 @@ class XlConsoleHooks:
             sid = next(_ids)
             streams[sid] = ConsoleStream(g.dom.name, proc)
             return sid
-
-    def _stream(self: Any, stream: int) -> ConsoleStream:
-        s: ConsoleStream | None = self._consoles().get(stream)
-        if s is None:
-            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} is not open (unknown, "
-                            "finished or aborted)", ErrorDomain.STREAMS)
-        return s
-
-    @hookimpl
-    def virtkit_stream_recv(self: Any, stream: int, nbytes: int,
-                            timeout: float | None) -> bytes:
-        data: bytes = self._stream(stream).recv(stream, nbytes, timeout)
-        return data
-
-    @hookimpl
-    def virtkit_stream_send(self: Any, stream: int, data: bytes) -> int:
-        n: int = self._stream(stream).send(stream, data)
-        return n
-
-    @hookimpl
-    def virtkit_stream_finish(self: Any, stream: int) -> bool:
-        self._stream(stream).close()
-        self._consoles().pop(stream, None)
-        return True
-
-    @hookimpl
-    def virtkit_stream_abort(self: Any, stream: int) -> bool:
-        self._stream(stream).close()
-        self._consoles().pop(stream, None)
-        return True

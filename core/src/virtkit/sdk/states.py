@@ -235,6 +235,30 @@ class DomainStatus:
         return self.state in ACTIVE_STATES
 
 
+def affected(name: str, active: bool, persistent: bool, live: bool, config: bool,
+             domain: ErrorDomain = ErrorDomain.DOMAIN) -> tuple[bool, bool]:
+    """Which of a domain's definitions a change reaches, from libvirt's affect flags: ``live``
+    (VIR_DOMAIN_AFFECT_LIVE: the running guest) and ``config`` (VIR_DOMAIN_AFFECT_CONFIG: the
+    persistent definition); neither (VIR_DOMAIN_AFFECT_CURRENT) is live when the domain is
+    active, else config.
+
+    :param name: the domain's name, for the messages.
+    :param active: whether the domain runs; ``persistent``: whether it has a persistent
+        definition.
+    :returns: ``(live, config)``, at least one of them true.
+    :raises VirtError: OPERATION_INVALID in ``domain``, naming the domain: live on an inactive
+        domain (``domain 'NAME' is not running``), config on a transient one.
+    """
+    if not live and not config:
+        return (True, False) if active else (False, True)
+    if live and not active:
+        raise VirtError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running", domain)
+    if config and not persistent:
+        raise VirtError(ErrorCode.OPERATION_INVALID, f"cannot change the persistent "
+                        f"configuration of transient domain '{name}'", domain)
+    return live, config
+
+
 @attrs.frozen
 class Transition:
     """The outcome of one operation.

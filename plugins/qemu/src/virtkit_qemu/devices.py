@@ -14,6 +14,7 @@ from lxml import etree
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef
+from virtkit.sdk.states import affected
 from virtkit.xml.domain import Devices, Disk, Domain, Interface, Vcpu
 from virtkit_qemu import argv as argvmod
 from virtkit_qemu import plugs
@@ -113,14 +114,8 @@ class DeviceMixin:
         def _active_monitor(self, g: Guest) -> Any: ...
 
     def _targets(self, g: Guest, live: bool, config: bool) -> tuple[bool, bool]:
-        if not live and not config:
-            live, config = g.status.active, not g.status.active
-        if live and not g.status.active:
-            raise invalid(f"domain '{g.name}' is not running")
-        if config and not g.status.persistent:
-            raise invalid(f"cannot change the persistent configuration of transient domain "
-                          f"'{g.name}'")
-        return live, config
+        return affected(g.name, g.status.active, g.status.persistent, live, config,
+                        ErrorDomain.QEMU)
 
     def _store_def(self, g: Guest, new: Domain) -> None:
         self.host.write_def(g.name, new)

@@ -11,6 +11,7 @@ import attrs
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
+from virtkit.sdk.states import affected
 from virtkit.xml import device
 from virtkit.xml.domain import Disk, Filesystem, Interface
 from virtkit.xml.parser import xml_error
@@ -51,14 +52,8 @@ def parse_device(xml: str) -> DeviceModel:
 class DeviceMixin:
     def _flags(self: VBoxDriver, rec: records.MachineRecord, live: bool,
                config: bool) -> tuple[bool, bool]:
-        if not live and not config:
-            live, config = rec.status.active, not rec.status.active
-        if live and not rec.status.active:
-            raise _invalid(f"domain '{rec.name}' is not running")
-        if config and not rec.persistent:
-            raise _invalid(f"cannot change the persistent configuration of transient domain "
-                           f"'{rec.name}'")
-        return live, config
+        return affected(rec.name, rec.status.active, rec.persistent, live, config,
+                        ErrorDomain.VBOX)
 
     def _device_change(self: VBoxDriver, dom: DomainRef, xml: str, live: bool, config: bool,
                        attach: bool) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
+from virtkit.sdk.states import affected
 from virtkit.xml.device import parse_device
 from virtkit_vmware.domxml import _controllers, disk_add, disk_path, nic_add
 
@@ -21,13 +22,9 @@ class DeviceHooks:
     """Mixed into the driver."""
 
     def _check_flags(self: Any, known: Any, live: bool, config: bool) -> None:
-        if live and not known.status.active:
-            raise VirtError(ErrorCode.OPERATION_INVALID,
-                            f"domain '{known.name}' is not running", ErrorDomain.DOMAIN)
-        if config and not known.status.persistent:
-            raise VirtError(ErrorCode.OPERATION_INVALID,
-                            f"cannot change the persistent configuration of transient domain "
-                            f"'{known.name}'", ErrorDomain.DOMAIN)
+        """Live on a stopped VM, or config on a transient one, is refused (vSphere keeps one
+        configuration: with neither flag, a device joins the VM, hot-added when it runs)."""
+        affected(known.name, known.status.active, known.status.persistent, live, config)
 
     @hookimpl
     def virtkit_domain_attach_device(self: Any, dom: DomainRef, xml: str, live: bool,

@@ -32,6 +32,7 @@ import attrs
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
+from virtkit.sdk.states import affected
 from virtkit.xml.common import MacAddress
 from virtkit.xml.device import describe_device, device_name
 from virtkit.xml.device import parse_device as _parse
@@ -132,12 +133,7 @@ class DeviceHooks:
     def _dev_targets(self: Any, vm: Any, live: bool, config: bool) -> tuple[bool, bool]:
         """libvirt's affect flags: neither is live when active, else config; live on an
         inactive and config on a transient domain are OPERATION_INVALID."""
-        live, config = self._affect(vm, live, config)
-        if config and not vm.status.persistent:
-            raise VirtError(ErrorCode.OPERATION_INVALID, f"cannot change the persistent "
-                            f"configuration of transient domain '{vm.name}'",
-                            ErrorDomain.DOMAIN)
-        return live, config
+        return affected(vm.name, vm.status.active, vm.status.persistent, live, config)
 
     def _chosen(self: Any, vm: Any, live: bool, config: bool) -> list[tuple[str, Domain]]:
         out: list[tuple[str, Domain]] = []

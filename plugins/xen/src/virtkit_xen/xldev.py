@@ -29,6 +29,7 @@ import attrs
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
+from virtkit.sdk.states import affected
 from virtkit.xml.common import MacAddress
 from virtkit.xml.device import describe_device, device_name
 from virtkit.xml.device import parse_device as _parse
@@ -88,17 +89,7 @@ class XlDeviceHooks:
     # -- flags and definitions ------------------------------------------------------------------
 
     def _dev_targets(self: Any, g: Any, live: bool, config: bool) -> tuple[bool, bool]:
-        active = g.status.active
-        if not live and not config:
-            live, config = active, not active
-        if live and not active:
-            raise VirtError(ErrorCode.OPERATION_INVALID,
-                            f"domain '{g.dom.name}' is not running", ErrorDomain.DOMAIN)
-        if config and g.config is None:
-            raise VirtError(ErrorCode.OPERATION_INVALID, f"cannot change the persistent "
-                            f"configuration of transient domain '{g.dom.name}'",
-                            ErrorDomain.DOMAIN)
-        return live, config
+        return affected(g.dom.name, g.status.active, g.config is not None, live, config)
 
     @staticmethod
     def _chosen(g: Any, live: bool, config: bool) -> list[tuple[str, Domain]]:

@@ -16,6 +16,7 @@ from virtkit.sdk.domain_events import domain_event
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
+from virtkit.sdk.states import affected
 from virtkit.xml import domain as dx
 from virtkit.xml.device import DEVICE_KINDS, device_name, parse_device
 from virtkit.xml.device import describe_device as describe
@@ -134,14 +135,8 @@ def _missing(kind: str, dev: Any, domain: str) -> VirtError:
 def targets(dom: TestDomain, live: bool, config: bool) -> tuple[bool, bool]:
     """Resolve libvirt's affect flags: neither means the live definition when active, else the
     persistent one. Refuses live on an inactive domain and config on a transient one."""
-    if not live and not config:
-        return (True, False) if dom.status.active else (False, True)
-    if live and not dom.status.active:
-        raise _invalid(f"domain '{dom.name}' is not running")
-    if config and not dom.status.persistent:
-        raise _invalid(f"cannot change the persistent configuration of transient domain "
-                       f"'{dom.name}'")
-    return live, config
+    return affected(dom.name, dom.status.active, dom.status.persistent, live, config,
+                    ErrorDomain.TEST)
 
 
 class DeviceMixin:

@@ -24,6 +24,7 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError, not_running
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.hookspecs.tuning import IOTHREAD_PARAMS, STATS_GROUPS, UNLIMITED, parse_vcpulist
 from virtkit.sdk.records import DomainRef, DomainStats, IOThreadInfo, VcpuInfo
+from virtkit.sdk.states import affected
 from virtkit.xml.domain import IoThread, IoThreadIds, VcpuState, VcpuStates
 
 if TYPE_CHECKING:
@@ -101,14 +102,8 @@ class TuningMixin:
     # -- scope: the live and/or persistent settings --------------------------------------------
 
     def _scope(self, d: TestDomain, live: bool, config: bool) -> tuple[bool, bool]:
-        if not live and not config:
-            return (True, False) if d.status.active else (False, True)
-        if live and not d.status.active:
-            raise not_running(d.name, ErrorDomain.TEST)
-        if config and not d.status.persistent:
-            raise _invalid(f"cannot change the persistent configuration of transient domain "
-                           f"'{d.name}'")
-        return live, config
+        return affected(d.name, d.status.active, d.status.persistent, live, config,
+                        ErrorDomain.TEST)
 
     def _targets(self, d: TestDomain, live: bool, config: bool) -> list[bool]:
         """The definitions a change reaches, as ``live`` flags: [True] (the live one),

@@ -207,6 +207,13 @@ def test_refusals_name_the_domain(xapi: FakeXapi, conn: Any) -> None:
 def test_transient_domains_vanish(xapi: FakeXapi, conn: Any) -> None:
     dom = conn.create_xml(xml("tmp"))
     assert not dom.is_persistent() and vm_rec(xapi, "tmp")["power_state"] == "Running"
+    # a transient domain has no persistent definition to change
+    for call in (lambda: dom.set_vcpus(1, config=True),
+                 lambda: dom.set_memory(65536, config=True)):
+        with pytest.raises(VirtError) as err:
+            call()
+        assert err.value.code == C.OPERATION_INVALID and "transient domain 'tmp'" in \
+            err.value.message
     dom.destroy()
     assert not any(v["name_label"] == "tmp" for v in xapi.db["VM"].values())
     with pytest.raises(VirtError) as err:

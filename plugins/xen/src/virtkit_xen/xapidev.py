@@ -32,7 +32,6 @@ import attrs
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef, Event
-from virtkit.sdk.states import affected
 from virtkit.xml.common import MacAddress
 from virtkit.xml.device import describe_device, device_name
 from virtkit.xml.device import parse_device as _parse
@@ -130,11 +129,6 @@ class DeviceHooks:
 
     # -- flags and definitions ------------------------------------------------------------------
 
-    def _dev_targets(self: Any, vm: Any, live: bool, config: bool) -> tuple[bool, bool]:
-        """libvirt's affect flags: neither is live when active, else config; live on an
-        inactive and config on a transient domain are OPERATION_INVALID."""
-        return affected(vm.name, vm.status.active, vm.status.persistent, live, config)
-
     def _chosen(self: Any, vm: Any, live: bool, config: bool) -> list[tuple[str, Domain]]:
         out: list[tuple[str, Domain]] = []
         if live:
@@ -226,7 +220,7 @@ class DeviceHooks:
         dev = parse_device(xml)
         with self.lock:
             vm = self._find(dom)
-            live, config = self._dev_targets(vm, live, config)
+            live, config = self._affect(vm, live, config)
             if isinstance(dev, Interface) and dev.mac is None:
                 mac = "00:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
                 dev = attrs.evolve(dev, mac=MacAddress(address=mac))
@@ -277,7 +271,7 @@ class DeviceHooks:
         dev = parse_device(xml)
         with self.lock:
             vm = self._find(dom)
-            live, config = self._dev_targets(vm, live, config)
+            live, config = self._affect(vm, live, config)
             self._detach(vm, dev, live, config)
             return True
 
@@ -286,7 +280,7 @@ class DeviceHooks:
                                            config: bool) -> bool:
         with self.lock:
             vm = self._find(dom)
-            live, config = self._dev_targets(vm, live, config)
+            live, config = self._affect(vm, live, config)
             found: Disk | Interface | None = None
             for where, d in self._chosen(vm, live, config):
                 devs = d.devices or Devices()
@@ -340,7 +334,7 @@ class DeviceHooks:
         dev = parse_device(xml)
         with self.lock:
             vm = self._find(dom)
-            live, config = self._dev_targets(vm, live, config)
+            live, config = self._affect(vm, live, config)
             if not isinstance(dev, Disk):
                 raise VirtError(ErrorCode.OPERATION_UNSUPPORTED, f"unsupported operation: "
                                 f"cannot update {describe(dev)} of domain '{vm.name}' in place "

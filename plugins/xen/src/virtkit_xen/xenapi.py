@@ -36,7 +36,7 @@ from virtkit.sdk.records import (
     Event,
     NodeInfo,
 )
-from virtkit.sdk.states import DomainState, DomainStatus, Op, ShutoffReason, transition
+from virtkit.sdk.states import DomainState, DomainStatus, Op, ShutoffReason, affected, transition
 from virtkit.xml.domain import Domain
 from virtkit_xen import xapidom as dx
 from virtkit_xen.xapi import NULL, Endpoint, XapiSession, xerr
@@ -620,14 +620,10 @@ class XenApiDriver(ConsoleHooks, DeviceHooks, SnapshotHooks, StorageHooks, Drive
     # -- memory and vcpus -----------------------------------------------------------------------
 
     def _affect(self, vm: Vm, live: bool, config: bool) -> tuple[bool, bool]:
-        """libvirt's AFFECT_CURRENT: neither flag means live when active, else config."""
-        if not live and not config:
-            live = vm.status.active
-            config = not live
-        if live and not vm.status.active:
-            raise VirtError(ErrorCode.OPERATION_INVALID, f"domain '{vm.name}' is not running",
-                            ErrorDomain.DOMAIN)
-        return live, config
+        """libvirt's affect flags (:func:`virtkit.sdk.states.affected`): neither flag means
+        live when active, else config; live on a halted VM or config on a transient one is
+        OPERATION_INVALID."""
+        return affected(vm.name, vm.status.active, vm.status.persistent, live, config)
 
     def _store_config(self, vm: Vm, d: Domain) -> None:
         self._set_other(vm, dx.XML_KEY, d.to_xml(secure=True))

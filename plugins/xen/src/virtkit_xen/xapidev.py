@@ -23,7 +23,6 @@ one in Xen's range (00:16:3e). A live change emits ``domain-device-added`` /
 
 from __future__ import annotations
 
-import random
 import re
 from typing import Any
 
@@ -37,6 +36,7 @@ from virtkit.xml.device import describe_device, device_name
 from virtkit.xml.device import parse_device as _parse
 from virtkit.xml.domain import Devices, Disk, Domain, Interface
 from virtkit_xen import xapidom as dx
+from virtkit_xen.devlist import find, items, replace, xen_mac
 from virtkit_xen.xapi import NULL, xerr
 
 #: ``other_config`` key of a VBD or VIF that is in the running guest only
@@ -58,12 +58,12 @@ def describe(dev: Disk | Interface) -> str:
     """How messages name a device: ``disk 'xvdb'``, ``interface 00:16:3e:...``."""
     if isinstance(dev, Interface) and dev.mac is None:
         return "interface"
-    return describe_device("disk" if isinstance(dev, Disk) else "interface", dev)
+    return describe_device(_kind(dev), dev)
 
 
 def event_name(dev: Disk | Interface) -> str:
     """How device events name a device: its alias, else its target or MAC."""
-    return device_name("disk" if isinstance(dev, Disk) else "interface", dev)
+    return device_name(_kind(dev), dev)
 
 
 def userdevice(target: str) -> int | None:
@@ -78,30 +78,8 @@ def userdevice(target: str) -> int | None:
     return n - 1
 
 
-def _same(have: Disk | Interface, want: Disk | Interface) -> bool:
-    if isinstance(want, Disk):
-        return isinstance(have, Disk) and have.target.dev == want.target.dev
-    if not isinstance(have, Interface):
-        return False
-    if want.mac is not None:
-        return have.mac is not None and have.mac.address.lower() == want.mac.address.lower()
-    return (have.type, have.source) == (want.type, want.source)
-
-
-def _items(d: Domain, dev: Disk | Interface) -> tuple[Any, ...]:
-    devs = d.devices or Devices()
-    return tuple(devs.disks if isinstance(dev, Disk) else devs.interfaces)
-
-
-def _replace(d: Domain, dev: Disk | Interface, items: tuple[Any, ...]) -> Domain:
-    devs = d.devices or Devices()
-    new = (attrs.evolve(devs, disks=items) if isinstance(dev, Disk)
-           else attrs.evolve(devs, interfaces=items))
-    return attrs.evolve(d, devices=new)
-
-
-def _find(d: Domain, dev: Disk | Interface) -> Disk | Interface | None:
-    return next((x for x in _items(d, dev) if _same(x, dev)), None)
+def _kind(dev: Disk | Interface) -> str:
+    return "disk" if isinstance(dev, Disk) else "interface"
 
 
 def _vbd_fields(vm: Any, disk: Disk, vdi: str | None, live_only: bool) -> dict[str, Any]:
@@ -222,11 +200,11 @@ class DeviceHooks:
             vm = self._find(dom)
             live, config = self._affect(vm, live, config)
             if isinstance(dev, Interface) and dev.mac is None:
-                mac = "00:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+                mac = xen_mac()
                 dev = attrs.evolve(dev, mac=MacAddress(address=mac))
             chosen = self._chosen(vm, live, config)
             for where, d in chosen:
-                if _find(d, dev) is not None:
+                if find(d, _kind(dev), dev) is not None:
                     raise VirtError(ErrorCode.OPERATION_FAILED, f"operation failed: "
                                     f"{describe(dev)} already exists in the {where} definition "
                                     f"of domain '{vm.name}'", ErrorDomain.DOMAIN)
@@ -259,7 +237,7 @@ class DeviceHooks:
                 # that a refused plug leaves it as it was)
                 self.session.call(f"{cls}.remove_from_other_config", ref, SCOPE_KEY,
                                   what=what)
-            self._store(self._reload(vm), [(w, _replace(d, dev, (*_items(d, dev), dev)))
+            self._store(self._reload(vm), [(w, replace(d, _kind(dev), (*items(d, _kind(dev)), dev)))
                                            for w, d in chosen])
             if live:
                 self.emit(Event("domain-device-added", vm.domref, device=event_name(dev)))
@@ -299,10 +277,10 @@ class DeviceHooks:
         chosen = self._chosen(vm, live, config)
         changed = []
         for where, d in chosen:
-            have = _find(d, dev)
+            have = find(d, _kind(dev), dev)
             if have is None:
                 raise _missing(dev, where, vm.name)
-            changed.append((where, _replace(d, dev, tuple(x for x in _items(d, dev)
+            changed.append((where, replace(d, _kind(dev), tuple(x for x in items(d, _kind(dev))
                                                           if x is not have))))
             dev = have if isinstance(dev, Interface) and dev.mac is None else dev
         found = self._record_of(vm, dev)
@@ -343,7 +321,7 @@ class DeviceHooks:
             changed = []
             same = True
             for where, d in chosen:
-                have = _find(d, dev)
+                have = find(d, _kind(dev), dev)
                 if have is None:
                     raise _missing(dev, where, vm.name)
                 same = same and have == dev
@@ -352,8 +330,8 @@ class DeviceHooks:
                                     f"operation: only the media of a cdrom can change; "
                                     f"{describe(dev)} of domain '{vm.name}' is a disk",
                                     ErrorDomain.XENAPI)
-                changed.append((where, _replace(d, dev, tuple(
-                    dev if x is have else x for x in _items(d, dev)))))
+                changed.append((where, replace(d, _kind(dev), tuple(
+                    dev if x is have else x for x in items(d, _kind(dev))))))
             if same:
                 return True  # nothing to change
             if vm.status.active and config and not live:

@@ -21,7 +21,6 @@ is changes nothing; any other change is OPERATION_UNSUPPORTED naming what cannot
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import attrs
@@ -35,36 +34,13 @@ from virtkit.xml.device import describe_device, device_name
 from virtkit.xml.device import parse_device as _parse
 from virtkit.xml.domain import Devices, Disk, Domain
 from virtkit_xen import native
+from virtkit_xen.devlist import KINDS, find, items, replace, xen_mac
 from virtkit_xen.xlcfg import parse_config
-
-#: the device kinds xl attaches, and the ``Devices`` field holding each
-KINDS = {"disk": "disks", "interface": "interfaces"}
 
 
 def parse_device(xml: str) -> tuple[str, Any]:
     """``(kind, model)`` of a device document (:func:`virtkit.xml.device.parse_device`)."""
     return _parse(xml, tuple(KINDS), driver="xen", domain=ErrorDomain.LIBXL)
-
-
-def _items(d: Domain, kind: str) -> tuple[Any, ...]:
-    return tuple(getattr(d.devices or Devices(), KINDS[kind]))
-
-
-def _replace(d: Domain, kind: str, items: tuple[Any, ...]) -> Domain:
-    changes: dict[str, Any] = {KINDS[kind]: items}
-    return attrs.evolve(d, devices=attrs.evolve(d.devices or Devices(), **changes))
-
-
-def _same(kind: str, have: Any, want: Any) -> bool:
-    if kind == "disk":
-        return bool(have.target.dev == want.target.dev)
-    if want.mac is not None:
-        return have.mac is not None and have.mac.address.lower() == want.mac.address.lower()
-    return bool((have.type, have.source) == (want.type, want.source))
-
-
-def _find(d: Domain, kind: str, dev: Any) -> Any:
-    return next((x for x in _items(d, kind) if _same(kind, x, dev)), None)
 
 
 def _missing(kind: str, dev: Any, where: str, name: str) -> VirtError:
@@ -132,11 +108,11 @@ class XlDeviceHooks:
             g = self._find(dom)
             live, config = self._dev_targets(g, live, config)
             if kind == "interface" and dev.mac is None:
-                mac = "00:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+                mac = xen_mac()
                 dev = attrs.evolve(dev, mac=MacAddress(address=mac))
             chosen = self._chosen(g, live, config)
             for where, d in chosen:
-                if _find(d, kind, dev) is not None:
+                if find(d, kind, dev) is not None:
                     raise VirtError(ErrorCode.OPERATION_FAILED, f"operation failed: "
                                     f"{describe_device(kind, dev)} already exists in the "
                                     f"{where} definition of domain '{g.dom.name}'",
@@ -145,7 +121,7 @@ class XlDeviceHooks:
             if live:
                 (self.xl.block_attach if kind == "disk" else self.xl.network_attach)(
                     g.dom.name, spec)
-            self._store_defs(g, [(w, _replace(d, kind, (*_items(d, kind), dev)))
+            self._store_defs(g, [(w, replace(d, kind, (*items(d, kind), dev)))
                                  for w, d in chosen])
             if live:
                 self.emit(Event("domain-device-added", g.ref, device=device_name(kind, dev)))
@@ -171,7 +147,7 @@ class XlDeviceHooks:
             live, config = self._dev_targets(g, live, config)
             found: tuple[str, Any] | None = None
             for where, d in self._chosen(g, live, config):
-                have = next(((k, x) for k in KINDS for x in _items(d, k)
+                have = next(((k, x) for k in KINDS for x in items(d, k)
                              if x.alias is not None and x.alias.name == alias), None)
                 if have is None:
                     raise VirtError(ErrorCode.DEVICE_MISSING, f"device not found: no device "
@@ -186,10 +162,10 @@ class XlDeviceHooks:
         changed = []
         gone = dev
         for where, d in self._chosen(g, live, config):
-            have = _find(d, kind, dev)
+            have = find(d, kind, dev)
             if have is None:
                 raise _missing(kind, dev, where, g.dom.name)
-            changed.append((where, _replace(d, kind, tuple(x for x in _items(d, kind)
+            changed.append((where, replace(d, kind, tuple(x for x in items(d, kind)
                                                            if x is not have))))
             if where == "live":
                 gone = have
@@ -225,7 +201,7 @@ class XlDeviceHooks:
                                    "change")
             changed, media_changes = [], False
             for where, d in self._chosen(g, live, config):
-                have = _find(d, kind, dev)
+                have = find(d, kind, dev)
                 if have is None:
                     raise _missing(kind, dev, where, name)
                 if have == dev:
@@ -247,8 +223,8 @@ class XlDeviceHooks:
                                        f"place on xl: it is a {have.device or 'disk'}, and only "
                                        "the media of a cdrom can change")
                 new = attrs.evolve(have, source=dev.source)
-                changed.append((where, _replace(d, kind, tuple(
-                    new if x is have else x for x in _items(d, kind)))))
+                changed.append((where, replace(d, kind, tuple(
+                    new if x is have else x for x in items(d, kind)))))
                 media_changes = media_changes or where == "live"
             if not changed:
                 return True

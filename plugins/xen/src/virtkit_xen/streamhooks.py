@@ -19,6 +19,24 @@ class Stream(Protocol):
     def close(self) -> None: ...
 
 
+def no_output(name: str, timeout: float | None) -> VirtError:
+    """A console read that waited ``timeout`` seconds for nothing."""
+    return VirtError(ErrorCode.OPERATION_TIMEOUT, f"no console output from domain '{name}' "
+                     f"within {timeout:g}s", ErrorDomain.STREAMS)
+
+
+def taken_over(stream: int, name: str) -> VirtError:
+    """A write to a console stream another client took over (with ``force``)."""
+    return VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} was closed: the console of "
+                     f"domain '{name}' was taken over", ErrorDomain.STREAMS)
+
+
+def console_closed(stream: int, name: str, why: object) -> VirtError:
+    """A write to a console whose far end went away (``why``: the error's text)."""
+    return VirtError(ErrorCode.INVALID_STREAM, f"stream {stream}: the console of domain "
+                     f"'{name}' closed ({why})", ErrorDomain.STREAMS)
+
+
 class ConsoleStreamHooks:
     """Mixed into each backend's console hooks: the table of open streams and the four stream
     hooks (a finished or aborted stream is closed and leaves the table; a stream taken over by

@@ -27,7 +27,7 @@ from typing import Any
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef
-from virtkit_xen.streamhooks import ConsoleStreamHooks
+from virtkit_xen.streamhooks import ConsoleStreamHooks, console_closed, no_output, taken_over
 from virtkit_xen.xapi import xerr
 
 MAX_CHUNK = 1024 * 1024
@@ -52,8 +52,7 @@ class ConsoleStream:
             return b""
         ready = select.select([self.sock], [], [], timeout)[0]
         if not ready and not (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()):
-            raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"no console output from domain "
-                            f"'{self.name}' within {timeout:g}s", ErrorDomain.STREAMS)
+            raise no_output(self.name, timeout)
         try:
             return self.sock.recv(min(nbytes, MAX_CHUNK))
         except OSError:
@@ -61,14 +60,11 @@ class ConsoleStream:
 
     def send(self, stream: int, data: bytes) -> int:
         if self.closed:
-            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} was closed: the console "
-                            f"of domain '{self.name}' was taken over", ErrorDomain.STREAMS)
+            raise taken_over(stream, self.name)
         try:
             self.sock.sendall(data)
         except OSError as exc:
-            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream}: the console of domain "
-                            f"'{self.name}' closed ({exc.strerror or exc})",
-                            ErrorDomain.STREAMS) from None
+            raise console_closed(stream, self.name, exc.strerror or exc) from None
         return len(data)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import hookimpl
 from virtkit.sdk.records import DomainRef
 from virtkit_xen.runner import spawn
-from virtkit_xen.streamhooks import ConsoleStreamHooks
+from virtkit_xen.streamhooks import ConsoleStreamHooks, console_closed, no_output, taken_over
 
 MAX_CHUNK = 1024 * 1024
 _ids = itertools.count(1)
@@ -37,8 +37,7 @@ class ConsoleStream:
         assert out is not None
         ready, _, _ = select.select([out], [], [], timeout)
         if not ready:
-            raise VirtError(ErrorCode.OPERATION_TIMEOUT, f"no console output from domain "
-                            f"'{self.name}' within {timeout:g}s", ErrorDomain.STREAMS)
+            raise no_output(self.name, timeout)
         try:
             return os.read(out.fileno(), min(nbytes, MAX_CHUNK))
         except OSError:
@@ -46,16 +45,14 @@ class ConsoleStream:
 
     def send(self, stream: int, data: bytes) -> int:
         if self.closed:
-            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream} was closed: the console "
-                            f"of domain '{self.name}' was taken over", ErrorDomain.STREAMS)
+            raise taken_over(stream, self.name)
         inp = self.proc.stdin
         assert inp is not None
         try:
             inp.write(data)
             inp.flush()
         except OSError as exc:
-            raise VirtError(ErrorCode.INVALID_STREAM, f"stream {stream}: the console of domain "
-                            f"'{self.name}' closed ({exc.strerror})", ErrorDomain.STREAMS) from None
+            raise console_closed(stream, self.name, exc.strerror) from None
         return len(data)
 
     def close(self) -> None:

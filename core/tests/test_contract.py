@@ -151,6 +151,56 @@ def test_every_hook_checks_each_argument_type_before_the_driver(op: str) -> None
     assert [c for c in spy.calls if c[0] == op] == []
 
 
+@pytest.mark.parametrize("op", OPS)
+def test_a_wrong_type_gets_the_words_of_the_annotations_type_check(op: str) -> None:
+    """The dispatcher checks a plain class (a record, str, bool) itself, without calling
+    ``type_check``'s closure, and skips a type that a check by the argument's name guarantees:
+    each argument's error is still ``type_check``'s, word for word, or the name check's."""
+    import copy
+
+    from virtkit.sdk.checks import BY_NAME, type_check
+
+    spec = op_specs()[op]
+    hints = typing.get_type_hints(all_specs()[PREFIX + op])
+    for entry in spec.checks:
+        arg = entry[0]
+        hint = hints.get(arg, Any)
+        check = BY_NAME.get(arg) or type_check(hint, f"argument '{arg}'")
+        assert check is not None, (op, arg)
+        alone = copy.copy(spec)
+        alone.checks = (entry,)  # this argument's checks only, the others' values left None
+        for value in (_wrong_value(hint), b"x", 3, 2.5, True, "x", [], None):
+            if value is None and entry[1]:
+                continue  # an optional argument's None is never checked
+            try:
+                check(value, op)
+                continue  # admitted by the annotation (or the name's check): not a wrong type
+            except VirtError as exc:
+                want = exc
+            with pytest.raises(VirtError) as got:
+                alone.check_args({**dict.fromkeys(spec.argnames), arg: value})
+            assert (got.value.code, got.value.message) == (want.code, want.message), (op, arg)
+
+
+def test_a_result_of_the_declared_class_passes_and_a_wrong_one_does_not() -> None:
+    """A result of exactly the declared class passes without the result check's call; any
+    other class still goes through it."""
+    conn = connect(SpyDriver)
+    conn.driver.answer = lambda op: REF  # type: ignore[method-assign]
+    assert conn.call("domain_lookup_by_name", name="x") == REF
+    for wrong in ("web1", 1, [REF], True):
+        conn.driver.answer = lambda op, wrong=wrong: wrong  # type: ignore[method-assign]
+        with pytest.raises(VirtError) as info:
+            conn.call("domain_lookup_by_name", name="x")
+        assert info.value.code == ErrorCode.INTERNAL_ERROR
+        assert "not what the hookspec declares" in info.value.message
+    conn.driver.answer = lambda op: True  # type: ignore[method-assign]
+    with pytest.raises(VirtError) as info:
+        conn.call("domain_get_vcpus_count", dom=REF, live=True, config=False,
+                  maximum=False)  # an int: a bool is not one
+    assert info.value.code == ErrorCode.INTERNAL_ERROR
+
+
 @pytest.mark.parametrize(
     "op, arg, value, words",
     [

@@ -298,3 +298,26 @@ def test_fuzzed_frames_never_crash_the_daemon(shared_daemon: Any, data: list[byt
 
 def test_after_fuzzing_the_daemon_still_serves_drivers(shared_daemon: Any) -> None:
     still_serving(shared_daemon)
+
+
+def test_a_record_or_scalar_result_travels_bare_and_a_map_or_list_wrapped(daemon: Any) -> None:
+    """The reply layout the protocol's docs describe: a record or a scalar is the whole body,
+    a map or a list is ``{"r": result}``."""
+    with connect_raw(daemon.rw) as sock:
+        def call(serial: int, name: str, body: Any = None) -> Any:
+            sock.sendall(encode(Header(procs.number(name), Type.CALL, serial), body))
+            header, reply = read_frame(sock)
+            assert (header.serial, header.status) == (serial, Status.OK), reply
+            return reply
+
+        call(1, procs.OPEN, {"uri": "test:///default", "read_only": False})
+        ref = call(2, "domain_lookup_by_name", {"name": "test"})
+        assert ref[b"R"] == "DomainRef" and ref[b"V"][0] == "test"
+        dom = {"dom": {b"R": "DomainRef", b"V": ref[b"V"]}}
+        assert call(3, "domain_get_info", dom)[b"R"] == "DomainInfo"
+        assert call(4, "domain_is_updated", dom) is False
+        assert isinstance(call(5, "connect_get_hostname", {}), str)
+        errors = call(6, "domain_get_disk_errors", dom)
+        assert set(errors) == {"r"} and type(errors["r"]) is dict
+        listing = call(7, "domain_list", {})
+        assert set(listing) == {"r"} and listing["r"][0][b"R"] == "DomainSummary"

@@ -35,6 +35,7 @@ from virtkit.daemon import auth
 from virtkit.daemon.config import Config
 from virtkit.remote import procedures as procs
 from virtkit.remote.protocol import (
+    BARE_RESULTS,
     HEADER_SIZE,
     PING,
     PONG,
@@ -52,7 +53,7 @@ from virtkit.remote.protocol import VERSION as PROTOCOL_VERSION
 from virtkit.sdk.driver import Identity
 from virtkit.sdk.errors import ErrorCode, ErrorDomain, VirtError
 from virtkit.sdk.hookspecs import PREFIX, all_specs
-from virtkit.sdk.records import Event, to_plain
+from virtkit.sdk.records import RECORD_TYPES, Event, to_plain
 from virtkit.sdk.uri import parse_uri
 
 log = logging.getLogger("virtkitd")
@@ -205,13 +206,11 @@ class PipeLink(Link):
 
 class _InlineRun:
     """A call a client's reading thread runs itself: since when, and whether the reading was
-    taken over meanwhile (then the thread leaves after its reply; the next reader has its own)."""
+    taken over meanwhile (then the thread leaves after its reply; the next reader has its own).
+    Its fields are class attributes until set, so that making one runs no Python code."""
 
-    __slots__ = ("since", "taken")
-
-    def __init__(self, since: float) -> None:
-        self.since = since
-        self.taken = False
+    since = 0.0
+    taken = False
 
 
 class Slots:
@@ -458,7 +457,8 @@ class Server:
     def _run_inline(self, client: Client, header: Header, call: tuple[Any, ...]) -> bool:
         """Run a call in the reading thread (:meth:`_run`); False when the reading was taken
         over meanwhile (this thread then leaves once its reply is sent)."""
-        run = _InlineRun(time.monotonic())
+        run = _InlineRun()
+        run.since = time.monotonic()
         with client.lock:
             client.in_flight += 1
             client.inline = run
@@ -508,6 +508,8 @@ class Server:
                 return
             self._opened(client, result)
             body = {"r": result.reply}
+        elif cls in BARE_RESULTS or RECORD_TYPES.get(cls.__name__) is cls:
+            body = result  # a record or a scalar travels bare (see virtkit.remote.protocol)
         else:
             body = {"r": result}
         if client.closed:
@@ -897,7 +899,8 @@ def _hook_call(conn: Any, op: str, body: Any) -> Any:
         WARNINGS.local.sink = None
         # the events this call caused go out before its reply, as they reach in-process
         # callbacks before the call returns
-        conn.events.wait_idle(5.0)
+        if conn.events.pending:
+            conn.events.wait_idle(5.0)
     return _Reply(result, sink) if sink else result
 
 

@@ -46,13 +46,13 @@ _STATUSES = frozenset((OK, ERROR, UNKNOWN_PROCEDURE))
 
 
 class _Waiter:
-    __slots__ = ("body", "done", "lost", "status")
+    """One call's reply, once ``done``. Its defaults are class attributes, so that making one
+    runs no Python code."""
 
-    def __init__(self) -> None:
-        self.done = False
-        self.status = OK
-        self.body: Any = None
-        self.lost: VirtError | None = None
+    done = False
+    status = OK
+    body: Any = None
+    lost: VirtError | None = None
 
 
 class RpcClient:
@@ -183,7 +183,11 @@ class RpcClient:
         except Exception as exc:
             self._fail(self._gone(self._why(exc)))
         finally:
-            self._give_up_reading()
+            # _give_up_reading, without a call
+            with self._lock:
+                self._reading = False
+                if self._sleepers:
+                    self._cond.notify_all()
 
     def _give_up_reading(self) -> None:
         with self._lock:

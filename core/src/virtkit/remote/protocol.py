@@ -15,6 +15,12 @@ and a negative or too small length is refused. Bodies are msgpack maps of plain 
 (:func:`virtkit.sdk.records.to_plain`'s form, records compacted, see :func:`encode`): a call's
 keyword arguments, a reply's ``{"r": result}``, an error reply's ``{"code", "domain", "message"}``,
 an event's plain :class:`Event`.
+
+A hook call's result that is a record or a scalar (:data:`BARE_RESULTS`; None is an empty body)
+travels bare, not in a ``{"r": result}`` map: the reader's decoder then makes no map of the
+wrapper. A map must stay wrapped (a reply that is a map is read as ``{"r": result, "w":
+warnings}``), and so does a list, so that a list of records travels as a table (:func:`encode`).
+Every client of this protocol version reads a reply that is not a map as the result itself.
 """
 
 from __future__ import annotations
@@ -149,11 +155,9 @@ def _mapper(cls: type) -> Any:
     return mapper
 
 
-def _tabled(body: Any) -> Any:
+def _tabled(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` with each of its values that is a list of records of one type (at least
     :data:`TABLE_MIN`) made a table (see :func:`encode`)."""
-    if type(body) is not dict:
-        return body
     out = None
     for key, value in body.items():
         if type(value) is list and len(value) >= TABLE_MIN:
@@ -334,6 +338,10 @@ def encode(header: Header, body: Any = None) -> bytes:
                  pack_body(body), header.program, header.version)
 
 
+#: Result classes a hook call's reply carries bare, like a record (see the module's docs).
+BARE_RESULTS = frozenset({bool, int, float, str, bytes, type(None)})
+
+
 def pack_body(body: Any) -> bytes:
     """A frame's body alone (empty when ``body`` is None), as :func:`encode` packs it.
 
@@ -345,8 +353,10 @@ def pack_body(body: Any) -> bytes:
         pack = _local.pack
     except AttributeError:
         pack = _new_packer()
+    if type(body) is dict:
+        body = _tabled(body)
     try:
-        return pack(_tabled(body))  # type: ignore[no-any-return]
+        return pack(body)  # type: ignore[no-any-return]
     except (TypeError, ValueError, OverflowError) as exc:
         raise VirtError(ErrorCode.INTERNAL_ERROR, f"internal error: a message is not plain "
                         f"data: {exc}", ErrorDomain.RPC) from None

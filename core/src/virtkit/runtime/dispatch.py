@@ -30,6 +30,7 @@ import functools
 import inspect
 import logging
 import os
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -38,7 +39,7 @@ import pluggy
 
 from virtkit.sdk import checks as _checks
 from virtkit.sdk.driver import DriverContext
-from virtkit.sdk.errors import ErrorCode, VirtError, no_support
+from virtkit.sdk.errors import ErrorCode, VirtError, invalid_arg, no_support
 from virtkit.sdk.hookspecs import MODULES, PREFIX, PROJECT, all_specs
 from virtkit.sdk.hookspecs.markers import meta
 
@@ -55,7 +56,8 @@ class OpSpec:
     check."""
 
     __slots__ = ("argnames", "checks", "deep_result", "denied_because", "name", "op",
-                 "opens_stream", "optional_result", "readonly", "result", "uses_stream")
+                 "opens_stream", "optional_result", "readonly", "result", "result_type",
+                 "uses_stream")
 
     def __init__(self, name: str, fn: Callable[..., Any]) -> None:
         self.name = name
@@ -70,7 +72,8 @@ class OpSpec:
 
         self.argnames = frozenset(inspect.signature(fn).parameters)
         self.uses_stream = "stream" in self.argnames
-        checks: list[tuple[str, bool, list[Callable[[Any, str], Any]]]] = []
+        checks: list[tuple[str, bool, type | None, str, tuple[Callable[[Any, str], Any], ...]]]
+        checks = []
         for arg in inspect.signature(fn).parameters:
             hint = hints.get(arg, Any)
             nullable = _allows_none(hint)
@@ -78,18 +81,35 @@ class OpSpec:
             by_name = _checks.BY_NAME.get(arg)
             if by_name is not None:
                 chain.append(by_name)
+            # A plain class (a record, str, bool) is checked by check_args itself (an
+            # isinstance, no Python call), unless a check by the argument's name comes first;
+            # a type that check guarantees (a name is a str) is not checked twice.
+            kind = _plain_type(hint)
+            if by_name is not None and _checks.BY_NAME_TYPES.get(arg) is _single(hint):
+                kind, hint = None, Any
+            elif by_name is not None:
+                kind = None
+            elif kind is not None:
+                hint = Any
             typed = _checks.type_check(hint, f"argument '{arg}'")
             if typed is not None:
                 chain.append(typed)
             declared = m.checks.get(arg)
             if declared is not None:
                 chain.append(declared)
-            if chain:
-                checks.append((arg, nullable, chain))
+            if chain or kind is not None:
+                label = f"{kind.__name__}{' or None' if nullable else ''}" if kind else ""
+                checks.append((arg, nullable, kind, label, tuple(chain)))
         self.checks = tuple(checks)
         result_hint = hints.get("return", Any)
         self.result = _result_check(result_hint, deep=False)
         self.deep_result = _result_check(result_hint, deep=True)
+        #: the declared result class when its check is an isinstance (int and float included):
+        #: a result of exactly that class passes without calling the check
+        members = [t for t in typing.get_args(result_hint) if t is not type(None)]
+        target = members[0] if len(members) == 1 else result_hint
+        self.result_type = target if self.result is not None and isinstance(target, type) \
+            and typing.get_origin(target) is None and target not in (list, dict) else None
 
     def check_args(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if kwargs.keys() != self.argnames:
@@ -98,13 +118,18 @@ class OpSpec:
             what = (f"missing argument {', '.join(missing)}" if missing
                     else f"unknown argument {', '.join(extra)}")
             raise VirtError(ErrorCode.INVALID_ARG, f"invalid argument: {self.op}: {what}")
-        for arg, nullable, chain in self.checks:
+        for arg, nullable, kind, label, chain in self.checks:
             value = kwargs[arg]
             if value is None and nullable:
                 continue
-            for check in chain:
-                value = check(value, self.op)
-            kwargs[arg] = value
+            if kind is not None and type(value) is not kind and not isinstance(value, kind):
+                # the words of virtkit.sdk.checks.type_check's message
+                raise invalid_arg(f"{self.op}: argument '{arg}' must be {label}, not "
+                                  f"{type(value).__name__}")
+            if chain:
+                for check in chain:
+                    value = check(value, self.op)
+                kwargs[arg] = value
         return kwargs
 
     def allowed_read_only(self, kwargs: Mapping[str, Any]) -> bool:
@@ -112,6 +137,25 @@ class OpSpec:
         if isinstance(rule, bool):
             return rule
         return rule(kwargs)
+
+
+def _single(hint: Any) -> Any:
+    """``X`` for a hint ``X`` or ``X | None``; None for any other union."""
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return hint
+    members = [t for t in typing.get_args(hint) if t is not type(None)]
+    return members[0] if len(members) == 1 else None
+
+
+def _plain_type(hint: Any) -> type | None:
+    """The class a value of ``hint`` (``X`` or ``X | None``) must be an instance of, when that
+    is the whole type check (:func:`virtkit.sdk.checks.type_check`'s plain isinstance: not for
+    int and float, whose checks refuse bools)."""
+    kind = _single(hint)
+    if not isinstance(kind, type) or typing.get_origin(kind) is not None or kind in (
+            int, float, list, tuple, dict, object) or kind is Any:
+        return None
+    return kind
 
 
 def _allows_none(hint: Any) -> bool:
@@ -508,7 +552,8 @@ class Dispatcher:
             if isinstance(exc, GeneratorExit):
                 raise
             raise self.internal(op, exc) from exc
-        result = self._check_result(op, spec, result)  # type: ignore[arg-type]
+        if type(result) is not spec.result_type:  # type: ignore[union-attr]
+            result = self._check_result(op, spec, result)  # type: ignore[arg-type]
         if spec.opens_stream and self.stream_callers:  # type: ignore[union-attr]
             self.stream_owner[result] = self.owner[op]
         return result

@@ -37,7 +37,8 @@ class EventBus:
         self._ids = itertools.count(1)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._pending = 0
+        #: events emitted and not yet delivered (read without the lock: a hint, see wait_idle)
+        self.pending = 0
         self._idle = threading.Condition(self._lock)
         # who is told which kinds have callbacks (see watch), and what they were last told
         self._watchers: list[Callable[[frozenset[str]], None]] = []
@@ -129,15 +130,15 @@ class EventBus:
         if not self._callbacks:
             return
         with self._lock:
-            self._pending += 1
+            self.pending += 1
         self._queue.put(event)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every event emitted so far has been delivered; False on timeout."""
-        if not self._pending:
+        if not self.pending:
             return True  # nothing queued (what this thread emitted was counted before now)
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            return self._idle.wait_for(lambda: self.pending == 0, timeout)
 
     def close(self) -> None:
         """Stop the delivery thread after the events already queued."""
@@ -167,8 +168,8 @@ class EventBus:
                 except Exception:
                     log.exception("event callback %r failed on %r", cb, item)
             with self._idle:
-                self._pending -= 1
-                if self._pending == 0:
+                self.pending -= 1
+                if self.pending == 0:
                     self._idle.notify_all()
 
     # -- asyncio ------------------------------------------------------------------------------

@@ -219,6 +219,9 @@ BY_NAME: dict[str, Callable[[Any, str], Any]] = {
     "name": _name,
     "id": _id,
 }
+#: The type each check of :data:`BY_NAME` guarantees of what it returns (the dispatcher does
+#: not check an argument so annotated a second time).
+BY_NAME_TYPES: dict[str, type] = {"xml": str, "uuid": str, "name": str, "id": int}
 
 
 # -- type checks from annotations ----------------------------------------------------------------

@@ -221,3 +221,23 @@ def test_socket_activation_uses_the_sockets_systemd_passes(tmp_path: Path) -> No
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_a_call_too_large_for_a_frame_fails_alone_and_the_connection_goes_on(daemon: Any) -> None:
+    """A body over the frame limit is refused before the call is registered: the connection's
+    next calls are served (the call used to keep the reading role, and the next call waited
+    for a reply nobody would read)."""
+    import threading
+
+    from virtkit.remote.protocol import MAX_FRAME
+
+    with virtkit.open(daemon.uri()) as conn:
+        with pytest.raises(VirtError) as info:
+            conn.define_xml("<domain>" + "x" * MAX_FRAME + "</domain>")
+        assert info.value.code == ErrorCode.RPC and "exceeds the largest frame" in info.value.message
+        got: list[Any] = []
+        worker = threading.Thread(target=lambda: got.append(conn.lookup_by_name("test").info()),
+                                  daemon=True)
+        worker.start()
+        worker.join(20)
+        assert got and got[0].state == 1, "the next call was not served"

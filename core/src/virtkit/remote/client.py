@@ -21,8 +21,11 @@ from virtkit.remote import procedures as procs
 from virtkit.remote.protocol import (
     HEADER,
     HEADER_SIZE,
+    MAX_FRAME,
     PING,
     PONG,
+    PROGRAM,
+    VERSION,
     Header,
     ProtocolError,
     Status,
@@ -43,6 +46,8 @@ log = logging.getLogger("virtkit.remote")
 CALL, REPLY = int(Type.CALL), int(Type.REPLY)
 OK, ERROR, UNKNOWN_PROCEDURE = int(Status.OK), int(Status.ERROR), int(Status.UNKNOWN_PROCEDURE)
 _STATUSES = frozenset((OK, ERROR, UNKNOWN_PROCEDURE))
+MAX_BODY = MAX_FRAME - HEADER_SIZE
+_pack_header, _unpack_header = HEADER.pack, HEADER.unpack_from
 
 
 class _Waiter:
@@ -103,19 +108,25 @@ class RpcClient:
         return self.call_number(number, name, body)
 
     def call_number(self, number: int, name: str, body: Any = None) -> Any:
+        # the whole frame first: a body that is not plain data or too large for a frame
+        # raises here, before the call is registered (and the reading role taken)
         payload = pack_body(body)
+        serial = next(self._serials) & 0xFFFFFFFF  # (one C call, atomic)
+        if len(payload) > MAX_BODY:
+            frame(number, CALL, serial, 0, payload)  # raises, naming the size
+        data = _pack_header(HEADER_SIZE + len(payload), PROGRAM, VERSION, number, CALL, serial,
+                            0) + payload  # frame(), without a call
         waiter = _Waiter()
         with self._lock:
             if self._lost is not None:
                 raise self._lost
-            serial = next(self._serials) & 0xFFFFFFFF
             self._waiting[serial] = waiter
             # the reading role, if nobody holds it: then this thread reads its own reply
             reading = not self._reading
             if reading:
                 self._reading = True
         try:
-            self.channel.send(frame(number, CALL, serial, 0, payload))
+            self.channel.send(data)
         except OSError as exc:
             with self._lock:
                 self._waiting.pop(serial, None)
@@ -174,6 +185,13 @@ class RpcClient:
                         raise EOFError
                     self.last_rx = time.monotonic()
                     if len(chunk) >= HEADER_SIZE:
+                        # a whole reply (parse_header's checks: a length that is the chunk's
+                        # is within bounds, and a REPLY is a known type)
+                        length, program, _, _, kind, serial, status = _unpack_header(chunk)
+                        if length == len(chunk) and kind == REPLY and program == PROGRAM \
+                                and serial:
+                            self._reply(serial, status, decode_body(chunk[HEADER_SIZE:]))
+                            continue
                         size, header = parse_header(chunk)
                         if len(chunk) == HEADER_SIZE + size:
                             self._frame(header, chunk[HEADER_SIZE:])
@@ -243,16 +261,7 @@ class RpcClient:
                 # the daemon refused this client before any call (limits, credentials)
                 self._fail(error_from_body(body))
                 return
-            with self._lock:
-                waiter = self._waiting.pop(serial, None)
-                if waiter is None:
-                    raise ProtocolError(
-                        f"a reply for serial {serial}, which was not called")
-                waiter.status = status if status in _STATUSES else ERROR
-                waiter.body = body
-                waiter.done = True
-                if self._sleepers:
-                    self._cond.notify_all()
+            self._reply(serial, status, body)
         elif kind == Type.EVENT:
             if self.on_event is not None:
                 try:
@@ -267,6 +276,18 @@ class RpcClient:
                     pass
         else:
             raise ProtocolError(f"unexpected {Type(kind).name} frame from the daemon")
+
+    def _reply(self, serial: int, status: int, body: Any) -> None:
+        """Hand a call's reply to its waiter."""
+        with self._lock:
+            waiter = self._waiting.pop(serial, None)
+            if waiter is None:
+                raise ProtocolError(f"a reply for serial {serial}, which was not called")
+            waiter.status = status if status in _STATUSES else ERROR
+            waiter.body = body
+            waiter.done = True
+            if self._sleepers:
+                self._cond.notify_all()
 
     def _gone(self, why: str) -> VirtError:
         return VirtError(ErrorCode.RPC, f"the connection to the daemon at {self.host} was lost: "

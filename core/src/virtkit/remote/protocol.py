@@ -354,7 +354,10 @@ def pack_body(body: Any) -> bytes:
     except AttributeError:
         pack = _new_packer()
     if type(body) is dict:
-        body = _tabled(body)
+        for value in body.values():  # (the usual body has no long list: no call)
+            if type(value) is list and len(value) >= TABLE_MIN:
+                body = _tabled(body)
+                break
     try:
         return pack(body)  # type: ignore[no-any-return]
     except (TypeError, ValueError, OverflowError) as exc:

@@ -6,7 +6,16 @@ versions and this file) the three boot inputs from Debian packages fetched with
 dom0 kernel (``linux-image-amd64``'s ``vmlinuz``) and a dom0 initramfs holding busybox, the xl
 toolstack with every library it loads, the Xen modules, the command loop of
 :data:`virtkit_xen.runner.CHANNEL_LOOP` on the second serial port, and a tiny PV guest (the
-same kernel with a busybox initramfs) under ``/guest``.
+same kernel with a busybox initramfs loading the block and network frontends) under ``/guest``.
+
+For device hotplug (``xl block-attach``, ``xl network-attach``) dom0 also has the kernel's
+block and network backends (``xen-blkback``, ``xen-netback``), ``loop`` and ``bridge`` with the
+modules they depend on (from the ``modules.dep`` that ``depmod -b`` writes for the unpacked
+kernel package, as the package's postinst does), the hotplug scripts xl runs
+(``/etc/xen/scripts``: ``block``, ``vif-bridge`` and what they source, from
+xen-utils-common), ``bash`` (their interpreter) and util-linux's ``flock`` (their locking;
+busybox has none; busybox gives them ``losetup``, ``ip``, ``brctl``, ``stat``), a bridge
+:data:`BRIDGE` made at boot and a sparse raw disk image :data:`DISK_IMAGE` on a tmpfs.
 
 ``Dom0`` boots it and serves ``channel:SOCKET`` to the driver; it kills QEMU's process group on
 exit. Nothing built is committed: it all lives in the cache.
@@ -35,11 +44,23 @@ __all__ = ["GUEST_INITRD", "GUEST_KERNEL", "Dom0", "build_image"]
 XEN_PACKAGES = ["xen-hypervisor-4.17-amd64", "xen-utils-4.17", "xen-utils-common",
                 "libxencall1", "libxenevtchn1", "libxenforeignmemory1", "libxengnttab1",
                 "libxenmisc4.17", "libxenstore4", "libxentoollog1", "libyajl2", "xenstore-utils",
-                "libxentoolcore1", "libxendevicemodel1", "libxenhypfs1", "busybox-static"]
+                "libxentoolcore1", "libxendevicemodel1", "libxenhypfs1", "busybox-static",
+                "bash", "util-linux"]
 XEN_BIN = "usr/lib/xen-4.17/bin"
 DOM0_TOOLS = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "libxl-save-helper",
               "xenstore-control"]
 MODULES = ["xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc"]
+#: dom0's device backends (loaded after MODULES, each after the modules it depends on)
+BACKEND_MODULES = ["loop", "xen-blkback", "xen-netback", "bridge"]
+#: the guest's frontends, loaded by its init (the same kernel as dom0's)
+GUEST_MODULES = ["xen-blkfront", "xen-netfront"]
+#: the bridge dom0's init makes for guests' interfaces (``vif-bridge`` adds them to it)
+BRIDGE = "xenbr0"
+#: a sparse raw disk image in dom0 (on a tmpfs), for disks attached to guests
+DISK_IMAGE = "/srv/data.img"
+#: binaries beside busybox the hotplug scripts need (from the ``bash`` and ``util-linux``
+#: packages; with every library ``ldd`` names)
+SCRIPT_TOOLS = ["bin/bash", "usr/bin/flock"]
 HYPERVISOR_ARGS = ("console=com1 com1=115200,8n1 dom0_mem={mib}M,max:{mib}M dom0_max_vcpus=1 "
                    "smap=0 smep=0 loglvl=warning guest_loglvl=warning")
 DOM0_ARGS = "console=hvc0 earlyprintk=xen rdinit=/init quiet"
@@ -62,8 +83,13 @@ DOM0_INIT = f"""#!/bin/busybox sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /run/xen /var/lib/xen/virtkit /var/log/xen /tmp
 mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /tmp
+# what udev would link: the hotplug scripts' locking stats /dev/stdin
+ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr
 for m in {' '.join(MODULES)}; do insmod /lib/modules/$m.ko; done
 mount -t xenfs xenfs /proc/xen
+for m in $(cat /lib/modules/backends); do insmod /lib/modules/$m.ko; done
+brctl addbr {BRIDGE}; ip link set {BRIDGE} up
+mkdir -p /srv; mount -t tmpfs -o size=64m tmpfs /srv; truncate -s 16M {DISK_IMAGE}
 export LD_LIBRARY_PATH=/usr/lib/xen-4.17/lib/x86_64-linux-gnu
 /{XEN_BIN}/xenstored --pid-file /run/xen/xenstored.pid
 /{XEN_BIN}/xen-init-dom0
@@ -83,6 +109,7 @@ echo o > /proc/sysrq-trigger
 GUEST_INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
+for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko; done
 echo VIRTKIT-GUEST-UP
 while true; do sleep 3600; done
 """
@@ -160,6 +187,26 @@ def _libs(binary: Path, libpath: str) -> set[Path]:
     return found
 
 
+def _module_order(tree: Path, kver: str, names: list[str]) -> list[Path]:
+    """The module files (under ``tree/lib/modules/KVER``) to load for ``names``, each after the
+    modules it depends on, from the ``modules.dep`` that ``depmod -b tree`` writes for them."""
+    base = tree / "lib/modules" / kver
+    _run("depmod", "-b", str(tree), kver)
+    deps: dict[str, list[str]] = {}
+    for line in (base / "modules.dep").read_text().splitlines():
+        mod, _, rest = line.partition(":")
+        deps[mod] = rest.split()
+    order: list[str] = []
+    for name in names:
+        mod = next((m for m in deps if Path(m).name.split(".ko")[0] == name), None)
+        if mod is None:
+            raise RuntimeError(f"no module {name} in {base}/modules.dep")
+        for m in [*reversed(deps[mod]), mod]:  # modprobe's order: the last dependency first
+            if m not in order:
+                order.append(m)
+    return [base / m for m in order]
+
+
 def build_image(cache: Path) -> dict[str, Path]:
     """Build (or find in ``cache``) ``xen``, ``vmlinuz`` and ``dom0.cpio.gz``."""
     kpkg = _kernel_package()
@@ -190,7 +237,8 @@ def build_image(cache: Path) -> dict[str, Path]:
                                             x / "lib/x86_64-linux-gnu"))
         bins = [x / XEN_BIN / b for b in DOM0_TOOLS] + [
             x / "usr/bin" / b for b in ("xenstore-read", "xenstore-write", "xenstore-ls",
-                                        "xenstore-list", "xenstore-watch")]
+                                        "xenstore-list", "xenstore-watch")] + [
+            x / b for b in SCRIPT_TOOLS]
         needed: set[Path] = {Path("/lib/x86_64-linux-gnu/libgcc_s.so.1")}
         for b in bins:
             if b.exists():
@@ -216,14 +264,24 @@ def build_image(cache: Path) -> dict[str, Path]:
         for m in MODULES:
             found = list((x / "lib/modules" / kver).rglob(f"{m}.ko*"))
             shutil.copy(found[0], root / "lib/modules" / f"{m}.ko")
+        backends = _module_order(x, kver, BACKEND_MODULES)
+        for f in backends:
+            shutil.copy(f, root / "lib/modules" / f.name)
+        (root / "lib/modules/backends").write_text(
+            " ".join(f.name.removesuffix(".ko") for f in backends) + "\n")
         (root / "init").write_text(DOM0_INIT)
         (root / "init").chmod(0o755)
         (root / "vkloop.sh").write_text(CHANNEL_LOOP)
         # the guest: the same kernel, busybox, an init that powers off on request
         g = _Cpio()
-        for d in ("bin", "sbin", "proc", "dev"):
+        for d in ("bin", "sbin", "proc", "dev", "lib", "lib/modules"):
             g.add(d, mode=0o040755)
         g.add("bin/busybox", (x / "bin/busybox").read_bytes(), 0o100755)
+        frontends = _module_order(x, kver, GUEST_MODULES)
+        for f in frontends:
+            g.add(f"lib/modules/{f.name}", f.read_bytes())
+        g.add("lib/modules/order",
+              (" ".join(f.name.removesuffix(".ko") for f in frontends) + "\n").encode())
         g.add("init", GUEST_INIT.encode(), 0o100755)
         g.add("sbin/poweroff", GUEST_POWEROFF.encode(), 0o100755)
         guest_initrd = g.finish(compress=False)

@@ -1,11 +1,19 @@
-"""Devices of ``xen:///system`` guests (attach, detach, detach by alias, cdrom media) against
-tests/data/xl-devices.jsonl.
+"""Devices of ``xen:///system`` guests against two transcripts.
 
-LABELLED: that transcript is SYNTHETIC, written by data/make_xl_devices.py against a model
-dom0 (every entry is marked ``"synthetic"``), not recorded: the real run's dom0 has no block
-or network backend, so xl hotplug has not run on a real Xen. The replay checks the driver's xl
-commands, in order, with their arguments, and what it does with xl's answers (a failed
-``block-attach`` included) against its own reading of xl, not against a real dom0."""
+tests/data/xl-devices-real.jsonl is RECORDED from the real run (tests_real/test_real_xen.py::
+test_device_hotplug_on_real_xen: Xen 4.17 and Debian's dom0 under QEMU TCG, every entry
+labelled ``"recorded"`` with the date, the dom0 image and how long the scenario took):
+hotplug_scenario.py's disk attached live and config to a running PV guest, detached live,
+attached again and detached by alias, an attach of a missing file refused by libxl, an
+interface attached on the dom0 bridge and detached. Its replay must issue the same xl commands
+in the same order (a changed command fails, naming both) and handle what xl really answered.
+
+tests/data/xl-devices.jsonl is SYNTHETIC, written by data/make_xl_devices.py against a model
+dom0 (every entry is marked ``"synthetic"``), for what the real run cannot show: a cdrom's
+media changed live (``xl cd-insert`` / ``cd-eject``: libxl does it in HVM guests only, and the
+real run's dom0 has no device model to run one), and device_scenario.py's refusals, config-only
+changes and alias and flag handling around them, checked against the driver's own reading of
+xl, not against a real dom0."""
 
 from __future__ import annotations
 
@@ -15,22 +23,72 @@ from pathlib import Path
 
 import pytest
 from device_scenario import EVENTS, devices
+from hotplug_scenario import EVENTS as HOTPLUG_EVENTS
+from hotplug_scenario import ISSUED, hotplug
 
+from virtkit.sdk.errors import ErrorCode, VirtError
 from virtkit_xen.replay import ReplayRunner, shared_replay
 
 TRANSCRIPT = Path(__file__).parent / "data" / "xl-devices.jsonl"
+REAL = Path(__file__).parent / "data" / "xl-devices-real.jsonl"
 DEVICE_COMMANDS = {"block-attach", "block-detach", "network-attach", "network-detach",
                    "cd-insert", "cd-eject"}
 
 
-@pytest.fixture
-def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayRunner]:
+def _replay(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+            ) -> Iterator[ReplayRunner]:
     monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path / "state"))
     monkeypatch.setenv("VIRTKIT_XEN_POLL", "0")
-    monkeypatch.setenv("VIRTKIT_XEN_RUNNER", f"replay:{TRANSCRIPT}")
-    ReplayRunner.forget(str(TRANSCRIPT))
-    yield shared_replay(str(TRANSCRIPT))
-    ReplayRunner.forget(str(TRANSCRIPT))
+    monkeypatch.setenv("VIRTKIT_XEN_RUNNER", f"replay:{path}")
+    ReplayRunner.forget(str(path))
+    yield shared_replay(str(path))
+    ReplayRunner.forget(str(path))
+
+
+@pytest.fixture
+def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayRunner]:
+    yield from _replay(TRANSCRIPT, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def real(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayRunner]:
+    yield from _replay(REAL, tmp_path, monkeypatch)
+
+
+def _issued(replay: ReplayRunner) -> list[list[str]]:
+    return [e["argv"][1:] for e in replay.entries[:replay.pos]
+            if e["argv"][0] == "xl" and e["argv"][1] in DEVICE_COMMANDS]
+
+
+def test_every_entry_of_the_real_transcript_is_labelled_recorded() -> None:
+    for line in REAL.read_text().splitlines():
+        e = json.loads(line)
+        assert e["recorded"].startswith("RECORDED from the real run") and "synthetic" not in e
+
+
+def test_hotplug_replays_the_sequence_recorded_on_real_xen(real: ReplayRunner) -> None:
+    events, refused = hotplug("xen:///system")
+    assert real.done  # every recorded command was issued, in order
+    assert events == HOTPLUG_EVENTS
+    assert _issued(real) == ISSUED
+    # the failed attach: libxl's own message (it stats the file before any hotplug script)
+    assert refused == ("operation failed: 'xl block-attach' for domain 'vk-hot': libxl: error: "
+                       "libxl_device.c:455:libxl__device_disk_set_backend: Disk vdev=xvdc "
+                       "failed to stat: /srv/missing.img: No such file or directory")
+
+
+def test_a_changed_hotplug_command_is_caught(real: ReplayRunner,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay fails on a changed xl command: here the disk's spec with ``format=raw``."""
+    from virtkit_xen.xl import XL
+
+    attach = XL.block_attach
+    monkeypatch.setattr(XL, "block_attach",
+                        lambda self, name, spec: attach(self, name, spec + ", format=raw"))
+    with pytest.raises(VirtError) as info:
+        hotplug("xen:///system")
+    assert info.value.code == ErrorCode.INTERNAL_ERROR
+    assert "format=raw" in info.value.message and "the transcript has" in info.value.message
 
 
 def test_every_entry_is_marked_synthetic() -> None:
@@ -44,9 +102,7 @@ def test_devices_replay_the_xl_sequence(replay: ReplayRunner) -> None:
     assert events == EVENTS
     # the xl device commands issued: only the live changes, none for a refusal, a
     # config-only change or a device given as it is
-    issued = [e["argv"][1:] for e in replay.entries
-              if e["argv"][0] == "xl" and e["argv"][1] in DEVICE_COMMANDS]
-    assert issued == [
+    assert _issued(replay) == [
         ["block-attach", "vk-dev", "vdev=xvdd, access=rw, target=/srv/scratch.img"],
         ["network-attach", "vk-dev", "mac=00:16:3e:00:00:2a", "bridge=xenbr0"],
         ["block-attach", "vk-dev", "vdev=xvde, access=rw, target=/srv/missing.img"],
@@ -61,7 +117,7 @@ def test_devices_replay_the_xl_sequence(replay: ReplayRunner) -> None:
     assert said[1] == "domain 'vk-dev' is not running"
     assert "unknown device type <blender>" in said[3]
     assert "<graphics>" in said[4] and "xen" in said[4]
-    assert "'xl block-attach' for domain 'vk-dev'" in said[5] and "block failed" in said[5]
+    assert "'xl block-attach' for domain 'vk-dev'" in said[5] and "failed to stat" in said[5]
     assert "no disk 'xvdd' in the live definition of domain 'vk-dev'" in said[6]
     assert "no device found with alias 'ua-none' in the live definition" in said[7]
     assert "alias 'ua-data' in the live definition" in said[8]

@@ -3,16 +3,19 @@
 Boots the image built from Debian packages (cached under VIRTKIT_XEN_CACHE) once, drives tiny
 PV guests through the driver over the dom0 command channel, and records the xl transcripts the
 default tests replay (written into VIRTKIT_XEN_TRANSCRIPTS when set: xl-lifecycle.jsonl,
-xl-operations.jsonl, xl-watcher.jsonl)."""
+xl-operations.jsonl, xl-watcher.jsonl, xl-devices-real.jsonl)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hotplug_scenario import BRIDGE, Dom0View, hotplug
+from hotplug_scenario import EVENTS as HOTPLUG_EVENTS
 from scenario import GUEST, OPS_EVENTS, WATCHER_EVENTS, lifecycle, operations
 
 import virtkit
@@ -132,3 +135,42 @@ def test_pv_migration_fails_cleanly_without_shadow_paging(two_stores: tuple, dom
     assert dst.list_domain_summaries() == []
     assert _xl_names(dom0).count("vk-tiny") == 1 and not any("--" in n for n in _xl_names(dom0))
 
+
+
+def _dom0_view(dom0: Dom0) -> Callable[[int], Dom0View]:
+    """``xl block-list``, ``xl network-list``, ``losetup -a`` and the bridge's ports, read in
+    dom0 outside the driver (the same channel, not recorded)."""
+
+    def view(domid: int) -> Dom0View:
+        r = dom0.runner().run(["sh", "-c", f"xl block-list {domid}; echo ==; "
+                               f"xl network-list {domid}; echo ==; losetup -a; echo ==; "
+                               f"ls /sys/class/net/{BRIDGE}/brif"], timeout=60)
+        assert r.rc == 0, r.stderr
+        blocks, nets, loops, ports = (part.strip().splitlines()
+                                      for part in r.stdout.split("==\n"))
+        return Dom0View(disks={ln.split()[0]: int(ln.split()[3]) for ln in blocks[1:]},
+                        nics={ln.split()[2]: int(ln.split()[4]) for ln in nets[1:]},
+                        loops=[ln.split()[-1] for ln in loops], ports=ports)
+
+    return view
+
+
+def test_device_hotplug_on_real_xen(transcripts: Path, dom0: Dom0,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """xl block-attach / block-detach (a file through the block script's loop device) and
+    network-attach / network-detach (netback's vif on the bridge, through vif-bridge) of a
+    running PV guest, through the driver; recorded as xl-devices-real.jsonl, labelled."""
+    path = transcripts / "xl-devices-real.jsonl"
+    _record(monkeypatch, path)
+    t1 = time.monotonic()
+    events, refused = hotplug("xen:///system", _dom0_view(dom0))
+    took = time.monotonic() - t1
+    print(f"hotplug {took:.1f} s\nevents {events}\nrefused {refused}")
+    assert events == HOTPLUG_EVENTS
+    assert "'xl block-attach' for domain 'vk-hot'" in refused and "missing.img" in refused
+    label = (f"RECORDED from the real run (tests_real/test_real_xen.py::"
+             f"test_device_hotplug_on_real_xen, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}"
+             f" UTC): Xen 4.17 and Debian's dom0 kernel under QEMU TCG, dom0 image "
+             f"{dom0.image['xen'].parent.name} (virtkit_xen.realrun), scenario {took:.0f} s")
+    entries = [json.loads(x) for x in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**e, "recorded": label}) + "\n" for e in entries))

@@ -1,12 +1,15 @@
 """Writes xl-devices.jsonl: the transcript of device_scenario.py's calls against a MODEL of a
-dom0, not recorded (the real run's dom0 has no block or network backend, so xl hotplug cannot
-run there yet). Every entry is marked ``"synthetic"``. The model is test_xlsnap.py's stand-in
-dom0 (``xl info`` and ``xl list -v`` in the formats recorded in xl-lifecycle.jsonl) taught
-the device commands as xl 4.17's manual gives them: ``block-attach``, ``block-detach``,
-``network-attach``, ``network-detach``, ``cd-insert``, ``cd-eject`` answer nothing on success;
-a ``block-attach`` of a file the model does not have (``/srv/missing.img``) fails as libxl
-reports a failed hotplug script. The model has the device model (``test -x`` answers 0),
-for the scenario's HVM guest.
+dom0, not recorded. Every entry is marked ``"synthetic"``. Device hotplug on a PV guest has
+been recorded on the real run since (xl-devices-real.jsonl, hotplug_scenario.py); this one is
+kept for what that run cannot show: a cdrom's media changed live (``xl cd-insert`` /
+``cd-eject``, which libxl does in HVM guests only; the real run's dom0 has no device model to
+run one), and the scenario's refusals and config-only changes around it. The model is
+test_xlsnap.py's stand-in dom0 (``xl info`` and ``xl list -v`` in the formats recorded in
+xl-lifecycle.jsonl) taught the device commands as xl 4.17's manual gives them:
+``block-attach``, ``block-detach``, ``network-attach``, ``network-detach``, ``cd-insert``,
+``cd-eject`` answer nothing on success; a ``block-attach`` of a file the model does not have
+(``/srv/missing.img``) fails with the message the real run recorded for one. The model has
+the device model (``test -x`` answers 0), for the scenario's HVM guest.
 
 Run from plugins/xen/tests: ``python data/make_xl_devices.py``.
 """
@@ -30,9 +33,16 @@ import virtkit_xen.driver  # noqa: E402
 from virtkit_xen.runner import RunResult  # noqa: E402
 
 OUT = HERE / "xl-devices.jsonl"
-NOTE = ("written by hand, not recorded (the real run's dom0 has no block or network backend): "
-        "a model of an xl 4.17 dom0 answering device_scenario.py's calls "
+NOTE = ("written by hand, not recorded: a model of an xl 4.17 dom0 answering "
+        "device_scenario.py's calls, for what the real run cannot show (a cdrom's media "
+        "changed live needs an HVM guest, and the real run's dom0 has no device model) "
         "(tests/data/make_xl_devices.py)")
+#: what xl block-attach answered on the real run for a file dom0 does not have
+#: (xl-devices-real.jsonl: libxl stats the file before any hotplug script runs)
+MISSING_FILE = ("libxl: error: libxl_device.c:455:libxl__device_disk_set_backend: Disk "
+                "vdev={vdev} failed to stat: /srv/missing.img: No such file or directory\n"
+                "libxl: error: libxl_device.c:1486:device_addrm_aocomplete: unable to add "
+                "device\nlibxl_device_disk_add failed.\n")
 DEVICE_COMMANDS = ("block-attach", "block-detach", "network-attach", "network-detach",
                    "cd-insert", "cd-eject")
 
@@ -45,11 +55,8 @@ class DeviceDom0(StandInDom0):
             self.log.append(a)
             assert a[2] in self.doms, f"the model has no domain {a[2]}"
             if a[1] == "block-attach" and "/srv/missing.img" in a[3]:
-                domid = self.doms[a[2]][0]
-                return RunResult(1, "", f"libxl: error: libxl_device.c:1189:device_hotplug_child"
-                                 f"_death_cb: Domain {domid}:script: /etc/xen/scripts/block "
-                                 "failed; error detected.\nlibxl: error: libxl_device.c:1265:"
-                                 f"device_addrm_aocomplete: Domain {domid}:unable to add device\n")
+                vdev = a[3].split(",")[0].removeprefix("vdev=")
+                return RunResult(1, "", MISSING_FILE.format(vdev=vdev))
             return RunResult(0, "", "")
         return super().run(argv, input=input, timeout=timeout)
 

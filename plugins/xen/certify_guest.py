@@ -7,14 +7,22 @@ kernel (``xl create`` fails in the domain builder), so each one gets the guest k
 initramfs the dom0 image carries (``virtkit_xen.realrun.GUEST_KERNEL``/``GUEST_INITRD``: paths
 in dom0, where xl reads them) and a console command line. It changes no assertion of the
 suite: the domains keep their names, uuids, memory, vcpus and devices.
+
+The suite's disks are image files under its work directory on this host; xl opens them in
+dom0, another filesystem. So each file a disk document of the suite names there
+(``kit.disk_xml``) is made in dom0 too, a sparse 16 MiB file at the same path, through the
+dom0 channel (``VIRTKIT_XEN_RUNNER``; the driver's runners share its connection).
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 from typing import Any
 
 from virtkit_conformance import kit
 from virtkit_xen.realrun import GUEST_INITRD, GUEST_KERNEL
+from virtkit_xen.runner import ChannelRunner
 
 _domain_xml = kit.domain_xml
 BOOT = (f"<os><type>{{os}}</type><kernel>{GUEST_KERNEL}</kernel><initrd>{GUEST_INITRD}</initrd>"
@@ -28,3 +36,27 @@ def domain_xml(name: str, **kwargs: Any) -> str:
 
 
 kit.domain_xml = domain_xml
+
+_disk_xml = kit.disk_xml
+
+
+def _make_in_dom0(path: str) -> None:
+    spec = os.environ.get("VIRTKIT_XEN_RUNNER", "")
+    if not spec.startswith("channel:") or not path.startswith("/tmp/"):
+        return
+    runner = ChannelRunner(spec.removeprefix("channel:"))
+    try:
+        q = shlex.quote(path)
+        r = runner.run(["sh", "-c", f"mkdir -p $(dirname {q}) && {{ [ -e {q} ] || "
+                        f"truncate -s 16M {q}; }}"], timeout=60)
+        assert r.rc == 0, f"making {path} in dom0: {r.stderr}"
+    finally:
+        runner.close()
+
+
+def disk_xml(dev: str, source: str, *args: Any, **kwargs: Any) -> str:
+    _make_in_dom0(source)
+    return str(_disk_xml(dev, source, *args, **kwargs))
+
+
+kit.disk_xml = disk_xml

@@ -18,6 +18,7 @@ xl, not against a real dom0."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,49 @@ def test_devices_replay_the_xl_sequence(replay: ReplayRunner) -> None:
     assert "interface 00:16:3e:00:00:2b of domain 'vk-dev'" in said[17]
     assert "type 'network'" in said[17]
     assert len(said) == 18
+
+
+def test_a_disk_off_the_xen_bus_is_not_hotplugged(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """libxl takes a disk's target as its vdev and refuses one such as ``vdb`` (on the real
+    run: ``libxl__device_from_disk: Domain 1:Invalid or unsupported virtual disk identifier
+    vdb``); as libvirt's libxl driver, a live plug or unplug of a disk off the xen bus is
+    CONFIG_UNSUPPORTED before xl is asked, and nothing changes. Against the model dom0 of
+    make_xl_devices.py, which accepts any vdev."""
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from device_scenario import GUEST, disks
+    from make_xl_devices import DeviceDom0
+
+    import virtkit
+
+    model = DeviceDom0()
+    monkeypatch.setenv("VIRTKIT_STATE_ROOT", str(tmp_path / "state"))
+    monkeypatch.setenv("VIRTKIT_XEN_POLL", "0")
+    monkeypatch.setattr("virtkit_xen.driver.runner_from_spec", lambda spec: model)
+    vdb = ("<disk type='file' device='disk'><source file='/srv/b.img'/>"
+           "<target dev='vdb' bus='virtio'/></disk>")
+    hdd = "<disk type='file' device='disk'><source file='/srv/d.img'/><target dev='hdd'/></disk>"
+    conn = virtkit.open("xen:///system")
+    try:
+        dom = conn.define_xml(GUEST)
+        dom.attach_device(vdb, config=True)  # the configuration takes it (no xl command)
+        dom.create()
+        for xml, live_too, bus in ((vdb, False, "virtio"), (hdd, True, "ide")):
+            with pytest.raises(VirtError) as info:
+                if live_too:
+                    dom.attach_device(xml, live=True, config=True)
+                else:
+                    dom.detach_device(xml, live=True)
+            e = info.value
+            assert e.code == ErrorCode.CONFIG_UNSUPPORTED, e
+            assert f"disk bus '{bus}'" in e.message and "'vk-dev'" in e.message
+            assert "xen bus only" in e.message
+        assert "vdb" in disks(dom.xml_desc()) and "hdd" not in disks(dom.xml_desc())
+        assert "hdd" not in disks(dom.xml_desc(inactive=True))
+        assert not [a for a in model.log if a[1:2] in (["block-attach"], ["block-detach"])]
+        dom.detach_device(vdb, config=True)  # config only: allowed
+        assert "vdb" not in disks(dom.xml_desc(inactive=True))
+        dom.destroy()
+        dom.undefine()
+    finally:
+        conn.close()

@@ -7,16 +7,18 @@ Neither flag: live when the guest runs, else config; live on a guest that does n
 config on a transient one, is OPERATION_INVALID. Every chosen definition is checked before xl
 is asked, so a refusal changes nothing.
 
-Device documents go through :func:`virtkit.xml.device.parse_device` (a disk or an
-interface; XML_ERROR for a document that is no device, CONFIG_UNSUPPORTED for another kind).
-A disk is known by its target, an interface by its MAC (one without a MAC by its type and
-source; an interface attached without one gets a MAC in Xen's range, 00:16:3e). A live change
-emits ``domain-device-added`` / ``domain-device-removed`` naming the device by its alias, else
-its target or MAC. ``update_device`` changes the media of a cdrom (live ``xl cd-insert DOMAIN
-VDEV TARGET``, or ``xl cd-eject DOMAIN VDEV`` for a cdrom given without ``<source>``; libxl
-does this in HVM guests only, so a live change in a PV or PVH guest is OPERATION_UNSUPPORTED
-before xl is asked; config changes the stored definition of any guest); a device given as it
-is changes nothing; any other change is OPERATION_UNSUPPORTED naming what cannot change.
+Device documents go through :func:`virtkit.xml.device.parse_device` (a disk or an interface;
+XML_ERROR for a document that is no device, CONFIG_UNSUPPORTED for another kind). A disk is
+known by its target, an interface by its MAC (one without a MAC by its type and source; an
+interface attached without one gets a MAC in Xen's range, 00:16:3e). A live change emits
+``domain-device-added`` / ``domain-device-removed`` naming the device by its alias, else its
+target or MAC. A disk is plugged or unplugged live on the xen bus only (libxl's rule;
+CONFIG_UNSUPPORTED otherwise, before xl is asked). ``update_device`` changes the media of a
+cdrom (live ``xl cd-insert DOMAIN VDEV TARGET``, or ``xl cd-eject DOMAIN VDEV`` for a cdrom
+given without ``<source>``; libxl does this in HVM guests only, so a live change in a PV or PVH
+guest is OPERATION_UNSUPPORTED before xl is asked; config changes the stored definition of any
+guest); a device given as it is changes nothing; any other change is OPERATION_UNSUPPORTED
+naming what cannot change.
 """
 
 from __future__ import annotations
@@ -52,6 +54,25 @@ def _missing(kind: str, dev: Any, where: str, name: str) -> VirtError:
 def _unsupported(message: str) -> VirtError:
     return VirtError(ErrorCode.OPERATION_UNSUPPORTED, f"unsupported operation: {message}",
                      ErrorDomain.LIBXL)
+
+
+#: the bus libvirt gives a ``<target>`` without ``bus``, by the target's prefix
+_BUS_BY_PREFIX = (("xvd", "xen"), ("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"))
+
+
+def _check_hotplug_bus(kind: str, dev: Any, name: str, verb: str) -> None:
+    """libxl hotplugs disks on the xen bus only (it takes the target as the vdev, and refuses
+    one such as ``vdb``: "Invalid or unsupported virtual disk identifier", as it did on the
+    real run); as libvirt's libxl driver, CONFIG_UNSUPPORTED before xl is asked."""
+    if kind != "disk":
+        return
+    bus = dev.target.bus or next((b for p, b in _BUS_BY_PREFIX
+                                  if dev.target.dev.startswith(p)), None)
+    if bus != "xen":
+        raise VirtError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: disk bus "
+                        f"'{bus or 'none'}' of {describe_device(kind, dev)} of domain '{name}' "
+                        f"cannot be hot {verb} on xl: libxl hotplugs disks on the xen bus only "
+                        "(<target dev='xvdX' bus='xen'/>)", ErrorDomain.LIBXL)
 
 
 def _media(disk: Disk) -> str | None:
@@ -117,6 +138,8 @@ class XlDeviceHooks:
                                     f"{describe_device(kind, dev)} already exists in the "
                                     f"{where} definition of domain '{g.dom.name}'",
                                     ErrorDomain.DOMAIN)
+            if live:
+                _check_hotplug_bus(kind, dev, g.dom.name, "plugged")
             spec = self._xl_spec(g, kind, dev)
             if live:
                 (self.xl.block_attach if kind == "disk" else self.xl.network_attach)(
@@ -170,6 +193,7 @@ class XlDeviceHooks:
             if where == "live":
                 gone = have
         if live:
+            _check_hotplug_bus(kind, gone, g.dom.name, "unplugged")
             if kind == "disk":
                 self.xl.block_detach(g.dom.name, gone.target.dev)
             else:

@@ -198,10 +198,10 @@ def _module_order(tree: Path, kver: str, names: list[str]) -> list[Path]:
         deps[mod] = rest.split()
     order: list[str] = []
     for name in names:
-        mod = next((m for m in deps if Path(m).name.split(".ko")[0] == name), None)
-        if mod is None:
+        found = next((m for m in deps if Path(m).name.split(".ko")[0] == name), None)
+        if found is None:
             raise RuntimeError(f"no module {name} in {base}/modules.dep")
-        for m in [*reversed(deps[mod]), mod]:  # modprobe's order: the last dependency first
+        for m in [*reversed(deps[found]), found]:  # modprobe's order: the last dependency first
             if m not in order:
                 order.append(m)
     return [base / m for m in order]

@@ -15,16 +15,12 @@ from collections.abc import Callable
 
 import attrs
 from device_scenario import disks, macs
+from scenario import guest_xml
 
 import virtkit
 from virtkit.sdk.errors import ErrorCode, VirtError
 
-GUEST = """<domain type='xen'><name>vk-hot</name>
-  <uuid>5b8e1d2c-4a6f-4c3e-8d1b-7e9a0c2f4b63</uuid>
-  <memory unit='MiB'>128</memory><vcpu>1</vcpu>
-  <os><type>linux</type><kernel>/guest/vmlinux</kernel><initrd>/guest/initrd.cpio</initrd>
-  <cmdline>console=hvc0 quiet</cmdline></os>
-  <on_poweroff>destroy</on_poweroff></domain>"""
+GUEST = guest_xml("vk-hot", "5b8e1d2c-4a6f-4c3e-8d1b-7e9a0c2f4b63")
 
 #: the real run's dom0 has this sparse raw image (virtkit_xen.realrun.DISK_IMAGE) and bridge
 IMAGE = "/srv/data.img"

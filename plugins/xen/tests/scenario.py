@@ -10,12 +10,18 @@ from collections.abc import Callable
 import virtkit
 from virtkit.sdk.errors import ErrorCode, VirtError
 
-GUEST = """<domain type='xen'><name>vk-tiny</name>
-  <uuid>6d1e0f7a-3c55-4c1b-9a70-2f5d0c3e9b11</uuid>
+
+def guest_xml(name: str, uuid: str) -> str:
+    """The tiny PV guest of the real run's dom0 image, as ``name`` with ``uuid``."""
+    return f"""<domain type='xen'><name>{name}</name>
+  <uuid>{uuid}</uuid>
   <memory unit='MiB'>128</memory><vcpu>1</vcpu>
   <os><type>linux</type><kernel>/guest/vmlinux</kernel><initrd>/guest/initrd.cpio</initrd>
   <cmdline>console=hvc0 quiet</cmdline></os>
   <on_poweroff>destroy</on_poweroff></domain>"""
+
+
+GUEST = guest_xml("vk-tiny", "6d1e0f7a-3c55-4c1b-9a70-2f5d0c3e9b11")
 
 RUNNING, PAUSED, SHUTOFF = 1, 3, 5
 

@@ -21,11 +21,9 @@ from virtkit.remote import procedures as procs
 from virtkit.remote.protocol import (
     HEADER,
     HEADER_SIZE,
-    MAX_FRAME,
     PING,
     PONG,
     PROGRAM,
-    VERSION,
     Header,
     ProtocolError,
     Status,
@@ -46,8 +44,7 @@ log = logging.getLogger("virtkit.remote")
 CALL, REPLY = int(Type.CALL), int(Type.REPLY)
 OK, ERROR, UNKNOWN_PROCEDURE = int(Status.OK), int(Status.ERROR), int(Status.UNKNOWN_PROCEDURE)
 _STATUSES = frozenset((OK, ERROR, UNKNOWN_PROCEDURE))
-MAX_BODY = MAX_FRAME - HEADER_SIZE
-_pack_header, _unpack_header = HEADER.pack, HEADER.unpack_from
+_unpack_header = HEADER.unpack_from
 
 
 class _Waiter:
@@ -110,12 +107,8 @@ class RpcClient:
     def call_number(self, number: int, name: str, body: Any = None) -> Any:
         # the whole frame first: a body that is not plain data or too large for a frame
         # raises here, before the call is registered (and the reading role taken)
-        payload = pack_body(body)
         serial = next(self._serials) & 0xFFFFFFFF  # (one C call, atomic)
-        if len(payload) > MAX_BODY:
-            frame(number, CALL, serial, 0, payload)  # raises, naming the size
-        data = _pack_header(HEADER_SIZE + len(payload), PROGRAM, VERSION, number, CALL, serial,
-                            0) + payload  # frame(), without a call
+        data = frame(number, CALL, serial, 0, pack_body(body))
         waiter = _Waiter()
         with self._lock:
             if self._lost is not None:
@@ -201,11 +194,7 @@ class RpcClient:
         except Exception as exc:
             self._fail(self._gone(self._why(exc)))
         finally:
-            # _give_up_reading, without a call
-            with self._lock:
-                self._reading = False
-                if self._sleepers:
-                    self._cond.notify_all()
+            self._give_up_reading()
 
     def _give_up_reading(self) -> None:
         with self._lock:
@@ -343,10 +332,7 @@ class RpcClient:
                     self._fail(self._gone(self._why(exc)))
                     return
                 finally:
-                    with self._cond:
-                        self._reading = False
-                        if self._sleepers:
-                            self._cond.notify_all()
+                    self._give_up_reading()
             if interval <= 0:
                 continue
             now = time.monotonic()

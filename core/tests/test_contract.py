@@ -182,6 +182,25 @@ def test_a_wrong_type_gets_the_words_of_the_annotations_type_check(op: str) -> N
             assert (got.value.code, got.value.message) == (want.code, want.message), (op, arg)
 
 
+def test_the_class_a_result_passes_by_is_the_declared_class_itself() -> None:
+    """Only a result declared as one class (``X`` or ``X | None``) passes by that class; a
+    list of records is not passed by its item's class (a driver returning one record where a
+    list is declared still meets the result check)."""
+    from virtkit.runtime.dispatch import OpSpec
+    from virtkit.sdk.hookspecs.markers import spec
+
+    def virtkit_fake_list(dom: DomainRef) -> list[DomainRef]: ...
+    def virtkit_fake_list_or_none(dom: DomainRef) -> list[DomainRef] | None: ...
+    def virtkit_fake_one(dom: DomainRef) -> DomainRef: ...
+    def virtkit_fake_one_or_none(dom: DomainRef) -> DomainRef | None: ...
+
+    made = {fn.__name__: OpSpec(fn.__name__, spec(readonly=True)(fn)).result_type
+            for fn in (virtkit_fake_list, virtkit_fake_list_or_none, virtkit_fake_one,
+                       virtkit_fake_one_or_none)}
+    assert made == {"virtkit_fake_list": None, "virtkit_fake_list_or_none": None,
+                    "virtkit_fake_one": DomainRef, "virtkit_fake_one_or_none": DomainRef}
+
+
 def test_a_result_of_the_declared_class_passes_and_a_wrong_one_does_not() -> None:
     """A result of exactly the declared class passes without the result check's call; any
     other class still goes through it."""

@@ -106,8 +106,7 @@ class OpSpec:
         self.deep_result = _result_check(result_hint, deep=True)
         #: the declared result class when its check is an isinstance (int and float included):
         #: a result of exactly that class passes without calling the check
-        members = [t for t in typing.get_args(result_hint) if t is not type(None)]
-        target = members[0] if len(members) == 1 else result_hint
+        target = _single(result_hint)
         self.result_type = target if self.result is not None and isinstance(target, type) \
             and typing.get_origin(target) is None and target not in (list, dict) else None
 
